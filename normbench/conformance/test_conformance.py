@@ -1,0 +1,34 @@
+"""Every selected backend against every conformance case, checked against the float64 reference."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from normbench.conformance import runner
+from normbench.ops import batchnorm
+
+
+def verdict(result) -> None:
+    """Turn a runner result into the pytest outcome (shared with the property tests)."""
+    if result.status == "unsupported":
+        pytest.skip(f"unsupported: {result.message}")
+    if result.status == "xfail":
+        pytest.xfail(f"known failure: {result.known_reason} -- measured: {result.message}")
+    if result.status == "xpass":
+        warnings.warn(f"{result.case.id}: {result.message}", stacklevel=1)
+        return
+    if result.status in runner.FAILING:
+        pytest.fail(f"{result.case.id}: {result.status}: {result.message}", pytrace=False)
+
+
+def test_case(backend, case, case_timeout):
+    result = runner.run_with_timeout(lambda: batchnorm.run_case(backend, case), case_timeout)
+    if result is None:
+        pytest.fail(f"{case.id}: did not finish within {case_timeout:g} s", pytrace=False)
+    verdict(runner.apply_known(backend, result))
+
+
+def test_plugins_load_cleanly(registry):
+    """Broken plugins do not stop the suite, but they are a failure a plugin author must see."""
+    assert not registry.problems, "; ".join(map(str, registry.problems))

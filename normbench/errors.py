@@ -1,0 +1,31 @@
+"""Exceptions with one-line, user-facing messages.
+
+Everything the harness reports to a user derives from :class:`NormbenchError`; the CLI prints
+``normbench: error: <message>`` and exits 2 instead of showing a traceback.
+"""
+from __future__ import annotations
+
+
+class NormbenchError(Exception):
+    """Base class: the message is a complete, one-line explanation."""
+
+
+class InputError(NormbenchError, ValueError):
+    """Bad input to a public entry point (shape, dtype, layout, option value)."""
+
+
+class UnknownBackendError(NormbenchError, LookupError):
+    """A backend name that no loaded plugin provides."""
+
+
+class PluginError(NormbenchError):
+    """A plugin failed to import, raised in a hook, or returned something off-contract."""
+
+
+class Unsupported(NormbenchError):
+    """Raised by a backend for a request outside what it supports.
+
+    The harness reports it as *unsupported*, never as a failure. Backends should declare
+    their :class:`~normbench.backend.Capabilities` so most requests are filtered before the call;
+    raising this covers finer-grained limits (e.g. float16 only on some ranks).
+    """

@@ -1,0 +1,1 @@
+"""Normalization ops, one package each (batch norm first)."""

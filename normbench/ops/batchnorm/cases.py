@@ -1,0 +1,177 @@
+"""Conformance cases for batch norm: which configurations, which data, what to expect.
+
+Each case is one scenario run against a backend: ``steps`` training forwards (checking y, the
+saved statistics and the running statistics after every step), then an eval forward with the
+running statistics reached, then a backward from the last step's saved statistics. Case ids are
+stable (``group/...``) so that known-failure entries can name them with fnmatch patterns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ...dtypes import DTYPES, cast_host, param_dtype, to_layout
+
+
+@dataclass(frozen=True)
+class Case:
+    group: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    layout: str = "contiguous"
+    affine: bool = True
+    running: bool = True
+    momentum: float | None = 0.1
+    eps: float = 1e-5
+    steps: int = 2
+    #: "normal", "offset" (1e4 + N(0,1)), "constant" (channel 0 constant), "nan"/"inf" (in channel 0)
+    data: str = "normal"
+    #: "ok", "error" (training must raise), "empty" (zero-size batch)
+    expect: str = "ok"
+    seed: int = 0
+    label: str = ""
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def id(self) -> str:
+        parts = [
+            "x".join(map(str, self.shape)),
+            self.dtype,
+            self.layout if self.rank > 2 else "",
+            "" if self.affine else "noaffine",
+            "" if self.running else "nostats",
+            "" if self.momentum == 0.1 else f"momentum={self.momentum}",
+            "" if self.eps == 1e-5 else f"eps={self.eps:g}",
+            "" if self.data == "normal" else self.data,
+            self.label,
+        ]
+        return f"{self.group}/" + "-".join(p for p in parts if p)
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        """The ops this case exercises (eval needs running statistics)."""
+        if self.expect == "error":
+            return ("train",)
+        return ("train", "eval", "backward") if self.running else ("train", "backward")
+
+
+GROUPS = ("dtypes", "layouts", "options", "shapes", "strided", "offset", "constant", "nonfinite", "errors", "empty")
+
+
+def all_cases() -> list[Case]:
+    """The full conformance grid (about a hundred small cases; a few seconds per fast backend)."""
+    cases: list[Case] = []
+    rank_shapes = {2: (16, 6), 3: (4, 5, 9), 4: (4, 3, 5, 6), 5: (2, 3, 3, 4, 5)}
+    for dtype in DTYPES:
+        for rank, shape in rank_shapes.items():
+            layouts = ("contiguous",) if rank == 2 else ("contiguous", "channels_last")
+            for layout in layouts:
+                group = "dtypes" if layout == "contiguous" else "layouts"
+                cases.append(Case(group, shape, dtype, layout))
+    base = Case("options", (4, 3, 5, 6))
+    for layout in ("contiguous", "channels_last"):
+        b = replace(base, layout=layout)
+        cases += [
+            replace(b, affine=False),
+            replace(b, running=False),
+            replace(b, affine=False, running=False),
+            replace(b, momentum=0.5, steps=3),
+            replace(b, momentum=None, steps=4),
+            replace(b, eps=1e-3),
+        ]
+    cases.append(replace(base, dtype="float64", momentum=None, steps=4))
+    cases.append(replace(base, dtype="float16", momentum=0.5, steps=3))
+    for half in ("float16", "bfloat16"):  # no float32 parameters to say "mixed precision"
+        cases.append(replace(base, dtype=half, affine=False, running=False))
+    shapes = [
+        (2, 4, 3, 3), (3, 4, 3, 3), (7, 4, 3, 3), (16, 4, 3, 3),  # batch sizes from 2 up
+        (6, 1, 4, 4),  # C = 1
+        (8, 5, 1, 1),  # H = W = 1
+        (1, 4, 6, 7),  # N = 1, spatial > 1
+        (1, 3, 2, 3, 4),  # N = 1, 3-D spatial
+        (2, 64, 3, 3),  # many channels
+        (3, 5, 7, 11),  # odd sizes
+        (2, 3),  # smallest valid 2-D batch
+        (32, 8, 17),  # 1-D spatial, longer
+    ]
+    for shape in shapes:
+        layouts = ("contiguous", "channels_last") if len(shape) > 2 else ("contiguous",)
+        for layout in layouts:
+            cases.append(Case("shapes", shape, "float32", layout))
+    for dtype in ("float64", "float32"):
+        for shape in ((4, 3, 9), (4, 3, 5, 6), (2, 3, 3, 4, 5)):
+            cases.append(Case("strided", shape, dtype, "strided"))
+    # |mean| >> std: catastrophic cancellation for one-pass E[x^2]-E[x]^2 in float32. The larger
+    # channels_last shape is where PyTorch's CPU kernel loses accuracy (BN-SEMANTICS.md).
+    for dtype in ("float64", "float32"):
+        for layout in ("contiguous", "channels_last"):
+            cases.append(Case("offset", (4, 3, 5, 6), dtype, layout, data="offset"))
+            cases.append(Case("offset", (8, 16, 16, 16), dtype, layout, data="offset", steps=1))
+        cases.append(Case("offset", (64, 5), dtype, "contiguous", data="offset"))
+    for dtype in ("float64", "float32", "float16", "bfloat16"):
+        for layout in ("contiguous", "channels_last"):
+            cases.append(Case("constant", (4, 3, 5, 6), dtype, layout, data="constant"))
+    for data in ("nan", "inf"):
+        for layout in ("contiguous", "channels_last"):
+            cases.append(Case("nonfinite", (4, 3, 5, 6), "float32", layout, data=data, steps=1))
+    for shape in ((1, 4), (1, 4, 1), (1, 4, 1, 1), (1, 4, 1, 1, 1)):
+        cases.append(Case("errors", shape, "float32", expect="error", label="m=1"))
+    for shape in ((0, 4), (0, 4, 5, 6)):
+        for running in (True, False):
+            cases.append(Case("empty", shape, "float32", running=running, expect="empty", steps=1))
+    ids = [c.id for c in cases]
+    assert len(ids) == len(set(ids)), "case ids must be unique"
+    return cases
+
+
+@dataclass
+class CaseData:
+    """Host inputs of one case, in the case's dtype (host representation) and layout."""
+
+    xs: list[np.ndarray]  # one input per training step
+    dy: np.ndarray
+    weight: np.ndarray | None
+    bias: np.ndarray | None
+    running_mean: np.ndarray | None
+    running_var: np.ndarray | None
+    extra: dict = field(default_factory=dict)
+
+
+def make_data(case: Case) -> CaseData:
+    """Deterministic inputs for ``case``."""
+    rng = np.random.default_rng(case.seed + sum(map(ord, case.id)))
+    channels = case.shape[1]
+    pdt = param_dtype(case.dtype)
+
+    def host(a: np.ndarray, dtype: str) -> np.ndarray:
+        return to_layout(cast_host(a, dtype), case.layout)
+
+    xs = []
+    for _ in range(case.steps):
+        x = rng.standard_normal(case.shape)
+        # per-channel scale and shift so channels differ (catches a mixed-up channel axis)
+        shift = rng.uniform(-2, 2, channels)
+        scale = rng.uniform(0.5, 3.0, channels)
+        x = x * scale.reshape((1, -1) + (1,) * (case.rank - 2)) + shift.reshape((1, -1) + (1,) * (case.rank - 2))
+        if case.data == "offset":
+            x = 1e4 + rng.standard_normal(case.shape)
+        elif case.data == "constant" and x.size:
+            x[:, 0] = 1.5
+        elif case.data == "nan" and x.size:
+            x[0, 0].flat[0] = np.nan
+        elif case.data == "inf" and x.size:
+            x[0, 0].flat[0] = np.inf
+        xs.append(host(x, case.dtype))
+    dy = host(rng.standard_normal(case.shape), case.dtype)
+    def cast(a: np.ndarray) -> np.ndarray:
+        return cast_host(a, pdt)
+
+    weight = cast(rng.uniform(0.5, 1.5, channels)) if case.affine else None
+    bias = cast(rng.uniform(-1, 1, channels)) if case.affine else None
+    running_mean = cast(rng.uniform(-0.5, 0.5, channels)) if case.running else None
+    running_var = cast(rng.uniform(0.5, 2.0, channels)) if case.running else None
+    return CaseData(xs, dy, weight, bias, running_mean, running_var)

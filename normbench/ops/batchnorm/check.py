@@ -1,0 +1,218 @@
+"""Run one batch-norm conformance case against a backend and compare every output."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...backend import Backend
+from ...dtypes import MACHINE_EPS, param_dtype
+from ...errors import Unsupported
+from . import reference
+from .cases import Case, CaseData, make_data
+from .tolerances import Comparison, channel_absmax, channel_l2, channel_rms, compare, stat_dtype
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    #: "pass", "fail", "unsupported", "error" (raised when it should not), later also "xfail"/"xpass"
+    status: str
+    message: str = ""
+    comparisons: list[Comparison] = field(default_factory=list)
+    ops_run: tuple[str, ...] = ()
+    known_reason: str = ""
+
+    @property
+    def failures(self) -> list[Comparison]:
+        return [c for c in self.comparisons if not c.ok]
+
+    @property
+    def worst(self) -> Comparison | None:
+        pool = self.failures or self.comparisons
+        return max(pool, key=lambda c: c.worst) if pool else None
+
+    @property
+    def max_abs(self) -> float:
+        return max((c.max_abs for c in self.failures), default=0.0)
+
+    @property
+    def max_rel(self) -> float:
+        return max((c.max_rel for c in self.failures), default=0.0)
+
+
+class _Failed(Exception):
+    """Internal: stop the case with a failure message."""
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(np.asarray(a, np.float64), np.asarray(b, np.float64), equal_nan=True)
+
+
+class _Session:
+    """Moves data for one case between host and backend, checking what comes back."""
+
+    def __init__(self, backend: Backend, case: Case):
+        self.b, self.case = backend, case
+        self.pdt = param_dtype(case.dtype)
+        self.comparisons: list[Comparison] = []
+
+    def native(self, a: np.ndarray | None, dtype: str):
+        return None if a is None else self.b.from_numpy(a, dtype)
+
+    def host(self, native, what: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+        if native is None:
+            raise _Failed(f"{what}: returned None")
+        got_dtype = self.b.dtype_of(native)
+        arr = np.asarray(self.b.to_numpy(native))
+        if got_dtype != dtype:
+            raise _Failed(f"{what}: dtype {got_dtype}, expected {dtype}")
+        if tuple(arr.shape) != tuple(shape):
+            raise _Failed(f"{what}: shape {tuple(arr.shape)}, expected {tuple(shape)}")
+        return arr
+
+    def unchanged(self, pairs) -> None:
+        """Inputs other than the running statistics must not be mutated."""
+        for what, native, original in pairs:
+            if native is not None and not _same(self.b.to_numpy(native), original):
+                raise _Failed(f"mutated its input {what}")
+
+    def cmp(self, output: str, actual, ref, dtype: str, **kw) -> None:
+        self.comparisons.append(compare(output, actual, ref, dtype, **kw))
+
+
+def run_case(backend: Backend, case: Case) -> CaseResult:
+    """Run ``case`` on ``backend``. Never raises for a backend's misbehaviour: it is the result."""
+    caps = backend.capabilities
+    reasons = {op: caps.why_not(op, case.dtype, case.layout, case.rank) for op in case.ops}
+    ops = tuple(op for op, why in reasons.items() if why is None)
+    if not ops:
+        return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
+    data = make_data(case)
+    s = _Session(backend, case)
+    try:
+        message = _run(s, case, data, ops)
+    except Unsupported as exc:
+        return CaseResult(case, "unsupported", str(exc), s.comparisons, ops)
+    except _Failed as exc:
+        return CaseResult(case, "fail", str(exc), s.comparisons, ops)
+    except Exception as exc:  # noqa: BLE001 - the backend's exception is the finding
+        return CaseResult(case, "error", _one_line(exc), s.comparisons, ops)
+    bad = [c for c in s.comparisons if not c.ok]
+    if bad:
+        worst = max(bad, key=lambda c: c.worst)
+        more = f" (+{len(bad) - 1} more outputs)" if len(bad) > 1 else ""
+        return CaseResult(case, "fail", worst.summary() + more, s.comparisons, ops)
+    return CaseResult(case, "pass", message, s.comparisons, ops)
+
+
+def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
+    b, pdt, sdt = s.b, s.pdt, stat_dtype(case.dtype)
+    rm_ref, rv_ref = data.running_mean, data.running_var
+    n_rm, n_rv = s.native(data.running_mean, pdt), s.native(data.running_var, pdt)
+    n_w, n_b = s.native(data.weight, pdt), s.native(data.bias, pdt)
+    saved = None  # (reference TrainResult, native mean, native invstd) of the last step
+    channels = case.shape[1]
+
+    if "train" in ops:
+        for step, x in enumerate(data.xs, start=1):
+            n_x = s.native(x, case.dtype)
+            try:
+                out = b.train_forward(
+                    n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps, num_batches_tracked=step
+                )
+            except Unsupported:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                if case.expect == "error":
+                    return f"raised as expected ({_one_line(exc)})"
+                raise
+            if case.expect == "error":
+                raise _Failed(f"m = 1 in training must raise (shape {case.shape}), but returned normally")
+            if not isinstance(out, (tuple, list)) or len(out) != 3:
+                raise _Failed(f"train_forward must return (y, save_mean, save_invstd), got {type(out).__name__}")
+            s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias)])
+            ref = reference.train_forward(
+                x, data.weight, data.bias, rm_ref, rv_ref, momentum=case.momentum, eps=case.eps, num_batches_tracked=step
+            )
+            y = s.host(out[0], "y", case.dtype, case.shape)
+            tag = f"step {step}"
+            if case.expect == "empty":
+                pass  # no statistics from an empty batch: y's shape and the running stats only
+            else:
+                mean = s.host(out[1], "save_mean", pdt, (channels,))
+                invstd = s.host(out[2], "save_invstd", pdt, (channels,))
+                absmax = channel_absmax(np.asarray(x, np.float64))
+                cond = absmax * ref.save_invstd
+                std = np.sqrt(ref.var)
+                w = np.abs(data.weight) if data.weight is not None else 1.0
+                s.cmp(f"y ({tag})", y, ref.y, case.dtype, scale=channel_rms(ref.y), cond_err=cond * w)
+                s.cmp(f"save_mean ({tag})", mean, ref.save_mean, sdt, scale=std, cond_err=absmax)
+                s.cmp(f"save_invstd ({tag})", invstd, ref.save_invstd, sdt, cond_err=ref.save_invstd * (1 + MACHINE_EPS[sdt] * cond**2))
+                saved = (ref, out[1], out[2], x)
+            if n_rm is not None:
+                rm = s.host(n_rm, "running_mean", pdt, (channels,))
+                rv = s.host(n_rv, "running_var", pdt, (channels,))
+                if case.expect == "empty":
+                    if not (_same(rm, rm_ref) and _same(rv, rv_ref)):
+                        raise _Failed("an empty batch must leave running statistics untouched")
+                else:
+                    s.cmp(f"running_mean ({tag})", rm, ref.running_mean, sdt, scale=np.sqrt(ref.var), cond_err=absmax)
+                    s.cmp(f"running_var ({tag})", rv, ref.running_var, sdt, cond_err=np.abs(ref.running_var) * (1 + MACHINE_EPS[sdt] * cond**2))
+            rm_ref, rv_ref = ref.running_mean, ref.running_var
+        if case.expect == "error":
+            raise _Failed("m = 1 in training must raise")
+
+    if "eval" in ops and case.running and case.expect != "empty":
+        x = data.xs[-1]
+        n_x = s.native(x, case.dtype)
+        rm_before, rv_before = b.to_numpy(n_rm).copy(), b.to_numpy(n_rv).copy()
+        # with train unsupported, eval runs on the initial statistics (n_rm/n_rv untouched)
+        y = b.eval_forward(n_x, n_w, n_b, n_rm, n_rv, eps=case.eps)
+        s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias),
+                     ("running_mean (eval must not update it)", n_rm, rm_before), ("running_var", n_rv, rv_before)])
+        ref_y = reference.eval_forward(x, data.weight, data.bias, rm_ref, rv_ref, eps=case.eps)
+        invstd_r = 1.0 / np.sqrt(np.asarray(rv_ref, np.float64) + case.eps)
+        cond = channel_absmax(np.asarray(x, np.float64)) * invstd_r
+        w = np.abs(data.weight) if data.weight is not None else 1.0
+        s.cmp("y (eval)", s.host(y, "y (eval)", case.dtype, case.shape), ref_y, case.dtype, scale=channel_rms(ref_y), cond_err=cond * w)
+
+    if "backward" in ops and case.expect in ("ok", "empty"):
+        x = data.xs[-1]
+        if saved is None:  # train unsupported (or empty batch): use the reference's statistics
+            ref_t = reference.train_forward(x, data.weight, data.bias, momentum=case.momentum, eps=case.eps)
+            mean_h = np.nan_to_num(ref_t.save_mean).astype(np.dtype(pdt))
+            invstd_h = np.nan_to_num(ref_t.save_invstd).astype(np.dtype(pdt))
+            saved = (ref_t, s.native(mean_h, pdt), s.native(invstd_h, pdt), x)
+        ref_t, n_mean, n_invstd, x = saved
+        n_x, n_dy = s.native(x, case.dtype), s.native(data.dy, case.dtype)
+        mean_before, invstd_before = b.to_numpy(n_mean).copy(), b.to_numpy(n_invstd).copy()
+        out = b.backward(n_dy, n_x, n_w, n_mean, n_invstd, eps=case.eps)
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            raise _Failed(f"backward must return (dx, dweight, dbias), got {type(out).__name__}")
+        s.unchanged([("x", n_x, x), ("dy", n_dy, data.dy), ("weight", n_w, data.weight),
+                     ("save_mean", n_mean, mean_before), ("save_invstd", n_invstd, invstd_before)])
+        dx_ref, dw_ref, db_ref = reference.backward(data.dy, x, data.weight, ref_t.save_mean, ref_t.save_invstd, eps=case.eps)
+        dx = s.host(out[0], "dx", case.dtype, case.shape)
+        dy64 = np.asarray(data.dy, np.float64)
+        cond = channel_absmax(np.asarray(x, np.float64)) * np.nan_to_num(ref_t.save_invstd)
+        s.cmp("dx", dx, dx_ref, case.dtype, scale=channel_rms(dx_ref), cond_err=cond * channel_rms(dx_ref))
+        if data.weight is not None:
+            x64 = np.asarray(x, np.float64)
+            with np.errstate(invalid="ignore"):
+                xhat = (x64 - _cv(ref_t.save_mean, x64.ndim)) * _cv(ref_t.save_invstd, x64.ndim) if x64.size else x64
+            dw = s.host(out[1], "dweight", pdt, (channels,))
+            db = s.host(out[2], "dbias", pdt, (channels,))
+            g_norm = channel_l2(dy64) if dy64.size else np.zeros(channels)
+            s.cmp("dweight", dw, dw_ref, sdt, scale=channel_l2(dy64 * xhat) if x64.size else 1.0, cond_err=cond * g_norm)
+            s.cmp("dbias", db, db_ref, sdt, scale=g_norm)
+    return ""
+
+
+def _cv(v, ndim):
+    return reference.channel_view(np.asarray(v, np.float64), ndim)

@@ -1,0 +1,131 @@
+"""Per-dtype, per-output tolerances for batch norm, and the comparison that applies them.
+
+An element passes when ``|actual - ref| <= atol * S + rtol * |ref| + K * eps(dtype) * cond * T``:
+
+* ``rtol``/``atol`` are ``torch.testing.assert_close``'s defaults for the output's dtype
+  (table :data:`BASE`), unchanged.
+* ``S`` is the natural size of the output in that channel (so atol means "1e-5 of the output's
+  scale", not of 1): the channel RMS of y and dx; the L2 norm of the summed terms for dweight
+  (``dy * xhat``) and dbias (``dy``), since a float32 sum's rounding grows with it; the channel
+  std for the means. Never below 1.
+* The last term admits the rounding no algorithm can avoid when |x| >> std: the mean kept in
+  the compute dtype is off by about eps(dtype) * |x|, which ``invstd`` magnifies. ``cond`` is
+  ``max|x_c| * invstd_c`` per channel, ``T`` the scale that error is carried into, and
+  ``K = 4`` (BN-SEMANTICS.md: "single digits"). For well-conditioned data this term is at the
+  level of ``atol``; at x = 1e4 + N(0, 1) in float32 it admits ~5e-3 in y, which still fails
+  a one-pass ``E[x^2] - E[x]^2`` (error of order 1) and PyTorch's CPU channels_last kernel
+  (~1e-2 and growing with the size).
+
+Non-finite values must appear exactly where the reference has them (NaN/Inf propagate to their
+channel only); finite ones are compared as above.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...dtypes import MACHINE_EPS, param_dtype
+from .reference import reduce_axes
+
+#: (rtol, atol) by dtype: torch.testing.assert_close's defaults
+BASE: dict[str, tuple[float, float]] = {
+    "float64": (1e-7, 1e-7),
+    "float32": (1.3e-6, 1e-5),
+    "float16": (1e-3, 1e-5),
+    "bfloat16": (1.6e-2, 1e-5),
+}
+K = 4.0
+
+
+@dataclass
+class Comparison:
+    output: str
+    ok: bool
+    max_abs: float
+    max_rel: float
+    #: max of error / tolerance (<= 1 passes)
+    worst: float
+    detail: str = ""
+
+    def summary(self) -> str:
+        if self.detail:
+            return f"{self.output}: {self.detail}"
+        return f"{self.output}: max abs err {self.max_abs:.3g}, max rel err {self.max_rel:.3g} ({self.worst:.3g}x tolerance)"
+
+
+def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    return v.reshape((1, -1) + (1,) * (ndim - 2)) if ndim > 1 else v
+
+
+def channel_rms(a: np.ndarray) -> np.ndarray:
+    """RMS over every axis but 1, ignoring non-finite values; shape (C,)."""
+    finite = np.where(np.isfinite(a), a, 0.0)
+    if a.size == 0:
+        return np.zeros(a.shape[1])
+    return np.sqrt(np.mean(finite * finite, axis=reduce_axes(a.ndim)))
+
+
+def channel_l2(a: np.ndarray) -> np.ndarray:
+    finite = np.where(np.isfinite(a), a, 0.0)
+    return np.sqrt(np.sum(finite * finite, axis=reduce_axes(a.ndim)))
+
+
+def channel_absmax(a: np.ndarray) -> np.ndarray:
+    finite = np.where(np.isfinite(a), np.abs(a), 0.0)
+    if a.size == 0:
+        return np.zeros(a.shape[1])
+    return np.max(finite, axis=reduce_axes(a.ndim))
+
+
+def compare(
+    output: str,
+    actual: np.ndarray,
+    ref: np.ndarray,
+    dtype: str,
+    *,
+    scale: np.ndarray | float = 1.0,
+    cond_err: np.ndarray | float = 0.0,
+) -> Comparison:
+    """Compare one output. ``scale`` is S and ``cond_err`` is ``cond * T`` (per channel or scalar)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    if actual.shape != ref.shape:
+        return Comparison(output, False, np.inf, np.inf, np.inf, f"shape {actual.shape}, expected {ref.shape}")
+    rtol, atol = BASE[dtype]
+    eps = MACHINE_EPS[dtype]
+    ndim = ref.ndim
+    scale = np.maximum(np.nan_to_num(np.asarray(scale, dtype=np.float64)), 1.0)
+    cond_err = np.nan_to_num(np.asarray(cond_err, dtype=np.float64), posinf=0.0)
+    if ndim > 1:
+        scale, cond_err = _per_channel(np.broadcast_to(scale, (ref.shape[1],)), ndim), _per_channel(
+            np.broadcast_to(cond_err, (ref.shape[1],)), ndim
+        )
+    ref_finite, act_finite = np.isfinite(ref), np.isfinite(actual)
+    bad_mask = ref_finite != act_finite
+    if bad_mask.any():
+        where = np.argwhere(bad_mask)[0]
+        return Comparison(
+            output, False, np.inf, np.inf, np.inf,
+            f"non-finite mismatch at index {tuple(int(i) for i in where)}: got {actual[tuple(where)]}, expected {ref[tuple(where)]}"
+            f" ({int(bad_mask.sum())} elements)",
+        )
+    if not ref_finite.any():
+        return Comparison(output, True, 0.0, 0.0, 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.where(ref_finite, np.abs(actual - ref), 0.0)
+        tol = atol * scale + rtol * np.abs(np.where(ref_finite, ref, 0.0)) + K * eps * cond_err
+        ratio = err / tol
+        rel = err / np.maximum(np.abs(np.where(ref_finite, ref, 0.0)), atol)
+    worst = float(np.max(ratio)) if ratio.size else 0.0
+    return Comparison(
+        output,
+        worst <= 1.0,
+        float(np.max(err)) if err.size else 0.0,
+        float(np.max(np.where(ref_finite, rel, 0.0))) if rel.size else 0.0,
+        worst,
+    )
+
+
+def stat_dtype(dtype: str) -> str:
+    """Dtype whose tolerance applies to statistics (float32 for half inputs)."""
+    return param_dtype(dtype)

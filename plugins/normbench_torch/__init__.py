@@ -1,0 +1,191 @@
+"""PyTorch backends ``torch-cpu`` and ``torch-cuda``: the peers every other backend is measured against.
+
+Training forward goes through ``torch.ops.aten.native_batch_norm`` (what
+``F.batch_norm(training=True)`` dispatches to on CPU, and the native CUDA kernel on GPUs),
+because it returns the saved statistics the backward needs; backward through
+``torch.ops.aten.native_batch_norm_backward`` (no autograd, so no autograd overhead is timed);
+eval forward through ``torch.batch_norm`` as users call it (cuDNN where PyTorch picks it).
+Running statistics are updated in place by PyTorch itself.
+
+torch is imported lazily: loading this plugin, ``import normbench`` and ``normbench list`` on a
+machine without a GPU never import it (availability is read from package metadata).
+"""
+from __future__ import annotations
+
+import glob
+import importlib.util
+from importlib.metadata import PackageNotFoundError, version as dist_version
+
+import numpy as np
+
+import normbench
+from normbench import Availability, Backend, Capabilities, KnownFailure, Unsupported
+from normbench.dtypes import layout_of
+
+_TORCH_DTYPES = {"float64": "float64", "float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _torch_version() -> str | None:
+    if importlib.util.find_spec("torch") is None:
+        return None
+    try:
+        return dist_version("torch")
+    except PackageNotFoundError:  # pragma: no cover - torch importable but without metadata
+        return "unknown"
+
+
+class _TorchBackend(Backend):
+    device = "cpu"
+
+    def version(self) -> str:
+        return _torch_version() or ""
+
+    def availability(self) -> Availability:
+        if _torch_version() is None:
+            return Availability(False, "torch is not installed (pip install torch)")
+        return Availability(True)
+
+    def set_threads(self, threads: int | None) -> int | None:
+        torch = _torch()
+        if threads:
+            torch.set_num_threads(int(threads))
+        return torch.get_num_threads()
+
+    def environment(self) -> dict:
+        torch = _torch()
+        return {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": self.device}
+
+    # -- data movement -----------------------------------------------------------------------------
+    def from_numpy(self, array: np.ndarray, dtype: str):
+        torch = _torch()
+        if dtype not in self.capabilities.dtypes:
+            raise Unsupported(f"{self.name} does not support {dtype}")
+        tdt = getattr(torch, _TORCH_DTYPES[dtype])
+        src = torch.from_numpy(np.asarray(array))
+        if layout_of(array) == "strided" and array.ndim:
+            # keep the case non-dense on the device too: a view into a wider buffer
+            wide = torch.empty(array.shape[:-1] + (2 * array.shape[-1],), dtype=tdt, device=self.device)
+            out = wide[..., ::2]
+            out.copy_(src)
+            return out
+        return src.to(device=self.device, dtype=tdt, memory_format=torch.preserve_format, copy=True)
+
+    def to_numpy(self, native) -> np.ndarray:
+        torch = _torch()
+        t = native.detach()
+        if t.dtype == torch.bfloat16:
+            t = t.float()  # exact: every bfloat16 is a float32
+        return t.cpu().numpy()
+
+    def dtype_of(self, native) -> str:
+        return str(native.dtype).replace("torch.", "")
+
+    # -- operations ------------------------------------------------------------------------------
+    def train_forward(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+        torch = _torch()
+        channels = x.shape[1]
+        if x.numel() == 0:  # native_batch_norm refuses empty input; F.batch_norm returns it as is
+            pdt = weight.dtype if weight is not None else torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+            nan = torch.full((channels,), float("nan"), dtype=pdt, device=x.device)
+            return torch.empty_like(x), nan, nan.clone()
+        if x.numel() // channels <= 1:  # the check F.batch_norm makes before dispatching
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+        factor = normbench.momentum_factor(momentum, num_batches_tracked)
+        return torch.ops.aten.native_batch_norm(x, weight, bias, running_mean, running_var, True, factor, eps)
+
+    def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
+        torch = _torch()
+        return torch.batch_norm(x, weight, bias, running_mean, running_var, False, 0.0, eps, True)
+
+    def backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+        torch = _torch()
+        if x.numel() == 0:
+            zeros = torch.zeros(x.shape[1], dtype=save_mean.dtype, device=x.device)
+            return torch.empty_like(x), (zeros if weight is not None else None), (zeros.clone() if weight is not None else None)
+        affine = weight is not None
+        return torch.ops.aten.native_batch_norm_backward(
+            dy, x, weight, None, None, save_mean, save_invstd, True, eps, [True, affine, affine]
+        )
+
+
+class TorchCPUBackend(_TorchBackend):
+    name = "torch-cpu"
+    description = "PyTorch ATen CPU kernels (native_batch_norm / native_batch_norm_backward)"
+    device = "cpu"
+    capabilities = Capabilities(dtypes={"float64", "float32", "float16", "bfloat16"})
+    known_failures = (
+        KnownFailure(
+            "offset/8x16x16x16-float32-channels_last-offset*",
+            "ATen CPU channels_last batch_norm loses accuracy when |mean| >> std (error grows with size; "
+            "~0.08 in y at 32x64x56x56): an accuracy defect, not rounding (BN-SEMANTICS.md)",
+        ),
+        KnownFailure(
+            "layouts/4x5x9-bfloat16-channels_last",
+            "ATen CPU backward on a 3-D (N, C, L) bfloat16 input with channels-last strides sums dbias "
+            "in bfloat16 instead of float32 (error ~eps_bf16 * sqrt(m); 0.06 at 16x8x64)",
+        ),
+        *(
+            KnownFailure(
+                f"*-{half}-*noaffine-nostats*",
+                f"with no float32 weight or running stats, ATen returns the saved mean/invstd of a {half} "
+                "input in that half dtype, not float32 (BN-SEMANTICS: saved stats are float32 for half inputs)",
+            )
+            for half in ("float16", "bfloat16")
+        ),
+    )
+
+    def environment(self) -> dict:
+        env = super().environment()
+        import platform
+
+        env["device_name"] = platform.processor() or platform.machine()
+        return env
+
+
+class TorchCUDABackend(_TorchBackend):
+    name = "torch-cuda"
+    description = "PyTorch CUDA kernels (native CUDA batch norm; cuDNN for eval where PyTorch picks it)"
+    device = "cuda"
+    capabilities = Capabilities(dtypes={"float64", "float32", "float16", "bfloat16"})
+
+    def availability(self) -> Availability:
+        v = _torch_version()
+        if v is None:
+            return Availability(False, "torch is not installed")
+        if "+cpu" in v:
+            return Availability(False, f"torch built without CUDA ({v})")
+        if not glob.glob("/dev/nvidia[0-9]*") and not glob.glob("/dev/dxg"):
+            return Availability(False, "no CUDA device")
+        torch = _torch()  # only now: a device node exists, so the import is worth it
+        if torch.version.cuda is None:
+            return Availability(False, f"torch built without CUDA ({torch.__version__})")
+        if not torch.cuda.is_available():
+            return Availability(False, "no CUDA device visible to torch (driver or CUDA_VISIBLE_DEVICES)")
+        return Availability(True)
+
+    def set_threads(self, threads: int | None) -> int | None:
+        return None  # GPU kernels: host threads do not apply
+
+    def synchronize(self) -> None:
+        _torch().cuda.synchronize()
+
+    def environment(self) -> dict:
+        torch = _torch()
+        return {
+            "torch": torch.__version__,
+            "device": "cuda",
+            "device_name": torch.cuda.get_device_name(),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+        }
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return [TorchCPUBackend(), TorchCUDABackend()]
