@@ -1,1 +1,196 @@
-"""Numba backend (in progress)."""
+"""Numba-JIT batch-norm backend: fused, parallel, numerically stable CPU kernels.
+
+Kernels live in :mod:`normbench_numba.kernels` (imported, and numba with it, only on first use).
+Layouts: contiguous NC... inputs run the per-channel kernels on an (N, C, S) view; channels_last
+and plain 2-D inputs run the row-block kernels on an (R, C) view; non-dense ("strided") inputs
+are first copied to contiguous memory. Outputs are allocated in the input's layout.
+float64 and float32 only: float16/bfloat16 would need conversions numba does not vectorize,
+so they are declared unsupported rather than done slowly.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import time
+from importlib.metadata import version as dist_version
+
+import numpy as np
+
+import normbench
+from normbench import Availability, Backend, Capabilities, Unsupported
+from normbench.dtypes import channels_last_order, layout_of, to_layout
+
+_kernels = None
+
+
+def _load_kernels():
+    """The compiled kernels module (first call imports numba, later calls are free)."""
+    global _kernels
+    if _kernels is None:
+        from . import kernels as k
+
+        _kernels = k
+    return _kernels
+
+
+def _blocks() -> int:
+    import numba
+
+    return max(1, numba.get_num_threads()) * 4  # a few blocks per thread for balance
+
+
+def _view(x: np.ndarray):
+    """('ncs', (N, C, S) view) or ('rc', (R, C) view) of x without copying where possible."""
+    if x.ndim == 2:
+        return "rc", np.ascontiguousarray(x)
+    layout = layout_of(x)
+    if layout == "channels_last":
+        t = x.transpose(channels_last_order(x.ndim))
+        return "rc", t.reshape(-1, x.shape[1])
+    if layout == "strided":
+        x = np.ascontiguousarray(x)  # documented: non-dense input costs a copy
+    return "ncs", x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _empty_like(x: np.ndarray, kind: str):
+    """Output with x's logical shape and x's layout, plus the kernel view of it."""
+    if kind == "rc" and x.ndim > 2:
+        order = channels_last_order(x.ndim)
+        phys = np.empty(tuple(x.shape[a] for a in order), dtype=x.dtype)
+        return phys.transpose(np.argsort(order)), phys.reshape(-1, x.shape[1])
+    out = np.empty(x.shape, dtype=x.dtype)
+    return out, (out if kind == "rc" else out.reshape(x.shape[0], x.shape[1], -1))
+
+
+def _params(weight, bias, channels: int):
+    if weight is None:
+        return np.ones(channels), np.zeros(channels), False
+    return weight, (bias if bias is not None else np.zeros(channels, weight.dtype)), True
+
+
+class NumbaBackend(Backend):
+    name = "numba"
+    description = "Numba-JIT fused parallel kernels (per-channel for NC..., row blocks for channels_last)"
+    capabilities = Capabilities(dtypes={"float64", "float32"})
+
+    def __init__(self) -> None:
+        self.compile_seconds: dict[str, float] = {}
+
+    def availability(self) -> Availability:
+        if importlib.util.find_spec("numba") is None:
+            return Availability(False, "numba is not installed (pip install numba)")
+        return Availability(True)
+
+    def version(self) -> str:
+        return dist_version("numba")
+
+    def set_threads(self, threads: int | None) -> int | None:
+        import numba
+
+        if threads:
+            numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        return numba.get_num_threads()
+
+    def environment(self) -> dict:
+        import numba
+
+        return {"numba": numba.__version__, "threads": numba.get_num_threads()}
+
+    def prepare(self, dtype: str, layout: str, rank: int) -> None:
+        """Compile (or load from cache) the kernels for a configuration by running them once."""
+        if dtype not in self.capabilities.dtypes:
+            return
+        key = f"{dtype}/{'rc' if rank == 2 or layout == 'channels_last' else 'ncs'}"
+        if key in self.compile_seconds:
+            return
+        start = time.perf_counter()
+        shape = (2, 3) + (2,) * (rank - 2)
+        x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
+        w, b = np.ones(3, dtype), np.zeros(3, dtype)
+        rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
+        y, mean, invstd = self.train_forward(x, w, b, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)
+        self.train_forward(x, None, None, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
+        self.eval_forward(x, w, b, rm, rv, eps=1e-5)
+        self.backward(y, x, w, mean, invstd, eps=1e-5)
+        self.backward(y, x, None, mean, invstd, eps=1e-5)
+        self.compile_seconds[key] = time.perf_counter() - start
+
+    def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
+        if dtype not in self.capabilities.dtypes:
+            raise Unsupported(f"numba backend does not support {dtype}")
+        return array.astype(dtype, order="K", copy=True)
+
+    def train_forward(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+        k = _load_kernels()
+        channels = x.shape[1]
+        pdt = x.dtype
+        if x.size == 0:
+            nan = np.full(channels, np.nan, pdt)
+            return np.empty_like(x), nan, nan.copy()
+        m = x.size // channels
+        if m <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input of shape {x.shape}")
+        w, b, affine = _params(weight, bias, channels)
+        kind, xv = _view(x)
+        y, yv = _empty_like(x, kind)
+        mean = np.empty(channels)
+        var = np.empty(channels)
+        tmp = np.empty((3, channels), dtype=x.dtype)
+        if kind == "rc":
+            k.train_rc(xv, w, b, affine, float(eps), yv, mean, var, tmp, _blocks())
+        else:
+            k.train_ncs(xv, w, b, affine, float(eps), yv, mean, var, tmp)
+        if running_mean is not None:
+            factor = normbench.momentum_factor(momentum, num_batches_tracked)
+            running_mean *= 1.0 - factor
+            running_mean += (factor * mean).astype(running_mean.dtype)
+            running_var *= 1.0 - factor
+            running_var += (factor * var * (m / (m - 1))).astype(running_var.dtype)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            invstd = 1.0 / np.sqrt(var + eps)
+        return y, mean.astype(pdt), invstd.astype(pdt)
+
+    def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
+        k = _load_kernels()
+        channels = x.shape[1]
+        w, b, _ = _params(weight, bias, channels)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = (w / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)
+        mean, shift = running_mean.astype(x.dtype), b.astype(x.dtype)
+        kind, xv = _view(x)
+        y, yv = _empty_like(x, kind)
+        if x.size == 0:
+            return y
+        if kind == "rc":
+            k.eval_rc(xv, mean, scale, shift, yv, _blocks())
+        else:
+            k.eval_ncs(xv, mean, scale, shift, yv)
+        return y
+
+    def backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+        k = _load_kernels()
+        channels = x.shape[1]
+        if x.size == 0:
+            zeros = np.zeros(channels, save_mean.dtype)
+            return np.empty_like(x), (zeros if weight is not None else None), (zeros.copy() if weight is not None else None)
+        w, _, affine = _params(weight, None, channels)
+        kind, xv = _view(x)
+        kind_dy, dyv = _view(dy)
+        if kind_dy != kind:  # dy in another layout than x: bring it to x's
+            dyv = _view(to_layout(np.asarray(dy), "channels_last" if kind == "rc" else "contiguous"))[1]
+        dx, dxv = _empty_like(x, kind)
+        sum_dy = np.empty(channels)
+        sum_dy_xmu = np.empty(channels)
+        tmp = np.empty((4, channels), dtype=x.dtype)
+        if kind == "rc":
+            k.backward_rc(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp, _blocks())
+        else:
+            k.backward_ncs(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp)
+        if weight is None:
+            return dx, None, None
+        return dx, (sum_dy_xmu * save_invstd).astype(save_mean.dtype), sum_dy.astype(save_mean.dtype)
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return [NumbaBackend()]
