@@ -62,6 +62,10 @@ def _empty_like(x: np.ndarray, kind: str):
     return out, (out if kind == "rc" else out.reshape(x.shape[0], x.shape[1], -1))
 
 
+#: below this many values per (n, c) plane, contiguous inputs use the streaming "planes" kernels
+SHORT_PLANE = 128
+
+
 def _params(weight, bias, channels: int):
     if weight is None:
         return np.ones(channels), np.zeros(channels), False
@@ -104,15 +108,18 @@ class NumbaBackend(Backend):
         if key in self.compile_seconds:
             return
         start = time.perf_counter()
-        shape = (2, 3) + (2,) * (rank - 2)
-        x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
-        w, b = np.ones(3, dtype), np.zeros(3, dtype)
-        rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
-        y, mean, invstd = self.train_forward(x, w, b, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)
-        self.train_forward(x, None, None, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
-        self.eval_forward(x, w, b, rm, rv, eps=1e-5)
-        self.backward(y, x, w, mean, invstd, eps=1e-5)
-        self.backward(y, x, None, mean, invstd, eps=1e-5)
+        shapes = [(2, 3) + (2,) * (rank - 2)]
+        if rank > 2:  # also the per-channel kernels used for long planes
+            shapes.append((2, 3, SHORT_PLANE) + (1,) * (rank - 3))
+        for shape in shapes:
+            x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
+            w, b = np.ones(3, dtype), np.zeros(3, dtype)
+            rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
+            y, mean, invstd = self.train_forward(x, w, b, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)
+            self.train_forward(x, None, None, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
+            self.eval_forward(x, w, b, rm, rv, eps=1e-5)
+            self.backward(y, x, w, mean, invstd, eps=1e-5)
+            self.backward(y, x, None, mean, invstd, eps=1e-5)
         self.compile_seconds[key] = time.perf_counter() - start
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
@@ -138,6 +145,8 @@ class NumbaBackend(Backend):
         tmp = np.empty((3, channels), dtype=x.dtype)
         if kind == "rc":
             k.train_rc(xv, w, b, affine, float(eps), yv, mean, var, tmp, _blocks())
+        elif xv.shape[2] < SHORT_PLANE:
+            k.train_ncs_planes(xv, w, b, affine, float(eps), yv, mean, var, tmp, _blocks())
         else:
             k.train_ncs(xv, w, b, affine, float(eps), yv, mean, var, tmp)
         if running_mean is not None:
@@ -184,6 +193,8 @@ class NumbaBackend(Backend):
         tmp = np.empty((4, channels), dtype=x.dtype)
         if kind == "rc":
             k.backward_rc(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp, _blocks())
+        elif xv.shape[2] < SHORT_PLANE:
+            k.backward_ncs_planes(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp, _blocks())
         else:
             k.backward_ncs(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp)
         if weight is None:

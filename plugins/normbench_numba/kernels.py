@@ -215,3 +215,100 @@ def backward_rc(dy, x, mean, invstd, weight, use_affine, dx, sum_dy_out, sum_dy_
         k[ch] = istd * istd * b[ch] / r
         wi[ch] = w * istd
     _dx_rows(dy, x, mean_t, g_mean, k, wi, dx, blocks)
+
+
+# -- contiguous with short planes (small S): stream over n-blocks --------------------------------
+# With S small (7x7 = 49) a channel is N short runs far apart; walking it per channel wastes
+# most of each cache line fetch. These variants walk memory in order instead: per-block partial
+# sums like the channels-last kernels, then an elementwise pass over (n, c) planes.
+@njit(**OPTS)
+def _plane_sums(x, shift, blocks):
+    n, c, s = x.shape
+    s1 = np.zeros((blocks, c))
+    s2 = np.zeros((blocks, c))
+    step = (n + blocks - 1) // blocks
+    for blk in prange(blocks):
+        for i in range(blk * step, min(n, (blk + 1) * step)):
+            for ch in range(c):
+                k = shift[ch]
+                a = 0.0
+                b = 0.0
+                for j in range(s):
+                    d = np.float64(x[i, ch, j]) - k
+                    a += d
+                    b += d * d
+                s1[blk, ch] += a
+                s2[blk, ch] += b
+    return s1.sum(axis=0), s2.sum(axis=0)
+
+
+@njit(cache=True, fastmath=FAST, nogil=True)
+def train_ncs_planes(x, weight, bias, use_affine, eps, y, mean_out, var_out, tmp, blocks):
+    n, c, s = x.shape
+    m = n * s
+    k = np.empty(c)
+    for ch in range(c):
+        k[ch] = x[0, ch, 0]
+    s1, s2 = _plane_sums(x, k, blocks)
+    for ch in range(c):
+        mu = s1[ch] / m
+        var = max(s2[ch] / m - mu * mu, 0.0) if np.isfinite(s2[ch]) else s2[ch] - s1[ch]
+        invstd = 1.0 / np.sqrt(var + eps)
+        mean_out[ch] = k[ch] + mu
+        var_out[ch] = var
+        tmp[0, ch] = k[ch] + mu
+        tmp[1, ch] = invstd * weight[ch] if use_affine else invstd
+        tmp[2, ch] = bias[ch] if use_affine else 0.0
+    eval_ncs(x, tmp[0], tmp[1], tmp[2], y)
+
+
+@njit(**OPTS)
+def _plane_grad_sums(dy, x, mean, blocks):
+    n, c, s = x.shape
+    sa = np.zeros((blocks, c))
+    sb = np.zeros((blocks, c))
+    step = (n + blocks - 1) // blocks
+    for blk in prange(blocks):
+        for i in range(blk * step, min(n, (blk + 1) * step)):
+            for ch in range(c):
+                mu = np.float64(mean[ch])
+                a = 0.0
+                b = 0.0
+                for j in range(s):
+                    g = np.float64(dy[i, ch, j])
+                    a += g
+                    b += g * (np.float64(x[i, ch, j]) - mu)
+                sa[blk, ch] += a
+                sb[blk, ch] += b
+    return sa.sum(axis=0), sb.sum(axis=0)
+
+
+@njit(**OPTS)
+def _dx_planes(dy, x, mean_t, g_mean, k, wi, dx):
+    n, c, s = x.shape
+    for p in prange(n * c):
+        i = p // c
+        ch = p % c
+        mu = mean_t[ch]
+        gm = g_mean[ch]
+        kk = k[ch]
+        w = wi[ch]
+        for j in range(s):
+            dx[i, ch, j] = (dy[i, ch, j] - gm - (x[i, ch, j] - mu) * kk) * w
+
+
+@njit(cache=True, fastmath=FAST, nogil=True)
+def backward_ncs_planes(dy, x, mean, invstd, weight, use_affine, dx, sum_dy_out, sum_dy_xmu_out, tmp, blocks):
+    n, c, s = x.shape
+    m = n * s
+    a, b = _plane_grad_sums(dy, x, mean, blocks)
+    for ch in range(c):
+        sum_dy_out[ch] = a[ch]
+        sum_dy_xmu_out[ch] = b[ch]
+        istd = invstd[ch]
+        w = weight[ch] if use_affine else 1.0
+        tmp[0, ch] = mean[ch]
+        tmp[1, ch] = a[ch] / m
+        tmp[2, ch] = istd * istd * b[ch] / m
+        tmp[3, ch] = w * istd
+    _dx_planes(dy, x, tmp[0], tmp[1], tmp[2], tmp[3], dx)
