@@ -32,9 +32,9 @@ def _registry(args):
     return load(args.plugin)
 
 
-def _warn_problems(registry, stream=sys.stderr) -> None:
+def _warn_problems(registry) -> None:
     for problem in registry.problems:
-        print(f"normbench: warning: {problem}", file=stream)
+        print(f"normbench: warning: {problem}", file=sys.stderr)
 
 
 # -- list ---------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def validate(
     momentum: float | None = 0.1,
     eps: float = 1e-5,
     dtype: str | None = None,
+    names: tuple[str, str, str, str] = PARAM_NAMES,
 ) -> str:
     """Check shapes, dtypes and options; return the input's dtype name. Raises InputError."""
     if not isinstance(x, np.ndarray):
@@ -50,7 +51,7 @@ def validate(
         raise InputError(f"input has no channels: shape {tuple(x.shape)}")
     name = input_dtype(x, dtype)
     want = np.dtype(param_dtype(name) if name != "bfloat16" else "float32")
-    params = dict(zip(PARAM_NAMES, (weight, bias, running_mean, running_var)))
+    params = dict(zip(names, (weight, bias, running_mean, running_var)))
     for pname, p in params.items():
         if p is None:
             continue
@@ -62,7 +63,7 @@ def validate(
             extra = " (half inputs keep float32 parameters)" if name in HALF_DTYPES else ""
             raise InputError(f"{pname} has dtype {p.dtype} but input is {name}; expected {want}{extra}")
     if (running_mean is None) != (running_var is None):
-        raise InputError("running_mean and running_var must be given together (or both omitted)")
+        raise InputError(f"{names[2]} and {names[3]} must be given together (or both omitted)")
     if not training and running_mean is None:
         raise InputError("eval mode needs running_mean and running_var (without them eval uses batch statistics: call train)")
     if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):

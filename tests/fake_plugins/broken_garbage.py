@@ -1,0 +1,10 @@
+import normbench
+
+
+class NotABackend:
+    name = "garbage"
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return [NotABackend(), 42]

@@ -1,0 +1,6 @@
+import normbench
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return {"numpy": "nope"}

@@ -1,0 +1,1 @@
+"""A module named as a plugin that implements no hook."""

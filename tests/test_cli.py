@@ -1,0 +1,112 @@
+"""The command line: list, check, and how it reports wrong and broken backends."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from normbench.cli import main
+from normbench.conformance import runner
+from normbench.pluginmanager import load
+
+from wrong_backends import BUGS
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_shows_builtins_and_why_cuda_is_unavailable(capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    assert code == 0
+    rows = {r["name"]: r for r in json.loads(out)["backends"]}
+    assert rows["numpy"]["available"] and rows["numpy"]["distribution"] == "normbench"
+    assert rows["torch-cpu"]["available"]
+    assert rows["numba"]["capabilities"]["dtypes"] == ["float64", "float32"]
+    cuda = rows["torch-cuda"]
+    if not cuda["available"]:
+        assert cuda["reason"] in ("no CUDA device",) or "without CUDA" in cuda["reason"]
+    code, out, _ = run(capsys, "list")
+    assert "torch-cuda" in out and "numpy" in out
+
+
+def test_list_does_not_import_torch_or_numba():
+    code = "import sys; from normbench.cli import main; main(['list']); print(sorted(m for m in ('torch', 'numba') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_check_numpy_passes_with_summary_last(capsys):
+    code, out, _ = run(capsys, "check", "--backend", "numpy")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("passed: 1 backend(s)")
+    assert lines[0].split()[:3] == ["backend", "dtypes", "layouts"]
+
+
+@pytest.mark.parametrize("bug", BUGS)
+def test_each_wrong_backend_is_caught(bug):
+    backend = load(["wrong_backends"]).get(f"wrong-{bug}")
+    report = runner.check_backend(backend, runner.select_cases())
+    failures = [r for r in report.results if r.status in runner.FAILING]
+    assert failures, f"{bug} went unnoticed"
+
+
+def test_check_reports_case_and_error_size(capsys):
+    code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "wrong-eps-outside",
+                       "--backend", "wrong-biased-running-var", "--backend", "numpy")
+    assert code == 1
+    assert "FAIL: wrong-eps-outside constant/4x3x5x6-float32-contiguous-constant: " in out
+    assert "max abs err" in out and "tolerance" in out
+    assert "running_var (step 1)" in out  # the biased running variance
+    table = out.split("\n\n")[0]
+    numpy_row = next(line for line in table.splitlines() if line.startswith("numpy"))
+    assert "FAIL" not in numpy_row
+    assert out.strip().splitlines()[-1].startswith("FAILED: 3 backend(s)")
+
+
+def test_onepass_variance_fails_on_large_offset(capsys):
+    code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "wrong-onepass", "--group", "offset")
+    assert code == 1 and "offset/" in out and "float32" in out
+
+
+def test_known_failures_are_shown_with_measured_error(capsys):
+    code, out, _ = run(capsys, "check", "--backend", "torch-cpu", "--group", "offset")
+    assert code == 0
+    line = next(l for l in out.splitlines() if l.startswith("known failure: torch-cpu offset/8x16x16x16-float32-channels_last"))
+    assert "max abs err" in line and "channels_last" in line
+
+
+def test_hanging_backend_times_out_and_others_run(capsys):
+    code, out, _ = run(capsys, "check", "--plugin", "hanging_backend", "--backend", "hangs", "--backend", "numpy",
+                       "--timeout", "0.5", "--group", "dtypes")
+    assert code == 1
+    assert "TIMEOUT: hangs dtypes/" in out and "did not finish within 0.5 s" in out
+    assert "numpy" in out and "ok 12" in out
+
+
+def test_broken_plugin_warns_and_the_rest_runs(capsys):
+    code, out, err = run(capsys, "check", "--plugin", "broken_import", "--backend", "numpy", "--group", "errors")
+    assert code == 0
+    assert "warning: plugin 'broken_import': failed to import: RuntimeError" in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["check", "--backend", "nope"], "unknown backend 'nope'; available backends:"),
+        (["check", "--group", "bogus"], "unknown case group 'bogus'"),
+        (["check", "--case", "no-such-case"], "no conformance case matches no-such-case"),
+    ],
+)
+def test_one_line_errors(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err and err.count("\n") == 1
+
+
+def test_console_script_and_bad_option(subprocess_env):
+    p = subprocess.run(["normbench", "check", "--bogus"], capture_output=True, text=True, env=subprocess_env)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "unrecognized arguments: --bogus" in p.stderr
