@@ -201,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_check)
 
+    from . import bench_cli, report_cli
+
+    bench_cli.add_parser(sub, _plugin_options)
+    report_cli.add_parser(sub)
+    report_cli.add_run_parser(sub, _plugin_options)
     return parser
 
 

@@ -38,6 +38,9 @@ class NumpyBackend(Backend):
     def version(self) -> str:
         return np.__version__
 
+    def set_threads(self, threads: int | None) -> int | None:
+        return 1  # NumPy's elementwise ufuncs and reductions run on one thread
+
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
         if dtype not in self.capabilities.dtypes:
             raise Unsupported(f"NumPy has no {dtype}")

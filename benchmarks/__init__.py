@@ -1,0 +1,1 @@
+"""asv benchmarks for normbench backends (see asv.conf.json and the README)."""

@@ -1,0 +1,228 @@
+"""Timing backends fairly: same inputs, same thread count, device sync, warm-up excluded.
+
+Per measurement: host data is made and converted to the backend's arrays (untimed), the
+backend's ``prepare`` (JIT compilation) and one warm-up call run and are timed separately as
+``compile_s``; then ``repeat`` samples, each the mean of ``number`` back-to-back calls
+(``number`` chosen so a sample lasts >= 2 ms, as timeit and asv do), bracketed by
+``synchronize()``. Output allocation is inside the timed call, as a user pays it.
+
+Each row also carries the bandwidth floor: a memory copy of the same bytes, measured in the
+same run with the same number of threads, gives the machine's achievable bandwidth, and
+``floor_fraction = achieved GB/s / copy GB/s`` (see ``ops/batchnorm/bytes.py`` for bytes).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import os
+import platform
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .backend import Backend
+from .dtypes import cast_host, param_dtype, to_layout
+from .errors import Unsupported
+from .grids import format_shape
+from .ops.batchnorm import bytes_moved
+
+MIN_SAMPLE_S = 2e-3
+SETTLE_S = 0.05
+
+COLUMNS = [
+    "backend", "op", "dtype", "layout", "shape", "batch", "channels", "spatial", "threads",
+    "median_s", "min_s", "max_s", "repeat", "number", "bytes", "gbps", "copy_gbps", "floor_fraction",
+    "compile_s", "machine", "cpu", "backend_version", "device", "timestamp",
+]
+
+
+def machine_info() -> dict[str, Any]:
+    return {
+        "machine": os.environ.get("NORMBENCH_MACHINE", platform.node()),
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@dataclass
+class Prepared:
+    """A ready-to-time call on native arrays, plus what it needs around it."""
+
+    call: Callable[[], Any]
+    backend: Backend
+    nbytes: int
+
+
+def prepare_call(backend: Backend, op: str, shape: tuple[int, ...], dtype: str, layout: str, seed: int = 0) -> Prepared:
+    """Make inputs and convert them (untimed). Raises Unsupported for what the backend lacks."""
+    why = backend.capabilities.why_not(op, dtype, layout, len(shape))
+    if why:
+        raise Unsupported(why)
+    rng = np.random.default_rng(seed)
+    channels = shape[1]
+    pdt = param_dtype(dtype)
+
+    def host(a, dt=dtype):
+        return to_layout(cast_host(a, dt), layout) if a.ndim > 1 else cast_host(a, dt)
+
+    b = backend
+    x = b.from_numpy(host(rng.standard_normal(shape, dtype=np.float32)), dtype)
+    w = b.from_numpy(host(rng.uniform(0.5, 1.5, channels), pdt), pdt)
+    bias = b.from_numpy(host(rng.uniform(-1, 1, channels), pdt), pdt)
+    rm = b.from_numpy(host(np.zeros(channels), pdt), pdt)
+    rv = b.from_numpy(host(np.ones(channels), pdt), pdt)
+    if op == "train":
+        call = lambda: b.train_forward(x, w, bias, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)  # noqa: E731
+    elif op == "eval":
+        call = lambda: b.eval_forward(x, w, bias, rm, rv, eps=1e-5)  # noqa: E731
+    else:
+        _, mean, invstd = b.train_forward(x, w, bias, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
+        dy = b.from_numpy(host(rng.standard_normal(shape, dtype=np.float32)), dtype)
+        call = lambda: b.backward(dy, x, w, mean, invstd, eps=1e-5)  # noqa: E731
+    return Prepared(call, b, bytes_moved(op, shape, dtype))
+
+
+def calibrate(p: Prepared) -> tuple[int, float]:
+    """Warm up (timed separately) and choose ``number`` so a sample lasts >= 2 ms.
+
+    Returns (number, warm-up seconds). Two untimed calls first: the first may compile or
+    allocate lazily.
+    """
+    sync = p.backend.synchronize
+    t0 = time.perf_counter()
+    p.call()
+    sync()
+    warmup = time.perf_counter() - t0
+    p.call()
+    sync()
+    once = min(_sample(p.call, sync, 1) for _ in range(3))
+    return max(1, min(1000, math.ceil(MIN_SAMPLE_S / max(once, 1e-7)))), warmup
+
+
+def time_prepared(p: Prepared, repeat: int) -> tuple[list[float], int, float]:
+    """Calibrate, then ``repeat`` samples; returns (samples, number, warmup_s)."""
+    number, warmup = calibrate(p)
+    return [_sample(p.call, p.backend.synchronize, number) for _ in range(repeat)], number, warmup
+
+
+def _sample(call, sync, number: int) -> float:
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(number):
+        call()
+    sync()
+    return (time.perf_counter() - t0) / number
+
+
+_copy_cache: dict[tuple[int, int], float] = {}
+
+
+def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
+    """GB/s of a memory copy moving ``nbytes`` (half read, half written) with ``threads`` threads.
+
+    NumPy releases the GIL while copying, so chunks copied from a thread pool run in parallel.
+    Best of ``repeat``: the floor is what the machine *can* do.
+    """
+    key = (nbytes, threads)
+    if key in _copy_cache:
+        return _copy_cache[key]
+    n = max(1, nbytes // 2 // 8)
+    src, dst = np.ones(n), np.empty(n)
+    threads = max(1, threads)
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    with ThreadPoolExecutor(threads) as pool:
+        def copy_all():
+            list(pool.map(lambda c: np.copyto(*c), chunks))
+
+        copy_all()
+        number = max(1, math.ceil(MIN_SAMPLE_S / max(_sample(copy_all, lambda: None, 1), 1e-7)))
+        best = min(_sample(copy_all, lambda: None, number) for _ in range(repeat))
+    gbps = 2 * n * 8 / best / 1e9
+    _copy_cache[key] = gbps
+    return gbps
+
+
+def measure(
+    backend: Backend, op: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
+    threads: int | None = None, machine: dict | None = None,
+) -> dict[str, Any]:
+    """One benchmark row (see :data:`COLUMNS`). Raises Unsupported for unsupported requests."""
+    rows, skipped = measure_interleaved([backend], op, shape, dtype, layout, repeat=repeat, threads=threads, machine=machine)
+    if skipped:
+        raise skipped[0][1]
+    return rows[0]
+
+
+def measure_interleaved(
+    backends: list[Backend], op: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
+    threads: int | None = None, machine: dict | None = None,
+) -> tuple[list[dict[str, Any]], list[tuple[Backend, Exception]]]:
+    """Time one configuration on several backends, one right after the other.
+
+    Measuring the backends of one configuration back to back (rather than each backend's whole
+    grid in turn) keeps them under the same machine conditions, so their ratio is fair even when
+    absolute times drift on a shared machine. Returns (rows, [(backend, Unsupported or error)]).
+    """
+    machine = machine or machine_info()
+    ready, skipped = [], []
+    for b in backends:
+        try:
+            in_effect = b.set_threads(threads)
+            t0 = time.perf_counter()
+            b.prepare(dtype, layout, len(shape))
+            compile_s = time.perf_counter() - t0
+            p = prepare_call(b, op, shape, dtype, layout)
+            number, warmup = calibrate(p)
+            ready.append((b, p, in_effect, compile_s + warmup, number, []))
+        except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
+            skipped.append((b, exc))
+    for b, p, _, _, number, samples in ready:
+        # Busy warm-up before the samples: after a switch, the previous backend's OpenMP threads
+        # keep spin-waiting for milliseconds and would steal cores from the first samples.
+        # (Alternating single samples, or sleeping between them, measured that, not the kernel.)
+        t_end = time.perf_counter() + SETTLE_S
+        while time.perf_counter() < t_end:
+            p.call()
+        b.synchronize()
+        samples.extend(_sample(p.call, b.synchronize, number) for _ in range(repeat))
+    rows = []
+    for b, p, in_effect, compile_s, number, samples in ready:
+        median = statistics.median(samples)
+        gbps = p.nbytes / median / 1e9
+        # the machine's bandwidth with the threads asked for, whatever the backend managed to use
+        copy = copy_bandwidth(p.nbytes, threads or in_effect or 1)
+        try:
+            env = b.environment()
+        except Exception:  # noqa: BLE001 - environment is informative only
+            env = {}
+        rows.append({
+            "backend": b.name, "op": op, "dtype": dtype, "layout": layout if len(shape) > 2 else "contiguous",
+            "shape": format_shape(shape), "batch": shape[0], "channels": shape[1],
+            "spatial": shape[2] if len(shape) > 2 else 0,
+            "threads": in_effect if in_effect is not None else "",
+            "median_s": median, "min_s": min(samples), "max_s": max(samples), "repeat": repeat, "number": number,
+            "bytes": p.nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
+            "compile_s": compile_s, "machine": machine["machine"], "cpu": machine["cpu"],
+            "backend_version": b.version(), "device": env.get("device_name", env.get("device", "cpu")),
+            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        })
+    return rows, skipped

@@ -1,0 +1,41 @@
+"""The example plugin passes what it declares and reports the rest as unsupported."""
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from normbench.conformance import runner  # noqa: E402
+from normbench.ops.batchnorm import api  # noqa: E402
+from normbench.pluginmanager import load  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def backend():
+    reg = load()
+    assert reg.source("onnxruntime").distribution == "normbench-onnxruntime", "discovered through its entry point"
+    return reg.get("onnxruntime")
+
+
+def test_conformance(backend):
+    report = runner.check_backend(backend, runner.select_cases())
+    counts = report.counts()
+    assert not report.failed, [(r.case.id, r.message) for r in report.results if r.status in runner.FAILING]
+    assert counts["pass"] >= 20  # eval on every contiguous float32/float64 case
+    assert counts["unsupported"] > 0  # training-only cases, channels_last, half dtypes
+
+
+def test_eval_matches_reference(backend):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 5, 5)).astype(np.float32)
+    w, b = np.full(3, 2.0, np.float32), np.full(3, 0.5, np.float32)
+    rm, rv = np.array([0.1, 0.2, 0.3], np.float32), np.array([1.0, 2.0, 4.0], np.float32)
+    y = api.eval_forward(backend, x, w, b, rm, rv, eps=1e-5)
+    expect = (x - rm[None, :, None, None]) / np.sqrt(rv[None, :, None, None] + 1e-5) * 2.0 + 0.5
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5)
+
+
+def test_training_is_unsupported(backend):
+    from normbench import Unsupported
+
+    with pytest.raises(Unsupported, match="op 'train' not supported"):
+        api.train_forward(backend, np.ones((4, 3), np.float32))
