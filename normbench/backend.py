@@ -11,7 +11,9 @@ Subclass :class:`Backend` (recommended) or provide the same attributes and metho
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import fnmatch
+import re
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -79,12 +81,17 @@ class KnownFailure:
     """A defect of the implementation behind a backend, found by the conformance suite.
 
     ``case`` is an ``fnmatch`` pattern over case ids (``normbench check --list-cases`` shows
-    them). A matching failure is reported as *known* (with its measured error) and does not fail
+    them), or a regular expression (full match) when it starts with ``re:``. A matching failure is reported as *known* (with its measured error) and does not fail
     ``check``; a matching case that passes is reported as *xpass* so the entry can be removed.
     """
 
     case: str
     reason: str
+
+    def matches(self, case_id: str) -> bool:
+        if self.case.startswith("re:"):
+            return re.fullmatch(self.case[3:], case_id) is not None
+        return fnmatch.fnmatchcase(case_id, self.case)
 
 
 class Backend:

@@ -44,6 +44,8 @@ GRIDS = {
                   layouts=("contiguous", "channels_last"), extra_shapes=STANDARD_SHAPES),
     "standard": Grid(batches=(), channels=(), spatial=(), dtypes=("float32",),
                      layouts=("contiguous", "channels_last"), extra_shapes=STANDARD_SHAPES),
+    # tiny, for tests of the machinery (asv, report), not for numbers
+    "smoke": Grid(batches=(2, 4), channels=(4, 8), spatial=(4,), dtypes=("float32",), layouts=("contiguous", "channels_last")),
     "full": Grid(batches=(2, 8, 32, 128, 512), channels=(16, 64, 256, 1024, 2048), spatial=(0, 7, 14, 28, 56),
                  dtypes=("float32", "float64", "bfloat16"), layouts=("contiguous", "channels_last"),
                  extra_shapes=STANDARD_SHAPES),

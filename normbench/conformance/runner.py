@@ -37,7 +37,7 @@ def select_cases(patterns: Sequence[str] = (), groups: Sequence[str] = ()) -> li
 
 def known_failure(backend: Backend, case: Case) -> KnownFailure | None:
     for kf in getattr(backend, "known_failures", ()) or ():
-        if fnmatch.fnmatchcase(case.id, kf.case):
+        if kf.matches(case.id):
             return kf
     return None
 

@@ -39,7 +39,7 @@ def cases(draw):
     )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=cases())
 def test_random_cases(backend, case, case_timeout):
     if case.data == "offset" and case.dtype in ("float16", "bfloat16"):
@@ -47,6 +47,7 @@ def test_random_cases(backend, case, case_timeout):
     result = runner.run_with_timeout(lambda: run_case(backend, case), case_timeout)
     assert result is not None, f"{case.id} timed out"
     result = runner.apply_known(backend, result)
-    # Unsupported draws and listed known failures are not findings; keep drawing.
-    if result.status not in ("unsupported", "xfail"):
+    # Unsupported draws and listed known failures are not findings; keep drawing. (An "xpass"
+    # here is a draw that misses the defect, e.g. too small; the fixed grid reports real ones.)
+    if result.status not in ("unsupported", "xfail", "xpass"):
         verdict(result)

@@ -166,10 +166,10 @@ class NumbaBackend(Backend):
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = (w / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)
         mean, shift = running_mean.astype(x.dtype), b.astype(x.dtype)
+        if x.size == 0:
+            return np.empty_like(x)
         kind, xv = _view(x)
         y, yv = _empty_like(x, kind)
-        if x.size == 0:
-            return y
         if kind == "rc":
             k.eval_rc(xv, mean, scale, shift, yv, _blocks())
         else:

@@ -125,10 +125,17 @@ class TorchCPUBackend(_TorchBackend):
             "ATen CPU channels_last batch_norm loses accuracy when |mean| >> std (error grows with size; "
             "~0.08 in y at 32x64x56x56): an accuracy defect, not rounding (BN-SEMANTICS.md)",
         ),
-        KnownFailure(
-            "layouts/4x5x9-bfloat16-channels_last",
-            "ATen CPU backward on a 3-D (N, C, L) bfloat16 input with channels-last strides sums dbias "
-            "in bfloat16 instead of float32 (error ~eps_bf16 * sqrt(m); 0.06 at 16x8x64)",
+        *(
+            KnownFailure(
+                pattern,
+                "ATen CPU's generic-stride backward (3-D channels-last or non-dense bfloat16 input) sums dbias in "
+                "bfloat16 instead of float32: error ~eps_bf16 * sqrt(m) (0.06 at 16x8x64); found by the "
+                "property tests too",
+            )
+            for pattern in (  # with affine only: dbias is what goes wrong
+                r"re:.*/\d+x\d+x\d+-bfloat16-channels_last(?!.*noaffine).*",
+                r"re:.*-bfloat16-strided(?!.*noaffine).*",
+            )
         ),
         *(
             KnownFailure(

@@ -5,9 +5,10 @@ An element passes when ``|actual - ref| <= atol * S + rtol * |ref| + K * eps(dty
 * ``rtol``/``atol`` are ``torch.testing.assert_close``'s defaults for the output's dtype
   (table :data:`BASE`), unchanged.
 * ``S`` is the natural size of the output in that channel (so atol means "1e-5 of the output's
-  scale", not of 1): the channel RMS of y and dx; the L2 norm of the summed terms for dweight
-  (``dy * xhat``) and dbias (``dy``), since a float32 sum's rounding grows with it; the channel
-  std for the means. Never below 1.
+  scale", not of 1): the channel RMS of y; for dx the size of the terms it cancels,
+  ``|w| * invstd * rms(dy)`` (with m = 2, dx is exactly 0 but its terms are not); the L2 norm of
+  the summed terms for dweight (``dy * xhat``) and dbias (``dy``), since a float32 sum's rounding
+  grows with it; the channel std for the means. Never below 1.
 * The last term admits the rounding no algorithm can avoid when |x| >> std: the mean kept in
   the compute dtype is off by about eps(dtype) * |x|, which ``invstd`` magnifies. ``cond`` is
   ``max|x_c| * invstd_c`` per channel, ``T`` the scale that error is carried into, and

@@ -1,0 +1,77 @@
+"""normbench bench: rows, columns, byte model, bad input."""
+import json
+
+import pandas as pd
+import pytest
+
+from normbench.bench import COLUMNS, copy_bandwidth, measure
+from normbench.cli import main
+from normbench.ops.batchnorm import bytes_moved
+from normbench.pluginmanager import load
+
+REQUIRED = ["backend", "op", "dtype", "layout", "shape", "batch", "channels", "threads", "median_s", "min_s",
+            "max_s", "bytes", "gbps", "machine", "floor_fraction", "compile_s"]
+
+
+def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    code = main(["bench", "--backend", "numpy", "--backend", "torch-cpu", "--shape", "32x64x56x56",
+                 "--repeat", "2", "--output", str(out)])
+    assert code == 0
+    df = pd.read_csv(out)
+    assert set(REQUIRED) <= set(df.columns) and list(df.columns) == COLUMNS
+    assert len(df) == 6 and set(df["backend"]) == {"numpy", "torch-cpu"} and set(df["op"]) == {"train", "eval", "backward"}
+    assert (df["shape"] == "32x64x56x56").all() and (df["batch"] == 32).all() and (df["channels"] == 64).all()
+    assert (df["min_s"] <= df["median_s"]).all() and (df["median_s"] <= df["max_s"]).all() and (df["min_s"] > 0).all()
+    train = df[df["op"] == "train"].iloc[0]
+    assert train["bytes"] == 2 * 32 * 64 * 56 * 56 * 4
+    assert train["gbps"] == pytest.approx(train["bytes"] / train["median_s"] / 1e9)
+    assert train["floor_fraction"] == pytest.approx(train["gbps"] / train["copy_gbps"])
+    assert "torch-cpu" in capsys.readouterr().out
+
+
+def test_bench_json_and_sweep(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["bench", "--backend", "numpy", "--batch", "2,4", "--channels", "3", "--spatial", "0,5",
+                 "--op", "train", "--layout", "channels_last", "--repeat", "1", "--output", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert sorted(r["shape"] for r in rows) == ["2x3", "2x3x5x5", "4x3", "4x3x5x5"]
+    assert {r["layout"] for r in rows} == {"contiguous", "channels_last"}  # 2-D input has one layout
+
+
+def test_numba_compile_time_is_reported_apart():
+    b = load().get("numba")
+    row = measure(b, "train", (4, 8, 6, 6), "float32", "channels_last", repeat=2, threads=1)
+    assert row["compile_s"] > 0 and row["median_s"] < row["compile_s"] + 1
+    assert row["threads"] == 1
+
+
+def test_byte_model_and_copy_floor():
+    assert bytes_moved("backward", (2, 3, 4), "bfloat16") == 3 * 24 * 2
+    assert copy_bandwidth(1 << 20, 1) > 0.1
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--op", "forward"], "unknown op 'forward'"),
+        (["--dtype", "float8"], "unknown dtype 'float8'"),
+        (["--layout", "nhwc"], "unknown layout 'nhwc'"),
+        (["--shape", "32x64xx56"], "malformed shape '32x64xx56'"),
+        (["--shape", "32"], "malformed shape '32'"),
+        (["--batch", "4"], "a sweep needs both --batch and --channels"),
+        (["--shape", "4x4", "--output", "r.txt"], "--output must end in .csv or .json"),
+        (["--backend", "nope", "--shape", "4x4"], "unknown backend 'nope'"),
+    ],
+)
+def test_bench_bad_input_is_one_line(capsys, argv, message):
+    assert main(["bench", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_unsupported_is_skipped_not_fatal(capsys):
+    assert main(["bench", "--backend", "numpy", "--shape", "4x4", "--dtype", "bfloat16", "--dtype", "float32",
+                 "--op", "eval", "--repeat", "1"]) == 0
+    out, err = capsys.readouterr()
+    assert "float32" in out and "numpy eval 4x4 bfloat16 contiguous: unsupported" in err

@@ -1,0 +1,108 @@
+"""normbench report: bench files and asv results to Markdown + PNG; asv end to end."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from normbench import report
+from normbench.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench_csv(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "b.csv"
+    assert main(["bench", "--backend", "numpy", "--backend", "torch-cpu", "--batch", "2,8", "--channels", "4,16",
+                 "--spatial", "6", "--layout", "contiguous", "--repeat", "2", "--output", str(out)]) == 0
+    return out
+
+
+def test_report_from_bench_file(bench_csv, tmp_path, capsys):
+    check = tmp_path / "check.json"
+    assert main(["check", "--backend", "torch-cpu", "--group", "offset", "--json"]) == 0
+    check.write_text(capsys.readouterr().out)
+    out = tmp_path / "rep"
+    assert main(["report", "--input", str(bench_csv), "--check", str(check), "--output", str(out)]) == 0
+    text = (out / "README.md").read_text()
+    assert "## Summary" in text and "## train" in text and "## backward" in text
+    assert "numpy" in text and "torch-cpu" in text and "x (" in text  # speed-ups with counts
+    assert "| xfail |" in text  # torch-cpu's channels_last defect, with its measured error
+    assert "offset/8x16x16x16-float32-channels_last-offset" in text
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert "time-vs-batch-train-float32-contiguous.png" in pngs
+    assert "speedup-numpy-train-float32-contiguous.png" in pngs
+    for png in pngs:
+        assert f"]({png})" in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--asv", "/nonexistent/results"], "asv results directory /nonexistent/results does not exist"),
+        (["--input", "/nonexistent.csv"], "no such results file: /nonexistent.csv"),
+        (["--input", "README.md"], "unknown results file type 'README.md'"),
+    ],
+)
+def test_report_bad_input(capsys, argv, message):
+    assert main(["report", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_report_empty_results(tmp_path, capsys):
+    empty = tmp_path / "e.csv"
+    pd.DataFrame(columns=["backend", "op", "shape", "median_s"]).to_csv(empty, index=False)
+    assert main(["report", "--input", str(empty), "--output", str(tmp_path / "o")]) == 2
+    assert "hold no measurements" in capsys.readouterr().err
+
+
+def _asv_file(commit, date, times):
+    params = [["'numpy'", "'torch-cpu'"], ["'train'"], ["2"], ["4"], ["6"], ["'float32'"], ["'contiguous'"]]
+    cols = ["result", "params", "version", "started_at", "duration"]
+    return {"commit_hash": commit, "env_name": "existing-py", "date": date, "result_columns": cols, "version": 2,
+            "results": {"bench_batchnorm.BatchNorm.time_op": [times, params, "v", 0, 1.0]}}
+
+
+def test_asv_results_and_regressions(tmp_path):
+    machine = tmp_path / "results" / "ci-box"
+    machine.mkdir(parents=True)
+    (machine / "machine.json").write_text(json.dumps({"machine": "ci-box", "cpu": "TestCPU"}))
+    (machine / "aaaaaaaa-existing-py.json").write_text(json.dumps(_asv_file("aaaaaaaa11", 1000, [1e-3, 2e-3])))
+    (machine / "bbbbbbbb-existing-py.json").write_text(json.dumps(_asv_file("bbbbbbbb22", 2000, [1.5e-3, None])))
+    df = report.load_asv(tmp_path / "results")
+    assert len(df) == 3 and set(df["machine"]) == {"ci-box"}
+    reg = report.regressions(report.timing_rows(df))
+    assert len(reg) == 1 and reg.iloc[0]["backend"] == "numpy" and reg.iloc[0]["slower_by"] == pytest.approx(1.5)
+    path = report.write_report(df, tmp_path / "rep", plots=False)
+    assert "**REGRESSIONS**" in path.read_text()
+
+
+@pytest.mark.slow
+def test_asv_quick_run_offline_then_report(tmp_path):
+    """The README's asv commands, on the smoke grid, into a temporary results folder."""
+    asv = shutil.which("asv", path=os.path.dirname(sys.executable)) or shutil.which("asv")
+    if asv is None or not (ROOT / ".git").exists():
+        pytest.skip("asv or a git checkout is not available")
+    conf = json.loads("\n".join(l for l in (ROOT / "asv.conf.json").read_text().splitlines() if not l.strip().startswith("//")))
+    conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(tmp_path / "results"),
+                html_dir=str(tmp_path / "html"), env_dir=str(tmp_path / "env"))
+    cfg = tmp_path / "asv.conf.json"
+    cfg.write_text(json.dumps(conf))
+    env = dict(os.environ, NORMBENCH_GRID="smoke", NORMBENCH_BACKENDS="numpy,torch-cpu")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run([asv, "machine", "--yes", "--machine", "ci-box", "--config", str(cfg)], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    run = subprocess.run([asv, "run", "--config", str(cfg), "--python=same", "--quick", "--launch-method", "forkserver",
+                          "--set-commit-hash", head, "--machine", "ci-box", "-b", "BatchNorm.time_op"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    df = report.load_asv(tmp_path / "results")
+    assert {"numpy", "torch-cpu"} <= set(df["backend"]) and (df["median_s"] > 0).all()
+    assert set(df["shape"]) == {"2x4x4x4", "2x8x4x4", "4x4x4x4", "4x8x4x4"}
+    assert main(["report", "--asv", str(tmp_path / "results"), "--output", str(tmp_path / "rep"), "--no-plots"]) == 0
