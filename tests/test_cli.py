@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -108,5 +109,6 @@ def test_one_line_errors(capsys, argv, message):
 
 
 def test_console_script_and_bad_option(subprocess_env):
-    p = subprocess.run(["normbench", "check", "--bogus"], capture_output=True, text=True, env=subprocess_env)
+    exe = str(Path(sys.executable).with_name("normbench"))  # the venv's console script, PATH or not
+    p = subprocess.run([exe, "check", "--bogus"], capture_output=True, text=True, env=subprocess_env)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "unrecognized arguments: --bogus" in p.stderr
