@@ -42,13 +42,12 @@ def _blocks() -> int:
 def _view(x: np.ndarray):
     """('ncs', (N, C, S) view) or ('rc', (R, C) view) of x without copying where possible."""
     if x.ndim == 2:
-        return "rc", np.ascontiguousarray(x)
-    layout = layout_of(x)
-    if layout == "channels_last":
-        t = x.transpose(channels_last_order(x.ndim))
-        return "rc", t.reshape(-1, x.shape[1])
-    if layout == "strided":
-        x = np.ascontiguousarray(x)  # documented: non-dense input costs a copy
+        return "rc", (x if x.flags.c_contiguous else np.ascontiguousarray(x))
+    if x.flags.c_contiguous:
+        return "ncs", x.reshape(x.shape[0], x.shape[1], -1)
+    if layout_of(x) == "channels_last":
+        return "rc", x.transpose(channels_last_order(x.ndim)).reshape(-1, x.shape[1])
+    x = np.ascontiguousarray(x)  # documented: non-dense input costs a copy
     return "ncs", x.reshape(x.shape[0], x.shape[1], -1)
 
 
@@ -62,14 +61,17 @@ def _empty_like(x: np.ndarray, kind: str):
     return out, (out if kind == "rc" else out.reshape(x.shape[0], x.shape[1], -1))
 
 
-#: below this many values per (n, c) plane, contiguous inputs use the streaming "planes" kernels
-SHORT_PLANE = 128
+_dummies: dict = {}
 
 
-def _params(weight, bias, channels: int):
-    if weight is None:
-        return np.ones(channels), np.zeros(channels), False
-    return weight, (bias if bias is not None else np.zeros(channels, weight.dtype)), True
+def _dummy(channels: int, dtype) -> np.ndarray:
+    """A stand-in for an absent per-channel array. Kernels never touch it (the affine/running
+    flags gate every access); it stays writable so that it types like the real arrays and no
+    extra specialization is compiled."""
+    key = (channels, np.dtype(dtype))
+    if key not in _dummies:
+        _dummies[key] = np.zeros(channels, dtype)
+    return _dummies[key]
 
 
 class NumbaBackend(Backend):
@@ -110,7 +112,7 @@ class NumbaBackend(Backend):
         start = time.perf_counter()
         shapes = [(2, 3) + (2,) * (rank - 2)]
         if rank > 2:  # also the per-channel kernels used for long planes
-            shapes.append((2, 3, SHORT_PLANE) + (1,) * (rank - 3))
+            shapes.append((2, 3, _load_kernels().SHORT_PLANE) + (1,) * (rank - 3))
         for shape in shapes:
             x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
             w, b = np.ones(3, dtype), np.zeros(3, dtype)
@@ -130,76 +132,76 @@ class NumbaBackend(Backend):
     def train_forward(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         k = _load_kernels()
         channels = x.shape[1]
-        pdt = x.dtype
-        if x.size == 0:
-            nan = np.full(channels, np.nan, pdt)
-            return np.empty_like(x), nan, nan.copy()
+        pdt = running_mean.dtype if running_mean is not None else weight.dtype if weight is not None else x.dtype
+        save_mean = np.empty(channels, pdt)
+        save_invstd = np.empty(channels, pdt)
+        if x.size == 0:  # PyTorch: empty output, running statistics untouched
+            save_mean.fill(np.nan)
+            save_invstd.fill(np.nan)
+            return np.empty_like(x), save_mean, save_invstd
         m = x.size // channels
         if m <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input of shape {x.shape}")
-        w, b, affine = _params(weight, bias, channels)
+        affine, running = weight is not None, running_mean is not None
+        w = weight if affine else _dummy(channels, pdt)
+        b = bias if affine else w
+        rm = running_mean if running else _dummy(channels, pdt)
+        rv = running_var if running else rm
+        factor = normbench.momentum_factor(momentum, num_batches_tracked)
         kind, xv = _view(x)
         y, yv = _empty_like(x, kind)
-        mean = np.empty(channels)
-        var = np.empty(channels)
         tmp = np.empty((3, channels), dtype=x.dtype)
+        args = (xv, w, b, affine, rm, rv, running, factor, float(eps), yv, save_mean, save_invstd, tmp)
         if kind == "rc":
-            k.train_rc(xv, w, b, affine, float(eps), yv, mean, var, tmp, _blocks())
-        elif xv.shape[2] < SHORT_PLANE:
-            k.train_ncs_planes(xv, w, b, affine, float(eps), yv, mean, var, tmp, _blocks())
+            k.train_rc(*args, _blocks())
+        elif xv.shape[2] < k.SHORT_PLANE:
+            k.train_ncs_planes(*args, _blocks())
         else:
-            k.train_ncs(xv, w, b, affine, float(eps), yv, mean, var, tmp)
-        if running_mean is not None:
-            factor = normbench.momentum_factor(momentum, num_batches_tracked)
-            running_mean *= 1.0 - factor
-            running_mean += (factor * mean).astype(running_mean.dtype)
-            running_var *= 1.0 - factor
-            running_var += (factor * var * (m / (m - 1))).astype(running_var.dtype)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            invstd = 1.0 / np.sqrt(var + eps)
-        return y, mean.astype(pdt), invstd.astype(pdt)
+            k.train_ncs(*args)
+        return y, save_mean, save_invstd
 
     def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
         k = _load_kernels()
-        channels = x.shape[1]
-        w, b, _ = _params(weight, bias, channels)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = (w / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)
-        mean, shift = running_mean.astype(x.dtype), b.astype(x.dtype)
         if x.size == 0:
             return np.empty_like(x)
+        channels = x.shape[1]
+        affine = weight is not None
+        w = weight if affine else _dummy(channels, running_mean.dtype)
+        b = bias if affine else w
         kind, xv = _view(x)
         y, yv = _empty_like(x, kind)
+        tmp = np.empty((3, channels), dtype=x.dtype)
         if kind == "rc":
-            k.eval_rc(xv, mean, scale, shift, yv, _blocks())
+            k.eval_rc(xv, w, b, affine, running_mean, running_var, float(eps), yv, tmp, _blocks())
         else:
-            k.eval_ncs(xv, mean, scale, shift, yv)
+            k.eval_ncs(xv, w, b, affine, running_mean, running_var, float(eps), yv, tmp)
         return y
 
     def backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
         k = _load_kernels()
         channels = x.shape[1]
+        affine = weight is not None
+        dweight = np.zeros(channels, save_mean.dtype) if affine else None
+        dbias = np.zeros(channels, save_mean.dtype) if affine else None
         if x.size == 0:
-            zeros = np.zeros(channels, save_mean.dtype)
-            return np.empty_like(x), (zeros if weight is not None else None), (zeros.copy() if weight is not None else None)
-        w, _, affine = _params(weight, None, channels)
+            return np.empty_like(x), dweight, dbias
         kind, xv = _view(x)
         kind_dy, dyv = _view(dy)
         if kind_dy != kind:  # dy in another layout than x: bring it to x's
             dyv = _view(to_layout(np.asarray(dy), "channels_last" if kind == "rc" else "contiguous"))[1]
         dx, dxv = _empty_like(x, kind)
-        sum_dy = np.empty(channels)
-        sum_dy_xmu = np.empty(channels)
+        w = weight if affine else _dummy(channels, save_mean.dtype)
+        dw = dweight if affine else w
+        db = dbias if affine else w
         tmp = np.empty((4, channels), dtype=x.dtype)
+        args = (dyv, xv, save_mean, save_invstd, w, affine, dxv, dw, db, tmp)
         if kind == "rc":
-            k.backward_rc(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp, _blocks())
-        elif xv.shape[2] < SHORT_PLANE:
-            k.backward_ncs_planes(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp, _blocks())
+            k.backward_rc(*args, _blocks())
+        elif xv.shape[2] < k.SHORT_PLANE:
+            k.backward_ncs_planes(*args, _blocks())
         else:
-            k.backward_ncs(dyv, xv, save_mean, save_invstd, w, affine, dxv, sum_dy, sum_dy_xmu, tmp)
-        if weight is None:
-            return dx, None, None
-        return dx, (sum_dy_xmu * save_invstd).astype(save_mean.dtype), sum_dy.astype(save_mean.dtype)
+            k.backward_ncs(*args)
+        return dx, dweight, dbias
 
 
 @normbench.hookimpl
