@@ -30,7 +30,7 @@ SER = dict(cache=True, fastmath=FAST, nogil=True)
 SHORT_PLANE = 128
 
 
-@njit(**SER)
+@njit(inline="always", **SER)  # called per channel: a real call would pass 8 array structs each time
 def _finish_stats(ch, k, s1, s2, m, eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp):
     """Per-channel epilogue of a training forward: stats, running update, normalize constants."""
     mu = s1 / m
@@ -48,31 +48,54 @@ def _finish_stats(ch, k, s1, s2, m, eps, weight, bias, affine, rm, rv, running, 
 
 
 @njit(**SER)
+def _sum_blocks(partial):
+    """(blocks, C) partial sums -> (C,), walking memory in order."""
+    blocks, c = partial.shape
+    out = np.zeros(c)
+    for blk in range(blocks):
+        for ch in range(c):
+            out[ch] += partial[blk, ch]
+    return out
+
+
+@njit(**SER)
 def _finish_blocks(shift, s1, s2, m, eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp):
     """Combine per-block partial sums, then the per-channel epilogue (serial: C is small work).
 
-    Kept out of the parallel kernels: there numba would turn each array expression into a
-    parallel region of its own, one launch per channel."""
-    blocks, c = s1.shape
-    for ch in range(c):
-        a = 0.0
-        b = 0.0
-        for blk in range(blocks):
-            a += s1[blk, ch]
-            b += s2[blk, ch]
-        _finish_stats(ch, shift[ch], a, b, m, eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp)
+    Kept out of the parallel kernels, where numba would turn array expressions into parallel
+    regions of their own; and written out rather than calling _finish_stats per channel, which
+    measured 15x slower here (100 us at C = 1024)."""
+    a = _sum_blocks(s1)
+    b = _sum_blocks(s2)
+    for ch in range(a.shape[0]):
+        mu = a[ch] / m
+        var = max(b[ch] / m - mu * mu, 0.0) if np.isfinite(b[ch]) else b[ch] - a[ch]
+        mean = shift[ch] + mu
+        invstd = 1.0 / np.sqrt(var + eps)
+        save_mean[ch] = mean
+        save_invstd[ch] = invstd
+        if running:
+            rm[ch] = (1.0 - factor) * rm[ch] + factor * mean
+            rv[ch] = (1.0 - factor) * rv[ch] + factor * var * m / (m - 1)
+        tmp[0, ch] = mean
+        tmp[1, ch] = invstd * weight[ch] if affine else invstd
+        tmp[2, ch] = bias[ch] if affine else 0.0
 
 
 @njit(**SER)
 def _grad_blocks(sa, sb, m, mean, invstd, weight, affine, dweight, dbias, tmp):
-    blocks, c = sa.shape
-    for ch in range(c):
-        a = 0.0
-        b = 0.0
-        for blk in range(blocks):
-            a += sa[blk, ch]
-            b += sb[blk, ch]
-        _grad_constants(ch, a, b, m, mean, invstd, weight, affine, dweight, dbias, tmp)
+    a = _sum_blocks(sa)
+    b = _sum_blocks(sb)
+    for ch in range(a.shape[0]):
+        istd = np.float64(invstd[ch])
+        w = weight[ch] if affine else 1.0
+        if affine:
+            dweight[ch] = b[ch] * istd
+            dbias[ch] = a[ch]
+        tmp[0, ch] = mean[ch]
+        tmp[1, ch] = a[ch] / m
+        tmp[2, ch] = istd * istd * b[ch] / m
+        tmp[3, ch] = w * istd
 
 
 @njit(**SER)
@@ -98,7 +121,7 @@ def _eval_constants(weight, bias, affine, rm, rv, eps, tmp):
         tmp[2, ch] = bias[ch] if affine else 0.0
 
 
-@njit(**SER)
+@njit(inline="always", **SER)
 def _grad_constants(ch, a, b, m, mean, invstd, weight, affine, dweight, dbias, tmp):
     """Per-channel epilogue of a backward: dweight, dbias and the dx constants."""
     istd = np.float64(invstd[ch])
@@ -251,11 +274,10 @@ def _rows_apply(x, tmp, y, blocks):
 
 
 @njit(**PAR)
-def train_rc(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mean, save_invstd, tmp, blocks):
+def _rc_sums(x, shift, blocks):
     r, c = x.shape
-    k = _first_sample(x[0])
-    s1 = _zeros2(blocks, c)
-    s2 = _zeros2(blocks, c)
+    s1 = np.zeros((blocks, c))
+    s2 = np.zeros((blocks, c))
     step = (r + blocks - 1) // blocks
     for blk in prange(blocks):
         a1 = s1[blk]
@@ -263,10 +285,18 @@ def train_rc(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mean
         for i in range(blk * step, min(r, (blk + 1) * step)):
             row = x[i]
             for ch in range(c):
-                d = np.float64(row[ch]) - k[ch]
+                d = np.float64(row[ch]) - shift[ch]
                 a1[ch] += d
                 a2[ch] += d * d
-    _finish_blocks(k, s1, s2, r, eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp)
+    return s1, s2
+
+
+@njit(**SER)
+def train_rc(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mean, save_invstd, tmp, blocks):
+    # serial driver around two parallel passes (one parallel function for both ran slower)
+    k = _first_sample(x[0])
+    s1, s2 = _rc_sums(x, k, blocks)
+    _finish_blocks(k, s1, s2, x.shape[0], eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp)
     _rows_apply(x, tmp, y, blocks)
 
 
@@ -277,10 +307,10 @@ def eval_rc(x, weight, bias, affine, rm, rv, eps, y, tmp, blocks):
 
 
 @njit(**PAR)
-def backward_rc(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp, blocks):
+def _rc_grad_sums(dy, x, mean, blocks):
     r, c = x.shape
-    sa = _zeros2(blocks, c)
-    sb = _zeros2(blocks, c)
+    sa = np.zeros((blocks, c))
+    sb = np.zeros((blocks, c))
     step = (r + blocks - 1) // blocks
     for blk in prange(blocks):
         a = sa[blk]
@@ -292,7 +322,13 @@ def backward_rc(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp, bl
                 g = np.float64(g_row[ch])
                 a[ch] += g
                 b[ch] += g * (np.float64(x_row[ch]) - mean[ch])
-    _grad_blocks(sa, sb, r, mean, invstd, weight, affine, dweight, dbias, tmp)
+    return sa, sb
+
+
+@njit(**PAR)
+def _rc_dx(dy, x, tmp, dx, blocks):
+    r, c = x.shape
+    step = (r + blocks - 1) // blocks
     mu_t = tmp[0]
     g_mean = tmp[1]
     kk = tmp[2]
@@ -304,3 +340,10 @@ def backward_rc(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp, bl
             out = dx[i]
             for ch in range(c):
                 out[ch] = (g_row[ch] - g_mean[ch] - (x_row[ch] - mu_t[ch]) * kk[ch]) * wi[ch]
+
+
+@njit(**SER)
+def backward_rc(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp, blocks):
+    sa, sb = _rc_grad_sums(dy, x, mean, blocks)
+    _grad_blocks(sa, sb, x.shape[0], mean, invstd, weight, affine, dweight, dbias, tmp)
+    _rc_dx(dy, x, tmp, dx, blocks)
