@@ -83,7 +83,8 @@ def _heatmap(g, path: Path, title: str) -> list[Path]:
             v = table.values[i, j]
             if not np.isnan(v):
                 ax.text(j, i, f"{v:.2f}x", ha="center", va="center", fontsize=8)
-    ax.set_title(title, fontsize=9)
+    several = g["spatial"].nunique() > 1
+    ax.set_title(title + (" (geometric mean over spatial sizes)" if several else ""), fontsize=9)
     fig.colorbar(im, ax=ax, label="log2 speed-up")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
