@@ -76,9 +76,8 @@ def _asv_rows(data: dict, machine: str, info: dict) -> list[dict]:
     date = _dt.datetime.fromtimestamp(data.get("date", 0) / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
     for name, entry in data.get("results", {}).items():
         rec = dict(zip(cols, entry))
-        kind = name.rsplit(".", 1)[-1]
-        if kind not in ("time_op", "track_gbps"):
-            continue
+        if name.rsplit(".", 1)[-1] != "time_op":
+            continue  # GB/s follows from the time and the byte model; peakmem is per process
         params = [[ast.literal_eval(v) for v in p] for p in rec.get("params", [])]
         values = rec.get("result") or []
         for combo, value in zip(itertools.product(*params), values):
@@ -94,12 +93,8 @@ def _asv_rows(data: dict, machine: str, info: dict) -> list[dict]:
                 source=f"asv:{name}", bytes=nbytes, batch=shape[0], channels=shape[1],
                 spatial=shape[2] if len(shape) > 2 else 0, threads="",
             )
-            if kind == "time_op":
-                row.update(median_s=float(value), gbps=nbytes / float(value) / 1e9)
-            else:
-                row.update(track_gbps=float(value))
+            row.update(median_s=float(value), gbps=nbytes / float(value) / 1e9)
             out.append(row)
-    # fold track_gbps into the matching time rows (same params), keep time rows
     return out
 
 

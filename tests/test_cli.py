@@ -112,3 +112,15 @@ def test_console_script_and_bad_option(subprocess_env):
     exe = str(Path(sys.executable).with_name("normbench"))  # the venv's console script, PATH or not
     p = subprocess.run([exe, "check", "--bogus"], capture_output=True, text=True, env=subprocess_env)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "unrecognized arguments: --bogus" in p.stderr
+
+
+def test_shipped_pytest_suite_runs_from_anywhere(tmp_path, subprocess_env):
+    """What a plugin author types: the suite from the installed package, one backend selected."""
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "normbench.conformance",
+            "--backend", "numpy", "--case", "dtypes/*"]
+    p = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, env=subprocess_env, timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:]
+    assert " passed" in p.stdout and "failed" not in p.stdout
+    bad = subprocess.run(args[:-4] + ["--backend", "nope"], cwd=tmp_path, capture_output=True, text=True,
+                         env=subprocess_env, timeout=600)
+    assert bad.returncode != 0 and "unknown backend 'nope'" in bad.stdout + bad.stderr

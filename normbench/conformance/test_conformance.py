@@ -22,13 +22,14 @@ def verdict(result) -> None:
         pytest.fail(f"{result.case.id}: {result.status}: {result.message}", pytrace=False)
 
 
-def test_case(backend, case, case_timeout):
-    result = runner.run_with_timeout(lambda: batchnorm.run_case(backend, case), case_timeout)
+def test_case(normbench_backend, normbench_case, normbench_case_timeout):
+    backend, case, timeout = normbench_backend, normbench_case, normbench_case_timeout
+    result = runner.run_with_timeout(lambda: batchnorm.run_case(backend, case), timeout)
     if result is None:
-        pytest.fail(f"{case.id}: did not finish within {case_timeout:g} s", pytrace=False)
+        pytest.fail(f"{case.id}: did not finish within {timeout:g} s", pytrace=False)
     verdict(runner.apply_known(backend, result))
 
 
-def test_plugins_load_cleanly(registry):
+def test_plugins_load_cleanly(normbench_registry):
     """Broken plugins do not stop the suite, but they are a failure a plugin author must see."""
-    assert not registry.problems, "; ".join(map(str, registry.problems))
+    assert not normbench_registry.problems, "; ".join(map(str, normbench_registry.problems))

@@ -41,7 +41,8 @@ def cases(draw):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=cases())
-def test_random_cases(backend, case, case_timeout):
+def test_random_cases(normbench_backend, case, normbench_case_timeout):
+    backend, case_timeout = normbench_backend, normbench_case_timeout
     if case.data == "offset" and case.dtype in ("float16", "bfloat16"):
         case = Case(**{**case.__dict__, "data": "normal"})  # 1e4 + N(0,1) is not representable in halves
     result = runner.run_with_timeout(lambda: run_case(backend, case), case_timeout)

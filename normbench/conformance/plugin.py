@@ -1,4 +1,11 @@
-"""pytest options and parametrization for the conformance suite (see ``__init__``)."""
+"""pytest plugin of the conformance suite: options, fixtures, parametrization.
+
+Registered through the ``pytest11`` entry point, so its options exist before pytest collects
+anything; that is what lets ``pytest --pyargs normbench.conformance --backend NAME`` work from
+any directory (a conftest inside the package would be found too late for ``--pyargs``).
+Fixture and parameter names carry a ``normbench_`` prefix so they never parametrize someone
+else's tests in the same environment.
+"""
 from __future__ import annotations
 
 import functools
@@ -27,28 +34,34 @@ def _registry(plugins: tuple[str, ...]):
 
 
 @pytest.fixture(scope="session")
-def registry(request):
+def normbench_registry(request):
     return _registry(tuple(request.config.getoption("--plugin")))
 
 
 def _backend_names(config) -> list[str]:
-    names = config.getoption("--backend")
-    if names:
-        return list(dict.fromkeys(names))
-    return _registry(tuple(config.getoption("--plugin"))).names()
+    registry = _registry(tuple(config.getoption("--plugin")))
+    names = list(dict.fromkeys(config.getoption("--backend")))
+    unknown = [n for n in names if n not in registry.backends]
+    if unknown:
+        problems = "".join(f"; {p}" for p in registry.problems)
+        raise pytest.UsageError(
+            f"unknown backend {unknown[0]!r}; available backends: {', '.join(registry.names()) or 'none'}{problems}"
+        )
+    return names or registry.names()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend_name" in metafunc.fixturenames:
-        metafunc.parametrize("backend_name", _backend_names(metafunc.config), scope="session")
-    if "case" in metafunc.fixturenames:
+    if "normbench_backend_name" in metafunc.fixturenames:
+        metafunc.parametrize("normbench_backend_name", _backend_names(metafunc.config), scope="session")
+    if "normbench_case" in metafunc.fixturenames:
         cases = runner.select_cases(metafunc.config.getoption("--case"))
-        metafunc.parametrize("case", cases, ids=[c.id for c in cases])
+        metafunc.parametrize("normbench_case", cases, ids=[c.id for c in cases])
 
 
 @pytest.fixture(scope="session")
-def backend(registry, backend_name):
-    b = registry.get(backend_name)  # an unknown --backend fails here with the list of names
+def normbench_backend(normbench_registry, normbench_backend_name):
+    backend_name = normbench_backend_name
+    b = normbench_registry.get(backend_name)  # an unknown --backend fails here with the list of names
     avail = b.availability()
     if not avail:
         pytest.skip(f"backend {backend_name} unavailable: {avail.reason}")
@@ -56,5 +69,5 @@ def backend(registry, backend_name):
 
 
 @pytest.fixture(scope="session")
-def case_timeout(request) -> float:
+def normbench_case_timeout(request) -> float:
     return request.config.getoption("--case-timeout")
