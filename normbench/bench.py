@@ -208,8 +208,10 @@ def measure_interleaved(
     for b, p, in_effect, compile_s, number, samples in ready:
         median = statistics.median(samples)
         gbps = p.nbytes / median / 1e9
-        # the machine's bandwidth with the threads asked for, whatever the backend managed to use
-        copy = copy_bandwidth(p.nbytes, threads or in_effect or 1)
+        # the machine's bandwidth with the threads asked for, whatever the backend managed to use;
+        # a device backend measures its own memory (Backend.copy_gbps, optional)
+        device_copy = getattr(b, "copy_gbps", None)
+        copy = device_copy(p.nbytes) if callable(device_copy) else copy_bandwidth(p.nbytes, threads or in_effect or 1)
         try:
             env = b.environment()
         except Exception:  # noqa: BLE001 - environment is informative only

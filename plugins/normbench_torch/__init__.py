@@ -182,6 +182,24 @@ class TorchCUDABackend(_TorchBackend):
     def synchronize(self) -> None:
         _torch().cuda.synchronize()
 
+    def copy_gbps(self, nbytes: int) -> float:
+        """Device-memory copy bandwidth for the bandwidth floor (a host memcpy says nothing here)."""
+        torch = _torch()
+        n = max(1, nbytes // 2 // 4)
+        src = torch.ones(n, device="cuda")
+        dst = torch.empty_like(src)
+        dst.copy_(src)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        best = float("inf")
+        for _ in range(5):
+            start.record()
+            for _ in range(10):
+                dst.copy_(src)
+            end.record()
+            end.synchronize()
+            best = min(best, start.elapsed_time(end) / 1e3 / 10)
+        return 2 * n * 4 / best / 1e9
+
     def environment(self) -> dict:
         torch = _torch()
         return {
