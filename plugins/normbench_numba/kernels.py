@@ -28,6 +28,8 @@ FAST = {"reassoc", "contract"}
 PAR = dict(parallel=True, cache=True, fastmath=FAST, nogil=True)
 SER = dict(cache=True, fastmath=FAST, nogil=True)
 SHORT_PLANE = 128
+#: channels-last partial sums run in the input dtype over at most this many rows
+ROWS_PER_BLOCK = 256
 
 
 @njit(inline="always", **SER)  # called per channel: a real call would pass 8 array structs each time
@@ -287,10 +289,13 @@ def _rows_apply(x, tmp, y, blocks):
 
 
 @njit(**PAR)
-def _rc_sums(x, shift, blocks):
+def _rc_sums(x, shift_t, blocks):
+    """Shifted sums per block of at most ROWS_PER_BLOCK rows in x's dtype (the shifted values
+    are O(std), and a channel's accumulator sees at most 256 of them), combined in float64."""
     r, c = x.shape
-    s1 = np.zeros((blocks, c))
-    s2 = np.zeros((blocks, c))
+    blocks = max(blocks, (r + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK)
+    s1 = np.zeros((blocks, c), dtype=x.dtype)
+    s2 = np.zeros((blocks, c), dtype=x.dtype)
     step = (r + blocks - 1) // blocks
     for blk in prange(blocks):
         a1 = s1[blk]
@@ -298,7 +303,7 @@ def _rc_sums(x, shift, blocks):
         for i in range(blk * step, min(r, (blk + 1) * step)):
             row = x[i]
             for ch in range(c):
-                d = np.float64(row[ch]) - shift[ch]
+                d = row[ch] - shift_t[ch]
                 a1[ch] += d
                 a2[ch] += d * d
     return s1, s2
@@ -308,7 +313,7 @@ def _rc_sums(x, shift, blocks):
 def train_rc(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mean, save_invstd, tmp, blocks):
     # serial driver around two parallel passes (one parallel function for both ran slower)
     k = _first_sample(x[0])
-    s1, s2 = _rc_sums(x, k, blocks)
+    s1, s2 = _rc_sums(x, x[0], blocks)  # shift by the first row, in x's dtype
     _finish_blocks(k, s1, s2, x.shape[0], eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp)
     _rows_apply(x, tmp, y, blocks)
 
@@ -317,9 +322,6 @@ def train_rc(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mean
 def eval_rc(x, weight, bias, affine, rm, rv, eps, y, tmp, blocks):
     _eval_constants(weight, bias, affine, rm, rv, eps, tmp)
     _rows_apply(x, tmp, y, blocks)
-
-
-ROWS_PER_BLOCK = 256
 
 
 @njit(**PAR)
