@@ -9,7 +9,7 @@ import os
 import time
 
 from normbench import Unsupported, bench, grids, pluginmanager
-from normbench.backend import OPS
+from normbench.backend import OPS, availability_of
 
 GRID = grids.grid_from_env()
 _REGISTRY = pluginmanager.load()
@@ -38,8 +38,9 @@ def _setup(self, backend, op, shape, dtype, layout):
     if len(shape) == 2 and layout != "contiguous":
         raise NotImplementedError("2-D input has one layout")
     b = _REGISTRY.get(backend)
-    if not b.availability():
-        raise NotImplementedError(b.availability().reason)
+    avail = availability_of(b)
+    if not avail:
+        raise NotImplementedError(avail.reason)
     try:
         b.prepare(dtype, layout, len(shape))
         self.prepared = bench.prepare_call(b, op, shape, dtype, layout)
@@ -101,8 +102,9 @@ class Compile:
     timeout = 600
 
     def setup(self, backend):
-        if not _REGISTRY.get(backend).availability():
-            raise NotImplementedError(_REGISTRY.get(backend).availability().reason)
+        avail = availability_of(_REGISTRY.get(backend))
+        if not avail:
+            raise NotImplementedError(avail.reason)
 
     def track_compile_seconds(self, backend):
         """Seconds of the first prepare() of four configurations (on-disk JIT caches count)."""

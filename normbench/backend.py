@@ -194,6 +194,23 @@ class Backend:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
+def availability_of(backend: object) -> Availability:
+    """``backend.availability()``, with a broken one reported as unavailable, never raised."""
+    try:
+        avail = backend.availability()
+        return avail if isinstance(avail, Availability) else Availability(bool(avail), str(getattr(avail, "reason", "")))
+    except Exception as exc:  # noqa: BLE001 - a third-party backend may raise anything
+        return Availability(False, f"availability() raised {type(exc).__name__}: {exc}")
+
+
+def safe_call(fn, default=None):
+    """Call an informative backend method (version, environment, set_threads); a failure gives ``default``."""
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001
+        return default
+
+
 def momentum_factor(momentum: float | None, num_batches_tracked: int) -> float:
     """The exponential-average factor PyTorch uses: momentum, or 1/num_batches_tracked if None."""
     if momentum is None:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .backend import Backend
+from .backend import Backend, safe_call
 from .dtypes import cast_host, param_dtype, to_layout
 from .errors import Unsupported
 from .grids import format_shape
@@ -186,7 +186,7 @@ def measure_interleaved(
     ready, skipped = [], []
     for b in backends:
         try:
-            in_effect = b.set_threads(threads)
+            in_effect = safe_call(lambda b=b: b.set_threads(threads))
             t0 = time.perf_counter()
             b.prepare(dtype, layout, len(shape))
             compile_s = time.perf_counter() - t0
@@ -195,15 +195,20 @@ def measure_interleaved(
             ready.append((b, p, in_effect, compile_s + warmup, number, []))
         except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
             skipped.append((b, exc))
-    for b, p, _, _, number, samples in ready:
-        # Busy warm-up before the samples: after a switch, the previous backend's OpenMP threads
-        # keep spin-waiting for milliseconds and would steal cores from the first samples.
-        # (Alternating single samples, or sleeping between them, measured that, not the kernel.)
-        t_end = time.perf_counter() + SETTLE_S
-        while time.perf_counter() < t_end:
-            p.call()
-        b.synchronize()
-        samples.extend(_sample(p.call, b.synchronize, number) for _ in range(repeat))
+    for entry in list(ready):
+        b, p, _, _, number, samples = entry
+        try:
+            # Busy warm-up before the samples: after a switch, the previous backend's OpenMP
+            # threads keep spin-waiting for milliseconds and would steal cores from the first
+            # samples. (Alternating single samples, or sleeping between them, measured that.)
+            t_end = time.perf_counter() + SETTLE_S
+            while time.perf_counter() < t_end:
+                p.call()
+            b.synchronize()
+            samples.extend(_sample(p.call, b.synchronize, number) for _ in range(repeat))
+        except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
+            ready.remove(entry)
+            skipped.append((b, exc))
     rows = []
     for b, p, in_effect, compile_s, number, samples in ready:
         median = statistics.median(samples)
@@ -212,10 +217,7 @@ def measure_interleaved(
         # a device backend measures its own memory (Backend.copy_gbps, optional)
         device_copy = getattr(b, "copy_gbps", None)
         copy = device_copy(p.nbytes) if callable(device_copy) else copy_bandwidth(p.nbytes, threads or in_effect or 1)
-        try:
-            env = b.environment()
-        except Exception:  # noqa: BLE001 - environment is informative only
-            env = {}
+        env = safe_call(b.environment, {}) or {}
         rows.append({
             "backend": b.name, "op": op, "dtype": dtype, "layout": layout if len(shape) > 2 else "contiguous",
             "shape": format_shape(shape), "batch": shape[0], "channels": shape[1],
@@ -224,7 +226,7 @@ def measure_interleaved(
             "median_s": median, "min_s": min(samples), "max_s": max(samples), "repeat": repeat, "number": number,
             "bytes": p.nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
             "compile_s": compile_s, "machine": machine["machine"], "cpu": machine["cpu"],
-            "backend_version": b.version(), "device": env.get("device_name", env.get("device", "cpu")),
+            "backend_version": safe_call(b.version, ""), "device": env.get("device_name", env.get("device", "cpu")),
             "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         })
     return rows, skipped

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from .backend import OPS
+from .backend import OPS, availability_of
 from .dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
 from .errors import InputError, Unsupported
 from .grids import GRIDS, make_shape, parse_shape
@@ -78,7 +78,7 @@ def run_bench(backends, todo, *, repeat: int, threads: int | None, progress=None
     machine = bench.machine_info()
     rows, skipped, usable = [], [], []
     for b in backends:
-        avail = b.availability()
+        avail = availability_of(b)
         if avail:
             usable.append(b)
         else:

@@ -7,6 +7,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
+from .backend import availability_of, safe_call
 from .errors import NormbenchError
 
 
@@ -40,15 +41,9 @@ def backend_rows(registry) -> list[dict]:
     rows = []
     for name, loaded in registry.backends.items():
         b = loaded.backend
-        try:
-            avail = b.availability()
-            available, reason = bool(avail), getattr(avail, "reason", "")
-        except Exception as exc:  # noqa: BLE001
-            available, reason = False, f"availability() raised {type(exc).__name__}: {exc}"
-        try:
-            version = b.version() if available else ""
-        except Exception:  # noqa: BLE001
-            version = ""
+        avail = availability_of(b)
+        available, reason = avail.available, avail.reason
+        version = safe_call(b.version, "") if available else ""
         rows.append(
             {
                 "name": name,
@@ -112,7 +107,7 @@ def cmd_check(args) -> int:
     backends = registry.select(args.backend)
     if args.threads:
         for b in backends:
-            b.set_threads(args.threads)
+            safe_call(lambda b=b: b.set_threads(args.threads))
     reports = []
     for b in backends:
         progress = Progress(f"check {b.name}", len(cases), enabled=not args.json)

@@ -71,6 +71,7 @@ def add_run_parser(sub, plugin_options) -> None:
 
 def cmd_run(args) -> int:
     from . import bench, report
+    from .backend import safe_call
     from .bench_cli import run_bench, speedup_lines, write_rows
     from .cli import _check_json, _registry, backend_rows
     from .conformance import runner
@@ -94,7 +95,7 @@ def cmd_run(args) -> int:
     cases = runner.select_cases()
     reports = []
     for b in backends:
-        b.set_threads(args.threads)
+        safe_call(lambda: b.set_threads(args.threads))
         progress = Progress(f"check {b.name}", len(cases))
         reports.append(runner.check_backend(b, cases, on_result=lambda r: progress.step()))
         progress.done()

@@ -124,3 +124,18 @@ def test_shipped_pytest_suite_runs_from_anywhere(tmp_path, subprocess_env):
     bad = subprocess.run(args[:-4] + ["--backend", "nope"], cwd=tmp_path, capture_output=True, text=True,
                          env=subprocess_env, timeout=600)
     assert bad.returncode != 0 and "unknown backend 'nope'" in bad.stdout + bad.stderr
+
+
+def test_backends_raising_everywhere_do_not_stop_the_rest(tmp_path, capsys):
+    code, out, _ = run(capsys, "list", "--plugin", "raising_backends")
+    assert code == 0 and "no: availability() raised OSError: driver exploded" in out
+    code, out, _ = run(capsys, "check", "--plugin", "raising_backends", "--backend", "avail-raises",
+                       "--backend", "ops-raise", "--backend", "numpy", "--group", "dtypes", "--threads", "2")
+    assert code == 1
+    assert "ERROR: ops-raise dtypes/" in out and "RuntimeError: kernel launch failed" in out
+    assert "unavailable: avail-raises" in out.split("\n\n")[-1]
+    code, out, err = run(capsys, "bench", "--plugin", "raising_backends", "--shape", "4x3x5x5", "--op", "train",
+                         "--repeat", "1", "--threads", "1")
+    assert code == 0 and "numpy" in out and "torch-cpu" in out
+    assert "ops-raise train 4x3x5x5 float32 contiguous: error RuntimeError (kernel launch failed)" in err
+    assert "avail-raises: unavailable (availability() raised OSError: driver exploded)" in err

@@ -13,6 +13,7 @@ import functools
 import pytest
 
 from normbench import pluginmanager
+from normbench.backend import availability_of
 from normbench.conformance import runner
 
 
@@ -62,7 +63,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def normbench_backend(normbench_registry, normbench_backend_name):
     backend_name = normbench_backend_name
     b = normbench_registry.get(backend_name)  # an unknown --backend fails here with the list of names
-    avail = b.availability()
+    avail = availability_of(b)
     if not avail:
         pytest.skip(f"backend {backend_name} unavailable: {avail.reason}")
     return b

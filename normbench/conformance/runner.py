@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
-from ..backend import Backend, KnownFailure
+from ..backend import Backend, KnownFailure, availability_of
 from ..errors import InputError
 from ..ops import batchnorm
 from ..ops.batchnorm import Case, CaseResult
@@ -104,13 +104,9 @@ def check_backend(
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> BackendReport:
     """Run every case on one backend. A backend that raises or hangs is reported, not fatal."""
-    try:
-        avail = backend.availability()
-        available, reason = bool(avail), getattr(avail, "reason", "")
-    except Exception as exc:  # noqa: BLE001
-        available, reason = False, f"availability() raised {type(exc).__name__}: {exc}"
-    report = BackendReport(backend.name, available, reason)
-    if not available:
+    avail = availability_of(backend)
+    report = BackendReport(backend.name, avail.available, avail.reason)
+    if not avail:
         return report
     hung = ""
     for case in cases:

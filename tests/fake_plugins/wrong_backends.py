@@ -57,6 +57,8 @@ class Wrong(Backend):
         if self.bug == "mutates-input":
             x += 1
         out_dtype = np.float64 if self.bug == "wrong-dtype" else x.dtype
+        if self.bug == "wrong-shape":
+            y = y.reshape(x.shape[0], -1)  # flattened spatial axes
         return y.astype(out_dtype), mean.astype(x.dtype), invstd.astype(x.dtype)
 
     def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
@@ -82,7 +84,7 @@ class Wrong(Backend):
         return dx.astype(x.dtype), sdyx.astype(x.dtype), sdy.astype(x.dtype)
 
 
-BUGS = ["eps-outside", "biased-running-var", "onepass", "keras-momentum", "mutates-input", "wrong-dtype",
+BUGS = ["eps-outside", "biased-running-var", "onepass", "keras-momentum", "mutates-input", "wrong-dtype", "wrong-shape",
         "no-m1-check", "backward-no-mean-term"]
 
 

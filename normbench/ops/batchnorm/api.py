@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...backend import Backend
+from ...backend import Backend, availability_of
 from ...dtypes import layout_of, param_dtype
 from ...errors import InputError, Unsupported
 from .validate import validate
@@ -22,7 +22,7 @@ def _backend(backend: Backend | str) -> Backend:
         from ...pluginmanager import load
 
         backend = load().get(backend)
-    avail = backend.availability()
+    avail = availability_of(backend)
     if not avail:
         raise Unsupported(f"backend {backend.name} is unavailable: {avail.reason}")
     return backend

@@ -1,0 +1,26 @@
+"""Backends that raise from every corner of the contract."""
+import normbench
+from wrong_backends import Wrong
+
+
+class AvailabilityRaises(Wrong):
+    def availability(self):
+        raise OSError("driver exploded")
+
+
+class OpsRaise(Wrong):
+    def version(self):
+        raise RuntimeError("no version either")
+
+    def set_threads(self, threads):
+        raise RuntimeError("threads? never heard of them")
+
+    def train_forward(self, *args, **kwargs):
+        raise RuntimeError("kernel launch failed")
+
+    eval_forward = backward = train_forward
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return [AvailabilityRaises("avail-raises", None), OpsRaise("ops-raise", None)]
