@@ -97,7 +97,7 @@ def cmd_check(args) -> int:
     from .ops.batchnorm import GROUPS
     from .tables import Progress, render
 
-    cases = runner.select_cases(args.case, args.group)
+    cases = runner.select_cases(args.case, args.group, args.dtype)
     if args.list_cases:
         for c in cases:
             print(c.id)
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", default=[], metavar="NAME", help="backend to check (repeatable; default: all)")
     p.add_argument("--case", action="append", default=[], metavar="PATTERN", help="only cases whose id matches (fnmatch or substring)")
     p.add_argument("--group", action="append", default=[], metavar="GROUP", help="only this case group (repeatable)")
+    p.add_argument("--dtype", action="append", default=[], metavar="DTYPE", help="only cases of this dtype (repeatable)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="time limit per case (default 120 s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for each backend")
     p.add_argument("--list-cases", action="store_true", help="print the case ids and exit")

@@ -100,6 +100,7 @@ def test_broken_plugin_warns_and_the_rest_runs(capsys):
         (["check", "--backend", "nope"], "unknown backend 'nope'; available backends:"),
         (["check", "--group", "bogus"], "unknown case group 'bogus'"),
         (["check", "--case", "no-such-case"], "no conformance case matches no-such-case"),
+        (["check", "--dtype", "float8"], "unknown dtype 'float8'; expected one of float64, float32, float16, bfloat16"),
     ],
 )
 def test_one_line_errors(capsys, argv, message):

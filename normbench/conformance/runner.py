@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from ..backend import Backend, KnownFailure, availability_of
+from ..dtypes import check_dtype
 from ..errors import InputError
 from ..ops import batchnorm
 from ..ops.batchnorm import Case, CaseResult
@@ -20,9 +21,12 @@ FAILING = frozenset({"fail", "error", "timeout"})
 DEFAULT_TIMEOUT = 120.0  # seconds per case: generous for a first JIT compilation
 
 
-def select_cases(patterns: Sequence[str] = (), groups: Sequence[str] = ()) -> list[Case]:
-    """All cases, filtered by case-id fnmatch patterns and/or group names."""
+def select_cases(patterns: Sequence[str] = (), groups: Sequence[str] = (), dtypes: Sequence[str] = ()) -> list[Case]:
+    """All cases, filtered by case-id fnmatch patterns, group names and/or dtypes."""
     cases = batchnorm.all_cases()
+    if dtypes:
+        wanted = {check_dtype(d) for d in dtypes}
+        cases = [c for c in cases if c.dtype in wanted]
     unknown = [g for g in groups if g not in batchnorm.GROUPS]
     if unknown:
         raise InputError(f"unknown case group {unknown[0]!r}; expected one of {', '.join(batchnorm.GROUPS)}")
