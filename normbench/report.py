@@ -253,11 +253,12 @@ def _check_section(check: dict) -> list[str]:
 
 
 def _machines_section(df: pd.DataFrame) -> list[str]:
-    cols = [c for c in ("machine", "cpu", "threads") if c in df]
+    """Machines, and the threads each backend ran with there (NumPy uses one, whatever is asked)."""
     if "machine" not in df:
         return []
-    m = df[cols].astype(str).drop_duplicates()
-    return ["## Machines", "", markdown(cols, m.values.tolist()), ""]
+    cols = [c for c in ("machine", "cpu", "backend", "threads") if c in df]
+    m = df[cols].fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()
+    return ["## Machines and threads", "", markdown(cols, m.values.tolist()), ""]
 
 
 def _summary_section(s: pd.DataFrame, baseline: str) -> list[str]:
@@ -278,7 +279,7 @@ def _op_section(s: pd.DataFrame, op: str, baseline: str) -> list[str]:
     backends = sorted(s["backend"].unique(), key=lambda b: (b != baseline, b))
     lines = [f"## {op}", "", f"Time in ms (speed-up over {baseline}, % of bandwidth floor):", ""]
     rows = []
-    keys = ["machine", "dtype", "layout", "shape", "threads"]
+    keys = ["machine", "dtype", "layout", "shape"]
     s = s.assign(_n=s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x"))))
     for key, g in s.sort_values(["machine", "dtype", "layout", "_n"]).groupby(keys, sort=False):
         cells = []
