@@ -9,7 +9,7 @@ import os
 import time
 
 from normbench import Unsupported, bench, grids, pluginmanager
-from normbench.backend import OPS, availability_of
+from normbench.backend import OPS, availability_of, safe_call
 
 GRID = grids.grid_from_env()
 _REGISTRY = pluginmanager.load()
@@ -32,6 +32,8 @@ def _preload() -> None:
 _preload()
 #: NORMBENCH_BACKENDS=numba,torch-cpu restricts the backends (default: every discovered one)
 BACKENDS = [b for b in os.environ.get("NORMBENCH_BACKENDS", "").split(",") if b.strip()] or sorted(_REGISTRY.names())
+#: NORMBENCH_THREADS=N gives every backend N CPU threads (default: each library's own default)
+THREADS = int(os.environ["NORMBENCH_THREADS"]) if os.environ.get("NORMBENCH_THREADS") else None
 
 
 def _setup(self, backend, op, shape, dtype, layout):
@@ -41,6 +43,8 @@ def _setup(self, backend, op, shape, dtype, layout):
     avail = availability_of(b)
     if not avail:
         raise NotImplementedError(avail.reason)
+    if THREADS:
+        safe_call(lambda: b.set_threads(THREADS))
     try:
         b.prepare(dtype, layout, len(shape))
         self.prepared = bench.prepare_call(b, op, shape, dtype, layout)
