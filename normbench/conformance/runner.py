@@ -140,7 +140,8 @@ def group_cell(results: list[CaseResult]) -> str:
     bad = [r for r in results if r.status in FAILING]
     if bad:
         err = max((r.max_abs for r in bad), default=0.0)
-        parts.append(f"FAIL {len(bad)}/{len(results)}" + (f" (max abs {err:.2g})" if err else ""))
+        rel = max((r.max_rel for r in bad), default=0.0)
+        parts.append(f"FAIL {len(bad)}/{len(results)}" + (f" (abs {err:.2g}, rel {rel:.2g})" if err else ""))
     if c["xfail"]:
         err = max(r.max_abs for r in results if r.status == "xfail")
         parts.append(f"known {c['xfail']}" + (f" ({err:.2g})" if err else ""))
