@@ -27,6 +27,7 @@ import numpy as np
 from .backend import Backend, safe_call
 from .dtypes import cast_host, param_dtype, to_layout
 from .errors import Unsupported
+from .limits import call_with_timeout
 from .grids import format_shape
 from .ops.batchnorm import bytes_moved
 
@@ -174,25 +175,30 @@ def measure(
 
 def measure_interleaved(
     backends: list[Backend], op: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
-    threads: int | None = None, machine: dict | None = None,
+    threads: int | None = None, machine: dict | None = None, timeout: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[Backend, Exception]]]:
     """Time one configuration on several backends, one right after the other.
 
     Measuring the backends of one configuration back to back (rather than each backend's whole
     grid in turn) keeps them under the same machine conditions, so their ratio is fair even when
-    absolute times drift on a shared machine. Returns (rows, [(backend, Unsupported or error)]).
+    absolute times drift on a shared machine. ``timeout`` bounds each backend's set-up (JIT
+    compilation, warm-up) and its samples; a backend past it is reported as ``TimedOut``.
+    Returns (rows, [(backend, Unsupported, TimedOut or another error)]).
     """
     machine = machine or machine_info()
     ready, skipped = [], []
+    def set_up(b: Backend):
+        in_effect = safe_call(lambda: b.set_threads(threads))
+        t0 = time.perf_counter()
+        b.prepare(dtype, layout, len(shape))
+        compile_s = time.perf_counter() - t0
+        p = prepare_call(b, op, shape, dtype, layout)
+        number, warmup = calibrate(p)
+        return (b, p, in_effect, compile_s + warmup, number, [])
+
     for b in backends:
         try:
-            in_effect = safe_call(lambda b=b: b.set_threads(threads))
-            t0 = time.perf_counter()
-            b.prepare(dtype, layout, len(shape))
-            compile_s = time.perf_counter() - t0
-            p = prepare_call(b, op, shape, dtype, layout)
-            number, warmup = calibrate(p)
-            ready.append((b, p, in_effect, compile_s + warmup, number, []))
+            ready.append(call_with_timeout(lambda b=b: set_up(b), timeout))
         except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
             skipped.append((b, exc))
     for entry in list(ready):
@@ -201,11 +207,14 @@ def measure_interleaved(
             # Busy warm-up before the samples: after a switch, the previous backend's OpenMP
             # threads keep spin-waiting for milliseconds and would steal cores from the first
             # samples. (Alternating single samples, or sleeping between them, measured that.)
-            t_end = time.perf_counter() + SETTLE_S
-            while time.perf_counter() < t_end:
-                p.call()
-            b.synchronize()
-            samples.extend(_sample(p.call, b.synchronize, number) for _ in range(repeat))
+            def run_samples(p=p, b=b, number=number):
+                t_end = time.perf_counter() + SETTLE_S
+                while time.perf_counter() < t_end:
+                    p.call()
+                b.synchronize()
+                return [_sample(p.call, b.synchronize, number) for _ in range(repeat)]
+
+            samples.extend(call_with_timeout(run_samples, timeout))
         except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
             ready.remove(entry)
             skipped.append((b, exc))

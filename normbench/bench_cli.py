@@ -33,6 +33,8 @@ def add_parser(sub, plugin_options) -> None:
     p.add_argument("--grid", choices=sorted(GRIDS), default=None, help="a predefined grid (default: quick, unless shapes are given)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for every backend (recorded per row)")
     p.add_argument("--repeat", type=int, default=10, help="timed samples per measurement (default 10)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                   help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write rows to FILE (.csv or .json)")
     p.set_defaults(func=cmd_bench)
 
@@ -70,10 +72,12 @@ def plan(args) -> list[tuple[str, tuple[int, ...], str, str]]:
     return list(dict.fromkeys(out))
 
 
-def run_bench(backends, todo, *, repeat: int, threads: int | None, progress=None):
-    """Measure every (op, shape, dtype, layout) on every backend, interleaving the backends'
-    samples per configuration so their ratios are fair. Returns (rows, skipped lines)."""
+def run_bench(backends, todo, *, repeat: int, threads: int | None, progress=None, timeout: float | None = 300.0):
+    """Measure every (op, shape, dtype, layout) on every backend, the backends of a configuration
+    back to back so their ratios are fair. A backend that hangs past ``timeout`` is dropped for
+    the rest of the run. Returns (rows, skipped lines)."""
     from . import bench
+    from .limits import TimedOut
 
     machine = bench.machine_info()
     rows, skipped, usable = [], [], []
@@ -84,10 +88,14 @@ def run_bench(backends, todo, *, repeat: int, threads: int | None, progress=None
         else:
             skipped.append(f"{b.name}: unavailable ({avail.reason})")
     for op, shape, dtype, layout in todo:
-        got, failed = bench.measure_interleaved(usable, op, shape, dtype, layout, repeat=repeat, threads=threads, machine=machine)
+        got, failed = bench.measure_interleaved(usable, op, shape, dtype, layout, repeat=repeat, threads=threads,
+                                                machine=machine, timeout=timeout)
         rows += got
         for b, exc in failed:
             what = "unsupported" if isinstance(exc, Unsupported) else f"error {type(exc).__name__}"
+            if isinstance(exc, TimedOut):
+                usable.remove(b)  # a hung call still runs: send this backend nothing more
+                what = "hung, dropped for the rest of the run"
             skipped.append(f"{b.name} {op} {'x'.join(map(str, shape))} {dtype} {layout}: {what} ({exc})")
         if progress:
             progress.step(f"{op} {'x'.join(map(str, shape))} {layout}")
@@ -121,7 +129,8 @@ def cmd_bench(args) -> int:
     _warn_problems(registry)
     backends = registry.select(args.backend)
     progress = Progress("bench", len(todo))
-    rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress)
+    rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,
+                              timeout=args.timeout)
     progress.done()
     print(render(
         ["backend", "op", "dtype", "layout", "shape", "threads", "median ms", "GB/s", "% floor", "compile s"],

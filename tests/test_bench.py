@@ -75,3 +75,13 @@ def test_unsupported_is_skipped_not_fatal(capsys):
                  "--op", "eval", "--repeat", "1"]) == 0
     out, err = capsys.readouterr()
     assert "float32" in out and "numpy eval 4x4 bfloat16 contiguous: unsupported" in err
+
+
+def test_hanging_backend_is_dropped_and_the_rest_is_measured(capsys):
+    code = main(["bench", "--plugin", "hanging_backend", "--backend", "hangs", "--backend", "numpy",
+                 "--shape", "4x3x5x5", "--shape", "4x3", "--op", "train", "--repeat", "1", "--timeout", "0.5"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "hangs train 4x3x5x5 float32 contiguous: hung, dropped for the rest of the run (did not finish within 0.5 s)" in err
+    assert "hangs train 4x3 " not in err  # not called again
+    assert out.count("numpy ") == 2

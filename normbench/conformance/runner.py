@@ -5,7 +5,6 @@ Shared by ``normbench check`` and the pytest suite, so both report the same verd
 from __future__ import annotations
 
 import fnmatch
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -13,6 +12,7 @@ from typing import Callable, Iterable, Sequence
 from ..backend import Backend, KnownFailure, availability_of
 from ..dtypes import check_dtype
 from ..errors import InputError
+from ..limits import TimedOut, call_with_timeout
 from ..ops import batchnorm
 from ..ops.batchnorm import Case, CaseResult
 
@@ -60,29 +60,11 @@ def apply_known(backend: Backend, result: CaseResult) -> CaseResult:
 
 
 def run_with_timeout(fn: Callable[[], CaseResult], timeout: float | None) -> CaseResult | None:
-    """Run ``fn`` in a daemon thread; None if it did not finish within ``timeout`` seconds.
-
-    A hung native call cannot be killed from Python; the thread is abandoned (daemon) and the
-    caller stops sending work to that backend.
-    """
-    if not timeout:
-        return fn()
-    box: list = []
-
-    def target() -> None:
-        try:
-            box.append(fn())
-        except BaseException as exc:  # noqa: BLE001 - surfaced to the caller below
-            box.append(exc)
-
-    t = threading.Thread(target=target, daemon=True, name="normbench-case")
-    t.start()
-    t.join(timeout)
-    if t.is_alive():
+    """``fn()``, or None if it did not finish within ``timeout`` seconds (see limits.py)."""
+    try:
+        return call_with_timeout(fn, timeout)
+    except TimedOut:
         return None
-    if isinstance(box[0], BaseException):
-        raise box[0]
-    return box[0]
 
 
 @dataclass
