@@ -109,15 +109,16 @@ def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GR
         source = PluginSource(ep.name, dist.name if dist else "", dist.version if dist else "")
         try:
             candidates.append((ep.load(), source))
-        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, even SystemExit
+        except (Exception, SystemExit) as exc:  # a plugin may raise anything, even SystemExit; not Ctrl-C
             registry.problems.append(PluginProblem(ep.name, f"failed to import {ep.value}: {_one_line(exc)}"))
 
-    if os.getcwd() not in sys.path and "" not in sys.path:
+    modules = _runtime_modules(plugins)
+    if modules and os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # so `--plugin mymodule` finds a module beside the user
-    for module_name in _runtime_modules(plugins):
+    for module_name in modules:
         try:
             candidates.append((importlib.import_module(module_name), PluginSource(module_name)))
-        except BaseException as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:
             registry.problems.append(PluginProblem(module_name, f"failed to import: {_one_line(exc)}"))
 
     for plugin, source in candidates:
@@ -125,7 +126,7 @@ def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GR
             if pm.is_registered(plugin):
                 continue  # installed and also named with --plugin: load it once
             pm.register(plugin, name=source.plugin if pm.get_plugin(source.plugin) is None else None)
-        except BaseException as exc:  # noqa: BLE001 - pluggy validates hookimpl signatures
+        except Exception as exc:  # noqa: BLE001 - pluggy validates hookimpl signatures
             registry.problems.append(PluginProblem(source.plugin, f"cannot register: {_one_line(exc)}"))
             continue
         impls = [i for i in pm.hook.normbench_backends.get_hookimpls() if i.plugin is plugin]
@@ -140,7 +141,7 @@ def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GR
 def _collect(impl: pluggy.HookImpl, source: PluginSource, registry: Registry) -> None:
     try:
         result = impl.function()
-    except BaseException as exc:  # noqa: BLE001
+    except (Exception, SystemExit) as exc:
         registry.problems.append(PluginProblem(source.plugin, f"normbench_backends() raised {_one_line(exc)}"))
         return
     if result is None:
