@@ -34,9 +34,9 @@ def _load_kernels():
 
 
 def _blocks() -> int:
-    import numba
+    from numba import get_num_threads
 
-    return max(1, numba.get_num_threads()) * 4  # a few blocks per thread for balance
+    return max(1, get_num_threads()) * 4  # a few blocks per thread for balance
 
 
 def _view(x: np.ndarray):
@@ -52,13 +52,22 @@ def _view(x: np.ndarray):
 
 
 def _empty_like(x: np.ndarray, kind: str):
-    """Output with x's logical shape and x's layout, plus the kernel view of it."""
-    if kind == "rc" and x.ndim > 2:
-        order = channels_last_order(x.ndim)
-        phys = np.empty(tuple(x.shape[a] for a in order), dtype=x.dtype)
-        return phys.transpose(np.argsort(order)), phys.reshape(-1, x.shape[1])
-    out = np.empty(x.shape, dtype=x.dtype)
-    return out, (out if kind == "rc" else out.reshape(x.shape[0], x.shape[1], -1))
+    """Output with x's logical shape and x's layout, plus the kernel view of it (never a copy)."""
+    out = np.empty_like(x)  # order="K": channels_last stays channels_last
+    if kind == "rc":
+        if x.ndim == 2:
+            phys = out if out.flags.c_contiguous else None
+        else:
+            phys = out.transpose(channels_last_order(x.ndim))
+            phys = phys if phys.flags.c_contiguous else None
+        if phys is None:  # not the layout the kernel writes: make one that is
+            order = channels_last_order(x.ndim) if x.ndim > 2 else (0, 1)
+            phys = np.empty(tuple(x.shape[a] for a in order), dtype=x.dtype)
+            out = phys.transpose(np.argsort(order))
+        return out, phys.reshape(-1, x.shape[1])
+    if not out.flags.c_contiguous:
+        out = np.empty(x.shape, dtype=x.dtype)
+    return out, out.reshape(x.shape[0], x.shape[1], -1)
 
 
 _dummies: dict = {}
