@@ -4,7 +4,9 @@ Per measurement: host data is made and converted to the backend's arrays (untime
 backend's ``prepare`` (JIT compilation) and one warm-up call run and are timed separately as
 ``compile_s``; then ``repeat`` samples, each the mean of ``number`` back-to-back calls
 (``number`` chosen so a sample lasts >= 2 ms, as timeit and asv do), bracketed by
-``synchronize()``. Output allocation is inside the timed call, as a user pays it.
+``synchronize()``. Output allocation is inside the timed call, as a user pays it. The backends
+of one configuration are measured together, in three rounds, each sample batch after 50 ms of
+untimed calls (see :func:`measure_interleaved` for why).
 
 Each row also carries the bandwidth floor: a memory copy of the same bytes, measured in the
 same run with the same number of threads, gives the machine's achievable bandwidth, and
@@ -33,6 +35,7 @@ from .ops.batchnorm import bytes_moved
 
 MIN_SAMPLE_S = 2e-3
 SETTLE_S = 0.05
+ROUNDS = 3
 
 COLUMNS = [
     "backend", "op", "dtype", "layout", "shape", "batch", "channels", "spatial", "threads",
@@ -177,11 +180,11 @@ def measure_interleaved(
     backends: list[Backend], op: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
     threads: int | None = None, machine: dict | None = None, timeout: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[Backend, Exception]]]:
-    """Time one configuration on several backends, one right after the other.
+    """Time one configuration on several backends, back to back, in a few rounds.
 
     Measuring the backends of one configuration back to back (rather than each backend's whole
-    grid in turn) keeps them under the same machine conditions, so their ratio is fair even when
-    absolute times drift on a shared machine. ``timeout`` bounds each backend's set-up (JIT
+    grid in turn), in rounds, keeps them under the same machine conditions, so their ratio is
+    fair even when absolute times drift on a shared machine. ``timeout`` bounds each backend's set-up (JIT
     compilation, warm-up) and its samples; a backend past it is reported as ``TimedOut``.
     Returns (rows, [(backend, Unsupported, TimedOut or another error)]).
     """
@@ -201,23 +204,29 @@ def measure_interleaved(
             ready.append(call_with_timeout(lambda b=b: set_up(b), timeout))
         except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
             skipped.append((b, exc))
-    for entry in list(ready):
-        b, p, _, _, number, samples = entry
-        try:
-            # Busy warm-up before the samples: after a switch, the previous backend's OpenMP
-            # threads keep spin-waiting for milliseconds and would steal cores from the first
-            # samples. (Alternating single samples, or sleeping between them, measured that.)
-            def run_samples(p=p, b=b, number=number):
-                t_end = time.perf_counter() + SETTLE_S
-                while time.perf_counter() < t_end:
-                    p.call()
-                b.synchronize()
-                return [_sample(p.call, b.synchronize, number) for _ in range(repeat)]
+    # ROUNDS rounds of (each backend in turn: busy warm-up, then its share of the samples):
+    # this machine's speed drifts over ~100 ms windows, and rounds spread the drift over all
+    # backends instead of letting one backend's whole measurement fall into a slow window.
+    per_round = [len(r) for r in np.array_split(np.arange(repeat), min(ROUNDS, repeat))]
+    for n_samples in per_round:
+        for entry in list(ready):
+            b, p, _, _, number, samples = entry
+            try:
+                # Busy warm-up first: after a switch, the previous backend's OpenMP threads keep
+                # spin-waiting for milliseconds, and the allocator's state changes; the first
+                # calls run up to 3x slow. (Alternating single samples, or sleeping between
+                # them, measured exactly that.)
+                def run_samples(p=p, b=b, number=number, n_samples=n_samples):
+                    t_end = time.perf_counter() + SETTLE_S
+                    while time.perf_counter() < t_end:
+                        p.call()
+                    b.synchronize()
+                    return [_sample(p.call, b.synchronize, number) for _ in range(n_samples)]
 
-            samples.extend(call_with_timeout(run_samples, timeout))
-        except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
-            ready.remove(entry)
-            skipped.append((b, exc))
+                samples.extend(call_with_timeout(run_samples, timeout))
+            except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
+                ready.remove(entry)
+                skipped.append((b, exc))
     rows = []
     for b, p, in_effect, compile_s, number, samples in ready:
         median = statistics.median(samples)
