@@ -130,8 +130,8 @@ def timing_rows(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("floor_fraction", "gbps", "threads", "commit", "source", "timestamp"):
         if col not in t:
             t[col] = np.nan
-    t["commit"] = t["commit"].fillna("")
-    t["threads"] = t["threads"].fillna("").astype(str).str.replace(r"\.0$", "", regex=True)
+    t["commit"] = t["commit"].astype(object).fillna("").astype(str)
+    t["threads"] = t["threads"].astype(object).fillna("").astype(str).str.replace(r"\.0$", "", regex=True)
     keys = ["machine", "commit", "backend", "op", "dtype", "layout", "shape"]
     return t.groupby(keys, as_index=False, dropna=False).agg(
         median_s=("median_s", "median"), gbps=("gbps", "median"), floor_fraction=("floor_fraction", "median"),
@@ -257,7 +257,7 @@ def _machines_section(df: pd.DataFrame) -> list[str]:
     if "machine" not in df:
         return []
     cols = [c for c in ("machine", "cpu", "backend", "threads") if c in df]
-    m = df[cols].fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()
+    m = df[cols].astype(object).fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()
     return ["## Machines and threads", "", markdown(cols, m.values.tolist()), ""]
 
 

@@ -140,3 +140,25 @@ def test_backends_raising_everywhere_do_not_stop_the_rest(tmp_path, capsys):
     assert code == 0 and "numpy" in out and "torch-cpu" in out
     assert "ops-raise train 4x3x5x5 float32 contiguous: error RuntimeError (kernel launch failed)" in err
     assert "avail-raises: unavailable (availability() raised OSError: driver exploded)" in err
+
+
+def test_a_known_failure_that_passes_is_reported(capsys):
+    code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "fixed-defect", "--group", "dtypes")
+    assert code == 0  # not a failure, but visible
+    assert "XPASS: fixed-defect dtypes/16x6-float32: listed as a known failure (was broken in an old release) but passes" in out
+    assert "1 unexpectedly passing" in out.strip().splitlines()[-1]
+
+
+def test_run_is_the_whole_product(tmp_path, capsys):
+    out_dir = tmp_path / "report"
+    code, out, _ = run(capsys, "run", "--backend", "numpy", "--backend", "torch-cpu", "--grid", "smoke",
+                       "--repeat", "2", "--output", str(out_dir))
+    assert code == 0, out
+    for step in ("== 1/4 backends", "== 2/4 conformance", "== 3/4 benchmarks", "== 4/4 report"):
+        assert step in out
+    assert out.strip().splitlines()[-1].startswith("done: no unexpected failures")
+    check = json.loads((out_dir / "check.json").read_text())
+    assert {b["name"] for b in check["backends"]} == {"numpy", "torch-cpu"}
+    report = (out_dir / "README.md").read_text()
+    assert "## Conformance" in report and "## Summary" in report and "numpy vs torch-cpu" not in report
+    assert "| numpy |" in report and (out_dir / "bench.csv").exists() and list(out_dir.glob("*.png"))
