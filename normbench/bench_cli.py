@@ -63,12 +63,13 @@ def plan(args) -> list[tuple[str, tuple[int, ...], str, str]]:
     dtypes, layouts = dtypes or ["float32"], layouts or ["contiguous"]
     if args.repeat < 1:
         raise InputError(f"--repeat must be at least 1, got {args.repeat}")
-    out = []
-    for shape in dict.fromkeys(shapes):
-        for dtype in dtypes:
-            for layout in (layouts if len(shape) > 2 else ["contiguous"]):
-                for op in ops:
-                    out.append((op, shape, dtype, layout))
+    return configurations(shapes, dtypes, layouts, ops)
+
+
+def configurations(shapes, dtypes, layouts, ops) -> list[tuple[str, tuple[int, ...], str, str]]:
+    """Every (op, shape, dtype, layout), without repeats; 2-D shapes have one layout."""
+    out = [(op, shape, dtype, layout) for shape in shapes for dtype in dtypes
+           for layout in (layouts if len(shape) > 2 else ["contiguous"]) for op in ops]
     return list(dict.fromkeys(out))
 
 

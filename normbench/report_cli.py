@@ -72,7 +72,7 @@ def add_run_parser(sub, plugin_options) -> None:
 def cmd_run(args) -> int:
     from . import bench, report
     from .backend import safe_call
-    from .bench_cli import run_bench, speedup_lines, write_rows
+    from .bench_cli import configurations, run_bench, speedup_lines, write_rows
     from .cli import _check_json, _registry, backend_rows
     from .conformance import runner
     from .grids import GRIDS
@@ -107,8 +107,7 @@ def cmd_run(args) -> int:
 
     print(f"\n== 3/4 benchmarks ({args.grid} grid, {args.threads} threads)")
     grid = GRIDS[args.grid]
-    todo = [(op, shape, dtype, layout) for shape in grid.shapes() for dtype in grid.dtypes
-            for layout in (grid.layouts if len(shape) > 2 else ["contiguous"]) for op in grid.ops]
+    todo = configurations(grid.shapes(), grid.dtypes, grid.layouts, grid.ops)
     usable = [b for b, rep in zip(backends, reports) if rep.available]
     progress = Progress("bench", len(todo))
     bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress)
