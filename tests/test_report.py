@@ -106,3 +106,16 @@ def test_asv_quick_run_offline_then_report(tmp_path):
     assert {"numpy", "torch-cpu"} <= set(df["backend"]) and (df["median_s"] > 0).all()
     assert set(df["shape"]) == {"2x4x4x4", "2x8x4x4", "4x4x4x4", "4x8x4x4"}
     assert main(["report", "--asv", str(tmp_path / "results"), "--output", str(tmp_path / "rep"), "--no-plots"]) == 0
+
+
+def test_several_machines_side_by_side(bench_csv, tmp_path):
+    other = tmp_path / "other.csv"
+    df = pd.read_csv(bench_csv)
+    df.assign(machine="box-b", median_s=df["median_s"] * 2).to_csv(other, index=False)
+    path = report.write_report(report.load_bench([bench_csv, other]), tmp_path / "rep", plots=True)
+    text = path.read_text()
+    summary = text.split("## Summary")[1].split("## train")[0]
+    assert "| box-b | numpy |" in summary and summary.count("| numpy |") == 2
+    train = text.split("## train")[1].split("## eval")[0]
+    assert "| box-b | float32 | contiguous | 2x4x6x6 |" in train
+    assert any("-box-b.png" in p.name for p in (tmp_path / "rep").glob("*.png"))  # plots per machine
