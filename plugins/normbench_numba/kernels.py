@@ -403,3 +403,38 @@ def backward_rc(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp, bl
     r, c = x.shape
     k = _rows_per_tile(r, c)
     _rc_dx(dy.reshape(r // k, k * c), x.reshape(r // k, k * c), _tile(tmp, k), dx.reshape(r // k, k * c), blocks)
+
+
+# -- serial twins, for inputs too small to pay for launching threads ------------------------------
+def _serial_twins() -> dict:
+    """A serial copy of every kernel, calling only serial copies.
+
+    Each copy is compiled from the same source with its own qualified name, so that numba's
+    on-disk cache (whose index does not record the parallel flag) keeps the two apart, and with
+    globals in which every kernel it calls is a serial copy too.
+    """
+    import types
+
+    from numba.core.registry import CPUDispatcher
+
+    shared = dict(globals())
+    twins = {}
+    for name, disp in list(globals().items()):
+        if not isinstance(disp, CPUDispatcher):
+            continue
+        f = disp.py_func
+        copy = types.FunctionType(f.__code__, shared, f.__name__, f.__defaults__, f.__closure__)
+        copy.__qualname__ = f"{f.__qualname__}_serial"
+        copy.__module__ = f.__module__
+        twins[name] = njit(**SER)(copy)
+    shared.update(twins)
+    return twins
+
+
+class _Namespace:
+    def __init__(self, items: dict) -> None:
+        self.__dict__.update(items)
+
+
+#: ``serial.train_rc`` etc.: the same kernels without threads
+serial = _Namespace({**_serial_twins(), "SHORT_PLANE": SHORT_PLANE})

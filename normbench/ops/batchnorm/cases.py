@@ -97,6 +97,12 @@ def all_cases() -> list[Case]:
         (3, 5, 7, 11),  # odd sizes
         (2, 3),  # smallest valid 2-D batch
         (32, 8, 17),  # 1-D spatial, longer
+        # 128K elements: past the sizes where a backend may switch to another (e.g. threaded) kernel
+        (8192, 16),
+        (16, 8, 1024),
+        (8, 16, 32, 32),
+        (512, 8, 7, 7),  # many short planes
+        (4, 8, 8, 16, 16),
     ]
     for shape in shapes:
         layouts = ("contiguous", "channels_last") if len(shape) > 2 else ("contiguous",)
@@ -113,6 +119,7 @@ def all_cases() -> list[Case]:
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("offset", (4, 3, 5, 6), dtype, layout, data="offset"))
             cases.append(Case("offset", (8, 16, 16, 16), dtype, layout, data="offset", steps=1))
+            cases.append(Case("offset", (32, 16, 16, 16), dtype, layout, data="offset", steps=1))
         cases.append(Case("offset", (64, 5), dtype, "contiguous", data="offset"))
     for dtype in ("float64", "float32", "float16", "bfloat16"):
         for layout in ("contiguous", "channels_last"):
