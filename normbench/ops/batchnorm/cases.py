@@ -63,7 +63,7 @@ GROUPS = ("dtypes", "layouts", "options", "shapes", "strided", "offset", "consta
 
 
 def all_cases() -> list[Case]:
-    """The full conformance grid (about a hundred small cases; a few seconds per fast backend)."""
+    """The full conformance grid (about 120 cases, most tiny, a few of 128K elements; seconds per backend)."""
     cases: list[Case] = []
     rank_shapes = {2: (16, 6), 3: (4, 5, 9), 4: (4, 3, 5, 6), 5: (2, 3, 3, 4, 5)}
     for dtype in DTYPES:
