@@ -341,7 +341,7 @@ def _rc_sums(x, shift_t, blocks):
 
 @njit(**SER)
 def train_rc(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mean, save_invstd, tmp, blocks):
-    # serial driver around two parallel passes (one parallel function for both ran slower)
+    # serial driver around the two parallel passes (sums, then the elementwise pass)
     k = _first_sample(x[0])
     s1, s2 = _rc_sums(x, x[0], blocks)  # shift by the first row, in x's dtype
     _finish_blocks(k, s1, s2, x.shape[0], eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp)

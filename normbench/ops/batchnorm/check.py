@@ -10,7 +10,7 @@ from ...dtypes import MACHINE_EPS, layout_of, param_dtype, to_layout
 from ...errors import Unsupported
 from . import reference
 from .cases import Case, CaseData, make_data
-from .tolerances import Comparison, channel_absmax, channel_l2, channel_rms, compare, stat_dtype
+from .tolerances import Comparison, channel_absmax, channel_l2, channel_rms, compare
 
 
 @dataclass
@@ -118,7 +118,8 @@ def run_case(backend: Backend, case: Case) -> CaseResult:
 
 
 def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
-    b, pdt, sdt = s.b, s.pdt, stat_dtype(case.dtype)
+    b, pdt = s.b, s.pdt  # pdt: dtype of parameters and statistics, and of their tolerances
+    w_abs = np.abs(np.asarray(data.weight, np.float64)) if data.weight is not None else 1.0
     rm_ref, rv_ref = data.running_mean, data.running_var
     n_rm, n_rv = s.native(data.running_mean, pdt), s.native(data.running_var, pdt)
     n_w, n_b = s.native(data.weight, pdt), s.native(data.bias, pdt)
@@ -156,10 +157,9 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
                 absmax = channel_absmax(np.asarray(x, np.float64))
                 cond = absmax * ref.save_invstd
                 std = np.sqrt(ref.var)
-                w = np.abs(data.weight) if data.weight is not None else 1.0
-                s.cmp(f"y ({tag})", y, ref.y, case.dtype, scale=channel_rms(ref.y), cond_err=cond * w)
-                s.cmp(f"save_mean ({tag})", mean, ref.save_mean, sdt, scale=std, cond_err=absmax)
-                s.cmp(f"save_invstd ({tag})", invstd, ref.save_invstd, sdt, cond_err=ref.save_invstd * (1 + MACHINE_EPS[sdt] * cond**2))
+                s.cmp(f"y ({tag})", y, ref.y, case.dtype, scale=channel_rms(ref.y), cond_err=cond * w_abs)
+                s.cmp(f"save_mean ({tag})", mean, ref.save_mean, pdt, scale=std, cond_err=absmax)
+                s.cmp(f"save_invstd ({tag})", invstd, ref.save_invstd, pdt, cond_err=ref.save_invstd * (1 + MACHINE_EPS[pdt] * cond**2))
                 saved = (ref, out[1], out[2], x)
             if n_rm is not None:
                 rm = s.host(n_rm, "running_mean", pdt, (channels,))
@@ -168,8 +168,8 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
                     if not (_same(rm, rm_ref) and _same(rv, rv_ref)):
                         raise _Failed("an empty batch must leave running statistics untouched")
                 else:
-                    s.cmp(f"running_mean ({tag})", rm, ref.running_mean, sdt, scale=np.sqrt(ref.var), cond_err=absmax)
-                    s.cmp(f"running_var ({tag})", rv, ref.running_var, sdt, cond_err=np.abs(ref.running_var) * (1 + MACHINE_EPS[sdt] * cond**2))
+                    s.cmp(f"running_mean ({tag})", rm, ref.running_mean, pdt, scale=std, cond_err=absmax)
+                    s.cmp(f"running_var ({tag})", rv, ref.running_var, pdt, cond_err=np.abs(ref.running_var) * (1 + MACHINE_EPS[pdt] * cond**2))
             rm_ref, rv_ref = ref.running_mean, ref.running_var
         if case.expect == "error":
             raise _Failed("m = 1 in training must raise")
@@ -185,8 +185,7 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
         ref_y = reference.eval_forward(x, data.weight, data.bias, rm_ref, rv_ref, eps=case.eps)
         invstd_r = 1.0 / np.sqrt(np.asarray(rv_ref, np.float64) + case.eps)
         cond = channel_absmax(np.asarray(x, np.float64)) * invstd_r
-        w = np.abs(data.weight) if data.weight is not None else 1.0
-        s.cmp("y (eval)", s.host(y, "y (eval)", case.dtype, case.shape), ref_y, case.dtype, scale=channel_rms(ref_y), cond_err=cond * w)
+        s.cmp("y (eval)", s.host(y, "y (eval)", case.dtype, case.shape), ref_y, case.dtype, scale=channel_rms(ref_y), cond_err=cond * w_abs)
 
     if "backward" in ops and case.expect in ("ok", "empty"):
         x = data.xs[-1]
@@ -208,7 +207,6 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
         dy64 = np.asarray(data.dy, np.float64)
         cond = channel_absmax(np.asarray(x, np.float64)) * np.nan_to_num(ref_t.save_invstd)
         # dx cancels terms of size |w| * invstd * |dy| (exactly, when m = 2): that is its scale
-        w_abs = np.abs(np.asarray(data.weight, np.float64)) if data.weight is not None else 1.0
         dx_scale = np.maximum(w_abs * np.nan_to_num(ref_t.save_invstd) * channel_rms(dy64), channel_rms(dx_ref))
         s.cmp("dx", dx, dx_ref, case.dtype, scale=dx_scale, cond_err=cond * dx_scale)
         if data.weight is not None:
@@ -218,8 +216,8 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
             dw = s.host(out[1], "dweight", pdt, (channels,))
             db = s.host(out[2], "dbias", pdt, (channels,))
             g_norm = channel_l2(dy64) if dy64.size else np.zeros(channels)
-            s.cmp("dweight", dw, dw_ref, sdt, scale=channel_l2(dy64 * xhat) if x64.size else 1.0, cond_err=cond * g_norm)
-            s.cmp("dbias", db, db_ref, sdt, scale=g_norm)
+            s.cmp("dweight", dw, dw_ref, pdt, scale=channel_l2(dy64 * xhat) if x64.size else 1.0, cond_err=cond * g_norm)
+            s.cmp("dbias", db, db_ref, pdt, scale=g_norm)
     return ""
 
 

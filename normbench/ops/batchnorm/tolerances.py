@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...dtypes import MACHINE_EPS, param_dtype
+from ...dtypes import MACHINE_EPS
 from .reference import reduce_axes
 
 #: (rtol, atol) by dtype: torch.testing.assert_close's defaults
@@ -126,7 +126,3 @@ def compare(
         worst,
     )
 
-
-def stat_dtype(dtype: str) -> str:
-    """Dtype whose tolerance applies to statistics (float32 for half inputs)."""
-    return param_dtype(dtype)
