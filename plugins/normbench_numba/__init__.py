@@ -67,14 +67,10 @@ def _empty_like(x: np.ndarray, kind: str):
     """Output with x's logical shape and x's layout, plus the kernel view of it (never a copy)."""
     out = np.empty_like(x)  # order="K": channels_last stays channels_last
     if kind == "rc":
-        if x.ndim == 2:
-            phys = out if out.flags.c_contiguous else None
-        else:
-            phys = out.transpose(channels_last_order(x.ndim))
-            phys = phys if phys.flags.c_contiguous else None
-        if phys is None:  # not the layout the kernel writes: make one that is
-            order = channels_last_order(x.ndim) if x.ndim > 2 else (0, 1)
-            phys = np.empty(tuple(x.shape[a] for a in order), dtype=x.dtype)
+        order = channels_last_order(x.ndim) if x.ndim > 2 else (0, 1)
+        phys = out.transpose(order)
+        if not phys.flags.c_contiguous:  # not the layout the kernel writes: make one that is
+            phys = np.empty(phys.shape, dtype=x.dtype)
             out = phys.transpose(np.argsort(order))
         return out, phys.reshape(-1, x.shape[1])
     if not out.flags.c_contiguous:
