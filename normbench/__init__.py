@@ -1,37 +1,56 @@
 """normbench: is your normalization kernel right, and is it fast?
 
-Public API for plugin authors: :class:`Backend`, :class:`Capabilities`, :class:`Availability`,
-:class:`KnownFailure`, :class:`Unsupported`, :data:`hookimpl` and :func:`momentum_factor`.
+Public API for plugin authors: :class:`Backend`, :class:`Support`, :class:`Availability`,
+:class:`KnownFailure`, :class:`Unsupported` and :data:`hookimpl` (plugin API version 2), and
+:class:`OpInfo` for adding an op. The names of plugin API version 1 (``Capabilities``,
+``OPS``, ...) still resolve, from :mod:`normbench.compat_v1`, so v1 plugins keep working.
 Heavy libraries (torch, numba) are imported only by the backends that need them.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .backend import (
-    OPS,
     PLUGIN_API_VERSION,
+    SUPPORTED_API_VERSIONS,
     Availability,
     Backend,
-    Capabilities,
     KnownFailure,
-    momentum_factor,
+    Support,
 )
 from .errors import InputError, NormbenchError, PluginError, UnknownBackendError, Unsupported
 from .hookspecs import hookimpl
+from .opinfo import Grid, OpInfo, PlotSpec
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+
+def __getattr__(name: str) -> Any:
+    """Plugin API v1 names, imported on first use (PEP 562)."""
+    import importlib
+
+    if name.startswith("__"):
+        raise AttributeError(name)
+    compat_v1 = importlib.import_module(f"{__name__}.compat_v1")
+    if name in compat_v1.__all__:
+        return getattr(compat_v1, name)
+    raise AttributeError(f"module 'normbench' has no attribute {name!r}")
+
 
 __all__ = [
-    "OPS",
     "PLUGIN_API_VERSION",
+    "SUPPORTED_API_VERSIONS",
     "Availability",
     "Backend",
-    "Capabilities",
+    "Grid",
     "InputError",
     "KnownFailure",
     "NormbenchError",
+    "OpInfo",
+    "PlotSpec",
     "PluginError",
+    "Support",
     "UnknownBackendError",
     "Unsupported",
     "hookimpl",
-    "momentum_factor",
 ]

@@ -1,67 +1,93 @@
-"""The backend contract: what a plugin's backend object must provide.
+"""The backend contract (plugin API version 2): what a plugin's backend object provides.
 
-A backend wraps one batch-normalization implementation. The harness never touches its data
-except through :meth:`Backend.from_numpy` / :meth:`Backend.to_numpy`, which run *outside* timed
-regions; the three operations then take and return the backend's own ("native") arrays.
-Semantics are PyTorch's ``torch.nn.functional.batch_norm`` (see docs/plugins.md and
-BN-SEMANTICS): biased variance to normalize, unbiased variance into ``running_var``, eps inside
-the square root, ``new = (1 - momentum) * old + momentum * batch``.
+A backend wraps one or more normalization implementations. It declares, per op (a
+normalization; ``normbench list`` shows the installed ones), which passes, dtypes, layouts and
+ranks it supports, and implements each pass as a method named ``<op>_<pass>``. Each op's
+package (``normbench/ops/<op>/__init__.py``) documents the signature and semantics of its passes.
 
-Subclass :class:`Backend` (recommended) or provide the same attributes and methods.
+The harness never touches a backend's data except through :meth:`Backend.from_numpy` /
+:meth:`Backend.to_numpy`, which run *outside* timed regions; the passes take and return the
+backend's own ("native") arrays.
+
+Backends written for version 1 (one op only, with a flat ``capabilities``) still load:
+:mod:`normbench.compat_v1` adapts them.
 """
 from __future__ import annotations
 
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
-from .dtypes import DTYPES, LAYOUTS, RANKS, check_dtype, dtype_name
+from .dtypes import DTYPES, dtype_name
 
-#: Version of this contract. A plugin states the version it was written against in
-#: ``Backend.api_version``; the harness refuses (and reports) any other.
-PLUGIN_API_VERSION = 1
-
-OPS: tuple[str, ...] = ("train", "eval", "backward")
+#: Version of this contract. A backend states the version it was written against in
+#: ``Backend.api_version``; the harness accepts every version in :data:`SUPPORTED_API_VERSIONS`.
+PLUGIN_API_VERSION = 2
+SUPPORTED_API_VERSIONS = range(1, PLUGIN_API_VERSION + 1)
 
 
 @dataclass(frozen=True)
-class Capabilities:
-    """What a backend can do. Requests outside this set are reported as *unsupported*."""
+class Support:
+    """What a backend supports of one op. ``None`` means everything the op defines.
 
-    ops: frozenset[str] = frozenset(OPS)
+    Requests outside it are reported as *unsupported* (``n/a``), never as failures.
+    """
+
+    passes: frozenset[str] | None = None
     dtypes: frozenset[str] = frozenset({"float64", "float32"})
-    layouts: frozenset[str] = frozenset(LAYOUTS)
-    ranks: frozenset[int] = frozenset(RANKS)
+    layouts: frozenset[str] | None = None
+    ranks: frozenset[int] | None = None
 
     def __post_init__(self) -> None:
-        for attr, allowed in (("ops", OPS), ("dtypes", DTYPES), ("layouts", LAYOUTS), ("ranks", RANKS)):
-            values = frozenset(getattr(self, attr))
-            object.__setattr__(self, attr, values)
-            unknown = values - set(allowed)
-            if unknown:
-                raise ValueError(f"Capabilities.{attr} has unknown values {sorted(unknown)}; allowed: {list(allowed)}")
+        for attr in ("passes", "dtypes", "layouts", "ranks"):
+            value = getattr(self, attr)
+            if value is not None:
+                object.__setattr__(self, attr, frozenset(value))
+        unknown = set(self.dtypes) - set(DTYPES)
+        if unknown:
+            raise ValueError(f"Support.dtypes has unknown values {sorted(unknown)}; allowed: {list(DTYPES)}")
 
-    def why_not(self, op: str, dtype: str, layout: str, rank: int) -> str | None:
-        """Reason this request is unsupported, or None if it is supported."""
-        if op not in self.ops:
-            return f"op {op!r} not supported"
+    def resolved(self, op) -> "Support":
+        """This support with ``None`` replaced by the op's full vocabulary (``op``: an OpInfo)."""
+        return Support(
+            passes=frozenset(op.passes) if self.passes is None else self.passes,
+            dtypes=self.dtypes,
+            layouts=frozenset(op.layouts) if self.layouts is None else self.layouts,
+            ranks=frozenset(op.ranks) if self.ranks is None else self.ranks,
+        )
+
+    def problems(self, op) -> list[str]:
+        """Values outside the op's vocabulary (a declaration error of the backend)."""
+        out = []
+        for attr, allowed in (("passes", op.passes), ("layouts", op.layouts), ("ranks", op.ranks)):
+            value = getattr(self, attr)
+            unknown = set(value or ()) - set(allowed)
+            if unknown:
+                out.append(f"{op.name}: unknown {attr} {sorted(unknown)}; {op.name} has {list(allowed)}")
+        return out
+
+    def why_not(self, pass_: str, dtype: str, layout: str, rank: int) -> str | None:
+        """Reason this request is unsupported, or None if it is supported (resolved support only)."""
+        if self.passes is not None and pass_ not in self.passes:
+            return f"pass {pass_!r} not supported"
         if dtype not in self.dtypes:
             return f"dtype {dtype} not supported"
-        if rank not in self.ranks:
+        if self.ranks is not None and rank not in self.ranks:
             return f"rank {rank} not supported"
-        if rank > 2 and layout not in self.layouts:
+        if self.layouts is not None and layout not in self.layouts:
             return f"layout {layout} not supported"
         return None
 
-    def as_dict(self) -> dict[str, list]:
+    def as_dict(self, op) -> dict[str, list]:
+        r = self.resolved(op)
         return {
-            "ops": [o for o in OPS if o in self.ops],
-            "dtypes": [d for d in DTYPES if d in self.dtypes],
-            "layouts": [lay for lay in LAYOUTS if lay in self.layouts],
-            "ranks": sorted(self.ranks),
+            "passes": [p for p in op.passes if p in r.passes],
+            "dtypes": [d for d in DTYPES if d in r.dtypes],
+            "layouts": [lay for lay in op.layouts if lay in r.layouts],
+            "ranks": sorted(r.ranks),
         }
 
 
@@ -80,9 +106,11 @@ class Availability:
 class KnownFailure:
     """A defect of the implementation behind a backend, found by the conformance suite.
 
-    ``case`` is an ``fnmatch`` pattern over case ids (``normbench check --list-cases`` shows
-    them), or a regular expression (full match) when it starts with ``re:``. A matching failure is reported as *known* (with its measured error) and does not fail
-    ``check``; a matching case that passes is reported as *xpass* so the entry can be removed.
+    ``case`` is an ``fnmatch`` pattern over case ids, which start with the op
+    (``<op>/<group>/...``; ``normbench check --list-cases`` shows them), or a regular
+    expression (full match) when it starts with ``re:``. A matching failure is reported as
+    *known* (with its measured error) and does not fail ``check``; a matching case that passes
+    is reported as *xpass* so the entry can be removed.
     """
 
     case: str
@@ -95,19 +123,21 @@ class KnownFailure:
 
 
 class Backend:
-    """Base class for batch-norm backends. Override the operations you support.
+    """Base class for backends (plugin API version 2).
 
-    Native arrays: ``from_numpy`` receives host arrays in logical shape (N, C, ...), already in
-    the requested memory layout (check ``array.strides``), in the host dtype of ``dtype``
-    (float32 carrying exactly-representable values for bfloat16). It must keep the values and
-    the logical shape. Weight, bias, running and saved statistics are float32 for half inputs.
+    Set ``name`` and ``ops`` (op name -> :class:`Support`) and implement ``<op>_<pass>`` for every
+    pass declared. Native arrays: ``from_numpy`` receives host arrays in the op's logical shape,
+    already in the requested memory layout (check ``array.strides``), in the host dtype of
+    ``dtype`` (float32 carrying exactly-representable values for bfloat16). It must keep the
+    values and the logical shape.
     """
 
     #: unique backend name, used on the command line (``--backend NAME``)
     name: ClassVar[str] = ""
     #: contract version the backend was written against
     api_version: ClassVar[int] = PLUGIN_API_VERSION
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: op name -> what of it this backend supports
+    ops: ClassVar[Mapping[str, Support]] = {}
     known_failures: ClassVar[tuple[KnownFailure, ...]] = ()
     #: a line for ``normbench list``
     description: ClassVar[str] = ""
@@ -129,8 +159,8 @@ class Backend:
         """Facts recorded with each benchmark result (device name, library build, ...)."""
         return {}
 
-    def prepare(self, dtype: str, layout: str, rank: int) -> None:
-        """Warm-up hook called before timing a configuration (e.g. JIT compilation).
+    def prepare(self, op: str, dtype: str, layout: str, rank: int) -> None:
+        """Warm-up hook called before timing a configuration of ``op`` (e.g. JIT compilation).
 
         Time spent here is reported separately as compile/warm-up time, never as run time.
         """
@@ -151,44 +181,10 @@ class Backend:
     def synchronize(self) -> None:
         """Wait until queued device work is finished (no-op on CPUs)."""
 
-    # -- the operations ------------------------------------------------------------------------
-    def train_forward(
-        self,
-        x: Any,
-        weight: Any | None,
-        bias: Any | None,
-        running_mean: Any | None,
-        running_var: Any | None,
-        *,
-        momentum: float | None,
-        eps: float,
-        num_batches_tracked: int,
-    ) -> tuple[Any, Any, Any]:
-        """Training forward. Returns ``(y, save_mean, save_invstd)``.
-
-        ``weight``/``bias`` are None when affine=False; ``running_mean``/``running_var`` are None
-        when running statistics are not tracked, else updated **in place** with the unbiased
-        batch variance. ``momentum=None`` is the cumulative average: the factor is
-        ``1 / num_batches_tracked`` (the count *including* this batch, as nn.BatchNorm does).
-        Must raise (any exception) when a channel has a single value (m == 1); a zero-size batch
-        returns an empty ``y`` and leaves running statistics untouched.
-        """
-        raise NotImplementedError
-
-    def eval_forward(
-        self, x: Any, weight: Any | None, bias: Any | None, running_mean: Any, running_var: Any, *, eps: float
-    ) -> Any:
-        """Inference forward with the running statistics. Returns ``y``."""
-        raise NotImplementedError
-
-    def backward(
-        self, dy: Any, x: Any, weight: Any | None, save_mean: Any, save_invstd: Any, *, eps: float
-    ) -> tuple[Any, Any | None, Any | None]:
-        """Training-mode backward from the saved statistics. Returns ``(dx, dweight, dbias)``.
-
-        ``dweight``/``dbias`` may be None when ``weight`` is None (affine=False).
-        """
-        raise NotImplementedError
+    # -- the passes ------------------------------------------------------------------------------
+    def kernel(self, op: str, pass_: str) -> Callable[..., Any]:
+        """The method implementing ``pass_`` of ``op`` (``<op>_<pass>``)."""
+        return getattr(self, f"{op}_{pass_}")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -203,6 +199,20 @@ def availability_of(backend: object) -> Availability:
         return Availability(False, f"availability() raised {type(exc).__name__}: {exc}")
 
 
+def support_of(backend: object, op: Any) -> Support | None:
+    """What ``backend`` supports of ``op`` (an OpInfo), resolved; None if it does not declare it."""
+    declared = getattr(backend, "ops", {}).get(op.name)
+    return None if declared is None else declared.resolved(op)
+
+
+def why_unsupported(backend: object, op: Any, pass_: str, dtype: str, layout: str, rank: int) -> str | None:
+    """Why ``backend`` cannot run this request of ``op``, or None if it declares it."""
+    support = support_of(backend, op)
+    if support is None:
+        return f"op {op.name} not implemented"
+    return support.why_not(pass_, dtype, layout, rank)
+
+
 def safe_call(fn, default=None):
     """Call an informative backend method (version, environment, set_threads); a failure gives ``default``."""
     try:
@@ -211,46 +221,67 @@ def safe_call(fn, default=None):
         return default
 
 
-def momentum_factor(momentum: float | None, num_batches_tracked: int) -> float:
-    """The exponential-average factor PyTorch uses: momentum, or 1/num_batches_tracked if None."""
-    if momentum is None:
-        return 1.0 / max(num_batches_tracked, 1)
-    return float(momentum)
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: how a backend's exception is reported everywhere."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
-REQUIRED_ATTRS = ("name", "capabilities", "availability", "from_numpy", "to_numpy", "synchronize")
+REQUIRED_ATTRS = ("name", "availability", "from_numpy", "to_numpy", "synchronize")
 
 
-def contract_problems(obj: object) -> list[str]:
-    """What is wrong with ``obj`` as a backend (empty list: it satisfies the contract)."""
-    problems = [f"missing {a!r}" for a in REQUIRED_ATTRS if not hasattr(obj, a)]
+def contract_problems(obj: object, known_ops: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``obj`` as a v2 backend (empty list: it satisfies the contract).
+
+    ``known_ops`` maps op names to their OpInfo; a declared op that no installed package
+    provides is not an error of the backend (see :func:`unknown_ops`).
+    """
+    problems = [f"missing {a!r}" for a in (*REQUIRED_ATTRS, "ops") if not hasattr(obj, a)]
     if problems:
         return problems
     name = getattr(obj, "name")
     if not isinstance(name, str) or not name or any(c.isspace() for c in name):
         problems.append(f"name must be a non-empty string without spaces, got {name!r}")
     version = getattr(obj, "api_version", None)
-    if version != PLUGIN_API_VERSION:
+    if version not in SUPPORTED_API_VERSIONS:
         problems.append(
-            f"written for plugin API version {version!r}, this normbench speaks version {PLUGIN_API_VERSION}"
+            f"written for plugin API version {version!r}, this normbench speaks versions "
+            f"{SUPPORTED_API_VERSIONS[0]} to {SUPPORTED_API_VERSIONS[-1]}"
         )
-    if not isinstance(getattr(obj, "capabilities"), Capabilities):
-        problems.append("capabilities must be a normbench.Capabilities")
-    else:
-        for op, method in (("train", "train_forward"), ("eval", "eval_forward"), ("backward", "backward")):
-            if op in obj.capabilities.ops and not callable(getattr(obj, method, None)):
-                problems.append(f"declares op {op!r} but has no {method}()")
+    ops = getattr(obj, "ops")
+    if not isinstance(ops, Mapping) or not ops:
+        problems.append("ops must be a non-empty dict of op name -> normbench.Support")
+        return problems
+    for op_name, support in ops.items():
+        if not isinstance(support, Support):
+            problems.append(f"ops[{op_name!r}] must be a normbench.Support, got {type(support).__name__}")
+            continue
+        op = known_ops.get(op_name)
+        if op is None:
+            continue
+        problems += support.problems(op)
+        for p in support.resolved(op).passes:
+            if not callable(getattr(obj, f"{op_name}_{p}", None)):
+                problems.append(f"declares {op_name} pass {p!r} but has no {op_name}_{p}()")
     return problems
+
+
+def unknown_ops(obj: object, known_ops: Mapping[str, Any]) -> list[str]:
+    """Ops a backend declares that no installed op package provides (ignored, with a notice)."""
+    return [o for o in getattr(obj, "ops", {}) if o not in known_ops]
 
 
 __all__ = [
     "Availability",
     "Backend",
-    "Capabilities",
     "KnownFailure",
-    "OPS",
     "PLUGIN_API_VERSION",
-    "check_dtype",
+    "SUPPORTED_API_VERSIONS",
+    "Support",
+    "availability_of",
     "contract_problems",
-    "momentum_factor",
+    "one_line",
+    "safe_call",
+    "support_of",
+    "why_unsupported",
 ]

@@ -1,6 +1,8 @@
 """Timing backends fairly: same inputs, same thread count, device sync, warm-up excluded.
 
-Per measurement: host data is made and converted to the backend's arrays (untimed), the
+Op-agnostic: the op's record (:class:`~normbench.opinfo.OpInfo`) makes the data, converts it and
+returns the call to time (``bench_call``), and says how many bytes a pass moves. Per
+measurement: host data is made and converted to the backend's arrays (untimed), the
 backend's ``prepare`` (JIT compilation) and one warm-up call run and are timed separately as
 ``compile_s``; then ``repeat`` samples, each the mean of ``number`` back-to-back calls
 (``number`` chosen so a sample lasts >= 2 ms, as timeit and asv do), bracketed by
@@ -10,7 +12,7 @@ untimed calls (see :func:`measure_interleaved` for why).
 
 Each row also carries the bandwidth floor: a memory copy of the same bytes, measured in the
 same run with the same number of threads, gives the machine's achievable bandwidth, and
-``floor_fraction = achieved GB/s / copy GB/s`` (see ``ops/batchnorm/bytes.py`` for bytes).
+``floor_fraction = achieved GB/s / copy GB/s`` (bytes: the op's byte model).
 """
 from __future__ import annotations
 
@@ -26,22 +28,28 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .backend import Backend, safe_call
-from .dtypes import cast_host, param_dtype, to_layout
+from .backend import Backend, safe_call, why_unsupported
 from .errors import Unsupported
 from .limits import call_with_timeout
-from .grids import format_shape
-from .ops.batchnorm import bytes_moved
+from .opinfo import OpInfo, format_shape
 
 MIN_SAMPLE_S = 2e-3
 SETTLE_S = 0.05
 ROUNDS = 3
 
+#: columns of every row; the axes of the row's op (OpInfo.axes) follow "shape"
 COLUMNS = [
-    "backend", "op", "dtype", "layout", "shape", "batch", "channels", "spatial", "threads",
+    "norm", "backend", "op", "dtype", "layout", "shape", "threads",
     "median_s", "min_s", "max_s", "repeat", "number", "bytes", "gbps", "copy_gbps", "floor_fraction",
     "compile_s", "machine", "cpu", "backend_version", "device", "timestamp",
 ]
+
+
+def columns_for(rows: list[dict[str, Any]]) -> list[str]:
+    """:data:`COLUMNS` with the axes of every op in ``rows`` after "shape", in order of appearance."""
+    axes = [k for r in rows for k in r if k not in COLUMNS]
+    at = COLUMNS.index("shape") + 1
+    return COLUMNS[:at] + list(dict.fromkeys(axes)) + COLUMNS[at:]
 
 
 def machine_info() -> dict[str, Any]:
@@ -75,33 +83,13 @@ class Prepared:
     nbytes: int
 
 
-def prepare_call(backend: Backend, op: str, shape: tuple[int, ...], dtype: str, layout: str, seed: int = 0) -> Prepared:
+def prepare_call(backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str,
+                 seed: int = 0) -> Prepared:
     """Make inputs and convert them (untimed). Raises Unsupported for what the backend lacks."""
-    why = backend.capabilities.why_not(op, dtype, layout, len(shape))
+    why = why_unsupported(backend, op, pass_, dtype, layout, len(shape))
     if why:
         raise Unsupported(why)
-    rng = np.random.default_rng(seed)
-    channels = shape[1]
-    pdt = param_dtype(dtype)
-
-    def host(a, dt=dtype):
-        return to_layout(cast_host(a, dt), layout) if a.ndim > 1 else cast_host(a, dt)
-
-    b = backend
-    x = b.from_numpy(host(rng.standard_normal(shape, dtype=np.float32)), dtype)
-    w = b.from_numpy(host(rng.uniform(0.5, 1.5, channels), pdt), pdt)
-    bias = b.from_numpy(host(rng.uniform(-1, 1, channels), pdt), pdt)
-    rm = b.from_numpy(host(np.zeros(channels), pdt), pdt)
-    rv = b.from_numpy(host(np.ones(channels), pdt), pdt)
-    if op == "train":
-        call = lambda: b.train_forward(x, w, bias, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)  # noqa: E731
-    elif op == "eval":
-        call = lambda: b.eval_forward(x, w, bias, rm, rv, eps=1e-5)  # noqa: E731
-    else:
-        _, mean, invstd = b.train_forward(x, w, bias, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
-        dy = b.from_numpy(host(rng.standard_normal(shape, dtype=np.float32)), dtype)
-        call = lambda: b.backward(dy, x, w, mean, invstd, eps=1e-5)  # noqa: E731
-    return Prepared(call, b, bytes_moved(op, shape, dtype))
+    return Prepared(op.bench_call(backend, pass_, shape, dtype, layout, seed), backend, op.bytes_moved(pass_, shape, dtype))
 
 
 def calibrate(p: Prepared) -> tuple[int, float]:
@@ -166,18 +154,19 @@ def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
 
 
 def measure(
-    backend: Backend, op: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
+    backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
     threads: int | None = None, machine: dict | None = None,
 ) -> dict[str, Any]:
     """One benchmark row (see :data:`COLUMNS`). Raises Unsupported for unsupported requests."""
-    rows, skipped = measure_interleaved([backend], op, shape, dtype, layout, repeat=repeat, threads=threads, machine=machine)
+    rows, skipped = measure_interleaved([backend], op, pass_, shape, dtype, layout, repeat=repeat, threads=threads,
+                                        machine=machine)
     if skipped:
         raise skipped[0][1]
     return rows[0]
 
 
 def measure_interleaved(
-    backends: list[Backend], op: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
+    backends: list[Backend], op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
     threads: int | None = None, machine: dict | None = None, timeout: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[tuple[Backend, Exception]]]:
     """Time one configuration on several backends, back to back, in a few rounds.
@@ -193,9 +182,9 @@ def measure_interleaved(
     def set_up(b: Backend):
         in_effect = safe_call(lambda: b.set_threads(threads))
         t0 = time.perf_counter()
-        b.prepare(dtype, layout, len(shape))
+        b.prepare(op.name, dtype, layout, len(shape))
         compile_s = time.perf_counter() - t0
-        p = prepare_call(b, op, shape, dtype, layout)
+        p = prepare_call(b, op, pass_, shape, dtype, layout)
         number, warmup = calibrate(p)
         return (b, p, in_effect, compile_s + warmup, number, [])
 
@@ -237,9 +226,8 @@ def measure_interleaved(
         copy = device_copy(p.nbytes) if callable(device_copy) else copy_bandwidth(p.nbytes, threads or in_effect or 1)
         env = safe_call(b.environment, {}) or {}
         rows.append({
-            "backend": b.name, "op": op, "dtype": dtype, "layout": layout if len(shape) > 2 else "contiguous",
-            "shape": format_shape(shape), "batch": shape[0], "channels": shape[1],
-            "spatial": shape[2] if len(shape) > 2 else 0,
+            "norm": op.name, "backend": b.name, "op": pass_, "dtype": dtype, "layout": layout,
+            "shape": format_shape(shape), **op.axes_of(shape),
             "threads": in_effect if in_effect is not None else "",
             "median_s": median, "min_s": min(samples), "max_s": max(samples), "repeat": repeat, "number": number,
             "bytes": p.nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,

@@ -1,10 +1,12 @@
-"""Loading backend plugins with pluggy, isolating the broken ones.
+"""Loading plugins (ops and backends) with pluggy, isolating the broken ones.
 
-Sources, in order: the ``normbench`` entry-point group (built-ins are registered there too),
-modules named in ``NORMBENCH_PLUGINS`` (comma-separated), and modules given with ``--plugin``.
-Each plugin is imported and its hook called on its own: one that fails to import, raises in
-its hook, returns something off-contract or claims a name already taken is recorded as a
-:class:`PluginProblem` and the others still load.
+Sources, in order: the ``normbench`` entry-point group (built-in ops and backends are
+registered there too), modules named in ``NORMBENCH_PLUGINS`` (comma-separated), and modules
+given with ``--plugin``. Each plugin is imported and its hooks called on its own: one that fails
+to import, raises in a hook, returns something off-contract or claims a name already taken is
+recorded as a :class:`PluginProblem` and the others still load. Ops are collected first, so
+every backend's declaration is checked against the ops actually installed. Backends written for
+plugin API version 1 are wrapped by :mod:`normbench.compat_v1`, with a one-line notice.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from typing import Iterable, Sequence
 
 import pluggy
 
-from . import hookspecs
-from .backend import Backend, contract_problems
-from .errors import UnknownBackendError
+from . import compat_v1, hookspecs
+from .backend import Backend, contract_problems, one_line, unknown_ops
+from .errors import InputError, UnknownBackendError
+from .opinfo import OpInfo
 
 ENTRY_POINT_GROUP = "normbench"
 ENV_VAR = "NORMBENCH_PLUGINS"
@@ -59,16 +62,44 @@ class LoadedBackend:
 
 
 @dataclass
+class LoadedOp:
+    op: OpInfo
+    source: PluginSource
+
+
+@dataclass
 class Registry:
-    """The outcome of loading: usable backends by name, and the problems met on the way."""
+    """The outcome of loading: ops and usable backends by name, and the problems met on the way."""
 
     backends: dict[str, LoadedBackend] = field(default_factory=dict)
+    ops: dict[str, LoadedOp] = field(default_factory=dict)
     problems: list[PluginProblem] = field(default_factory=list)
+    #: one-line notices that are not problems (a v1 backend adapted, an op nobody installed)
+    notices: list[str] = field(default_factory=list)
     #: first claimant of every backend name seen, loaded or not, to report duplicates
     claims: dict[str, PluginSource] = field(default_factory=dict, repr=False)
 
     def names(self) -> list[str]:
         return list(self.backends)
+
+    def op_infos(self) -> dict[str, OpInfo]:
+        return {name: lo.op for name, lo in self.ops.items()}
+
+    def op(self, name: str) -> OpInfo:
+        try:
+            return self.ops[name].op
+        except KeyError:
+            raise InputError(f"unknown norm {name!r}; installed ops: {', '.join(self.ops) or 'none'}") from None
+
+    def select_ops(self, names: Sequence[str] | None) -> list[OpInfo]:
+        """Ops by name (all when ``names`` is empty), failing on an unknown name."""
+        if not names:
+            return [lo.op for lo in self.ops.values()]
+        return [self.op(n) for n in dict.fromkeys(names)]
+
+    def supports(self, backend: Backend, op: str) -> bool:
+        """Whether ``backend`` declares ``op`` (an op nobody installed is ignored)."""
+        return op in getattr(backend, "ops", {}) and op in self.ops
 
     def get(self, name: str) -> Backend:
         try:
@@ -85,11 +116,6 @@ class Registry:
 
     def source(self, name: str) -> PluginSource:
         return self.backends[name].source
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def _runtime_modules(extra: Iterable[str]) -> list[str]:
@@ -110,7 +136,7 @@ def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GR
         try:
             candidates.append((ep.load(), source))
         except (Exception, SystemExit) as exc:  # a plugin may raise anything, even SystemExit; not Ctrl-C
-            registry.problems.append(PluginProblem(ep.name, f"failed to import {ep.value}: {_one_line(exc)}"))
+            registry.problems.append(PluginProblem(ep.name, f"failed to import {ep.value}: {one_line(exc)}"))
 
     modules = _runtime_modules(plugins)
     if modules and os.getcwd() not in sys.path and "" not in sys.path:
@@ -119,55 +145,83 @@ def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GR
         try:
             candidates.append((importlib.import_module(module_name), PluginSource(module_name)))
         except (Exception, SystemExit) as exc:
-            registry.problems.append(PluginProblem(module_name, f"failed to import: {_one_line(exc)}"))
+            registry.problems.append(PluginProblem(module_name, f"failed to import: {one_line(exc)}"))
 
+    registered: list[tuple[object, PluginSource]] = []
     for plugin, source in candidates:
         try:
             if pm.is_registered(plugin):
                 continue  # installed and also named with --plugin: load it once
             pm.register(plugin, name=source.plugin if pm.get_plugin(source.plugin) is None else None)
         except Exception as exc:  # noqa: BLE001 - pluggy validates hookimpl signatures
-            registry.problems.append(PluginProblem(source.plugin, f"cannot register: {_one_line(exc)}"))
+            registry.problems.append(PluginProblem(source.plugin, f"cannot register: {one_line(exc)}"))
             continue
-        impls = [i for i in pm.hook.normbench_backends.get_hookimpls() if i.plugin is plugin]
-        if not impls:
-            registry.problems.append(PluginProblem(source.plugin, "has no normbench_backends hook implementation"))
+        hooks = (pm.hook.normbench_ops, pm.hook.normbench_backends)
+        if not any(i.plugin is plugin for h in hooks for i in h.get_hookimpls()):
+            registry.problems.append(PluginProblem(source.plugin, "has no normbench_backends or normbench_ops hook implementation"))
             continue
-        for impl in impls:
-            _collect(impl, source, registry)
+        registered.append((plugin, source))
+    # ops first: backends are checked against the ops actually installed
+    for plugin, source in registered:
+        for impl in (i for i in pm.hook.normbench_ops.get_hookimpls() if i.plugin is plugin):
+            for obj in _call(impl, "normbench_ops", "ops", source, registry):
+                _add_op(obj, source, registry)
+    for plugin, source in registered:
+        for impl in (i for i in pm.hook.normbench_backends.get_hookimpls() if i.plugin is plugin):
+            for obj in _call(impl, "normbench_backends", "backends", source, registry):
+                _add_backend(obj, source, registry)
     return registry
 
 
-def _collect(impl: pluggy.HookImpl, source: PluginSource, registry: Registry) -> None:
+def _call(impl: pluggy.HookImpl, hook: str, what: str, source: PluginSource, registry: Registry) -> list:
     try:
         result = impl.function()
     except (Exception, SystemExit) as exc:
-        registry.problems.append(PluginProblem(source.plugin, f"normbench_backends() raised {_one_line(exc)}"))
-        return
+        registry.problems.append(PluginProblem(source.plugin, f"{hook}() raised {one_line(exc)}"))
+        return []
     if result is None:
-        return
+        return []
     if not isinstance(result, (list, tuple)):
         registry.problems.append(
-            PluginProblem(source.plugin, f"normbench_backends() must return a list of backends, got {type(result).__name__}")
+            PluginProblem(source.plugin, f"{hook}() must return a list of {what}, got {type(result).__name__}")
         )
+        return []
+    return list(result)
+
+
+def _add_op(obj: object, source: PluginSource, registry: Registry) -> None:
+    if not isinstance(obj, OpInfo):
+        registry.problems.append(PluginProblem(source.plugin, f"normbench_ops() returned {obj!r}, not a normbench OpInfo"))
         return
-    for obj in result:
-        problems = contract_problems(obj)
-        name = getattr(obj, "name", "")
-        name = name if isinstance(name, str) else repr(name)
-        if problems:
-            registry.problems.append(PluginProblem(source.plugin, "; ".join(problems), backend=name or repr(obj)))
-            continue
-        if name in registry.claims:
-            other = registry.claims[name]
-            registry.problems.append(
-                PluginProblem(
-                    source.plugin,
-                    f"backend name {name!r} is claimed by both {other} and {source}; neither is loaded",
-                    backend=name,
-                )
-            )
-            registry.backends.pop(name, None)
-            continue
-        registry.claims[name] = source
-        registry.backends[name] = LoadedBackend(obj, source)
+    if obj.name in registry.ops:
+        other = registry.ops[obj.name].source
+        registry.problems.append(PluginProblem(source.plugin, f"op name {obj.name!r} is already provided by {other}; not loaded"))
+        return
+    registry.ops[obj.name] = LoadedOp(obj, source)
+
+
+def _add_backend(obj: object, source: PluginSource, registry: Registry) -> None:
+    known = registry.op_infos()
+    v1 = compat_v1.is_v1(obj)
+    problems = compat_v1.contract_problems(obj) if v1 else contract_problems(obj, known)
+    name = getattr(obj, "name", "")
+    name = name if isinstance(name, str) else repr(name)
+    if problems:
+        registry.problems.append(PluginProblem(source.plugin, "; ".join(problems), backend=name or repr(obj)))
+        return
+    if name in registry.claims:
+        other = registry.claims[name]
+        registry.problems.append(
+            PluginProblem(source.plugin, f"backend name {name!r} is claimed by both {other} and {source}; neither is loaded",
+                          backend=name)
+        )
+        registry.backends.pop(name, None)
+        return
+    registry.claims[name] = source
+    if v1:
+        obj = compat_v1.V1Backend(obj)
+        registry.notices.append(f"backend {name!r} ({source}) is written for plugin API version 1: "
+                                f"loaded as a {compat_v1.OP} backend (docs/plugins.md says how to move to version 2)")
+    for op in unknown_ops(obj, known):
+        registry.notices.append(f"backend {name!r} declares op {op!r}, which no installed plugin provides: ignored")
+    registry.backends[name] = LoadedBackend(obj, source)

@@ -2,34 +2,48 @@
 
 Everything is loaded into one pandas frame with the columns of :data:`normbench.bench.COLUMNS`
 (asv rows lack the copy baseline, so their ``floor_fraction`` is empty), keyed by machine, so
-results from several machines sit side by side. Conformance results (``normbench check
+results from several machines sit side by side, and by norm (the op), whose record supplies the
+axes of each shape, the byte model and the plots. Conformance results (``normbench check
 --json``) can be included, so known failures and their measured errors are in the same report.
 """
 from __future__ import annotations
 
-import ast
 import datetime as _dt
-import itertools
 import json
 import math
+import statistics
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .backend import OPS
 from .bench import COLUMNS
 from .errors import InputError
-from .grids import format_shape, make_shape
-from .ops.batchnorm import bytes_moved
+from .opinfo import OpInfo, format_shape
+from .results import NOTABLE, group_cell
 from .tables import markdown
 
 REGRESSION_THRESHOLD = 1.10  # 10 % slower than the previous commit on the same machine
 
 
+def _with_axes(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
+    """Rows of known ops only, each with its op's axis columns filled in from the shape."""
+    by_name = {op.name: op for op in ops}
+    df = df[df["norm"].isin(list(by_name))].copy()
+    for op in ops:
+        mask = df["norm"] == op.name
+        if not mask.any():
+            continue
+        axes = pd.DataFrame([op.axes_of(tuple(int(v) for v in str(s).split("x"))) for s in df.loc[mask, "shape"]],
+                            index=df.index[mask])
+        for col in axes:
+            df.loc[mask, col] = axes[col]
+    return df
+
+
 # -- loading ------------------------------------------------------------------------------------
-def load_bench(paths: Iterable[Path]) -> pd.DataFrame:
+def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo]) -> pd.DataFrame:
     frames = []
     for path in map(Path, paths):
         if not path.exists():
@@ -43,87 +57,109 @@ def load_bench(paths: Iterable[Path]) -> pd.DataFrame:
             df = pd.DataFrame(data["rows"])
         else:
             raise InputError(f"unknown results file type {path.name!r}; expected .csv or .json")
-        missing = {"backend", "op", "shape", "median_s"} - set(df.columns)
-        if missing:
+        if "norm" not in df.columns and not df.empty:
+            from .compat_v1 import upgrade_bench_rows
+
+            df = upgrade_bench_rows(df)  # written by normbench 0.1, before ops
+        missing = {"norm", "backend", "op", "shape", "median_s"} - set(df.columns)
+        if missing and not df.empty:
             raise InputError(f"{path} lacks the columns {', '.join(sorted(missing))}: not a normbench bench file")
         df["source"] = f"bench:{path.name}"
         df["commit"] = ""
         frames.append(df)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return _with_axes(out, ops) if not out.empty else out
 
 
-def load_asv(results_dir: Path) -> pd.DataFrame:
-    """asv 0.6 result files (``<results_dir>/<machine>/<commit>-<env>.json``) -> rows."""
+#: asv benchmark classes are named after the op: ``Grid_<op>`` (parameters: backend, pass, the
+#: op's axes, dtype, layout) and ``Standard_<op>`` (backend, pass, shape, layout); see benchmarks/
+ASV_GRID, ASV_STANDARD = "Grid_", "Standard_"
+
+
+def load_asv(results_dir: Path, ops: Sequence[OpInfo]) -> pd.DataFrame:
+    """asv result files (``<results_dir>/<machine>/<commit>-<env>.json``) -> rows, read with asv's own API."""
+    import asv.results
+    import asv.util
+
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise InputError(f"asv results directory {results_dir} does not exist (run asv first, see README)")
+    by_name = {op.name: op for op in ops}
     rows = []
     for machine_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         info = {}
         if (machine_dir / "machine.json").exists():
             info = json.loads((machine_dir / "machine.json").read_text())
-        for f in sorted(machine_dir.glob("*.json")):
-            if f.name == "machine.json":
-                continue
-            data = json.loads(f.read_text())
-            rows += _asv_rows(data, machine_dir.name, info)
-    return pd.DataFrame(rows)
+        try:
+            results = list(asv.results.iter_results(str(machine_dir)))
+        except asv.util.UserError as exc:
+            raise InputError(f"cannot read asv results in {machine_dir}: {exc}") from None
+        for res in results:
+            rows += _asv_rows(res, machine_dir.name, info, by_name)
+    return _with_axes(pd.DataFrame(rows), ops) if rows else pd.DataFrame(columns=COLUMNS)
 
 
-def _asv_rows(data: dict, machine: str, info: dict) -> list[dict]:
-    cols = data.get("result_columns", [])
+def _asv_rows(res, machine: str, info: dict, ops: dict[str, OpInfo]) -> list[dict]:
+    import ast
+    import itertools
+
     out = []
-    date = _dt.datetime.fromtimestamp(data.get("date", 0) / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
-    for name, entry in data.get("results", {}).items():
-        rec = dict(zip(cols, entry))
-        if name.rsplit(".", 1)[-1] != "time_op":
+    date = _dt.datetime.fromtimestamp((res.date or 0) / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
+    for name in sorted(res.get_all_result_keys()):
+        cls, method = name.rsplit(".", 2)[-2:] if name.count(".") >= 2 else ("", "")
+        if method != "time_op":
             continue  # GB/s follows from the time and the byte model; peakmem is per process
-        params = [[ast.literal_eval(v) for v in p] for p in rec.get("params", [])]
-        values = rec.get("result") or []
+        kind, _, op_name = cls.partition("_")
+        op = ops.get(op_name)
+        if op is None or f"{kind}_" not in (ASV_GRID, ASV_STANDARD):
+            continue
+        params = [[ast.literal_eval(v) for v in p] for p in (res.get_result_params(name) or [])]
+        values = res.get_result_value(name, res.get_result_params(name)) or []
         for combo, value in zip(itertools.product(*params), values):
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 continue  # skipped (NotImplementedError) or failed
-            row = _asv_params(name, combo)
-            if row is None:
-                continue
-            shape = tuple(int(v) for v in row["shape"].split("x"))
-            nbytes = bytes_moved(row["op"], shape, row["dtype"])
-            row.update(
-                machine=machine, cpu=info.get("cpu", ""), commit=data.get("commit_hash", "")[:8], timestamp=date,
-                source=f"asv:{name}", bytes=nbytes, batch=shape[0], channels=shape[1],
-                spatial=shape[2] if len(shape) > 2 else 0, threads="",
-            )
-            row.update(median_s=float(value), gbps=nbytes / float(value) / 1e9)
-            out.append(row)
+            if f"{kind}_" == ASV_GRID:
+                backend, pass_, *axis_values, dtype, layout = combo
+                try:
+                    shape = op.sweep_shape(dict(zip(op.axes, axis_values)))
+                except InputError:
+                    continue
+            else:
+                backend, pass_, shape_text, layout = combo
+                shape, dtype = op.parse_shape(shape_text), "float32"
+            nbytes = op.bytes_moved(pass_, shape, dtype)
+            out.append({
+                "norm": op.name, "backend": backend, "op": pass_, "dtype": dtype, "layout": layout,
+                "shape": format_shape(shape), "machine": machine, "cpu": info.get("cpu", ""),
+                "commit": (res.commit_hash or "")[:8], "timestamp": date, "source": f"asv:{name}", "bytes": nbytes,
+                "threads": "", "median_s": float(value), "gbps": nbytes / float(value) / 1e9,
+            })
     return out
-
-
-def _asv_params(name: str, combo: tuple) -> dict | None:
-    cls = name.split(".")[-2]
-    if cls == "BatchNorm":
-        backend, op, batch, channels, spatial, dtype, layout = combo
-        shape = format_shape(make_shape(batch, channels, spatial))
-    elif cls == "StandardShapes":
-        backend, op, shape, layout = combo
-        dtype = "float32"
-    else:
-        return None
-    return {"backend": backend, "op": op, "dtype": dtype, "layout": layout, "shape": shape}
 
 
 def load_check(path: Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise InputError(f"no such check results file: {path}")
-    data = json.loads(path.read_text())
-    if "backends" not in data:
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not JSON ({exc})") from None
+    if isinstance(data, dict) and "backends" in data and "norms" not in data:
+        from .compat_v1 import upgrade_check
+
+        data = upgrade_check(data)  # written by normbench 0.1, before ops
+    if not isinstance(data, dict) or "norms" not in data:
         raise InputError(f"{path} is not a 'normbench check --json' file")
     return data
 
 
 # -- analysis -----------------------------------------------------------------------------------
-def timing_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per (machine, commit, backend, op, dtype, layout, shape), median time."""
+CONFIG = ["norm", "op", "dtype", "layout", "shape"]
+
+
+def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
+    """One row per (machine, commit, backend, norm, op, dtype, layout, shape), median time."""
     if df.empty or "median_s" not in df:
         return df
     t = df.dropna(subset=["median_s"]).copy()
@@ -132,17 +168,17 @@ def timing_rows(df: pd.DataFrame) -> pd.DataFrame:
             t[col] = np.nan
     t["commit"] = t["commit"].astype(object).fillna("").astype(str)
     t["threads"] = t["threads"].astype(object).fillna("").astype(str).str.replace(r"\.0$", "", regex=True)
-    keys = ["machine", "commit", "backend", "op", "dtype", "layout", "shape"]
-    return t.groupby(keys, as_index=False, dropna=False).agg(
-        median_s=("median_s", "median"), gbps=("gbps", "median"), floor_fraction=("floor_fraction", "median"),
-        threads=("threads", "first"), batch=("batch", "first"), channels=("channels", "first"),
-        spatial=("spatial", "first"), source=("source", "first"), timestamp=("timestamp", "max"),
-    )
+    keys = ["machine", "commit", "backend", *CONFIG]
+    axes = list(dict.fromkeys(a for op in ops for a in op.axes if a in t))
+    agg = dict(median_s=("median_s", "median"), gbps=("gbps", "median"), floor_fraction=("floor_fraction", "median"),
+               threads=("threads", "first"), source=("source", "first"), timestamp=("timestamp", "max"))
+    agg.update({a: (a, "first") for a in axes})
+    return t.groupby(keys, as_index=False, dropna=False).agg(**agg)
 
 
 def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Adds ``speedup`` = baseline time / backend time for configurations the baseline has."""
-    keys = ["machine", "commit", "op", "dtype", "layout", "shape"]
+    keys = ["machine", "commit", *CONFIG]
     base = t[t["backend"] == baseline][keys + ["median_s"]].rename(columns={"median_s": "baseline_s"})
     out = t.merge(base, on=keys, how="left")
     out["speedup"] = out["baseline_s"] / out["median_s"]
@@ -155,7 +191,7 @@ def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.
     if asv.empty or asv["commit"].nunique() < 2:
         return pd.DataFrame()
     out = []
-    keys = ["machine", "backend", "op", "dtype", "layout", "shape"]
+    keys = ["machine", "backend", *CONFIG]
     for key, g in asv.groupby(keys):
         if g["commit"].nunique() < 2:
             continue
@@ -169,12 +205,12 @@ def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.
 
 # -- writing ------------------------------------------------------------------------------------
 def write_report(
-    df: pd.DataFrame, out_dir: Path, *, baseline: str = "torch-cpu", check: dict | None = None,
+    df: pd.DataFrame, out_dir: Path, ops: Sequence[OpInfo], *, baseline: str = "torch-cpu", check: dict | None = None,
     machines: dict | None = None, title: str = "normbench report", plots: bool = True,
 ) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    t = timing_rows(df)
+    t = timing_rows(df, ops)
     if t.empty and check is None:
         raise InputError("no results to report: the inputs hold no timing rows")
     lines = [f"# {title}", "", f"Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} by `normbench report`.", ""]
@@ -182,12 +218,22 @@ def write_report(
         lines += ["## Machine", "", markdown(["key", "value"], [[k, v] for k, v in machines.items()]), ""]
     if check is not None:
         lines += _check_section(check)
+    images: list[Path] = []
     if not t.empty:
         s = speedups(t, baseline)
         lines += _machines_section(df)
-        lines += _summary_section(s, baseline)
-        for op in [o for o in OPS if o in set(s["op"])]:
-            lines += _op_section(s[s["op"] == op], op, baseline)
+        for op in ops:
+            so = s[s["norm"] == op.name]
+            if so.empty:
+                continue
+            lines += [f"## {op.name}: {op.title}", ""]
+            lines += _summary_section(so, op, baseline)
+            for pass_ in [p for p in op.passes if p in set(so["op"])]:
+                lines += _pass_section(so[so["op"] == pass_], op, pass_, baseline)
+            if plots:
+                from . import plots as plotting
+
+                images += plotting.make_plots(so, op, out_dir, baseline)
         reg = regressions(t)
         lines += ["## Regressions", ""]
         if reg.empty:
@@ -195,20 +241,18 @@ def write_report(
                       "(needs asv results from two or more commits on one machine).", ""]
         else:
             lines += ["**REGRESSIONS** (newest commit >= 10% slower than the previous one, same machine):", ""]
-            lines += [markdown(list(reg.columns), [[f"{v:.2f}x" if isinstance(v, float) else v for v in r] for r in reg.itertuples(index=False)]), ""]
-        if plots:
-            from . import plots as plotting
-
-            images = plotting.make_plots(s, out_dir, baseline)
-            if images:
-                lines += ["## Plots", ""] + [f"![{img.stem}]({img.name})" for img in images] + [""]
+            lines += [markdown(list(reg.columns), [[f"{v:.2f}x" if isinstance(v, float) else v for v in r]
+                                                   for r in reg.itertuples(index=False)]), ""]
+        if images:
+            lines += ["## Plots", ""] + [f"![{img.stem}]({img.name})" for img in images] + [""]
     lines += ["## How to read this", "",
               "- *time* is the median of timed samples (each the mean of enough back-to-back calls to last >= 2 ms), "
               "device synchronized, output allocation included, JIT compilation and warm-up excluded.",
               "- *speed-up* is the baseline's time over the backend's time in the same run (> 1: faster than the baseline).",
               "- *% floor* is the achieved bandwidth over a memory copy of the same bytes measured in the same run "
-              "with the same threads; bytes per op: train and eval 2 x size (read x, write y), backward 3 x size "
-              "(read x and dy, write dx).", ""]
+              "with the same threads. Bytes per pass:"]
+    lines += [f"  - {op.name}: {op.byte_model}" for op in ops if not t.empty and op.name in set(t["norm"])]
+    lines += [""]
     path = out_dir / "README.md"
     path.write_text("\n".join(lines))
     return path
@@ -220,35 +264,23 @@ def _fmt_ms(v) -> str:
 
 def _check_section(check: dict) -> list[str]:
     lines = ["## Conformance", "", f"`normbench check`: {check.get('summary', '')}", ""]
-    groups = []
-    for b in check["backends"]:
-        for c in b.get("cases", []):
-            if c["group"] not in groups:
-                groups.append(c["group"])
-    from .conformance.runner import FAILING
-
-    rows = []
-    for b in check["backends"]:
-        if not b["available"]:
-            rows.append([b["name"], f"unavailable: {b['reason']}"] + [""] * (len(groups) - 1))
-            continue
-        cells = []
-        for g in groups:
-            cs = [c for c in b["cases"] if c["group"] == g]
-            n = {s: sum(1 for c in cs if c["status"] == s) for s in ("pass", "xfail", "xpass", "unsupported")}
-            bad = sum(1 for c in cs if c["status"] in FAILING)
-            parts = ([f"FAIL {bad}"] if bad else []) + ([f"known {n['xfail']}"] if n["xfail"] else []) + \
-                ([f"XPASS {n['xpass']}"] if n["xpass"] else []) + ([f"ok {n['pass']}"] if n["pass"] else []) + \
-                ([f"n/a {n['unsupported']}"] if n["unsupported"] else [])
-            cells.append(", ".join(parts) or "-")
-        rows.append([b["name"], *cells])
-    lines += [markdown(["backend", *groups], rows), ""]
-    notable = [(b["name"], c) for b in check["backends"] for c in b.get("cases", []) if c["status"] in FAILING | {"xfail", "xpass"}]
+    for norm, entry in check["norms"].items():
+        backends = entry["backends"]
+        groups = list(dict.fromkeys(c["group"] for b in backends for c in b.get("cases", [])))
+        rows = []
+        for b in backends:
+            if not b["available"]:
+                rows.append([b["name"], f"unavailable: {b['reason']}"] + [""] * max(len(groups) - 1, 0))
+                continue
+            rows.append([b["name"], *[group_cell(c for c in b["cases"] if c["group"] == g) for g in groups]])
+        lines += [f"### {norm}", "", markdown(["backend", *groups], rows), ""]
+    notable = [(n, b["name"], c) for n, e in check["norms"].items() for b in e["backends"] for c in b.get("cases", [])
+               if c["status"] in NOTABLE]
     if notable:
         lines += ["Known failures (defects of the implementation behind a backend, with the error measured in this run) "
                   "and unexpected results:", ""]
-        lines += [markdown(["backend", "case", "status", "measured", "reason"],
-                           [[n, c["case"], c["status"], c["message"], c.get("known_reason", "")] for n, c in notable]), ""]
+        lines += [markdown(["norm", "backend", "case", "status", "measured", "reason"],
+                           [[n, b, c["case"], c["status"], c["message"], c.get("known_reason", "")] for n, b, c in notable]), ""]
     return lines
 
 
@@ -261,23 +293,24 @@ def _machines_section(df: pd.DataFrame) -> list[str]:
     return ["## Machines and threads", "", markdown(cols, m.values.tolist()), ""]
 
 
-def _summary_section(s: pd.DataFrame, baseline: str) -> list[str]:
-    lines = ["## Summary", "", f"Geometric mean speed-up over **{baseline}** (same run, same configurations; > 1 is faster):", ""]
+def _summary_section(s: pd.DataFrame, op: OpInfo, baseline: str) -> list[str]:
+    lines = [f"Geometric mean speed-up over **{baseline}** (same run, same configurations; > 1 is faster):", ""]
     rows = []
+    passes = [p for p in op.passes if p in set(s["op"])]
     for (machine, backend), g in s.groupby(["machine", "backend"]):
         cells = []
-        for op in OPS:
-            sp = g[(g["op"] == op) & g["speedup"].notna()]["speedup"]
-            cells.append(f"{math.exp(np.log(sp).mean()):.2f}x ({len(sp)})" if len(sp) else "")
+        for pass_ in passes:
+            sp = g[(g["op"] == pass_) & g["speedup"].notna()]["speedup"]
+            cells.append(f"{statistics.geometric_mean(sp):.2f}x ({len(sp)})" if len(sp) else "")
         frac = g["floor_fraction"].dropna()
         rows.append([machine, backend, *cells, f"{100 * frac.median():.0f}%" if len(frac) else ""])
-    lines += [markdown(["machine", "backend", *[f"{op} (n)" for op in OPS], "median % floor"], rows), ""]
+    lines += [markdown(["machine", "backend", *[f"{p} (n)" for p in passes], "median % floor"], rows), ""]
     return lines
 
 
-def _op_section(s: pd.DataFrame, op: str, baseline: str) -> list[str]:
+def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str) -> list[str]:
     backends = sorted(s["backend"].unique(), key=lambda b: (b != baseline, b))
-    lines = [f"## {op}", "", f"Time in ms (speed-up over {baseline}, % of bandwidth floor):", ""]
+    lines = [f"### {op.name} {pass_}", "", f"Time in ms (speed-up over {baseline}, % of bandwidth floor):", ""]
     rows = []
     keys = ["machine", "dtype", "layout", "shape"]
     s = s.assign(_n=s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x"))))

@@ -6,10 +6,10 @@ import pytest
 
 from normbench.bench import COLUMNS, copy_bandwidth, measure
 from normbench.cli import main
-from normbench.ops.batchnorm import bytes_moved
+from normbench.ops.batchnorm import OP, bytes_moved
 from normbench.pluginmanager import load
 
-REQUIRED = ["backend", "op", "dtype", "layout", "shape", "batch", "channels", "threads", "median_s", "min_s",
+REQUIRED = ["norm", "backend", "op", "dtype", "layout", "shape", "batch", "channels", "threads", "median_s", "min_s",
             "max_s", "bytes", "gbps", "machine", "floor_fraction", "compile_s"]
 
 
@@ -19,7 +19,9 @@ def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
                  "--repeat", "2", "--output", str(out)])
     assert code == 0
     df = pd.read_csv(out)
-    assert set(REQUIRED) <= set(df.columns) and list(df.columns) == COLUMNS
+    assert set(REQUIRED) <= set(df.columns)
+    assert list(df.columns) == COLUMNS[:6] + ["batch", "channels", "spatial"] + COLUMNS[6:]
+    assert (df["norm"] == "batchnorm").all()
     assert len(df) == 6 and set(df["backend"]) == {"numpy", "torch-cpu"} and set(df["op"]) == {"train", "eval", "backward"}
     assert (df["shape"] == "32x64x56x56").all() and (df["batch"] == 32).all() and (df["channels"] == 64).all()
     assert (df["min_s"] <= df["median_s"]).all() and (df["median_s"] <= df["max_s"]).all() and (df["min_s"] > 0).all()
@@ -32,7 +34,7 @@ def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
 
 def test_bench_json_and_sweep(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["bench", "--backend", "numpy", "--batch", "2,4", "--channels", "3", "--spatial", "0,5",
+    assert main(["bench", "--backend", "numpy", "--sweep", "batch=2,4", "--sweep", "channels=3", "--sweep", "spatial=0,5",
                  "--op", "train", "--layout", "channels_last", "--repeat", "1", "--output", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert sorted(r["shape"] for r in rows) == ["2x3", "2x3x5x5", "4x3", "4x3x5x5"]
@@ -41,7 +43,7 @@ def test_bench_json_and_sweep(tmp_path, capsys):
 
 def test_numba_compile_time_is_reported_apart():
     b = load().get("numba")
-    row = measure(b, "train", (4, 8, 6, 6), "float32", "channels_last", repeat=2, threads=1)
+    row = measure(b, OP, "train", (4, 8, 6, 6), "float32", "channels_last", repeat=2, threads=1)
     assert row["compile_s"] > 0 and row["median_s"] < row["compile_s"] + 1
     assert row["threads"] == 1
 
@@ -54,12 +56,16 @@ def test_byte_model_and_copy_floor():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--op", "forward"], "unknown op 'forward'"),
+        (["--op", "forward"], "unknown op 'forward' (a pass); expected one of train, eval, backward"),
         (["--dtype", "float8"], "unknown dtype 'float8'"),
         (["--layout", "nhwc"], "unknown layout 'nhwc'"),
         (["--shape", "32x64xx56"], "malformed shape '32x64xx56'"),
         (["--shape", "32"], "malformed shape '32'"),
-        (["--batch", "4"], "a sweep needs both --batch and --channels"),
+        (["--sweep", "batch=4"], "a batchnorm sweep needs batch and channels"),
+        (["--sweep", "tokens=4"], "no selected op has the axes tokens; batchnorm: batch, channels, spatial"),
+        (["--sweep", "batch"], "expected AXIS=N[,N...]"),
+        (["--repeat", "0"], "argument --repeat: must be at least 1, got 0"),
+        (["--grid", "huge"], "unknown grid 'huge' for batchnorm"),
         (["--shape", "4x4", "--output", "r.txt"], "--output must end in .csv or .json"),
         (["--backend", "nope", "--shape", "4x4"], "unknown backend 'nope'"),
     ],
@@ -74,7 +80,7 @@ def test_unsupported_is_skipped_not_fatal(capsys):
     assert main(["bench", "--backend", "numpy", "--shape", "4x4", "--dtype", "bfloat16", "--dtype", "float32",
                  "--op", "eval", "--repeat", "1"]) == 0
     out, err = capsys.readouterr()
-    assert "float32" in out and "numpy eval 4x4 bfloat16 contiguous: unsupported" in err
+    assert "float32" in out and "numpy batchnorm eval 4x4 bfloat16 contiguous: unsupported" in err
 
 
 def test_hanging_backend_is_dropped_and_the_rest_is_measured(capsys):
@@ -82,6 +88,6 @@ def test_hanging_backend_is_dropped_and_the_rest_is_measured(capsys):
                  "--shape", "4x3x5x5", "--shape", "4x3", "--op", "train", "--repeat", "1", "--timeout", "0.5"])
     out, err = capsys.readouterr()
     assert code == 0
-    assert "hangs train 4x3x5x5 float32 contiguous: hung, dropped for the rest of the run (did not finish within 0.5 s)" in err
-    assert "hangs train 4x3 " not in err  # not called again
-    assert out.count("numpy ") == 2
+    assert "hangs batchnorm train 4x3x5x5 float32 contiguous: hung, dropped for the rest of the run (did not finish within 0.5 s)" in err
+    assert "hangs batchnorm train 4x3 " not in err  # not called again
+    assert out.count(" numpy ") == 2

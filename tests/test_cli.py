@@ -25,7 +25,9 @@ def test_list_shows_builtins_and_why_cuda_is_unavailable(capsys):
     rows = {r["name"]: r for r in json.loads(out)["backends"]}
     assert rows["numpy"]["available"] and rows["numpy"]["distribution"] == "normbench"
     assert rows["torch-cpu"]["available"]
-    assert rows["numba"]["capabilities"]["dtypes"] == ["float64", "float32"]
+    assert rows["numba"]["ops"]["batchnorm"]["dtypes"] == ["float64", "float32"]
+    assert rows["onnxruntime"]["ops"]["batchnorm"]["passes"] == ["eval"]
+    assert {n["name"] for n in json.loads(out)["norms"]} >= {"batchnorm"}
     cuda = rows["torch-cuda"]
     if not cuda["available"]:
         assert cuda["reason"] in ("no CUDA device",) or "without CUDA" in cuda["reason"]
@@ -43,14 +45,15 @@ def test_check_numpy_passes_with_summary_last(capsys):
     code, out, _ = run(capsys, "check", "--backend", "numpy")
     assert code == 0
     lines = out.strip().splitlines()
-    assert lines[-1].startswith("passed: 1 backend(s)")
-    assert lines[0].split()[:3] == ["backend", "dtypes", "layouts"]
+    assert lines[-1].startswith("passed: 1 backend(s) on 1 op(s)")
+    assert lines[0] == "batchnorm" and lines[1].split()[:3] == ["backend", "dtypes", "layouts"]
 
 
 @pytest.mark.parametrize("bug", BUGS)
 def test_each_wrong_backend_is_caught(bug):
-    backend = load(["wrong_backends"]).get(f"wrong-{bug}")
-    report = runner.check_backend(backend, runner.select_cases())
+    reg = load(["wrong_backends"])
+    backend, op = reg.get(f"wrong-{bug}"), reg.op("batchnorm")
+    report = runner.check_backend(backend, op, runner.select_cases([op]))
     failures = [r for r in report.results if r.status in runner.FAILING]
     assert failures, f"{bug} went unnoticed"
 
@@ -59,24 +62,25 @@ def test_check_reports_case_and_error_size(capsys):
     code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "wrong-eps-outside",
                        "--backend", "wrong-biased-running-var", "--backend", "numpy")
     assert code == 1
-    assert "FAIL: wrong-eps-outside constant/4x3x5x6-float32-contiguous-constant: " in out
+    assert "FAIL: wrong-eps-outside batchnorm/constant/4x3x5x6-float32-contiguous-constant: " in out
     assert "max abs err" in out and "tolerance" in out
     assert "running_var (step 1)" in out  # the biased running variance
     table = out.split("\n\n")[0]
+    assert table.startswith("batchnorm\n")
     numpy_row = next(line for line in table.splitlines() if line.startswith("numpy"))
     assert "FAIL" not in numpy_row
-    assert out.strip().splitlines()[-1].startswith("FAILED: 3 backend(s)")
+    assert out.strip().splitlines()[-1].startswith("FAILED: 3 backend(s) on 1 op(s)")
 
 
 def test_onepass_variance_fails_on_large_offset(capsys):
     code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "wrong-onepass", "--group", "offset")
-    assert code == 1 and "offset/" in out and "float32" in out
+    assert code == 1 and "batchnorm/offset/" in out and "float32" in out
 
 
 def test_known_failures_are_shown_with_measured_error(capsys):
     code, out, _ = run(capsys, "check", "--backend", "torch-cpu", "--group", "offset")
     assert code == 0
-    line = next(l for l in out.splitlines() if l.startswith("known failure: torch-cpu offset/8x16x16x16-float32-channels_last"))
+    line = next(l for l in out.splitlines() if l.startswith("known failure: torch-cpu batchnorm/offset/8x16x16x16-float32-channels_last"))
     assert "max abs err" in line and "channels_last" in line
 
 
@@ -84,7 +88,7 @@ def test_hanging_backend_times_out_and_others_run(capsys):
     code, out, _ = run(capsys, "check", "--plugin", "hanging_backend", "--backend", "hangs", "--backend", "numpy",
                        "--timeout", "0.5", "--group", "dtypes")
     assert code == 1
-    assert "TIMEOUT: hangs dtypes/" in out and "did not finish within 0.5 s" in out
+    assert "TIMEOUT: hangs batchnorm/dtypes/" in out and "did not finish within 0.5 s" in out
     assert "numpy" in out and "ok 12" in out
 
 
@@ -101,6 +105,9 @@ def test_broken_plugin_warns_and_the_rest_runs(capsys):
         (["check", "--group", "bogus"], "unknown case group 'bogus'"),
         (["check", "--case", "no-such-case"], "no conformance case matches no-such-case"),
         (["check", "--dtype", "float8"], "unknown dtype 'float8'; expected one of float64, float32, float16, bfloat16"),
+        (["check", "--norm", "nonorm"], "unknown norm 'nonorm'; installed ops: batchnorm"),
+        (["check", "--timeout", "-1"], "argument --timeout: must be positive, got -1"),
+        (["check", "--threads", "0"], "argument --threads: must be at least 1, got 0"),
     ],
 )
 def test_one_line_errors(capsys, argv, message):
@@ -133,19 +140,19 @@ def test_backends_raising_everywhere_do_not_stop_the_rest(tmp_path, capsys):
     code, out, _ = run(capsys, "check", "--plugin", "raising_backends", "--backend", "avail-raises",
                        "--backend", "ops-raise", "--backend", "numpy", "--group", "dtypes", "--threads", "2")
     assert code == 1
-    assert "ERROR: ops-raise dtypes/" in out and "RuntimeError: kernel launch failed" in out
+    assert "ERROR: ops-raise batchnorm/dtypes/" in out and "RuntimeError: kernel launch failed" in out
     assert "unavailable: avail-raises" in out.split("\n\n")[-1]
     code, out, err = run(capsys, "bench", "--plugin", "raising_backends", "--shape", "4x3x5x5", "--op", "train",
                          "--repeat", "1", "--threads", "1")
     assert code == 0 and "numpy" in out and "torch-cpu" in out
-    assert "ops-raise train 4x3x5x5 float32 contiguous: error RuntimeError (kernel launch failed)" in err
+    assert "ops-raise batchnorm train 4x3x5x5 float32 contiguous: error RuntimeError (kernel launch failed)" in err
     assert "avail-raises: unavailable (availability() raised OSError: driver exploded)" in err
 
 
 def test_a_known_failure_that_passes_is_reported(capsys):
     code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "fixed-defect", "--group", "dtypes")
     assert code == 0  # not a failure, but visible
-    assert "XPASS: fixed-defect dtypes/16x6-float32: listed as a known failure (was broken in an old release) but passes" in out
+    assert "XPASS: fixed-defect batchnorm/dtypes/16x6-float32: listed as a known failure (was broken in an old release) but passes" in out
     assert "1 unexpectedly passing" in out.strip().splitlines()[-1]
 
 
@@ -158,7 +165,33 @@ def test_run_is_the_whole_product(tmp_path, capsys):
         assert step in out
     assert out.strip().splitlines()[-1].startswith("done: no unexpected failures")
     check = json.loads((out_dir / "check.json").read_text())
-    assert {b["name"] for b in check["backends"]} == {"numpy", "torch-cpu"}
+    assert {b["name"] for b in check["norms"]["batchnorm"]["backends"]} == {"numpy", "torch-cpu"}
     report = (out_dir / "README.md").read_text()
-    assert "## Conformance" in report and "## Summary" in report and "numpy vs torch-cpu" not in report
+    assert "## Conformance" in report and "## batchnorm: Batch normalization" in report and "numpy vs torch-cpu" not in report
     assert "| numpy |" in report and (out_dir / "bench.csv").exists() and list(out_dir.glob("*.png"))
+
+
+def test_a_third_party_op_runs_through_every_command(tmp_path, capsys):
+    """The harness names no op: an op from a plugin is listed, checked, benchmarked and reported."""
+    code, out, _ = run(capsys, "list", "--plugin", "future_ops", "--norm", "toynorm")
+    assert code == 0 and "toynorm (Toy RMS scaling; from module future_ops)" in out and "future" in out
+    code, out, _ = run(capsys, "check", "--plugin", "future_ops", "--norm", "toynorm")
+    assert code == 0, out
+    assert out.startswith("toynorm\n") and "passed: 1 backend(s) on 1 op(s), 3 passed" in out
+    code, out, _ = run(capsys, "check", "--plugin", "future_ops", "--list-cases", "--norm", "toynorm")
+    assert out.split() == ["toynorm/basic/4x8-float64", "toynorm/basic/4x8-float32", "toynorm/basic/3x5x16-float32"]
+    csv = tmp_path / "t.csv"
+    code, out, _ = run(capsys, "bench", "--plugin", "future_ops", "--norm", "toynorm", "--backend", "future",
+                       "--sweep", "rows=8,64", "--sweep", "hidden=16,128", "--repeat", "2", "--output", str(csv))
+    assert code == 0
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    assert set(df["norm"]) == {"toynorm"} and {"rows", "hidden"} <= set(df.columns) and len(df) == 4
+    assert "batch" not in df.columns
+    code, out, _ = run(capsys, "report", "--plugin", "future_ops", "--input", str(csv), "--output", str(tmp_path / "rep"),
+                       "--baseline", "future")
+    assert code == 0
+    text = (tmp_path / "rep" / "README.md").read_text()
+    assert "## toynorm: Toy RMS scaling" in text and "### toynorm forward" in text
+    assert (tmp_path / "rep" / "time-vs-rows-toynorm-forward-float32-contiguous.png").exists()

@@ -10,8 +10,8 @@ PROBE = """
 import normbench_numba
 from numba.core.registry import CPUDispatcher
 b = normbench_numba.NumbaBackend()
-b.prepare("float32", "contiguous", 4)
-b.prepare("float32", "channels_last", 4)
+b.prepare("batchnorm", "float32", "contiguous", 4)
+b.prepare("batchnorm", "float32", "channels_last", 4)
 from normbench_numba import kernels
 disps = [v for v in vars(kernels).values() if isinstance(v, CPUDispatcher)]
 hits = sum(sum(d.stats.cache_hits.values()) for d in disps)

@@ -1,6 +1,7 @@
 """Plugin discovery and isolation: every broken plugin is reported, the others still load."""
 import pytest
 
+import normbench
 from normbench import pluginmanager
 
 
@@ -12,7 +13,8 @@ def test_builtins_come_from_entry_points():
     reg = load()
     assert {"numpy", "numba", "torch-cpu", "torch-cuda"} <= set(reg.names())
     assert reg.source("numpy").distribution == "normbench"
-    assert not reg.problems
+    assert reg.ops["batchnorm"].source.distribution == "normbench", "the built-in op is an entry point too"
+    assert not reg.problems and not reg.notices
 
 
 @pytest.mark.parametrize(
@@ -21,9 +23,9 @@ def test_builtins_come_from_entry_points():
         ("broken_import", "failed to import: RuntimeError: this plugin cannot be imported"),
         ("broken_hook", "normbench_backends() raised ZeroDivisionError: bug inside the hook"),
         ("broken_notalist", "must return a list of backends, got dict"),
-        ("no_hook", "has no normbench_backends hook implementation"),
+        ("no_hook", "has no normbench_backends or normbench_ops hook implementation"),
         ("does_not_exist_anywhere", "failed to import: ModuleNotFoundError"),
-        ("broken_api_version", "written for plugin API version 99, this normbench speaks version 1"),
+        ("broken_api_version", "written for plugin API version 99, this normbench speaks versions 1 to 2"),
     ],
 )
 def test_broken_plugin_is_reported_and_others_load(module, message):
@@ -35,7 +37,7 @@ def test_broken_plugin_is_reported_and_others_load(module, message):
 def test_garbage_backends_are_named():
     reg = load("broken_garbage")
     text = " | ".join(map(str, reg.problems))
-    assert "backend 'garbage': missing 'capabilities'" in text
+    assert "backend 'garbage': missing 'availability'" in text and "missing 'ops'" in text
     assert "42" in text
     assert "numpy" in reg.names()
 
@@ -43,7 +45,7 @@ def test_garbage_backends_are_named():
 def test_duplicate_names_name_both_plugins():
     reg = load("duplicate_name")
     (problem,) = reg.problems
-    assert "'numpy' is claimed by both normbench 0.1.0 (numpy) and module duplicate_name" in str(problem)
+    assert f"'numpy' is claimed by both normbench {normbench.__version__} (numpy) and module duplicate_name" in str(problem)
     assert "numpy" not in reg.names() and "torch-cpu" in reg.names()
 
 
@@ -53,3 +55,26 @@ def test_env_var_and_option_load_once(monkeypatch):
     assert "wrong-eps-outside" in reg.names()
     assert str(reg.source("wrong-eps-outside")) == "module wrong_backends"
     assert not reg.problems
+
+
+def test_v1_plugin_is_adapted_with_a_notice_and_scoped_known_failures():
+    reg = load("v1_numpy")
+    assert not reg.problems
+    assert {"v1-numpy", "v1-explicit"} <= set(reg.names())
+    assert len(reg.notices) == 2 and all("plugin API version 1" in n for n in reg.notices)
+    b = reg.get("v1-explicit")
+    assert b.ops["batchnorm"].passes == {"train", "eval", "backward"}
+    (kf,) = b.known_failures
+    assert kf.matches("batchnorm/dtypes/16x6-float32") and not kf.matches("layernorm/dtypes/16x6-float32")
+
+
+def test_backend_declaring_an_op_nobody_installed_is_kept_with_a_notice():
+    reg = load("future_ops")
+    assert not reg.problems, [str(p) for p in reg.problems]
+    assert "future" in reg.names() and any("'quantumnorm'" in n for n in reg.notices)
+    assert "quantumnorm" not in reg.ops
+
+
+def test_third_party_op_is_registered_like_a_backend():
+    reg = load("future_ops")
+    assert "toynorm" in reg.ops and str(reg.ops["toynorm"].source) == "module future_ops"

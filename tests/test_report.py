@@ -11,6 +11,9 @@ import pytest
 
 from normbench import report
 from normbench.cli import main
+from normbench.ops.batchnorm import OP
+
+OPS = [OP]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def bench_csv(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "b.csv"
-    assert main(["bench", "--backend", "numpy", "--backend", "torch-cpu", "--batch", "2,8", "--channels", "4,16",
-                 "--spatial", "6", "--layout", "contiguous", "--repeat", "2", "--output", str(out)]) == 0
+    assert main(["bench", "--backend", "numpy", "--backend", "torch-cpu", "--sweep", "batch=2,8", "--sweep", "channels=4,16",
+                 "--sweep", "spatial=6", "--layout", "contiguous", "--repeat", "2", "--output", str(out)]) == 0
     return out
 
 
@@ -30,13 +33,14 @@ def test_report_from_bench_file(bench_csv, tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["report", "--input", str(bench_csv), "--check", str(check), "--output", str(out)]) == 0
     text = (out / "README.md").read_text()
-    assert "## Summary" in text and "## train" in text and "## backward" in text
+    assert "## batchnorm: Batch normalization" in text and "### batchnorm train" in text and "### batchnorm backward" in text
     assert "numpy" in text and "torch-cpu" in text and "x (" in text  # speed-ups with counts
     assert "| xfail |" in text  # torch-cpu's channels_last defect, with its measured error
-    assert "offset/8x16x16x16-float32-channels_last-offset" in text
+    assert "batchnorm/offset/8x16x16x16-float32-channels_last-offset" in text
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert "time-vs-batch-train-float32-contiguous.png" in pngs
-    assert "speedup-numpy-train-float32-contiguous.png" in pngs
+    assert "time-vs-batch-batchnorm-train-float32-contiguous.png" in pngs
+    assert "gbps-vs-channels-batchnorm-train-float32-contiguous.png" in pngs
+    assert "speedup-numpy-batchnorm-train-float32-contiguous.png" in pngs
     for png in pngs:
         assert f"]({png})" in text
 
@@ -63,23 +67,26 @@ def test_report_empty_results(tmp_path, capsys):
 
 
 def _asv_file(commit, date, times):
+    """What asv 0.6 writes for Grid_batchnorm.time_op (backend, pass, batch, channels, spatial, dtype, layout)."""
     params = [["'numpy'", "'torch-cpu'"], ["'train'"], ["2"], ["4"], ["6"], ["'float32'"], ["'contiguous'"]]
     cols = ["result", "params", "version", "started_at", "duration"]
     return {"commit_hash": commit, "env_name": "existing-py", "date": date, "result_columns": cols, "version": 2,
-            "results": {"bench_batchnorm.BatchNorm.time_op": [times, params, "v", 0, 1.0]}}
+            "params": {"machine": "ci-box", "python": "3.11"}, "requirements": {}, "python": "3.11",
+            "results": {"bench_ops.Grid_batchnorm.time_op": [times, params, "v", 0, 1.0]}}
 
 
 def test_asv_results_and_regressions(tmp_path):
     machine = tmp_path / "results" / "ci-box"
     machine.mkdir(parents=True)
-    (machine / "machine.json").write_text(json.dumps({"machine": "ci-box", "cpu": "TestCPU"}))
+    (machine / "machine.json").write_text(json.dumps({"machine": "ci-box", "cpu": "TestCPU", "version": 1}))
     (machine / "aaaaaaaa-existing-py.json").write_text(json.dumps(_asv_file("aaaaaaaa11", 1000, [1e-3, 2e-3])))
     (machine / "bbbbbbbb-existing-py.json").write_text(json.dumps(_asv_file("bbbbbbbb22", 2000, [1.5e-3, None])))
-    df = report.load_asv(tmp_path / "results")
-    assert len(df) == 3 and set(df["machine"]) == {"ci-box"}
-    reg = report.regressions(report.timing_rows(df))
+    df = report.load_asv(tmp_path / "results", OPS)
+    assert len(df) == 3 and set(df["machine"]) == {"ci-box"} and set(df["norm"]) == {"batchnorm"}
+    assert set(df["shape"]) == {"2x4x6x6"} and (df["channels"] == 4).all()
+    reg = report.regressions(report.timing_rows(df, OPS))
     assert len(reg) == 1 and reg.iloc[0]["backend"] == "numpy" and reg.iloc[0]["slower_by"] == pytest.approx(1.5)
-    path = report.write_report(df, tmp_path / "rep", plots=False)
+    path = report.write_report(df, tmp_path / "rep", OPS, plots=False)
     assert "**REGRESSIONS**" in path.read_text()
 
 
@@ -99,10 +106,10 @@ def test_asv_quick_run_offline_then_report(tmp_path):
     subprocess.run([asv, "machine", "--yes", "--machine", "ci-box", "--config", str(cfg)], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     run = subprocess.run([asv, "run", "--config", str(cfg), "--python=same", "--quick", "--launch-method", "forkserver",
-                          "--set-commit-hash", head, "--machine", "ci-box", "-b", "BatchNorm.time_op"],
+                          "--set-commit-hash", head, "--machine", "ci-box", "-b", "Grid_batchnorm.time_op"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    df = report.load_asv(tmp_path / "results")
+    df = report.load_asv(tmp_path / "results", OPS)
     assert {"numpy", "torch-cpu"} <= set(df["backend"]) and (df["median_s"] > 0).all()
     assert set(df["shape"]) == {"2x4x4x4", "2x8x4x4", "4x4x4x4", "4x8x4x4"}
     assert main(["report", "--asv", str(tmp_path / "results"), "--output", str(tmp_path / "rep"), "--no-plots"]) == 0
@@ -112,10 +119,24 @@ def test_several_machines_side_by_side(bench_csv, tmp_path):
     other = tmp_path / "other.csv"
     df = pd.read_csv(bench_csv)
     df.assign(machine="box-b", median_s=df["median_s"] * 2).to_csv(other, index=False)
-    path = report.write_report(report.load_bench([bench_csv, other]), tmp_path / "rep", plots=True)
+    path = report.write_report(report.load_bench([bench_csv, other], OPS), tmp_path / "rep", OPS, plots=True)
     text = path.read_text()
-    summary = text.split("## Summary")[1].split("## train")[0]
+    summary = text.split("## batchnorm: Batch normalization")[1].split("### batchnorm train")[0]
     assert "| box-b | numpy |" in summary and summary.count("| numpy |") == 2
-    train = text.split("## train")[1].split("## eval")[0]
+    train = text.split("### batchnorm train")[1].split("### batchnorm eval")[0]
     assert "| box-b | float32 | contiguous | 2x4x6x6 |" in train
     assert any("-box-b.png" in p.name for p in (tmp_path / "rep").glob("*.png"))  # plots per machine
+
+
+def test_bench_files_and_check_json_of_normbench_0_1_still_report(tmp_path):
+    """Results written before ops existed (no norm column, un-prefixed case ids) are batch norm."""
+    old = tmp_path / "old.csv"
+    pd.DataFrame([{"backend": "numpy", "op": "train", "dtype": "float32", "layout": "contiguous", "shape": "2x4x6x6",
+                   "median_s": 1e-3, "machine": "m"}]).to_csv(old, index=False)
+    df = report.load_bench([old], OPS)
+    assert list(df["norm"]) == ["batchnorm"] and list(df["batch"]) == [2]
+    check = tmp_path / "check.json"
+    check.write_text(json.dumps({"summary": "passed", "backends": [{"name": "numpy", "available": True, "reason": "",
+                                 "cases": [{"case": "dtypes/16x6-float32", "group": "dtypes", "status": "pass"}]}]}))
+    data = report.load_check(check)
+    assert data["norms"]["batchnorm"]["backends"][0]["cases"][0]["case"] == "batchnorm/dtypes/16x6-float32"

@@ -1,6 +1,8 @@
 """A backend written from docs/plugins.md alone, in a scratch folder: discovered, checked, benchmarked.
 
 Once loaded with ``--plugin`` (no install), once pip-installed and found only by its entry point.
+``BACKEND_V1`` is what the guide of plugin API version 1 produced (normbench 0.1) and is kept
+as it was: it must still work unchanged. ``BACKEND`` is the same kernel written for version 2.
 """
 import os
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-BACKEND = textwrap.dedent('''
+BACKEND_V1 = textwrap.dedent('''
     """A float32-only, forward-only batch norm (what a kernel author starts with)."""
     import numpy as np
     import normbench
@@ -60,6 +62,15 @@ BACKEND = textwrap.dedent('''
         return [ScratchBN()]
 ''')
 
+# the same kernel against plugin API version 2: per-op support, passes named <op>_<pass>
+BACKEND = (BACKEND_V1
+           .replace('capabilities = normbench.Capabilities(ops={"train", "eval"}, dtypes={"float32"}, layouts={"contiguous"})',
+                    'ops = {"batchnorm": normbench.Support(passes={"train", "eval"}, dtypes={"float32"}, layouts={"contiguous"})}')
+           .replace("def train_forward(", "def batchnorm_train(").replace("def eval_forward(", "def batchnorm_eval(")
+           .replace("normbench.momentum_factor(", "momentum_factor(")
+           .replace("import normbench\n", "import normbench\nfrom normbench.ops.batchnorm import momentum_factor\n"))
+assert BACKEND != BACKEND_V1 and "Capabilities" not in BACKEND and "train_forward" not in BACKEND
+
 PYPROJECT = textwrap.dedent('''
     [build-system]
     requires = ["setuptools"]
@@ -85,26 +96,29 @@ def _clean_env(**extra):
     return env
 
 
-def _exercise(cwd, env, plugin_args, source):
+def _exercise(cwd, env, plugin_args, source, v1=False):
     listed = normbench("list", *plugin_args, cwd=cwd, env=env)
     assert listed.returncode == 0, listed.stderr
-    row = next(line for line in listed.stdout.splitlines() if line.startswith("scratch "))
-    assert "yes" in row and source in row and "train,eval" in row and "float32" in row
+    row, support = [line for line in listed.stdout.splitlines() if line.startswith("scratch ")]
+    assert "yes" in row and source in row and "batchnorm" in row
+    assert "train,eval" in support and "float32" in support and "contiguous" in support
+    assert ("notice: backend 'scratch'" in listed.stdout) == v1  # v1: one line saying it was adapted
     checked = normbench("check", "--backend", "scratch", *plugin_args, cwd=cwd, env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     summary = checked.stdout.strip().splitlines()[-1]
-    assert summary.startswith("passed: 1 backend(s)") and "unsupported" in summary
+    assert summary.startswith("passed: 1 backend(s) on 1 op(s)") and "unsupported" in summary
     assert int(summary.split(" passed,")[0].split(", ")[-1]) >= 20  # float32 cases really ran
     benched = normbench("bench", "--backend", "scratch", "--backend", "numpy", "--shape", "8x16x10x10", "--op", "train",
                         "--op", "backward", "--repeat", "2", "--output", "r.csv", *plugin_args, cwd=cwd, env=env)
     assert benched.returncode == 0, benched.stderr
-    assert "scratch" in benched.stdout and "scratch backward 8x16x10x10 float32 contiguous: unsupported" in benched.stderr
-    assert (Path(cwd) / "r.csv").read_text().count("\nscratch,train,") == 1
+    assert "scratch" in benched.stdout and "scratch batchnorm backward 8x16x10x10 float32 contiguous: unsupported" in benched.stderr
+    assert (Path(cwd) / "r.csv").read_text().count("\nbatchnorm,scratch,train,") == 1
 
 
-def test_scratch_plugin_with_plugin_option(tmp_path):
-    (tmp_path / "scratch_bn.py").write_text(BACKEND)
-    _exercise(tmp_path, _clean_env(), ["--plugin", "scratch_bn"], "module scratch_bn")
+@pytest.mark.parametrize("source, v1", [(BACKEND, False), (BACKEND_V1, True)], ids=["api-v2", "api-v1-unchanged"])
+def test_scratch_plugin_with_plugin_option(tmp_path, source, v1):
+    (tmp_path / "scratch_bn.py").write_text(source)
+    _exercise(tmp_path, _clean_env(), ["--plugin", "scratch_bn"], "module scratch_bn", v1=v1)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import pytest
 from normbench import pluginmanager
 from normbench.backend import availability_of
 from normbench.conformance import runner
+from normbench.errors import InputError
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,6 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="normbench backend(s) to test (repeatable; default: every discovered backend)")
     group.addoption("--plugin", action="append", default=[], metavar="MODULE",
                     help="import MODULE as a normbench plugin (like NORMBENCH_PLUGINS)")
+    group.addoption("--norm", action="append", default=[], metavar="OP",
+                    help="only the cases of this op (repeatable; default: every installed op)")
     group.addoption("--case", action="append", default=[], metavar="PATTERN",
                     help="only conformance cases whose id matches (fnmatch or substring)")
     group.addoption("--case-timeout", type=float, default=runner.DEFAULT_TIMEOUT, metavar="S",
@@ -51,12 +54,26 @@ def _backend_names(config) -> list[str]:
     return names or registry.names()
 
 
+def _ops(config):
+    registry = _registry(tuple(config.getoption("--plugin")))
+    try:
+        return registry.select_ops(config.getoption("--norm"))
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "normbench_backend_name" in metafunc.fixturenames:
         metafunc.parametrize("normbench_backend_name", _backend_names(metafunc.config), scope="session")
     if "normbench_case" in metafunc.fixturenames:
-        cases = runner.select_cases(metafunc.config.getoption("--case"))
+        try:
+            cases = runner.select_cases(_ops(metafunc.config), metafunc.config.getoption("--case"))
+        except InputError as exc:
+            raise pytest.UsageError(str(exc)) from None
         metafunc.parametrize("normbench_case", cases, ids=[c.id for c in cases])
+    if "normbench_op" in metafunc.fixturenames:
+        ops = [op for op in _ops(metafunc.config) if op.property_cases is not None]
+        metafunc.parametrize("normbench_op", ops, ids=[op.name for op in ops])
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Every selected backend against every conformance case, checked against the float64 reference."""
+"""Every selected backend against every conformance case of every op, checked against the float64 reference."""
 from __future__ import annotations
 
 import warnings
@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 from normbench.conformance import runner
-from normbench.ops import batchnorm
+from normbench.results import FAILING
 
 
 def verdict(result) -> None:
@@ -18,13 +18,16 @@ def verdict(result) -> None:
     if result.status == "xpass":
         warnings.warn(f"{result.case.id}: {result.message}", stacklevel=1)
         return
-    if result.status in runner.FAILING:
+    if result.status in FAILING:
         pytest.fail(f"{result.case.id}: {result.status}: {result.message}", pytrace=False)
 
 
-def test_case(normbench_backend, normbench_case, normbench_case_timeout):
+def test_case(normbench_registry, normbench_backend, normbench_case, normbench_case_timeout):
     backend, case, timeout = normbench_backend, normbench_case, normbench_case_timeout
-    result = runner.run_with_timeout(lambda: batchnorm.run_case(backend, case), timeout)
+    if not normbench_registry.supports(backend, case.op):
+        pytest.skip(f"backend {backend.name} does not implement {case.op}")
+    op = normbench_registry.op(case.op)
+    result = runner.run_with_timeout(lambda: op.run_case(backend, case), timeout)
     if result is None:
         pytest.fail(f"{case.id}: did not finish within {timeout:g} s", pytrace=False)
     verdict(runner.apply_known(backend, result))

@@ -1,4 +1,4 @@
-"""Numba-JIT batch-norm backend: fused, parallel, numerically stable CPU kernels.
+"""Numba-JIT backend (batchnorm): fused, parallel, numerically stable CPU kernels.
 
 Kernels live in :mod:`normbench_numba.kernels` (imported, and numba with it, only on first use).
 Inputs under SERIAL_BELOW elements run serial twins of the same kernels: there, launching
@@ -19,7 +19,8 @@ from importlib.metadata import version as dist_version
 import numpy as np
 
 import normbench
-from normbench import Availability, Backend, Capabilities, Unsupported
+from normbench import Availability, Backend, Support, Unsupported
+from normbench.ops.batchnorm import momentum_factor
 from normbench.dtypes import channels_last_order, layout_of, to_layout
 
 _kernels = None
@@ -94,7 +95,8 @@ def _dummy(channels: int, dtype) -> np.ndarray:
 class NumbaBackend(Backend):
     name = "numba"
     description = "Numba-JIT fused parallel kernels (per-channel for NC..., row blocks for channels_last)"
-    capabilities = Capabilities(dtypes={"float64", "float32"})
+    DTYPES = frozenset({"float64", "float32"})
+    ops = {"batchnorm": Support(dtypes=DTYPES)}
 
     def __init__(self) -> None:
         self.compile_seconds: dict[str, float] = {}
@@ -119,9 +121,9 @@ class NumbaBackend(Backend):
 
         return {"numba": numba.__version__, "threads": numba.get_num_threads()}
 
-    def prepare(self, dtype: str, layout: str, rank: int) -> None:
+    def prepare(self, op: str, dtype: str, layout: str, rank: int) -> None:
         """Compile (or load from cache) the kernels for a configuration by running them once."""
-        if dtype not in self.capabilities.dtypes:
+        if op != "batchnorm" or dtype not in self.DTYPES:
             return
         key = f"{dtype}/{'rc' if rank == 2 or layout == 'channels_last' else 'ncs'}"
         if key in self.compile_seconds:
@@ -138,19 +140,19 @@ class NumbaBackend(Backend):
             x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
             w, b = np.ones(3, dtype), np.zeros(3, dtype)
             rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
-            y, mean, invstd = self.train_forward(x, w, b, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)
-            self.train_forward(x, None, None, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
-            self.eval_forward(x, w, b, rm, rv, eps=1e-5)
-            self.backward(y, x, w, mean, invstd, eps=1e-5)
-            self.backward(y, x, None, mean, invstd, eps=1e-5)
+            y, mean, invstd = self.batchnorm_train(x, w, b, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)
+            self.batchnorm_train(x, None, None, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
+            self.batchnorm_eval(x, w, b, rm, rv, eps=1e-5)
+            self.batchnorm_backward(y, x, w, mean, invstd, eps=1e-5)
+            self.batchnorm_backward(y, x, None, mean, invstd, eps=1e-5)
         self.compile_seconds[key] = time.perf_counter() - start
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
-        if dtype not in self.capabilities.dtypes:
+        if dtype not in self.DTYPES:
             raise Unsupported(f"numba backend does not support {dtype}")
         return array.astype(dtype, order="K", copy=True)
 
-    def train_forward(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+    def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         k = _kernels_for(x)
         channels = x.shape[1]
         pdt = running_mean.dtype if running_mean is not None else weight.dtype if weight is not None else x.dtype
@@ -168,7 +170,7 @@ class NumbaBackend(Backend):
         b = bias if affine else w
         rm = running_mean if running else _dummy(channels, pdt)
         rv = running_var if running else rm
-        factor = normbench.momentum_factor(momentum, num_batches_tracked)
+        factor = momentum_factor(momentum, num_batches_tracked)
         kind, xv = _view(x)
         y, yv = _empty_like(x, kind)
         tmp = np.empty((3, channels), dtype=x.dtype)
@@ -181,7 +183,7 @@ class NumbaBackend(Backend):
             k.train_ncs(*args)
         return y, save_mean, save_invstd
 
-    def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
+    def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
         k = _kernels_for(x)
         if x.size == 0:
             return np.empty_like(x)
@@ -198,7 +200,7 @@ class NumbaBackend(Backend):
             k.eval_ncs(xv, w, b, affine, running_mean, running_var, float(eps), yv, tmp)
         return y
 
-    def backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+    def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
         k = _kernels_for(x)
         channels = x.shape[1]
         affine = weight is not None

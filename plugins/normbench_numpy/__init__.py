@@ -1,4 +1,4 @@
-"""NumPy batch-norm backend: vectorized, computes in the input dtype, accumulates in float64.
+"""NumPy backend (batchnorm): vectorized, computes in the input dtype, accumulates in float64.
 
 Registered through the ``normbench`` entry-point group like any third-party backend.
 Half inputs (float16) are computed in float32 and rounded once at the end; NumPy has no
@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 import normbench
-from normbench import Backend, Capabilities, Unsupported
+from normbench import Backend, Support, Unsupported
+from normbench.ops.batchnorm import momentum_factor
 
 ACC = np.float64
 
@@ -33,7 +34,8 @@ _quiet = np.errstate(invalid="ignore", divide="ignore", over="ignore")
 class NumpyBackend(Backend):
     name = "numpy"
     description = "vectorized NumPy, float64 accumulation, two-pass statistics"
-    capabilities = Capabilities(dtypes={"float64", "float32", "float16"})
+    DTYPES = frozenset({"float64", "float32", "float16"})
+    ops = {"batchnorm": Support(dtypes=DTYPES)}
 
     def version(self) -> str:
         return np.__version__
@@ -42,12 +44,12 @@ class NumpyBackend(Backend):
         return 1  # NumPy's elementwise ufuncs and reductions run on one thread
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
-        if dtype not in self.capabilities.dtypes:
+        if dtype not in self.DTYPES:
             raise Unsupported(f"NumPy has no {dtype}")
         return array.astype(dtype, order="K", copy=True)
 
     @_quiet
-    def train_forward(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+    def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         channels, cdt = x.shape[1], _compute_dtype(x)
         pdt = running_mean.dtype if running_mean is not None else cdt
         if x.size == 0:
@@ -69,7 +71,7 @@ class NumpyBackend(Backend):
         if bias is not None:
             d += _cv(bias.astype(cdt), x.ndim)
         if running_mean is not None:
-            factor = normbench.momentum_factor(momentum, num_batches_tracked)
+            factor = momentum_factor(momentum, num_batches_tracked)
             running_mean *= 1.0 - factor
             running_mean += (factor * mean).astype(running_mean.dtype)
             running_var *= 1.0 - factor
@@ -78,7 +80,7 @@ class NumpyBackend(Backend):
         return y, mean.astype(pdt), invstd.astype(pdt)
 
     @_quiet
-    def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
+    def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
         cdt = _compute_dtype(x)
         invstd = 1.0 / np.sqrt(running_var.astype(ACC) + eps)
         scale = invstd if weight is None else invstd * weight
@@ -89,7 +91,7 @@ class NumpyBackend(Backend):
         return y if y.dtype == x.dtype else y.astype(x.dtype, order="K")
 
     @_quiet
-    def backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+    def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
         channels, cdt = x.shape[1], _compute_dtype(x)
         pdt = save_mean.dtype
         if x.size == 0:

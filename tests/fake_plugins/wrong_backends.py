@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 import normbench
-from normbench import Backend, Capabilities
+from normbench import Backend, Support
+from normbench.ops.batchnorm import momentum_factor
 
 
 def _axes(x):
@@ -19,7 +20,7 @@ def _cv(v, ndim):
 
 
 class Wrong(Backend):
-    capabilities = Capabilities(dtypes={"float32", "float64"})
+    ops = {"batchnorm": Support(dtypes={"float32", "float64"})}
 
     def __init__(self, name, bug):
         self.name, self.bug = name, bug
@@ -27,7 +28,7 @@ class Wrong(Backend):
     def from_numpy(self, array, dtype):
         return array.astype(dtype, order="K", copy=True)
 
-    def train_forward(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+    def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         if self.bug == "hang":
             time.sleep(3600)
         c = x.shape[1]
@@ -48,7 +49,7 @@ class Wrong(Backend):
         if weight is not None:
             y = y * _cv(weight, x.ndim) + _cv(bias, x.ndim)
         if running_mean is not None:
-            f = normbench.momentum_factor(momentum, num_batches_tracked)
+            f = momentum_factor(momentum, num_batches_tracked)
             if self.bug == "keras-momentum":
                 f = 1 - f
             unbiased = var if self.bug == "biased-running-var" else var * m / (m - 1)
@@ -61,13 +62,13 @@ class Wrong(Backend):
             y = y.reshape(x.shape[0], -1)  # flattened spatial axes
         return y.astype(out_dtype), mean.astype(x.dtype), invstd.astype(x.dtype)
 
-    def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
+    def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
         y = (x - _cv(running_mean, x.ndim)) / np.sqrt(_cv(running_var, x.ndim) + eps)
         if weight is not None:
             y = y * _cv(weight, x.ndim) + _cv(bias, x.ndim)
         return y.astype(x.dtype)
 
-    def backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+    def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
         c = x.shape[1]
         if x.size == 0:
             return np.empty_like(x), np.zeros(c, x.dtype), np.zeros(c, x.dtype)
@@ -93,7 +94,7 @@ BUGS = ["eps-outside", "biased-running-var", "onepass", "keras-momentum", "mutat
 class ListsAFixedDefect(Wrong):
     """A correct backend that still lists a known failure: the suite must say it now passes."""
 
-    known_failures = (normbench.KnownFailure("dtypes/16x6-float32", "was broken in an old release"),)
+    known_failures = (normbench.KnownFailure("batchnorm/dtypes/16x6-float32", "was broken in an old release"),)
 
 
 @normbench.hookimpl

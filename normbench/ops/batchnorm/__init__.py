@@ -1,18 +1,66 @@
 """Batch normalization: everything specific to the op lives in this package.
 
 ``reference`` (float64 oracle), ``validate`` (input checks), ``cases`` (the conformance grid),
-``tolerances`` (per-dtype, per-output), ``check`` (running a case), ``bytes`` (traffic model),
-``api`` (host-level calls through a backend). A new op (LayerNorm, GroupNorm, ...) is a sibling
-package with the same modules.
+``strategies`` (random cases for the property tests), ``tolerances`` (per dtype and output),
+``check`` (running a case), ``bytes`` (traffic model), ``grids`` (benchmark axes and grids),
+``bench`` (set-up of a timed call), ``api`` (host-level calls through a backend). :data:`OP`
+gathers them in one record, registered through the ``normbench_ops`` hook.
+
+Passes, implemented by a backend as ``batchnorm_<pass>`` (semantics: PyTorch's
+``F.batch_norm``, docs/semantics.md)::
+
+    batchnorm_train(x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked)
+        -> (y, save_mean, save_invstd)      # running statistics updated in place when given
+    batchnorm_eval(x, weight, bias, running_mean, running_var, *, eps) -> y
+    batchnorm_backward(dy, x, weight, save_mean, save_invstd, *, eps) -> (dx, dweight, dbias)
+
+Arrays have logical shape (N, C, ...); weight, bias, running and saved statistics are (C,), in
+float32 for half inputs. ``weight``/``bias`` are None for affine=False, the running statistics
+None when not tracked. ``momentum=None`` is the cumulative average (factor
+``1 / num_batches_tracked``, see :func:`momentum_factor`). Training with one value per channel
+must raise; a zero-size batch returns an empty ``y`` and leaves the running statistics alone.
 """
 from __future__ import annotations
 
-from . import reference
-from .bytes import TRAFFIC, bytes_moved
-from .cases import GROUPS, Case, all_cases, make_data
-from .check import CaseResult, run_case
+from ...dtypes import DTYPES, LAYOUTS, RANKS
+from ...hookspecs import hookimpl
+from ...opinfo import OpInfo, PlotSpec
+from . import grids, reference
+from .bench import bench_call
+from .bytes import BYTE_MODEL, TRAFFIC, bytes_moved
+from .cases import GROUPS, NAME, PASSES, Case, all_cases, make_data
+from .check import run_case
+from .reference import momentum_factor
+from .strategies import property_cases
 
-NAME = "batch_norm"
-OPS = tuple(TRAFFIC)
+OP = OpInfo(
+    name=NAME,
+    title="Batch normalization",
+    passes=PASSES,
+    dtypes=DTYPES,
+    layouts=LAYOUTS,
+    ranks=RANKS,
+    case_groups=GROUPS,
+    cases=all_cases,
+    run_case=run_case,
+    property_cases=property_cases,
+    grids=grids.GRIDS,
+    axes=grids.AXES,
+    axes_of=grids.axes_of,
+    sweep_shape=grids.sweep_shape,
+    parse_shape=grids.parse_shape,
+    layouts_for=grids.layouts_for,
+    bench_call=bench_call,
+    bytes_moved=bytes_moved,
+    byte_model=BYTE_MODEL,
+    plots=PlotSpec(lines=(("batch", "time"), ("channels", "gbps")), heatmap=("batch", "channels")),
+)
 
-__all__ = ["NAME", "OPS", "GROUPS", "Case", "CaseResult", "all_cases", "make_data", "run_case", "bytes_moved", "reference"]
+
+@hookimpl
+def normbench_ops():
+    return [OP]
+
+
+__all__ = ["OP", "NAME", "PASSES", "GROUPS", "TRAFFIC", "Case", "all_cases", "make_data", "run_case",
+           "bytes_moved", "momentum_factor", "reference"]

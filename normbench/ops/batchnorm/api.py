@@ -14,6 +14,7 @@ import numpy as np
 from ...backend import Backend, availability_of
 from ...dtypes import layout_of, param_dtype
 from ...errors import InputError, Unsupported
+from .cases import NAME
 from .validate import validate
 
 
@@ -28,10 +29,17 @@ def _backend(backend: Backend | str) -> Backend:
     return backend
 
 
-def _require(backend: Backend, op: str, dtype: str, x: np.ndarray) -> None:
-    why = backend.capabilities.why_not(op, dtype, layout_of(x), x.ndim)
+def _require(backend: Backend, pass_: str, dtype: str, x: np.ndarray):
+    """The pass method, or Unsupported naming the backend and what it lacks."""
+    from . import OP
+
+    declared = getattr(backend, "ops", {}).get(NAME)
+    if declared is None:
+        raise Unsupported(f"backend {backend.name} does not implement {NAME}")
+    why = declared.resolved(OP).why_not(pass_, dtype, layout_of(x) if x.ndim > 2 else "contiguous", x.ndim)
     if why:
         raise Unsupported(f"backend {backend.name}: {why}")
+    return backend.kernel(NAME, pass_)
 
 
 def train_forward(backend, x, weight=None, bias=None, running_mean=None, running_var=None, *,
@@ -39,10 +47,10 @@ def train_forward(backend, x, weight=None, bias=None, running_mean=None, running
     """Training forward; returns (y, save_mean, save_invstd) as NumPy arrays."""
     name = validate(x, weight, bias, running_mean, running_var, training=True, momentum=momentum, eps=eps, dtype=dtype)
     b = _backend(backend)
-    _require(b, "train", name, x)
+    train = _require(b, "train", name, x)
     pdt = param_dtype(name)
     conv = [None if a is None else b.from_numpy(a, pdt) for a in (weight, bias, running_mean, running_var)]
-    y, mean, invstd = b.train_forward(b.from_numpy(x, name), *conv, momentum=momentum, eps=eps,
+    y, mean, invstd = train(b.from_numpy(x, name), *conv, momentum=momentum, eps=eps,
                                       num_batches_tracked=num_batches_tracked)
     b.synchronize()
     if running_mean is not None:
@@ -55,10 +63,10 @@ def eval_forward(backend, x, weight, bias, running_mean, running_var, *, eps: fl
     """Inference forward with running statistics; returns y."""
     name = validate(x, weight, bias, running_mean, running_var, training=False, eps=eps, dtype=dtype)
     b = _backend(backend)
-    _require(b, "eval", name, x)
+    run_eval = _require(b, "eval", name, x)
     pdt = param_dtype(name)
     conv = [None if a is None else b.from_numpy(a, pdt) for a in (weight, bias, running_mean, running_var)]
-    y = b.eval_forward(b.from_numpy(x, name), *conv, eps=eps)
+    y = run_eval(b.from_numpy(x, name), *conv, eps=eps)
     b.synchronize()
     return b.to_numpy(y)
 
@@ -75,10 +83,10 @@ def backward(backend, dy, x, weight, save_mean, save_invstd, *, eps: float = 1e-
             f"{getattr(dy, 'shape', type(dy).__name__)} {getattr(dy, 'dtype', '')}".rstrip()
         )
     b = _backend(backend)
-    _require(b, "backward", name, x)
+    run_backward = _require(b, "backward", name, x)
     pdt = param_dtype(name)
     w = None if weight is None else b.from_numpy(weight, pdt)
-    out = b.backward(b.from_numpy(dy, name), b.from_numpy(x, name), w, b.from_numpy(save_mean, pdt),
+    out = run_backward(b.from_numpy(dy, name), b.from_numpy(x, name), w, b.from_numpy(save_mean, pdt),
                      b.from_numpy(save_invstd, pdt), eps=eps)
     b.synchronize()
     return tuple(None if o is None else b.to_numpy(o) for o in out)

@@ -3,7 +3,7 @@
 Each case is one scenario run against a backend: ``steps`` training forwards (checking y, the
 saved statistics and the running statistics after every step), then an eval forward with the
 running statistics reached, then a backward from the last step's saved statistics. Case ids are
-stable (``group/...``) so that known-failure entries can name them with fnmatch patterns.
+stable (``batchnorm/group/...``) so that known-failure entries can name them with fnmatch patterns.
 """
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ...dtypes import DTYPES, cast_host, param_dtype, to_layout
+
+
+NAME = "batchnorm"
+PASSES: tuple[str, ...] = ("train", "eval", "backward")
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,15 @@ class Case:
             "" if self.data == "normal" else self.data,
             self.label,
         ]
-        return f"{self.group}/" + "-".join(p for p in parts if p)
+        return f"{NAME}/{self.group}/" + "-".join(p for p in parts if p)
 
     @property
-    def ops(self) -> tuple[str, ...]:
-        """The ops this case exercises (eval needs running statistics)."""
+    def op(self) -> str:
+        return NAME
+
+    @property
+    def passes(self) -> tuple[str, ...]:
+        """The passes this case exercises (eval needs running statistics)."""
         if self.expect == "error":
             return ("train",)
         return ("train", "eval", "backward") if self.running else ("train", "backward")

@@ -1,53 +1,19 @@
 """Run one batch-norm conformance case against a backend and compare every output."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from ...backend import Backend
+from ...backend import Backend, one_line
 from ...dtypes import MACHINE_EPS, layout_of, param_dtype, to_layout
 from ...errors import Unsupported
+from ...results import CaseResult, Comparison
 from . import reference
-from .cases import Case, CaseData, make_data
-from .tolerances import Comparison, channel_absmax, channel_l2, channel_rms, compare
-
-
-@dataclass
-class CaseResult:
-    case: Case
-    #: "pass", "fail", "unsupported", "error" (raised when it should not), later also "xfail"/"xpass"
-    status: str
-    message: str = ""
-    comparisons: list[Comparison] = field(default_factory=list)
-    ops_run: tuple[str, ...] = ()
-    known_reason: str = ""
-
-    @property
-    def failures(self) -> list[Comparison]:
-        return [c for c in self.comparisons if not c.ok]
-
-    @property
-    def worst(self) -> Comparison | None:
-        pool = self.failures or self.comparisons
-        return max(pool, key=lambda c: c.worst) if pool else None
-
-    @property
-    def max_abs(self) -> float:
-        return max((c.max_abs for c in self.failures), default=0.0)
-
-    @property
-    def max_rel(self) -> float:
-        return max((c.max_rel for c in self.failures), default=0.0)
+from .cases import NAME, PASSES, Case, CaseData, make_data
+from .tolerances import channel_absmax, channel_l2, channel_rms, compare
 
 
 class _Failed(Exception):
     """Internal: stop the case with a failure message."""
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
@@ -59,6 +25,7 @@ class _Session:
 
     def __init__(self, backend: Backend, case: Case):
         self.b, self.case = backend, case
+        self.train = self.eval = self.backward = None  # the pass methods, where supported
         self.pdt = param_dtype(case.dtype)
         self.comparisons: list[Comparison] = []
 
@@ -90,34 +57,45 @@ class _Session:
         self.comparisons.append(compare(output, actual, ref, dtype, **kw))
 
 
+def _support(backend: Backend):
+    from . import OP  # the record is built from this module: import it at call time
+
+    declared = getattr(backend, "ops", {}).get(NAME)
+    return None if declared is None else declared.resolved(OP)
+
+
 def run_case(backend: Backend, case: Case) -> CaseResult:
     """Run ``case`` on ``backend``. Never raises for a backend's misbehaviour: it is the result."""
-    caps = backend.capabilities
-    reasons = {op: caps.why_not(op, case.dtype, case.layout, case.rank) for op in case.ops}
-    ops = tuple(op for op, why in reasons.items() if why is None)
-    if not ops:
+    support = _support(backend)
+    if support is None:
+        return CaseResult(case, "unsupported", f"backend does not declare op {NAME}")
+    layout = case.layout if case.rank > 2 else "contiguous"
+    reasons = {p: support.why_not(p, case.dtype, layout, case.rank) for p in case.passes}
+    passes = tuple(p for p, why in reasons.items() if why is None)
+    if not passes:
         return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
     data = make_data(case)
     s = _Session(backend, case)
     try:
-        message = _run(s, case, data, ops)
+        s.train, s.eval, s.backward = (backend.kernel(NAME, p) if p in passes else None for p in PASSES)
+        message = _run(s, case, data, passes)
     except Unsupported as exc:
-        return CaseResult(case, "unsupported", str(exc), s.comparisons, ops)
+        return CaseResult(case, "unsupported", str(exc), s.comparisons, passes)
     except _Failed as exc:
-        return CaseResult(case, "fail", str(exc), s.comparisons, ops)
+        return CaseResult(case, "fail", str(exc), s.comparisons, passes)
     except Exception as exc:  # noqa: BLE001 - the backend's exception is the finding
-        return CaseResult(case, "error", _one_line(exc), s.comparisons, ops)
+        return CaseResult(case, "error", one_line(exc), s.comparisons, passes)
     if not s.comparisons and case.expect == "ok":
-        return CaseResult(case, "unsupported", "none of this case's checks applies to the ops the backend supports", [], ops)
+        return CaseResult(case, "unsupported", "none of this case's checks applies to the passes the backend supports", [], passes)
     bad = [c for c in s.comparisons if not c.ok]
     if bad:
         worst = max(bad, key=lambda c: c.worst)
         more = f" (+{len(bad) - 1} more outputs)" if len(bad) > 1 else ""
-        return CaseResult(case, "fail", worst.summary() + more, s.comparisons, ops)
-    return CaseResult(case, "pass", message, s.comparisons, ops)
+        return CaseResult(case, "fail", worst.summary() + more, s.comparisons, passes)
+    return CaseResult(case, "pass", message, s.comparisons, passes)
 
 
-def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
+def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> str:
     b, pdt = s.b, s.pdt  # pdt: dtype of parameters and statistics, and of their tolerances
     w_abs = np.abs(np.asarray(data.weight, np.float64)) if data.weight is not None else 1.0
     rm_ref, rv_ref = data.running_mean, data.running_var
@@ -126,23 +104,23 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
     saved = None  # (reference TrainResult, native mean, native invstd) of the last step
     channels = case.shape[1]
 
-    if "train" in ops:
+    if "train" in passes:
         for step, x in enumerate(data.xs, start=1):
             n_x = s.native(x, case.dtype)
             try:
-                out = b.train_forward(
+                out = s.train(
                     n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps, num_batches_tracked=step
                 )
             except Unsupported:
                 raise
             except Exception as exc:  # noqa: BLE001
                 if case.expect == "error":
-                    return f"raised as expected ({_one_line(exc)})"
+                    return f"raised as expected ({one_line(exc)})"
                 raise
             if case.expect == "error":
                 raise _Failed(f"m = 1 in training must raise (shape {case.shape}), but returned normally")
             if not isinstance(out, (tuple, list)) or len(out) != 3:
-                raise _Failed(f"train_forward must return (y, save_mean, save_invstd), got {type(out).__name__}")
+                raise _Failed(f"{NAME}_train must return (y, save_mean, save_invstd), got {type(out).__name__}")
             s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias)])
             ref = reference.train_forward(
                 x, data.weight, data.bias, rm_ref, rv_ref, momentum=case.momentum, eps=case.eps, num_batches_tracked=step
@@ -174,12 +152,12 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
         if case.expect == "error":
             raise _Failed("m = 1 in training must raise")
 
-    if "eval" in ops and case.running:
+    if "eval" in passes and case.running:
         x = data.xs[-1]
         n_x = s.native(x, case.dtype)
         rm_before, rv_before = b.to_numpy(n_rm).copy(), b.to_numpy(n_rv).copy()
         # with train unsupported, eval runs on the initial statistics (n_rm/n_rv untouched)
-        y = b.eval_forward(n_x, n_w, n_b, n_rm, n_rv, eps=case.eps)
+        y = s.eval(n_x, n_w, n_b, n_rm, n_rv, eps=case.eps)
         s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias),
                      ("running_mean (eval must not update it)", n_rm, rm_before), ("running_var", n_rv, rv_before)])
         ref_y = reference.eval_forward(x, data.weight, data.bias, rm_ref, rv_ref, eps=case.eps)
@@ -187,7 +165,7 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
         cond = channel_absmax(np.asarray(x, np.float64)) * invstd_r
         s.cmp("y (eval)", s.host(y, "y (eval)", case.dtype, case.shape), ref_y, case.dtype, scale=channel_rms(ref_y), cond_err=cond * w_abs)
 
-    if "backward" in ops and case.expect in ("ok", "empty"):
+    if "backward" in passes and case.expect in ("ok", "empty"):
         x = data.xs[-1]
         if saved is None:  # train unsupported (or empty batch): use the reference's statistics
             ref_t = reference.train_forward(x, data.weight, data.bias, momentum=case.momentum, eps=case.eps)
@@ -197,9 +175,9 @@ def _run(s: _Session, case: Case, data: CaseData, ops: tuple[str, ...]) -> str:
         ref_t, n_mean, n_invstd, x = saved
         n_x, n_dy = s.native(x, case.dtype), s.native(data.dy, case.dtype)
         mean_before, invstd_before = b.to_numpy(n_mean).copy(), b.to_numpy(n_invstd).copy()
-        out = b.backward(n_dy, n_x, n_w, n_mean, n_invstd, eps=case.eps)
+        out = s.backward(n_dy, n_x, n_w, n_mean, n_invstd, eps=case.eps)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
-            raise _Failed(f"backward must return (dx, dweight, dbias), got {type(out).__name__}")
+            raise _Failed(f"{NAME}_backward must return (dx, dweight, dbias), got {type(out).__name__}")
         s.unchanged([("x", n_x, x), ("dy", n_dy, data.dy), ("weight", n_w, data.weight),
                      ("save_mean", n_mean, mean_before), ("save_invstd", n_invstd, invstd_before)])
         dx_ref, dw_ref, db_ref = reference.backward(data.dy, x, data.weight, ref_t.save_mean, ref_t.save_invstd, eps=case.eps)

@@ -10,8 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...backend import momentum_factor
 from ...errors import InputError
+
+
+def momentum_factor(momentum: float | None, num_batches_tracked: int) -> float:
+    """The exponential-average factor PyTorch uses: momentum, or 1/num_batches_tracked if None."""
+    if momentum is None:
+        return 1.0 / max(num_batches_tracked, 1)
+    return float(momentum)
 
 
 def reduce_axes(ndim: int) -> tuple[int, ...]:

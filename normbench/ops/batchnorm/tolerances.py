@@ -22,11 +22,10 @@ channel only); finite ones are compared as above.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ...dtypes import MACHINE_EPS
+from ...results import Comparison
 from .reference import reduce_axes
 
 #: (rtol, atol) by dtype: torch.testing.assert_close's defaults
@@ -37,22 +36,6 @@ BASE: dict[str, tuple[float, float]] = {
     "bfloat16": (1.6e-2, 1e-5),
 }
 K = 4.0
-
-
-@dataclass
-class Comparison:
-    output: str
-    ok: bool
-    max_abs: float
-    max_rel: float
-    #: max of error / tolerance (<= 1 passes)
-    worst: float
-    detail: str = ""
-
-    def summary(self) -> str:
-        if self.detail:
-            return f"{self.output}: {self.detail}"
-        return f"{self.output}: max abs err {self.max_abs:.3g}, max rel err {self.max_rel:.3g} ({self.worst:.3g}x tolerance)"
 
 
 def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:

@@ -5,7 +5,8 @@ import pytest
 pytest.importorskip("onnxruntime")
 
 from normbench.conformance import runner  # noqa: E402
-from normbench.ops.batchnorm import api  # noqa: E402
+from normbench.ops.batchnorm import OP, api  # noqa: E402
+from normbench.results import FAILING  # noqa: E402
 from normbench.pluginmanager import load  # noqa: E402
 
 
@@ -13,13 +14,14 @@ from normbench.pluginmanager import load  # noqa: E402
 def backend():
     reg = load()
     assert reg.source("onnxruntime").distribution == "normbench-onnxruntime", "discovered through its entry point"
+    assert not reg.notices, "written against plugin API version 2: no compatibility notice"
     return reg.get("onnxruntime")
 
 
 def test_conformance(backend):
-    report = runner.check_backend(backend, runner.select_cases())
+    report = runner.check_backend(backend, OP, runner.select_cases([OP]))
     counts = report.counts()
-    assert not report.failed, [(r.case.id, r.message) for r in report.results if r.status in runner.FAILING]
+    assert not report.failed, [(r.case.id, r.message) for r in report.results if r.status in FAILING]
     assert counts["pass"] >= 20  # eval on every contiguous float32/float64 case
     assert counts["unsupported"] > 0  # training-only cases, channels_last, half dtypes
 
@@ -37,5 +39,5 @@ def test_eval_matches_reference(backend):
 def test_training_is_unsupported(backend):
     from normbench import Unsupported
 
-    with pytest.raises(Unsupported, match="op 'train' not supported"):
+    with pytest.raises(Unsupported, match="pass 'train' not supported"):
         api.train_forward(backend, np.ones((4, 3), np.float32))

@@ -2,8 +2,8 @@
 
 ONNX ``BatchNormalization`` in inference mode computes ``(x - mean) / sqrt(var + eps) * scale + B``
 with the given running statistics: exactly normbench's eval forward. Training mode in ONNX uses
-Keras-style momentum and is not what ONNX Runtime's CPU kernel implements, so ``train`` and
-``backward`` are declared unsupported.
+Keras-style momentum and is not what ONNX Runtime's CPU kernel implements, so the ``train`` and
+``backward`` passes are not declared: they show as unsupported.
 
 One InferenceSession per (dtype, rank, eps, threads) is built on first use and cached; building
 it is warm-up, done in ``prepare`` or the first call, never in timed samples.
@@ -16,7 +16,7 @@ from importlib.metadata import version as dist_version
 import numpy as np
 
 import normbench
-from normbench import Availability, Backend, Capabilities, Unsupported
+from normbench import Availability, Backend, Support, Unsupported
 
 _ONNX_TYPES = {"float32": 1, "float64": 11}  # onnx.TensorProto.FLOAT / DOUBLE
 OPSET = 15
@@ -25,7 +25,8 @@ OPSET = 15
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
     description = "ONNX Runtime CPU BatchNormalization (opset 15), inference only"
-    capabilities = Capabilities(ops={"eval"}, dtypes={"float64", "float32"}, layouts={"contiguous"}, ranks={2, 3, 4, 5})
+    #: plugin API version 2: per op, the passes, dtypes, layouts and ranks supported
+    ops = {"batchnorm": Support(passes={"eval"}, dtypes={"float64", "float32"}, layouts={"contiguous"}, ranks={2, 3, 4, 5})}
 
     def __init__(self) -> None:
         self._sessions: dict = {}
@@ -51,8 +52,8 @@ class OnnxRuntimeBackend(Backend):
 
         return {"onnxruntime": onnxruntime.__version__, "device": onnxruntime.get_device()}
 
-    def prepare(self, dtype: str, layout: str, rank: int) -> None:
-        if dtype in self.capabilities.dtypes:
+    def prepare(self, op: str, dtype: str, layout: str, rank: int) -> None:
+        if op == "batchnorm" and dtype in _ONNX_TYPES:
             self._session(dtype, rank, 1e-5)
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
@@ -84,7 +85,7 @@ class OnnxRuntimeBackend(Backend):
             self._sessions[key] = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         return self._sessions[key]
 
-    def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
+    def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
         channels = x.shape[1]
         if x.size == 0:
             return np.empty_like(x)

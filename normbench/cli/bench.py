@@ -1,0 +1,199 @@
+"""``normbench bench``: the benchmark grid of every selected op without asv, to the terminal and a file."""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from ..backend import availability_of
+from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
+from ..errors import InputError, Unsupported
+from ..opinfo import OpInfo, format_shape
+from . import common
+
+
+class Config(NamedTuple):
+    """One measurement to make: an op's pass on a shape, dtype and layout."""
+
+    op: OpInfo
+    pass_: str
+    shape: tuple[int, ...]
+    dtype: str
+    layout: str
+
+    def label(self) -> str:
+        return f"{self.op.name} {self.pass_} {format_shape(self.shape)} {self.dtype} {self.layout}"
+
+
+def _sweep(text: str) -> tuple[str, list[int]]:
+    axis, sep, values = text.partition("=")
+    try:
+        sizes = [int(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        sizes = []
+    if not sep or not axis.strip() or not sizes or min(sizes) < 0:
+        raise argparse.ArgumentTypeError(f"expected AXIS=N[,N...] with sizes >= 0; got {text!r}")
+    return axis.strip(), sizes
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("bench", help="time backends over a grid of shapes (no asv needed)")
+    common.plugin_options(p)
+    common.norm_option(p)
+    common.backend_option(p, "backend (default: all available)")
+    p.add_argument("--op", action="append", default=[], metavar="PASS",
+                   help="a pass of the op, e.g. train, eval, backward (repeatable; default: all)")
+    p.add_argument("--shape", action="append", default=[], metavar="AxBx...", help="shape, e.g. 32x64x56x56 (repeatable)")
+    p.add_argument("--sweep", type=_sweep, action="append", default=[], metavar="AXIS=N[,N]",
+                   help="sizes along one of the op's axes for a sweep, repeatable, one AXIS each "
+                        "(normbench list --json shows each op's axes)")
+    p.add_argument("--dtype", action="append", default=[], metavar="DTYPE", help=f"{', '.join(DTYPES)} (repeatable; default float32)")
+    p.add_argument("--layout", action="append", default=[], metavar="LAYOUT", help=f"{', '.join(LAYOUTS)} (repeatable; default contiguous)")
+    p.add_argument("--grid", default=None, help="a predefined grid of each op: quick, standard, full, smoke "
+                                                "(default: quick, unless shapes or a sweep are given)")
+    p.add_argument("--threads", type=common.positive_int, default=None, help="CPU threads for every backend (recorded per row)")
+    p.add_argument("--repeat", type=common.positive_int, default=10, help="timed samples per measurement (default 10)")
+    p.add_argument("--timeout", type=common.positive_float, default=300.0, metavar="S",
+                   help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
+    p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write rows to FILE (.csv or .json)")
+    p.set_defaults(func=cmd_bench)
+
+
+def plan(args, ops: list[OpInfo]) -> list[Config]:
+    """Every measurement requested, validated, for each selected op."""
+    passes = common.checked_passes(ops, args.op)
+    dtypes = [check_dtype(d) for d in args.dtype]
+    layouts = [check_layout(lay) for lay in args.layout]
+    sweep = dict(args.sweep)
+    swept = [op for op in ops if set(sweep) <= set(op.axes)] if sweep else []
+    if sweep and not swept:
+        raise InputError(f"no selected op has the axes {', '.join(sweep)}; "
+                         + "; ".join(f"{op.name}: {', '.join(op.axes)}" for op in ops))
+    todo: list[Config] = []
+    for op in ops:
+        shapes = [op.parse_shape(s) for s in args.shape]
+        if op in swept:
+            import itertools
+
+            names = list(sweep)
+            shapes += [op.sweep_shape(dict(zip(names, combo))) for combo in itertools.product(*sweep.values())]
+        op_dtypes, op_layouts = dtypes, layouts
+        if (not shapes and not sweep) or args.grid:
+            grid = op.grid(args.grid or "quick")
+            shapes += [s for s in grid.shapes() if s not in shapes]
+            op_dtypes, op_layouts = dtypes or list(grid.dtypes), layouts or list(grid.layouts)
+        op_passes = [p for p in (passes or op.passes) if p in op.passes]
+        todo += configurations(op, shapes, op_dtypes or ["float32"], op_layouts or ["contiguous"], op_passes)
+    return list(dict.fromkeys(todo))
+
+
+def configurations(op: OpInfo, shapes, dtypes, layouts, passes) -> list[Config]:
+    """Every (pass, shape, dtype, layout) of one op, without repeats; layouts the shape has only."""
+    out = [Config(op, p, tuple(shape), dtype, layout) for shape in shapes for dtype in dtypes
+           for layout in op.layouts_for(tuple(shape), layouts) for p in passes]
+    return list(dict.fromkeys(out))
+
+
+def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None, progress=None, timeout: float | None = 300.0,
+              registry=None):
+    """Measure every configuration on every backend that implements its op, the backends of a
+    configuration back to back so their ratios are fair. A backend that hangs past ``timeout``
+    is dropped for the rest of the run. Returns (rows, skipped lines)."""
+    from .. import bench
+    from ..limits import TimedOut
+
+    machine = bench.machine_info()
+    rows, skipped, usable = [], [], []
+    for b in backends:
+        avail = availability_of(b)
+        if avail:
+            usable.append(b)
+        else:
+            skipped.append(f"{b.name}: unavailable ({avail.reason})")
+    for cfg in todo:
+        these = [b for b in usable if cfg.op.name in getattr(b, "ops", {})]
+        got, failed = bench.measure_interleaved(these, cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout, repeat=repeat,
+                                                threads=threads, machine=machine, timeout=timeout)
+        rows += got
+        for b, exc in failed:
+            what = "unsupported" if isinstance(exc, Unsupported) else f"error {type(exc).__name__}"
+            if isinstance(exc, TimedOut):
+                usable.remove(b)  # a hung call still runs: send this backend nothing more
+                what = "hung, dropped for the rest of the run"
+            skipped.append(f"{b.name} {cfg.label()}: {what} ({exc})")
+        if progress:
+            progress.step(cfg.label())
+    return rows, skipped
+
+
+def check_output(path: Path | None) -> None:
+    if path is not None and path.suffix.lower() not in (".csv", ".json"):
+        raise InputError(f"--output must end in .csv or .json, got {path.name!r}")
+
+
+def write_rows(rows: list[dict], path: Path) -> None:
+    import pandas as pd
+
+    from ..bench import columns_for
+
+    check_output(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df = pd.DataFrame(rows, columns=columns_for(rows))
+    if path.suffix.lower() == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        path.write_text(json.dumps({"normbench_bench": 2, "rows": df.to_dict(orient="records")}, indent=1))
+
+
+def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
+    """Geometric-mean speed-up of each backend over ``baseline`` per op and pass, on shared configurations."""
+    def key(r):
+        return (r["norm"], r["op"], r["shape"], r["dtype"], r["layout"])
+
+    index = {key(r): r["median_s"] for r in rows if r["backend"] == baseline}
+    out = []
+    for name in dict.fromkeys(r["backend"] for r in rows):
+        if name == baseline:
+            continue
+        for norm, pass_ in dict.fromkeys((r["norm"], r["op"]) for r in rows):
+            ratios = [index[key(r)] / r["median_s"] for r in rows
+                      if r["backend"] == name and r["norm"] == norm and r["op"] == pass_ and key(r) in index]
+            if ratios:
+                gm = statistics.geometric_mean(ratios)
+                out.append(f"{name} vs {baseline}, {norm} {pass_}: {gm:.2f}x geometric mean over {len(ratios)} "
+                           "configurations (>1: faster)")
+    return out
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..tables import Progress, render
+
+    check_output(args.output)
+    registry = common.load_registry(args)
+    ops, backends = common.selected(registry, args)
+    todo = plan(args, ops)
+    common.warn_problems(registry)
+    progress = Progress("bench", len(todo))
+    rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,
+                              timeout=args.timeout)
+    progress.done()
+    print(render(
+        ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "GB/s", "% floor", "compile s"],
+        [[r["norm"], r["backend"], r["op"], r["dtype"], r["layout"], r["shape"], r["threads"], f"{r['median_s'] * 1e3:.3f}",
+          f"{r['gbps']:.1f}", f"{100 * r['floor_fraction']:.0f}%", f"{r['compile_s']:.2f}"] for r in rows],
+    ))
+    for s in skipped:
+        print(f"skipped: {s}", file=sys.stderr)
+    ratios = speedup_lines(rows)
+    if ratios:
+        print()
+        print("\n".join(ratios))
+    if args.output:
+        write_rows(rows, args.output)
+        print(f"wrote {len(rows)} rows to {args.output}")
+    if not rows:
+        raise InputError("nothing was measured: every requested backend was unavailable or unsupported")
+    return 0

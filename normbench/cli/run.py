@@ -1,0 +1,83 @@
+"""``normbench run``: the whole product in one go (list, check, quick benchmarks, report)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from . import common
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="the whole product: list, check every available backend, quick benchmarks, report")
+    common.plugin_options(p)
+    common.norm_option(p)
+    common.backend_option(p)
+    p.add_argument("--output", "-o", type=Path, default=Path("normbench-report"), metavar="DIR", help="report folder (default normbench-report)")
+    p.add_argument("--grid", default="quick", help="benchmark grid of each op: quick (default), standard, full or smoke")
+    p.add_argument("--threads", type=common.positive_int, default=os.cpu_count(), help="CPU threads for every backend (default: all cores)")
+    p.add_argument("--repeat", type=common.positive_int, default=7, help="timed samples per measurement")
+    p.add_argument("--baseline", default="torch-cpu", metavar="BACKEND")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .. import bench, report
+    from ..conformance import runner
+    from ..tables import Progress, render
+    from .bench import configurations, run_bench, speedup_lines, write_rows
+    from .check import run_checks
+    from .listing import backend_rows
+
+    registry = common.load_registry(args)
+    ops, backends = common.selected(registry, args)
+    grids = {op.name: op.grid(args.grid) for op in ops}  # an unknown grid fails before any work
+    if not ops:
+        raise InputError("no op is installed")
+    out = args.output
+    out.mkdir(parents=True, exist_ok=True)
+
+    print("== 1/4 backends")
+    rows = [r for r in backend_rows(registry, ops) if not args.backend or r["name"] in args.backend]
+    print(render(["backend", "available", "from", "ops"],
+                 [[r["name"], "yes" if r["available"] else f"no: {r['reason']}", r["source"], ",".join(r["ops"])] for r in rows]))
+    for p in registry.problems:
+        print(f"broken plugin: {p}")
+    for notice in registry.notices:
+        print(f"notice: {notice}")
+
+    print("\n== 2/4 conformance")
+    cases = runner.select_cases(ops)
+    reports = run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads)
+    for rep in reports:
+        print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
+                                            else f"unavailable ({rep.reason})"))
+    check = runner.check_json(reports, registry)
+    (out / "check.json").write_text(json.dumps(check, indent=1))
+    print(check["summary"])
+
+    print(f"\n== 3/4 benchmarks ({args.grid} grid, {args.threads} threads)")
+    todo = [cfg for op in ops for cfg in configurations(op, grids[op.name].shapes(), grids[op.name].dtypes,
+                                                         grids[op.name].layouts, op.passes)]
+    unavailable = {rep.name for rep in reports if not rep.available}
+    usable = [b for b in backends if b.name not in unavailable]
+    progress = Progress("bench", len(todo))
+    bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress)
+    progress.done()
+    write_rows(bench_rows, out / "bench.csv")
+    print(f"{len(bench_rows)} measurements, {len(skipped)} skipped (unsupported or unavailable)")
+    print("\n".join(speedup_lines(bench_rows, args.baseline)))
+
+    print("\n== 4/4 report")
+    machine = bench.machine_info()
+    machine["threads"] = args.threads
+    path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=args.baseline, check=check, machines=machine)
+    print(f"wrote {path}")
+    failed = any(r.failed for r in reports)
+    print(("FAILED: unexpected conformance failures (see the report)" if failed else "done: no unexpected failures")
+          + f"; report in {out}/")
+    return 1 if failed else 0

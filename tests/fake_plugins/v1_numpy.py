@@ -1,0 +1,129 @@
+"""A plugin written against plugin API version 1 and never edited since: the compatibility proof.
+
+It is normbench 0.1's own NumPy backend, verbatim but for its name (``v1-numpy``, so it does
+not clash with the built-in) and the two marked additions that exercise the rest of the v1
+contract: a known failure in v1 case-id form, and a second backend that states
+``api_version = 1`` explicitly (the first inherits it, as most v1 plugins did).
+Half inputs (float16) are computed in float32 and rounded once at the end; NumPy has no
+bfloat16, so that dtype is declared unsupported.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import normbench
+from normbench import Backend, Capabilities, Unsupported
+
+ACC = np.float64
+
+
+def _axes(ndim: int) -> tuple[int, ...]:
+    return (0, *range(2, ndim))
+
+
+def _cv(v: np.ndarray, ndim: int) -> np.ndarray:
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _compute_dtype(x: np.ndarray) -> np.dtype:
+    return np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
+
+
+# Inf/NaN inputs are legitimate test data: they propagate to their channel, silently.
+_quiet = np.errstate(invalid="ignore", divide="ignore", over="ignore")
+
+
+class NumpyBackend(Backend):
+    name = "v1-numpy"
+    description = "vectorized NumPy, float64 accumulation, two-pass statistics"
+    capabilities = Capabilities(dtypes={"float64", "float32", "float16"})
+
+    def version(self) -> str:
+        return np.__version__
+
+    def set_threads(self, threads: int | None) -> int | None:
+        return 1  # NumPy's elementwise ufuncs and reductions run on one thread
+
+    def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
+        if dtype not in self.capabilities.dtypes:
+            raise Unsupported(f"NumPy has no {dtype}")
+        return array.astype(dtype, order="K", copy=True)
+
+    @_quiet
+    def train_forward(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+        channels, cdt = x.shape[1], _compute_dtype(x)
+        pdt = running_mean.dtype if running_mean is not None else cdt
+        if x.size == 0:
+            nan = np.full(channels, np.nan, dtype=cdt)
+            return np.empty_like(x), nan, nan.copy()
+        m = x.size // channels
+        if m <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input of shape {x.shape}")
+        axes = _axes(x.ndim)
+        mean = np.mean(x, axis=axes, dtype=ACC)
+        # Two-pass variance: the deviations, computed once, become y in place below.
+        d = np.subtract(x, _cv(mean.astype(cdt), x.ndim), dtype=cdt)
+        sq = np.square(d)
+        var = np.mean(sq, axis=axes, dtype=ACC)
+        del sq
+        invstd = 1.0 / np.sqrt(var + eps)
+        scale = invstd if weight is None else invstd * weight
+        d *= _cv(scale.astype(cdt), x.ndim)
+        if bias is not None:
+            d += _cv(bias.astype(cdt), x.ndim)
+        if running_mean is not None:
+            factor = normbench.momentum_factor(momentum, num_batches_tracked)
+            running_mean *= 1.0 - factor
+            running_mean += (factor * mean).astype(running_mean.dtype)
+            running_var *= 1.0 - factor
+            running_var += (factor * var * (m / (m - 1))).astype(running_var.dtype)
+        y = d if d.dtype == x.dtype else d.astype(x.dtype, order="K")
+        return y, mean.astype(pdt), invstd.astype(pdt)
+
+    @_quiet
+    def eval_forward(self, x, weight, bias, running_mean, running_var, *, eps):
+        cdt = _compute_dtype(x)
+        invstd = 1.0 / np.sqrt(running_var.astype(ACC) + eps)
+        scale = invstd if weight is None else invstd * weight
+        y = np.subtract(x, _cv(running_mean.astype(cdt), x.ndim), dtype=cdt)
+        y *= _cv(scale.astype(cdt), x.ndim)
+        if bias is not None:
+            y += _cv(bias.astype(cdt), x.ndim)
+        return y if y.dtype == x.dtype else y.astype(x.dtype, order="K")
+
+    @_quiet
+    def backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+        channels, cdt = x.shape[1], _compute_dtype(x)
+        pdt = save_mean.dtype
+        if x.size == 0:
+            zeros = np.zeros(channels, dtype=pdt)
+            return np.empty_like(x), (zeros if weight is not None else None), (zeros.copy() if weight is not None else None)
+        m = x.size // channels
+        axes = _axes(x.ndim)
+        invstd = save_invstd.astype(ACC)
+        d = np.subtract(x, _cv(save_mean.astype(cdt), x.ndim), dtype=cdt)
+        sum_dy = np.sum(dy, axis=axes, dtype=ACC)
+        prod = np.multiply(dy, d, dtype=cdt)
+        sum_dy_xmu = np.sum(prod, axis=axes, dtype=ACC)
+        del prod
+        w = np.ones(channels, ACC) if weight is None else weight.astype(ACC)
+        # dx = w*invstd * (dy - mean(dy) - (x-mean) * invstd^2 * mean(dy*(x-mean)))
+        d *= _cv((-(invstd**2) * sum_dy_xmu / m).astype(cdt), x.ndim)
+        d += dy
+        d -= _cv((sum_dy / m).astype(cdt), x.ndim)
+        d *= _cv((w * invstd).astype(cdt), x.ndim)
+        dx = d if d.dtype == x.dtype else d.astype(x.dtype, order="K")
+        if weight is None:
+            return dx, None, None
+        return dx, (sum_dy_xmu * invstd).astype(pdt), sum_dy.astype(pdt)
+
+
+class ExplicitV1(NumpyBackend):  # addition: says its version, lists a defect it no longer has
+    name = "v1-explicit"
+    api_version = 1
+    known_failures = (normbench.KnownFailure("dtypes/16x6-float32", "was broken in an old release"),)
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return [NumpyBackend(), ExplicitV1()]
