@@ -69,7 +69,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress)
     progress.done()
     write_rows(bench_rows, out / "bench.csv")
-    print(f"{len(bench_rows)} measurements, {len(skipped)} skipped (unsupported or unavailable)")
+    errors = [s for s in skipped if ": unsupported (" not in s and ": unavailable (" not in s]
+    for line in errors:
+        print(f"  not measured: {line}")
+    print(f"{len(bench_rows)} measurements, {len(skipped) - len(errors)} skipped (unsupported or unavailable), "
+          f"{len(errors)} failed")
     print("\n".join(speedup_lines(bench_rows, args.baseline)))
 
     print("\n== 4/4 report")

@@ -25,12 +25,12 @@ def bench_call(backend: Any, pass_: str, shape: tuple[int, ...], dtype: str, lay
     bias = b.from_numpy(host(rng.uniform(-1, 1, channels), pdt), pdt)
     rm = b.from_numpy(host(np.zeros(channels), pdt), pdt)
     rv = b.from_numpy(host(np.ones(channels), pdt), pdt)
+    if pass_ == "eval":  # eval-only backends have no train pass
+        run_eval = b.kernel(NAME, "eval")
+        return lambda: run_eval(x, w, bias, rm, rv, eps=1e-5)
     train = b.kernel(NAME, "train")
     if pass_ == "train":
         return lambda: train(x, w, bias, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)
-    if pass_ == "eval":
-        run_eval = b.kernel(NAME, "eval")
-        return lambda: run_eval(x, w, bias, rm, rv, eps=1e-5)
     backward = b.kernel(NAME, "backward")
     _, mean, invstd = train(x, w, bias, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
     dy = b.from_numpy(host(rng.standard_normal(shape, dtype=np.float32)), dtype)

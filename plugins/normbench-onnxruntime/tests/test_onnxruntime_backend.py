@@ -41,3 +41,13 @@ def test_training_is_unsupported(backend):
 
     with pytest.raises(Unsupported, match="pass 'train' not supported"):
         api.train_forward(backend, np.ones((4, 3), np.float32))
+
+
+def test_eval_is_benchmarked(backend):
+    """An eval-only backend is timed on eval and skipped, not broken, on the passes it lacks."""
+    from normbench.cli.bench import Config, run_bench
+
+    todo = [Config(OP, p, (4, 8, 6, 6), "float32", "contiguous") for p in OP.passes]
+    rows, skipped = run_bench([backend], todo, repeat=2, threads=1)
+    assert [r["op"] for r in rows] == ["eval"] and rows[0]["median_s"] > 0
+    assert len(skipped) == 2 and all(": unsupported (pass '" in s for s in skipped), skipped
