@@ -30,7 +30,6 @@ import numpy as np
 
 from .backend import Backend, safe_call, why_unsupported
 from .errors import Unsupported
-from .limits import call_with_timeout
 from .opinfo import OpInfo, format_shape
 
 MIN_SAMPLE_S = 2e-3
@@ -153,12 +152,43 @@ def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
     return gbps
 
 
+def run_samples(p: Prepared, number: int, n_samples: int) -> list[float]:
+    """A busy warm-up, then ``n_samples`` samples of ``number`` calls each.
+
+    Busy warm-up first: after a switch between backends, the previous one's OpenMP threads keep
+    spin-waiting for milliseconds and the allocator's state changes; the first calls run up to
+    3x slow. (Alternating single samples, or sleeping between them, measured exactly that.)
+    """
+    t_end = time.perf_counter() + SETTLE_S
+    while time.perf_counter() < t_end:
+        p.call()
+    p.backend.synchronize()
+    return [_sample(p.call, p.backend.synchronize, number) for _ in range(n_samples)]
+
+
+class InProcess:
+    """A backend driven in this process, with the same requests a worker answers (no isolation:
+    for the Python API and asv, which isolates benchmarks itself)."""
+
+    def __init__(self, backend: Backend, op: OpInfo, threads: int | None = None):
+        from .worker import _Child
+
+        self.name = backend.name
+        self.child = _Child()
+        self.child.backend, self.child.ops = backend, {op.name: op}
+        self.threads = safe_call(lambda: backend.set_threads(threads))
+
+    def request(self, kind: str, payload: Any = None, timeout: float | None = None) -> Any:
+        return getattr(self.child, kind)(payload)
+
+
 def measure(
     backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
     threads: int | None = None, machine: dict | None = None,
 ) -> dict[str, Any]:
-    """One benchmark row (see :data:`COLUMNS`). Raises Unsupported for unsupported requests."""
-    rows, skipped = measure_interleaved([backend], op, pass_, shape, dtype, layout, repeat=repeat, threads=threads,
+    """One benchmark row (see :data:`COLUMNS`), in this process. Raises Unsupported for unsupported requests."""
+    handle = InProcess(backend, op, threads)
+    rows, skipped = measure_interleaved([handle], op, pass_, shape, dtype, layout, repeat=repeat, threads=threads,
                                         machine=machine)
     if skipped:
         raise skipped[0][1]
@@ -166,73 +196,67 @@ def measure(
 
 
 def measure_interleaved(
-    backends: list[Backend], op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
+    handles: list, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
     threads: int | None = None, machine: dict | None = None, timeout: float | None = None,
-) -> tuple[list[dict[str, Any]], list[tuple[Backend, Exception]]]:
+) -> tuple[list[dict[str, Any]], list[tuple[Any, Exception]]]:
     """Time one configuration on several backends, back to back, in a few rounds.
 
-    Measuring the backends of one configuration back to back (rather than each backend's whole
-    grid in turn), in rounds, keeps them under the same machine conditions, so their ratio is
-    fair even when absolute times drift on a shared machine. ``timeout`` bounds each backend's set-up (JIT
-    compilation, warm-up) and its samples; a backend past it is reported as ``TimedOut``.
-    Returns (rows, [(backend, Unsupported, TimedOut or another error)]).
+    ``handles`` are :class:`normbench.worker.Worker` (each backend in its own process) or
+    :class:`InProcess` objects; the parent only orchestrates. Measuring the backends of one
+    configuration back to back (rather than each backend's whole grid in turn), in rounds,
+    keeps them under the same machine conditions, so their ratio is fair even when absolute
+    times drift on a shared machine. ``timeout`` bounds each backend's set-up (JIT compilation,
+    warm-up) and each batch of its samples. Returns (rows, [(handle, exception)]) where the
+    exception is Unsupported, or what the worker's death, time limit or error raised.
     """
+    from .worker import RemoteError
+
     machine = machine or machine_info()
     ready, skipped = [], []
-    def set_up(b: Backend):
-        in_effect = safe_call(lambda: b.set_threads(threads))
-        t0 = time.perf_counter()
-        b.prepare(op.name, dtype, layout, len(shape))
-        compile_s = time.perf_counter() - t0
-        p = prepare_call(b, op, pass_, shape, dtype, layout)
-        number, warmup = calibrate(p)
-        return (b, p, in_effect, compile_s + warmup, number, [])
-
-    for b in backends:
+    for h in handles:
         try:
-            ready.append(call_with_timeout(lambda b=b: set_up(b), timeout))
+            info = h.request("setup", (op.name, pass_, shape, dtype, layout), timeout)
+            ready.append((h, info, []))
+        except RemoteError as exc:
+            skipped.append((h, Unsupported(str(exc)) if exc.type_name == "Unsupported" else exc))
         except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
-            skipped.append((b, exc))
+            skipped.append((h, exc))
     # ROUNDS rounds of (each backend in turn: busy warm-up, then its share of the samples):
     # this machine's speed drifts over ~100 ms windows, and rounds spread the drift over all
     # backends instead of letting one backend's whole measurement fall into a slow window.
     per_round = [len(r) for r in np.array_split(np.arange(repeat), min(ROUNDS, repeat))]
     for n_samples in per_round:
         for entry in list(ready):
-            b, p, _, _, number, samples = entry
+            h, _, samples = entry
             try:
-                # Busy warm-up first: after a switch, the previous backend's OpenMP threads keep
-                # spin-waiting for milliseconds, and the allocator's state changes; the first
-                # calls run up to 3x slow. (Alternating single samples, or sleeping between
-                # them, measured exactly that.)
-                def run_samples(p=p, b=b, number=number, n_samples=n_samples):
-                    t_end = time.perf_counter() + SETTLE_S
-                    while time.perf_counter() < t_end:
-                        p.call()
-                    b.synchronize()
-                    return [_sample(p.call, b.synchronize, number) for _ in range(n_samples)]
-
-                samples.extend(call_with_timeout(run_samples, timeout))
+                samples.extend(h.request("samples", n_samples, timeout))
             except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
                 ready.remove(entry)
-                skipped.append((b, exc))
+                skipped.append((h, exc))
     rows = []
-    for b, p, in_effect, compile_s, number, samples in ready:
+    for h, info, samples in ready:
+        try:
+            facts = h.request("facts", info["nbytes"], timeout)
+        except Exception:  # noqa: BLE001 - facts are informative; the timing stands
+            facts = {"version": "", "environment": {}, "copy_gbps": None}
         median = statistics.median(samples)
-        gbps = p.nbytes / median / 1e9
+        nbytes = info["nbytes"]
+        gbps = nbytes / median / 1e9
+        in_effect = getattr(h, "threads", None)
+        if in_effect is None and hasattr(h, "info"):
+            in_effect = h.info.get("threads")
         # the machine's bandwidth with the threads asked for, whatever the backend managed to use;
         # a device backend measures its own memory (Backend.copy_gbps, optional)
-        device_copy = getattr(b, "copy_gbps", None)
-        copy = device_copy(p.nbytes) if callable(device_copy) else copy_bandwidth(p.nbytes, threads or in_effect or 1)
-        env = safe_call(b.environment, {}) or {}
+        copy = facts["copy_gbps"] or copy_bandwidth(nbytes, threads or in_effect or 1)
+        env = facts["environment"]
         rows.append({
-            "norm": op.name, "backend": b.name, "op": pass_, "dtype": dtype, "layout": layout,
+            "norm": op.name, "backend": h.name, "op": pass_, "dtype": dtype, "layout": layout,
             "shape": format_shape(shape), **op.axes_of(shape),
             "threads": in_effect if in_effect is not None else "",
-            "median_s": median, "min_s": min(samples), "max_s": max(samples), "repeat": repeat, "number": number,
-            "bytes": p.nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
-            "compile_s": compile_s, "machine": machine["machine"], "cpu": machine["cpu"],
-            "backend_version": safe_call(b.version, ""), "device": env.get("device_name", env.get("device", "cpu")),
+            "median_s": median, "min_s": min(samples), "max_s": max(samples), "repeat": repeat, "number": info["number"],
+            "bytes": nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
+            "compile_s": info["compile_s"], "machine": machine["machine"], "cpu": machine["cpu"],
+            "backend_version": facts["version"], "device": env.get("device_name", env.get("device", "cpu")),
             "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         })
     return rows, skipped

@@ -35,7 +35,8 @@ class Comparison:
 @dataclass
 class CaseResult:
     case: Any
-    #: "pass", "fail", "unsupported", "error" (raised when it should not), "timeout", "crash",
+    #: "pass", "fail", "unsupported", "error" (raised when it should not), "timeout", "crash"
+    #: (the worker died), "skipped" (not run: the backend was dropped after repeated crashes),
     #: and after known failures are applied "xfail"/"xpass"
     status: str
     message: str = ""
@@ -91,6 +92,8 @@ def group_cell(results: Iterable[dict[str, Any]]) -> str:
         parts.append(f"XPASS {c['xpass']}")
     if c["pass"]:
         parts.append(f"ok {c['pass']}")
+    if c["skipped"]:
+        parts.append(f"skipped {c['skipped']}")
     if c["unsupported"]:
         parts.append(f"n/a {c['unsupported']}" if parts else "n/a")
     return ", ".join(parts)

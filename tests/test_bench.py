@@ -84,10 +84,12 @@ def test_unsupported_is_skipped_not_fatal(capsys):
 
 
 def test_hanging_backend_is_dropped_and_the_rest_is_measured(capsys):
-    code = main(["bench", "--plugin", "hanging_backend", "--backend", "hangs", "--backend", "numpy",
-                 "--shape", "4x3x5x5", "--shape", "4x3", "--op", "train", "--repeat", "1", "--timeout", "0.5"])
+    code = main(["bench", "--plugin", "hanging_backend", "--backend", "hangs", "--backend", "numpy", "--shape", "4x3x5x5",
+                 "--shape", "4x3", "--shape", "8x3", "--op", "train", "--repeat", "1", "--timeout", "0.5"])
     out, err = capsys.readouterr()
     assert code == 0
-    assert "hangs batchnorm train 4x3x5x5 float32 contiguous: hung, dropped for the rest of the run (did not finish within 0.5 s)" in err
-    assert "hangs batchnorm train 4x3 " not in err  # not called again
-    assert out.count(" numpy ") == 2
+    assert "hangs batchnorm train 4x3x5x5 float32 contiguous: timeout, did not finish within 0.5 s (worker killed)" in err
+    assert ("hangs batchnorm train 4x3 float32 contiguous: timeout, did not finish within 0.5 s (worker killed); "
+            "dropped for the rest of the run after 2 failures") in err
+    assert "hangs batchnorm train 8x3 " not in err  # not called again
+    assert out.count(" numpy ") == 3

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -58,7 +59,11 @@ def add_parser(sub) -> None:
     p.add_argument("--repeat", type=common.positive_int, default=10, help="timed samples per measurement (default 10)")
     p.add_argument("--timeout", type=common.positive_float, default=300.0, metavar="S",
                    help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
-    p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write rows to FILE (.csv or .json)")
+    p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                   help="write rows to FILE (.csv or .json), rewritten after every configuration")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="keep FILE's rows and skip the configurations it holds")
+    again.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     p.set_defaults(func=cmd_bench)
 
 
@@ -97,13 +102,19 @@ def configurations(op: OpInfo, shapes, dtypes, layouts, passes) -> list[Config]:
     return list(dict.fromkeys(out))
 
 
+#: a backend whose worker dies or runs past the time limit this often is dropped for the run
+MAX_DEATHS = 2
+
+
 def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None, progress=None, timeout: float | None = 300.0,
-              registry=None):
-    """Measure every configuration on every backend that implements its op, the backends of a
-    configuration back to back so their ratios are fair. A backend that hangs past ``timeout``
-    is dropped for the rest of the run. Returns (rows, skipped lines)."""
+              plugins: tuple[str, ...] = (), on_rows=None):
+    """Measure every configuration on every backend that implements its op, each backend in a
+    worker process of its own, the backends of a configuration back to back so their ratios are
+    fair. A worker that crashes or runs past ``timeout`` is killed and restarted for the next
+    configuration; after MAX_DEATHS the backend is dropped. ``on_rows(rows)`` is called with all
+    rows so far after every configuration. Returns (rows, skipped lines)."""
     from .. import bench
-    from ..limits import TimedOut
+    from ..worker import RemoteError, Worker, WorkerError
 
     machine = bench.machine_info()
     rows, skipped, usable = [], [], []
@@ -113,39 +124,88 @@ def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None,
             usable.append(b)
         else:
             skipped.append(f"{b.name}: unavailable ({avail.reason})")
-    for cfg in todo:
-        these = [b for b in usable if cfg.op.name in getattr(b, "ops", {})]
-        got, failed = bench.measure_interleaved(these, cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout, repeat=repeat,
-                                                threads=threads, machine=machine, timeout=timeout)
-        rows += got
-        for b, exc in failed:
-            what = "unsupported" if isinstance(exc, Unsupported) else f"error {type(exc).__name__}"
-            if isinstance(exc, TimedOut):
-                usable.remove(b)  # a hung call still runs: send this backend nothing more
-                what = "hung, dropped for the rest of the run"
-            skipped.append(f"{b.name} {cfg.label()}: {what} ({exc})")
-        if progress:
-            progress.step(cfg.label())
+    workers = {b.name: Worker(b.name, plugins, threads) for b in usable}
+    dropped: set[str] = set()
+
+    def failed(w, cfg, exc):
+        if isinstance(exc, Unsupported):
+            return f"{w.backend} {cfg.label()}: unsupported ({exc})"
+        if isinstance(exc, WorkerError):
+            what = f"{exc.kind}, {exc}"
+            if w.deaths >= MAX_DEATHS:
+                dropped.add(w.backend)
+                what += f"; dropped for the rest of the run after {w.deaths} failures"
+            return f"{w.backend} {cfg.label()}: {what}"
+        name = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
+        return f"{w.backend} {cfg.label()}: error {name} ({exc})"
+
+    try:
+        for cfg in todo:
+            handles = []
+            for b in usable:
+                w = workers[b.name]
+                if b.name in dropped or cfg.op.name not in getattr(b, "ops", {}):
+                    continue
+                try:
+                    info = w.ensure(timeout)
+                except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
+                    skipped.append(failed(w, cfg, exc))
+                    continue
+                if not info["available"]:
+                    dropped.add(b.name)
+                    skipped.append(f"{b.name}: unavailable in its worker ({info['reason']})")
+                    continue
+                handles.append(w)
+            got, failures = bench.measure_interleaved(handles, cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout,
+                                                      repeat=repeat, threads=threads, machine=machine, timeout=timeout)
+            rows += got
+            skipped += [failed(w, cfg, exc) for w, exc in failures]
+            if on_rows and got:
+                on_rows(rows)
+            if progress:
+                progress.step(cfg.label())
+    finally:
+        for w in workers.values():
+            w.stop()
     return rows, skipped
 
 
 def check_output(path: Path | None) -> None:
-    if path is not None and path.suffix.lower() not in (".csv", ".json"):
-        raise InputError(f"--output must end in .csv or .json, got {path.name!r}")
+    from ..output import check_writable
+
+    if path is not None:
+        check_writable(path, suffixes=(".csv", ".json"))
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Rows of an existing bench file (for --resume)."""
+    import pandas as pd
+
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path).to_dict(orient="records")
+    return json.loads(path.read_text()).get("rows", [])
 
 
 def write_rows(rows: list[dict], path: Path) -> None:
+    """Replace ``path`` with every row so far: the file is always complete and valid."""
     import pandas as pd
 
     from ..bench import columns_for
+    from ..output import atomic_write
 
     check_output(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows, columns=columns_for(rows))
     if path.suffix.lower() == ".csv":
-        df.to_csv(path, index=False)
+        atomic_write(path, df.to_csv(index=False))
     else:
-        path.write_text(json.dumps({"normbench_bench": 2, "rows": df.to_dict(orient="records")}, indent=1))
+        atomic_write(path, json.dumps({"normbench_bench": 2, "rows": df.to_dict(orient="records")}, indent=1))
+
+
+def warn_threads(threads: int | None) -> None:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if threads and usable and threads > usable:
+        print(f"normbench: warning: --threads {threads} is more than the {usable} usable cores: threads will share "
+              "cores and the timings say little", file=sys.stderr)
 
 
 def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
@@ -169,17 +229,41 @@ def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from ..output import lock_for
     from ..tables import Progress, render
 
     check_output(args.output)
+    warn_threads(args.threads)
     registry = common.load_registry(args)
     ops, backends = common.selected(registry, args)
     todo = plan(args, ops)
     common.warn_problems(registry)
-    progress = Progress("bench", len(todo))
-    rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,
-                              timeout=args.timeout)
-    progress.done()
+    if not [b for b in backends if any(registry.supports(b, op.name) for op in ops) and availability_of(b)]:
+        raise InputError("nothing to measure: none of the selected backends is available and implements "
+                         + ", ".join(op.name for op in ops))
+    kept: list[dict] = []
+    with lock_for(args.output):
+        if args.output and args.output.exists():
+            if args.resume:
+                kept = read_rows(args.output)
+                done = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept}
+                todo = [c for c in todo if (c.op.name, c.pass_, format_shape(c.shape), c.dtype, c.layout) not in done]
+                print(f"resuming: {len(kept)} rows kept from {args.output}, {len(todo)} configurations to go", file=sys.stderr)
+            elif not args.force:
+                raise InputError(f"{args.output} exists; --resume adds to it, --force overwrites it")
+        progress = Progress("bench", len(todo))
+        save = (lambda rows: write_rows(kept + rows, args.output)) if args.output else None
+        try:
+            rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,
+                                      timeout=args.timeout, plugins=tuple(args.plugin), on_rows=save)
+        except KeyboardInterrupt:
+            progress.done()
+            where = f"; every finished row is in {args.output}" if args.output else ""
+            print(f"normbench: interrupted{where}", file=sys.stderr)
+            return 130
+        progress.done()
+        if args.output:
+            write_rows(kept + rows, args.output)
     print(render(
         ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "GB/s", "% floor", "compile s"],
         [[r["norm"], r["backend"], r["op"], r["dtype"], r["layout"], r["shape"], r["threads"], f"{r['median_s'] * 1e3:.3f}",
@@ -192,8 +276,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print()
         print("\n".join(ratios))
     if args.output:
-        write_rows(rows, args.output)
-        print(f"wrote {len(rows)} rows to {args.output}")
-    if not rows:
+        print(f"wrote {len(kept) + len(rows)} rows to {args.output}")
+    if not rows and not kept:
         raise InputError("nothing was measured: every requested backend was unavailable or unsupported")
     return 0
+

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from ..backend import safe_call
 from . import common
 
 
@@ -20,26 +20,35 @@ def add_parser(sub) -> None:
     p.add_argument("--timeout", type=common.positive_float, default=120.0, metavar="S", help="time limit per case (default 120 s)")
     p.add_argument("--threads", type=common.positive_int, default=None, help="CPU threads for each backend")
     p.add_argument("--list-cases", action="store_true", help="print the case ids and exit")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                   help="also write the JSON to FILE, rewritten after every backend (kept if interrupted)")
     p.set_defaults(func=cmd_check)
 
 
-def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True):
-    """Every (op, backend) pair the backend declares: a list of BackendReport."""
+def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None):
+    """Every (op, backend) pair the backend declares, each backend in a worker process of its
+    own: a list of BackendReport. ``on_report(reports)`` after each pair (to save them)."""
+    from ..backend import availability_of
     from ..conformance import runner
     from ..tables import Progress
 
     reports = []
     for b in backends:
-        if threads:
-            safe_call(lambda b=b: b.set_threads(threads))
         for op in ops:
             if not registry.supports(b, op.name):
                 continue
+            avail = availability_of(b)
+            if not avail:
+                reports.append(runner.BackendReport(b.name, op.name, False, avail.reason))
+                continue
             op_cases = [c for c in cases if c.op == op.name]
             bar = Progress(f"check {b.name} {op.name}", len(op_cases), enabled=progress)
-            reports.append(runner.check_backend(b, op, op_cases, timeout=timeout, on_result=lambda r: bar.step()))
+            reports.append(runner.check_backend_isolated(b.name, op, op_cases, plugins=plugins, threads=threads,
+                                                         timeout=timeout, on_result=lambda r: bar.step()))
             bar.done()
+            if on_report:
+                on_report(reports)
     return reports
 
 
@@ -71,6 +80,10 @@ def print_tables(reports, ops, cases, stream=None) -> None:
         label = {"xfail": "known failure", "xpass": "XPASS"}.get(r.status, r.status.upper())
         reason = f" [{r.known_reason}]" if r.known_reason else ""
         print(f"{label}: {name} {r.case.id}: {r.message}{reason}", file=stream)
+    for rep in reports:
+        skipped = [r for r in rep.results if r.status == "skipped"]
+        if skipped:
+            print(f"DROPPED: {rep.name} {rep.op}: {len(skipped)} cases not run ({skipped[0].message})", file=stream)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -85,10 +98,36 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(c.id)
         return 0
     common.warn_problems(registry)
-    if not any(registry.supports(b, op.name) for b in backends for op in ops):
+    from ..backend import availability_of
+    from ..output import atomic_write, check_writable, lock_for
+
+    runnable = [b for b in backends if any(registry.supports(b, op.name) for op in ops)]
+    if not runnable:
         raise InputError(f"none of the selected backends implements {', '.join(op.name for op in ops)}")
-    reports = run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
-                         progress=not args.json)
+    if not any(availability_of(b) for b in runnable):
+        raise InputError("nothing to check: " + "; ".join(f"{b.name} is unavailable ({availability_of(b).reason})"
+                                                            for b in runnable))
+    if args.output:
+        check_writable(args.output, suffixes=(".json",))
+
+    def save(reports):
+        if args.output:
+            atomic_write(args.output, json.dumps(runner.check_json(reports, registry), indent=1))
+
+    reports: list = []
+
+    def keep(so_far):
+        reports[:] = so_far
+        save(so_far)
+
+    with lock_for(args.output):
+        try:
+            keep(run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
+                            progress=not args.json, plugins=tuple(args.plugin), on_report=keep))
+        except KeyboardInterrupt:
+            where = f"; results of every finished backend are in {args.output}" if args.output else ""
+            print(f"normbench: interrupted{where}", file=sys.stderr)
+            return 130
     if args.json:
         json.dump(runner.check_json(reports, registry), sys.stdout, indent=2)
         print()
@@ -96,3 +135,4 @@ def cmd_check(args: argparse.Namespace) -> int:
         print_tables(reports, ops, cases)
         print(runner.summary_line(reports))
     return 1 if any(rep.failed for rep in reports) else 0
+

@@ -1,9 +1,15 @@
-"""``normbench run``: the whole product in one go (list, check, quick benchmarks, report)."""
+"""``normbench run``: the whole product in one go (list, check, quick benchmarks, report).
+
+The report folder is built beside the target and renamed into place at the end, so an
+interrupted run never leaves a mix of two runs; a second run into the same folder while one is
+going refuses (a lock).
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 
 from ..errors import InputError
@@ -24,6 +30,42 @@ def add_parser(sub) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ..output import Lock, check_writable
+    from .bench import warn_threads
+
+    registry = common.load_registry(args)
+    ops, backends = common.selected(registry, args)
+    grids = {op.name: op.grid(args.grid) for op in ops}  # an unknown grid fails before any work
+    if not ops:
+        raise InputError("no op is installed")
+    check_writable(args.output, directory=True)
+    warn_threads(args.threads)
+    with Lock(args.output):
+        staging = args.output.parent / f".{args.output.name}.partial-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        try:
+            failed = _run(args, registry, ops, backends, grids, staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _replace_dir(staging, args.output)
+    print(("FAILED: unexpected conformance failures (see the report)" if failed else "done: no unexpected failures")
+          + f"; report in {args.output}/")
+    return 1 if failed else 0
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Put ``new`` where ``target`` is, in two renames (the old folder goes only once the new is in)."""
+    old = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _run(args, registry, ops, backends, grids, out: Path) -> bool:
+    """The four steps, written into ``out``; True if a conformance case failed unexpectedly."""
     import pandas as pd
 
     from .. import bench, report
@@ -32,14 +74,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .bench import configurations, run_bench, speedup_lines, write_rows
     from .check import run_checks
     from .listing import backend_rows
-
-    registry = common.load_registry(args)
-    ops, backends = common.selected(registry, args)
-    grids = {op.name: op.grid(args.grid) for op in ops}  # an unknown grid fails before any work
-    if not ops:
-        raise InputError("no op is installed")
-    out = args.output
-    out.mkdir(parents=True, exist_ok=True)
 
     print("== 1/4 backends")
     rows = [r for r in backend_rows(registry, ops) if not args.backend or r["name"] in args.backend]
@@ -52,7 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     print("\n== 2/4 conformance")
     cases = runner.select_cases(ops)
-    reports = run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads)
+    reports = run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
+                         plugins=tuple(args.plugin))
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
                                             else f"unavailable ({rep.reason})"))
@@ -66,7 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     unavailable = {rep.name for rep in reports if not rep.available}
     usable = [b for b in backends if b.name not in unavailable]
     progress = Progress("bench", len(todo))
-    bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress)
+    bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress,
+                                    plugins=tuple(args.plugin))
     progress.done()
     write_rows(bench_rows, out / "bench.csv")
     errors = [s for s in skipped if ": unsupported (" not in s and ": unavailable (" not in s]
@@ -80,8 +116,5 @@ def cmd_run(args: argparse.Namespace) -> int:
     machine = bench.machine_info()
     machine["threads"] = args.threads
     path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=args.baseline, check=check, machines=machine)
-    print(f"wrote {path}")
-    failed = any(r.failed for r in reports)
-    print(("FAILED: unexpected conformance failures (see the report)" if failed else "done: no unexpected failures")
-          + f"; report in {out}/")
-    return 1 if failed else 0
+    print(f"wrote {path.name}")
+    return any(r.failed for r in reports)

@@ -123,6 +123,61 @@ def check_backend(
     return report
 
 
+#: a backend whose worker dies or hangs this many cases in a row is dropped for the rest of the run
+MAX_CONSECUTIVE_DEATHS = 3
+
+
+def check_backend_isolated(
+    name: str,
+    op: OpInfo,
+    cases: Iterable[Any],
+    *,
+    plugins: Sequence[str] = (),
+    threads: int | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    on_result: Callable[[CaseResult], None] | None = None,
+) -> BackendReport:
+    """Every case of ``op`` on backend ``name``, in a worker process of its own.
+
+    A crash (signal, ``os._exit``, abort) or a case past ``timeout`` kills only the worker: that
+    case is reported as "crash" or "timeout" with the exit status, and a fresh worker runs the
+    next case. After MAX_CONSECUTIVE_DEATHS in a row the backend is dropped: its remaining cases
+    are reported as skipped, and every other backend goes on.
+    """
+    from ..worker import RemoteError, Worker, WorkerError
+
+    worker = Worker(name, tuple(plugins), threads)
+    report = BackendReport(name, op.name, True)
+    in_a_row, dropped = 0, ""
+    try:
+        for case in cases:
+            if case.op != op.name:
+                continue
+            if dropped:
+                result = CaseResult(case, "skipped", dropped)
+            else:
+                try:
+                    info = worker.ensure(timeout)
+                    if not info["available"]:
+                        report.available, report.reason = False, info["reason"]
+                        return report
+                    result = worker.request("case", (op.name, case), timeout)
+                    in_a_row = 0
+                except WorkerError as exc:
+                    in_a_row += 1
+                    result = CaseResult(case, exc.kind, f"{exc} on this case")
+                    if in_a_row >= MAX_CONSECUTIVE_DEATHS:
+                        dropped = f"skipped: backend dropped after {in_a_row} failed workers in a row (last: {exc})"
+                except RemoteError as exc:  # the harness itself failed in the worker (e.g. loading plugins)
+                    result = CaseResult(case, "error", f"{exc.type_name}: {exc}")
+            report.results.append(result)
+            if on_result:
+                on_result(result)
+    finally:
+        worker.stop()
+    return report
+
+
 def summary_line(reports: list[BackendReport]) -> str:
     total: Counter = Counter()
     for r in reports:
@@ -136,6 +191,8 @@ def summary_line(reports: list[BackendReport]) -> str:
         f"{verdict}: {len(backends)} backend(s) on {len(ops)} op(s), {total['pass']} passed, {failed} failed, "
         f"{total['xfail']} known failures, {total['xpass']} unexpectedly passing, {total['unsupported']} unsupported"
     )
+    if total["skipped"]:
+        text += f", {total['skipped']} skipped (backend dropped)"
     if unavailable:
         text += f", unavailable: {', '.join(unavailable)}"
     return text

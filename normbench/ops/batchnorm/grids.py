@@ -38,6 +38,8 @@ def sweep_shape(values: Mapping[str, int]) -> Shape:
     missing = [a for a in ("batch", "channels") if a not in values]
     if missing:
         raise InputError(f"a batchnorm sweep needs batch and channels (and optionally spatial, default 14); missing {', '.join(missing)}")
+    if values["batch"] < 1 or values["channels"] < 1:
+        raise InputError(f"batch and channels sizes must be positive, got batch={values['batch']} channels={values['channels']}")
     return make_shape(values["batch"], values["channels"], values.get("spatial", 14))
 
 
