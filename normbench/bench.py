@@ -242,9 +242,7 @@ def measure_interleaved(
         median = statistics.median(samples)
         nbytes = info["nbytes"]
         gbps = nbytes / median / 1e9
-        in_effect = getattr(h, "threads", None)
-        if in_effect is None and hasattr(h, "info"):
-            in_effect = h.info.get("threads")
+        in_effect = h.threads
         # the machine's bandwidth with the threads asked for, whatever the backend managed to use;
         # a device backend measures its own memory (Backend.copy_gbps, optional)
         copy = facts["copy_gbps"] or copy_bandwidth(nbytes, threads or in_effect or 1)

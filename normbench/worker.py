@@ -84,7 +84,7 @@ class Worker:
     """Parent side: one backend's worker process, started on demand, restarted after a death."""
 
     def __init__(self, backend: str, plugins: tuple[str, ...] = (), threads: int | None = None):
-        self.backend, self.plugins, self.threads = backend, tuple(plugins), threads
+        self.backend, self.plugins, self.requested_threads = backend, tuple(plugins), threads
         self.name = backend
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
@@ -107,11 +107,16 @@ class Worker:
             start_new_session=True, env=env,
         )
         try:
-            self.info = self.request("init", (self.plugins, self.backend, self.threads), timeout)
+            self.info = self.request("init", (self.plugins, self.backend, self.requested_threads), timeout)
         except BaseException:
             self.stop()
             raise
         return self.info
+
+    @property
+    def threads(self) -> int | None:
+        """The thread count in effect in the worker, as its backend reported it (not the one asked for)."""
+        return self.info.get("threads")
 
     def ensure(self, timeout: float | None = 300.0) -> dict[str, Any]:
         if self.proc is None or self.proc.poll() is not None:
@@ -236,11 +241,6 @@ class _Child:
         copy = getattr(b, "copy_gbps", None)
         return {"version": safe_call(b.version, ""), "environment": safe_call(b.environment, {}) or {},
                 "copy_gbps": safe_call(lambda: copy(nbytes)) if callable(copy) else None}
-
-    def call(self, payload):
-        """Run a named backend method in this (the timed) thread; for tests and probes."""
-        method, args = payload
-        return getattr(self.backend, method)(*args)
 
 
 def main() -> int:

@@ -144,3 +144,12 @@ def test_threads_above_the_cores_warn(capsys):
     code, _, err = run(capsys, "bench", "--backend", "numpy", "--shape", "4x3", "--op", "train", "--repeat", "1",
                        "--threads", "1000")
     assert code == 0 and "--threads 1000 is more than the" in err
+
+
+def test_rows_record_the_threads_in_effect_not_the_ones_asked_for(capsys, tmp_path):
+    out_file = tmp_path / "r.csv"
+    code, _, err = run(capsys, "bench", "--backend", "numpy", "--backend", "numba", "--shape", "4x3x5x5", "--op", "train",
+                       "--repeat", "1", "--threads", "2", "--output", str(out_file))
+    assert code == 0, err
+    threads = dict(pd.read_csv(out_file)[["backend", "threads"]].values)
+    assert threads == {"numpy": 1, "numba": 2}  # NumPy's kernels are single-threaded whatever is asked

@@ -35,10 +35,10 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
 
     reports = []
     for b in backends:
+        avail = availability_of(b)
         for op in ops:
             if not registry.supports(b, op.name):
                 continue
-            avail = availability_of(b)
             if not avail:
                 reports.append(runner.BackendReport(b.name, op.name, False, avail.reason))
                 continue
