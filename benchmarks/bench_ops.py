@@ -11,11 +11,22 @@ failed. Setup makes the data, converts it and warms up (JIT compilation) outside
 import os
 import time
 
+import functools
+
 from normbench import Unsupported, bench, pluginmanager
 from normbench.backend import availability_of, safe_call
+from normbench.discovery import discover
 from normbench.opinfo import format_shape
 
-_REGISTRY = pluginmanager.load()
+# Plugins are found in a discovery process (one that dies importing costs only itself); a
+# benchmark then loads just its backend's plugin. asv runs each benchmark in its own process,
+# which is the isolation here.
+_REGISTRY = discover()
+
+
+@functools.lru_cache(maxsize=None)
+def _backend(name):
+    return pluginmanager.load(**(_REGISTRY.worker_scope(name) or {})).get(name)
 GRID_NAME = os.environ.get("NORMBENCH_GRID", "quick")
 
 
@@ -43,12 +54,13 @@ THREADS = int(os.environ["NORMBENCH_THREADS"]) if os.environ.get("NORMBENCH_THRE
 def _setup(self, op, backend, pass_, shape, dtype, layout):
     if layout not in op.layouts_for(shape, [layout]):
         raise NotImplementedError(f"{format_shape(shape)} has no {layout} layout")
-    b = _REGISTRY.get(backend)
-    if not _REGISTRY.supports(b, op.name):
+    info = _REGISTRY.get(backend)
+    if not _REGISTRY.supports(info, op.name):
         raise NotImplementedError(f"{backend} does not implement {op.name}")
-    avail = availability_of(b)
+    avail = availability_of(info)
     if not avail:
         raise NotImplementedError(avail.reason)
+    b = _backend(backend)
     if THREADS:
         safe_call(lambda: b.set_threads(THREADS))
     try:
@@ -129,7 +141,7 @@ class Compile:
 
     def track_compile_seconds(self, backend, norm):
         """Seconds of the first prepare() of four configurations (on-disk JIT caches count)."""
-        b = _REGISTRY.get(backend)
+        b = _backend(backend)
         op = _REGISTRY.op(norm)
         rank = max(op.ranks)
         start = time.perf_counter()

@@ -15,7 +15,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 import pluggy
 
@@ -78,6 +78,13 @@ class Registry:
     notices: list[str] = field(default_factory=list)
     #: first claimant of every backend name seen, loaded or not, to report duplicates
     claims: dict[str, PluginSource] = field(default_factory=dict, repr=False)
+    #: set by discovery: how a worker loads just what one backend needs (see worker_scope)
+    scopes: dict[str, dict[str, list[str]]] = field(default_factory=dict, repr=False)
+
+    def worker_scope(self, name: str) -> dict[str, list[str]] | None:
+        """``{"only": [...], "exclude": [...]}``: the plugins a worker for backend ``name`` imports
+        (its own and the op plugins), or None to import them all."""
+        return self.scopes.get(name)
 
     def names(self) -> list[str]:
         return list(self.backends)
@@ -123,16 +130,36 @@ def _runtime_modules(extra: Iterable[str]) -> list[str]:
     return list(dict.fromkeys([*env, *extra]))
 
 
-def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GROUP) -> Registry:
-    """Load every plugin and return a :class:`Registry`. Never raises for a broken plugin."""
+def load(
+    plugins: Iterable[str] = (),
+    *,
+    entry_point_group: str = ENTRY_POINT_GROUP,
+    only: Collection[str] | None = None,
+    exclude: Collection[str] = (),
+    progress: Callable[[str, str], None] | None = None,
+) -> Registry:
+    """Load every plugin and return a :class:`Registry`. Never raises for a broken plugin.
+
+    ``only`` (plugin names) imports just those; ``exclude`` skips plugins that a discovery
+    process saw kill or hang the interpreter (see :mod:`normbench.discovery`). ``progress(stage,
+    plugin)`` is called before each step that runs a plugin's code, so that a process which
+    dies there can name the culprit.
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     registry = Registry()
     candidates: list[tuple[object, PluginSource]] = []
+    step = progress or (lambda stage, plugin: None)
+
+    def wanted(name: str) -> bool:
+        return name not in exclude and (only is None or name in only)
 
     for ep in sorted(entry_points(group=entry_point_group), key=lambda e: e.name):
+        if not wanted(ep.name):
+            continue
         dist = getattr(ep, "dist", None)
         source = PluginSource(ep.name, dist.name if dist else "", dist.version if dist else "")
+        step("import", ep.name)
         try:
             candidates.append((ep.load(), source))
         except (Exception, SystemExit) as exc:  # a plugin may raise anything, even SystemExit; not Ctrl-C
@@ -141,7 +168,8 @@ def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GR
     modules = _runtime_modules(plugins)
     if modules and os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())  # so `--plugin mymodule` finds a module beside the user
-    for module_name in modules:
+    for module_name in (m for m in modules if wanted(m)):
+        step("import", module_name)
         try:
             candidates.append((importlib.import_module(module_name), PluginSource(module_name)))
         except (Exception, SystemExit) as exc:
@@ -164,10 +192,12 @@ def load(plugins: Iterable[str] = (), *, entry_point_group: str = ENTRY_POINT_GR
     # ops first: backends are checked against the ops actually installed
     for plugin, source in registered:
         for impl in (i for i in pm.hook.normbench_ops.get_hookimpls() if i.plugin is plugin):
+            step("normbench_ops", source.plugin)
             for obj in _call(impl, "normbench_ops", "ops", source, registry):
                 _add_op(obj, source, registry)
     for plugin, source in registered:
         for impl in (i for i in pm.hook.normbench_backends.get_hookimpls() if i.plugin is plugin):
+            step("normbench_backends", source.plugin)
             for obj in _call(impl, "normbench_backends", "backends", source, registry):
                 _add_backend(obj, source, registry)
     return registry

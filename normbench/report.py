@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import math
 import statistics
+import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -68,7 +69,17 @@ def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo]) -> pd.DataFrame:
         df["commit"] = ""
         frames.append(df)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    return _with_axes(out, ops) if not out.empty else out
+    if out.empty:
+        return out
+    # Files from the shards of one grid (bench --shard K/N) merge here. The same measurement in
+    # two files (a shard run twice) would count twice: keep the later file's, and say so.
+    key = [c for c in ("norm", "backend", "op", "shape", "dtype", "layout", "threads", "machine") if c in out.columns]
+    dup = out.duplicated(subset=key, keep="last")
+    if dup.any():
+        print(f"normbench: warning: {int(dup.sum())} measurement(s) appear in more than one input file; "
+              "keeping the last file's", file=sys.stderr)
+        out = out[~dup].reset_index(drop=True)
+    return _with_axes(out, ops)
 
 
 #: asv benchmark classes are named after the op: ``Grid_<op>`` (parameters: backend, pass, the

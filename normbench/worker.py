@@ -23,7 +23,7 @@ import struct
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 _HEADER = struct.Struct("<Q")
 START_S = 120.0
@@ -83,9 +83,13 @@ def _read_exact(fd: int, n: int) -> bytes:
 class Worker:
     """Parent side: one backend's worker process, started on demand, restarted after a death."""
 
-    def __init__(self, backend: str, plugins: tuple[str, ...] = (), threads: int | None = None):
+    def __init__(self, backend: str | None, plugins: tuple[str, ...] = (), threads: int | None = None,
+                 scope: dict[str, list[str]] | None = None):
+        """``backend=None`` starts a bare worker (discovery); ``scope`` limits the plugins it imports
+        (:meth:`Registry.worker_scope`)."""
         self.backend, self.plugins, self.requested_threads = backend, tuple(plugins), threads
-        self.name = backend
+        self.scope = scope
+        self.name = backend or "discovery"
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
         self.deaths = 0
@@ -106,8 +110,10 @@ class Worker:
             [sys.executable, "-m", "normbench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             start_new_session=True, env=env,
         )
+        if self.backend is None:
+            return self.info
         try:
-            self.info = self.request("init", (self.plugins, self.backend, self.requested_threads), timeout)
+            self.info = self.request("init", (self.plugins, self.backend, self.requested_threads, self.scope), timeout)
         except BaseException:
             self.stop()
             raise
@@ -143,8 +149,13 @@ class Worker:
                 pass
 
     # -- requests ----------------------------------------------------------------------------------
-    def request(self, kind: str, payload: Any = None, timeout: float | None = None) -> Any:
-        """Send one request and wait for its answer. Raises WorkerDied, WorkerTimedOut, RemoteError."""
+    def request(self, kind: str, payload: Any = None, timeout: float | None = None,
+                progress: Callable[[], Any] | None = None) -> Any:
+        """Send one request and wait for its answer. Raises WorkerDied, WorkerTimedOut, RemoteError.
+
+        With ``progress`` (polled every half second), ``timeout`` is the longest time allowed
+        without a change in its value rather than for the whole request.
+        """
         proc = self.proc
         if proc is None:
             raise WorkerDied("worker not started")
@@ -154,11 +165,18 @@ class Worker:
             raise self._died() from None
         fd = proc.stdout.fileno()
         deadline = None if not timeout else time.monotonic() + timeout
+        seen = progress() if progress else None
         while True:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if progress:
+                wait = 0.5 if wait is None else min(wait, 0.5)
             ready, _, _ = select.select([fd], [], [], wait)
             if ready:
                 break
+            if progress and deadline is not None:
+                now = progress()
+                if now != seen:
+                    seen, deadline = now, time.monotonic() + timeout
             if deadline is not None and time.monotonic() >= deadline:
                 self._kill()
                 self.deaths += 1
@@ -199,12 +217,28 @@ class _Child:
         from .backend import availability_of, safe_call
         from .pluginmanager import load
 
-        plugins, name, threads = payload
-        registry = load(plugins)
+        plugins, name, threads, scope = payload
+        registry = load(plugins, **(scope or {}))
         self.backend, self.ops = registry.get(name), registry.op_infos()
         avail = availability_of(self.backend)
         in_effect = safe_call(lambda: self.backend.set_threads(threads)) if avail else None
         return {"available": avail.available, "reason": avail.reason, "threads": in_effect}
+
+    def discover(self, payload):
+        """Load every plugin, noting each step in the progress file (see normbench.discovery)."""
+        from .discovery import describe_registry
+        from .pluginmanager import load
+
+        plugins, exclude, path = payload
+        with open(path, "a", buffering=1) as log:
+            def step(stage: str, plugin: str) -> None:
+                log.write(f"{stage}\t{plugin}\n")
+                log.flush()
+
+            registry = load(plugins, exclude=exclude, progress=step)
+            info = describe_registry(registry, step)
+            step("done", "")
+        return info
 
     def case(self, payload):
         from .conformance.runner import apply_known

@@ -153,3 +153,88 @@ def test_rows_record_the_threads_in_effect_not_the_ones_asked_for(capsys, tmp_pa
     assert code == 0, err
     threads = dict(pd.read_csv(out_file)[["backend", "threads"]].values)
     assert threads == {"numpy": 1, "numba": 2}  # NumPy's kernels are single-threaded whatever is asked
+
+
+def test_plugins_that_kill_or_hang_discovery_cost_only_themselves(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NORMBENCH_IMPORT_TIMEOUT", "3")
+    code, out, err = run(capsys, "list", "--json", "--plugin", "exit_at_import", "--plugin", "hang_at_import",
+                         "--plugin", "crash_in_hook")
+    assert code == 0
+    listing = json.loads(out)
+    assert {"numpy", "numba", "torch-cpu"} <= {b["name"] for b in listing["backends"]}
+    problems = {p["plugin"]: p["message"] for p in listing["problems"]}
+    assert problems["exit_at_import"].startswith("killed the process during import: worker exited with status 3")
+    assert problems["hang_at_import"].startswith("hung during import (no progress for 3 s, process killed)")
+    assert problems["crash_in_hook"].startswith("killed the process during normbench_backends(): worker killed by SIGSEGV")
+    # and the work goes on, with the culprits reported
+    code, out, err = run(capsys, "check", "--plugin", "exit_at_import", "--backend", "numpy", "--group", "dtypes")
+    assert code == 0 and "12 passed" in out
+    assert "warning: plugin 'exit_at_import': killed the process during import" in err
+
+
+def test_parent_imports_no_backend_plugin():
+    """Backend code runs only in workers: after discovery the parent has not imported a backend plugin."""
+    probe = ("import sys; from normbench.discovery import discover; r = discover(); "
+             "print(sorted(r.backends)); print([m for m in ('normbench_numpy', 'normbench_torch', 'torch', 'numba') "
+             "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300).stdout.splitlines()
+    assert "numpy" in out[0] and "torch-cpu" in out[0]
+    assert out[1] == "[]"
+
+
+def test_pytest_route_survives_a_segfaulting_backend(subprocess_env):
+    env = dict(subprocess_env, PYTHONPATH=str(Path(__file__).parent / "fake_plugins"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "normbench.conformance",
+         "--plugin", "crashing_backends", "--backend", "crash-segfault", "--backend", "numpy", "--case", "dtypes/*",
+         "-k", "test_case"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parent,
+    )
+    tail = proc.stdout.strip().splitlines()[-1]
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "worker killed by SIGSEGV (signal 11) on this case" in proc.stdout
+    assert "backend dropped after 3 failed workers in a row" in proc.stdout
+    assert "16 failed" in tail and "12 passed" in tail, tail
+
+
+def test_pytest_route_unknown_backend_is_a_one_line_usage_error(subprocess_env):
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs",
+                           "normbench.conformance", "--backend", "nosuch"],
+                          capture_output=True, text=True, timeout=300, env=subprocess_env)
+    assert proc.returncode == 4
+    assert "unknown backend 'nosuch'; available backends: " in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_shards_split_the_grid_and_merge_in_report(tmp_path, capsys):
+    files = []
+    for k in (1, 2, 3):
+        path = tmp_path / f"shard{k}.csv"
+        code, _, err = run(capsys, "bench", "--backend", "numpy", "--grid", "smoke", "--repeat", "2",
+                           "--shard", f"{k}/3", "--output", str(path))
+        assert code == 0, err
+        files.append(path)
+    frames = [pd.read_csv(f) for f in files]
+    keys = [set(zip(df["op"], df["shape"], df["layout"])) for df in frames]
+    assert all(keys) and not (keys[0] & keys[1]) and not (keys[1] & keys[2]) and not (keys[0] & keys[2])
+    total = sum(len(df) for df in frames)
+    code, out, err = run(capsys, "report", *[a for f in files for a in ("--input", str(f))], "--no-plots",
+                         "--output", str(tmp_path / "rep"))
+    assert code == 0 and f"({total} measurements)" in out
+    # the same shard given twice counts once, with a warning
+    code, out, err = run(capsys, "report", "--input", str(files[0]), "--input", str(files[0]), "--no-plots",
+                         "--output", str(tmp_path / "rep2"))
+    assert code == 0 and f"({len(frames[0])} measurements)" in out
+    assert "appear in more than one input file" in err
+
+
+@pytest.mark.parametrize("bad", ["0/3", "4/3", "x/2", "2"])
+def test_bad_shard_is_refused(capsys, bad):
+    code, _, err = run(capsys, "bench", "--backend", "numpy", "--shard", bad)
+    assert code == 2 and "expected K/N with 1 <= K <= N" in err
+
+
+def test_a_selection_where_every_case_is_unsupported_is_not_a_pass(capsys):
+    code, out, err = run(capsys, "check", "--backend", "numba", "--dtype", "float16", "--group", "dtypes")
+    assert code == 2
+    assert "nothing was checked: every selected case is unsupported" in err and "dtype float16 not supported" in err

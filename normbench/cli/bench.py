@@ -40,6 +40,23 @@ def _sweep(text: str) -> tuple[str, list[int]]:
     return axis.strip(), sizes
 
 
+def _shard(text: str) -> tuple[int, int]:
+    k, sep, n = text.partition("/")
+    try:
+        k_, n_ = int(k), int(n)
+    except ValueError:
+        k_ = n_ = 0
+    if not sep or not 1 <= k_ <= n_:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N (e.g. 2/4), got {text!r}")
+    return k_, n_
+
+
+def shard(todo: list, k: int, n: int) -> list:
+    """Shard ``k`` of ``n`` (1-based): every n-th configuration of the plan. Shards are disjoint
+    and cover the plan; each configuration's backends stay together, so ratios remain same-machine."""
+    return todo[k - 1::n]
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="time backends over a grid of shapes (no asv needed)")
     common.plugin_options(p)
@@ -61,6 +78,9 @@ def add_parser(sub) -> None:
                    help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
                    help="write rows to FILE (.csv or .json), rewritten after every configuration")
+    p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
+                   help="measure only shard K of N of the configurations (split a grid across machines; "
+                        "normbench report --input merges the files)")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="keep FILE's rows and skip the configurations it holds")
     again.add_argument("--force", action="store_true", help="overwrite an existing FILE")
@@ -107,7 +127,7 @@ MAX_DEATHS = 2
 
 
 def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None, progress=None, timeout: float | None = 300.0,
-              plugins: tuple[str, ...] = (), on_rows=None):
+              plugins: tuple[str, ...] = (), on_rows=None, scopes=None):
     """Measure every configuration on every backend that implements its op, each backend in a
     worker process of its own, the backends of a configuration back to back so their ratios are
     fair. A worker that crashes or runs past ``timeout`` is killed and restarted for the next
@@ -124,7 +144,8 @@ def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None,
             usable.append(b)
         else:
             skipped.append(f"{b.name}: unavailable ({avail.reason})")
-    workers = {b.name: Worker(b.name, plugins, threads) for b in usable}
+    scopes = scopes or {}
+    workers = {b.name: Worker(b.name, plugins, threads, scopes.get(b.name)) for b in usable}
     dropped: set[str] = set()
 
     def failed(w, cfg, exc):
@@ -237,6 +258,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     registry = common.load_registry(args)
     ops, backends = common.selected(registry, args)
     todo = plan(args, ops)
+    if args.shard:
+        todo = shard(todo, *args.shard)
+        print(f"shard {args.shard[0]}/{args.shard[1]}: {len(todo)} configurations", file=sys.stderr)
+        if not todo:
+            raise InputError(f"shard {args.shard[0]}/{args.shard[1]} is empty: the plan has fewer configurations "
+                             f"than {args.shard[1]} shards")
     common.warn_problems(registry)
     if not [b for b in backends if any(registry.supports(b, op.name) for op in ops) and availability_of(b)]:
         raise InputError("nothing to measure: none of the selected backends is available and implements "
@@ -255,6 +282,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         save = (lambda rows: write_rows(kept + rows, args.output)) if args.output else None
         try:
             rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,
+                                      scopes=registry.scopes,
                                       timeout=args.timeout, plugins=tuple(args.plugin), on_rows=save)
         except KeyboardInterrupt:
             progress.done()

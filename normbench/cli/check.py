@@ -45,6 +45,7 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
             op_cases = [c for c in cases if c.op == op.name]
             bar = Progress(f"check {b.name} {op.name}", len(op_cases), enabled=progress)
             reports.append(runner.check_backend_isolated(b.name, op, op_cases, plugins=plugins, threads=threads,
+                                                         scope=registry.worker_scope(b.name),
                                                          timeout=timeout, on_result=lambda r: bar.step()))
             bar.done()
             if on_report:
@@ -134,5 +135,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print_tables(reports, ops, cases)
         print(runner.summary_line(reports))
+    results = [r for rep in reports for r in rep.results]
+    if not any(r.status != "unsupported" for r in results):
+        # e.g. --dtype float16 for a backend without it: "passed" would be a claim about nothing
+        why = "; ".join(dict.fromkeys(f"{rep.name}: {r.message}" for rep in reports for r in rep.results))[:300]
+        print(f"normbench: error: nothing was checked: every selected case is unsupported by the selected "
+              f"backends ({why or 'no case selected'})", file=sys.stderr)
+        return 2
     return 1 if any(rep.failed for rep in reports) else 0
 

@@ -55,9 +55,9 @@ def backend_option(p: argparse.ArgumentParser, what: str = "backend") -> None:
 
 
 def load_registry(args):
-    from ..pluginmanager import load
+    from ..discovery import discover
 
-    return load(args.plugin)
+    return discover(args.plugin)
 
 
 def warn_problems(registry, stream=None) -> None:

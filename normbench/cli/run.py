@@ -102,6 +102,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     usable = [b for b in backends if b.name not in unavailable]
     progress = Progress("bench", len(todo))
     bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress,
+                                    scopes=registry.scopes,
                                     plugins=tuple(args.plugin))
     progress.done()
     write_rows(bench_rows, out / "bench.csv")

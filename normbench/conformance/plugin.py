@@ -12,7 +12,7 @@ import functools
 
 import pytest
 
-from normbench import pluginmanager
+from normbench.discovery import discover
 from normbench.backend import availability_of
 from normbench.conformance import runner
 from normbench.errors import InputError
@@ -34,7 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _registry(plugins: tuple[str, ...]):
-    return pluginmanager.load(plugins)
+    # plugins are imported in a discovery process; backends run in workers (IsolatedBackend)
+    try:
+        return discover(plugins)
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +66,16 @@ def _ops(config):
         raise pytest.UsageError(str(exc)) from None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Named backends and ops are checked before collection, so a typo is one usage line (exit 4),
+    # not a collection error per test module. Nothing is loaded unless they were given: this
+    # plugin is active in every pytest session of the environment.
+    if config.getoption("--backend", default=None):
+        _backend_names(config)
+    if config.getoption("--norm", default=None):
+        _ops(config)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "normbench_backend_name" in metafunc.fixturenames:
         metafunc.parametrize("normbench_backend_name", _backend_names(metafunc.config), scope="session")
@@ -84,6 +98,27 @@ def normbench_backend(normbench_registry, normbench_backend_name):
     if not avail:
         pytest.skip(f"backend {backend_name} unavailable: {avail.reason}")
     return b
+
+
+@pytest.fixture(scope="session")
+def normbench_isolated(request, normbench_registry, normbench_backend):
+    """The backend's worker process: a crash or hang costs one case, never the pytest session."""
+    iso = runner.IsolatedBackend(normbench_backend.name, tuple(request.config.getoption("--plugin")),
+                                 scope=normbench_registry.worker_scope(normbench_backend.name))
+    yield iso
+    iso.close()
+
+
+def run_isolated(registry, backend, iso, case, timeout):
+    """The result of one case in the backend's worker, or a pytest skip/fail saying why not."""
+    if not registry.supports(backend, case.op):
+        pytest.skip(f"backend {backend.name} does not implement {case.op}")
+    if iso.dropped:
+        pytest.fail(f"{case.id}: {iso.dropped}", pytrace=False)
+    result = iso.run(registry.op(case.op), case, timeout)
+    if result is None:
+        pytest.skip(f"backend {backend.name} unavailable in its worker: {iso.available()[1]}")
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,25 @@ class BackendReport:
                 "cases": [r.as_dict() for r in self.results]}
 
 
+def _run_cases(report: BackendReport, op: OpInfo, cases: Iterable[Any], run_one, on_result) -> BackendReport:
+    """The loop both routes share: ``run_one(case)`` returns (result, reason to stop or "")."""
+    stopped = ""
+    for case in cases:
+        if case.op != op.name:
+            continue
+        if stopped:
+            result = CaseResult(case, "skipped", stopped)
+        else:
+            result, stopped = run_one(case)
+            if result is None:  # the backend turned out to be unavailable
+                report.available, report.reason = False, stopped
+                return report
+        report.results.append(result)
+        if on_result:
+            on_result(result)
+    return report
+
+
 def check_backend(
     backend: Any,
     op: OpInfo,
@@ -100,31 +119,68 @@ def check_backend(
     timeout: float | None = DEFAULT_TIMEOUT,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> BackendReport:
-    """Run every case of ``op`` on one backend. A backend that raises or hangs is reported, not fatal."""
+    """Every case of ``op`` on a backend object, in this process (the Python API; no isolation:
+    a crash takes the caller with it, and a hang leaves a thread behind). ``normbench check`` and
+    the pytest route use :func:`check_backend_isolated`."""
     avail = availability_of(backend)
     report = BackendReport(backend.name, op.name, avail.available, avail.reason)
     if not avail:
         return report
-    hung = ""
-    for case in cases:
-        if case.op != op.name:
-            continue
-        if hung:
-            result = CaseResult(case, "timeout", hung)
-        else:
-            result = run_with_timeout(lambda: op.run_case(backend, case), timeout)
-            if result is None:
-                hung = f"skipped: backend hung on {case.id} (> {timeout:g} s)"
-                result = CaseResult(case, "timeout", f"did not finish within {timeout:g} s")
-        result = apply_known(backend, result)
-        report.results.append(result)
-        if on_result:
-            on_result(result)
-    return report
+
+    def run_one(case):
+        result = run_with_timeout(lambda: op.run_case(backend, case), timeout)
+        if result is None:
+            return (CaseResult(case, "timeout", f"did not finish within {timeout:g} s"),
+                    f"skipped: backend hung on {case.id} (> {timeout:g} s)")
+        return apply_known(backend, result), ""
+
+    return _run_cases(report, op, cases, run_one, on_result)
 
 
 #: a backend whose worker dies or hangs this many cases in a row is dropped for the rest of the run
 MAX_CONSECUTIVE_DEATHS = 3
+
+
+class IsolatedBackend:
+    """One backend's worker for a series of cases (``check`` and the pytest route).
+
+    A crash (signal, ``os._exit``, abort) or a case past its time limit kills only the worker:
+    that case is reported as "crash" or "timeout" with the exit status, and a fresh worker runs
+    the next case. After MAX_CONSECUTIVE_DEATHS in a row the backend is dropped: :attr:`dropped`
+    says why, and later cases are not run.
+    """
+
+    def __init__(self, name: str, plugins: Sequence[str] = (), threads: int | None = None,
+                 scope: dict | None = None):
+        from ..worker import Worker
+
+        self.worker = Worker(name, tuple(plugins), threads, scope)
+        self.in_a_row, self.dropped = 0, ""
+
+    def available(self, timeout: float | None = DEFAULT_TIMEOUT) -> tuple[bool, str]:
+        info = self.worker.ensure(timeout)
+        return info["available"], info["reason"]
+
+    def run(self, op: OpInfo, case: Any, timeout: float | None = DEFAULT_TIMEOUT) -> CaseResult | None:
+        """The case's result, or None when the backend is unavailable in the worker."""
+        from ..worker import RemoteError, WorkerError
+
+        try:
+            if not self.available(timeout)[0]:
+                return None
+            result = self.worker.request("case", (op.name, case), timeout)
+            self.in_a_row = 0
+            return result
+        except WorkerError as exc:
+            self.in_a_row += 1
+            if self.in_a_row >= MAX_CONSECUTIVE_DEATHS:
+                self.dropped = f"skipped: backend dropped after {self.in_a_row} failed workers in a row (last: {exc})"
+            return CaseResult(case, exc.kind, f"{exc} on this case")
+        except RemoteError as exc:  # the harness itself failed in the worker (e.g. loading plugins)
+            return CaseResult(case, "error", f"{exc.type_name}: {exc}")
+
+    def close(self) -> None:
+        self.worker.stop()
 
 
 def check_backend_isolated(
@@ -134,48 +190,24 @@ def check_backend_isolated(
     *,
     plugins: Sequence[str] = (),
     threads: int | None = None,
+    scope: dict | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     on_result: Callable[[CaseResult], None] | None = None,
 ) -> BackendReport:
-    """Every case of ``op`` on backend ``name``, in a worker process of its own.
-
-    A crash (signal, ``os._exit``, abort) or a case past ``timeout`` kills only the worker: that
-    case is reported as "crash" or "timeout" with the exit status, and a fresh worker runs the
-    next case. After MAX_CONSECUTIVE_DEATHS in a row the backend is dropped: its remaining cases
-    are reported as skipped, and every other backend goes on.
-    """
-    from ..worker import RemoteError, Worker, WorkerError
-
-    worker = Worker(name, tuple(plugins), threads)
+    """Every case of ``op`` on backend ``name``, in a worker process of its own (see IsolatedBackend)."""
+    iso = IsolatedBackend(name, plugins, threads, scope)
     report = BackendReport(name, op.name, True)
-    in_a_row, dropped = 0, ""
+
+    def run_one(case):
+        result = iso.run(op, case, timeout)
+        if result is None:
+            return None, iso.available()[1]
+        return result, iso.dropped
+
     try:
-        for case in cases:
-            if case.op != op.name:
-                continue
-            if dropped:
-                result = CaseResult(case, "skipped", dropped)
-            else:
-                try:
-                    info = worker.ensure(timeout)
-                    if not info["available"]:
-                        report.available, report.reason = False, info["reason"]
-                        return report
-                    result = worker.request("case", (op.name, case), timeout)
-                    in_a_row = 0
-                except WorkerError as exc:
-                    in_a_row += 1
-                    result = CaseResult(case, exc.kind, f"{exc} on this case")
-                    if in_a_row >= MAX_CONSECUTIVE_DEATHS:
-                        dropped = f"skipped: backend dropped after {in_a_row} failed workers in a row (last: {exc})"
-                except RemoteError as exc:  # the harness itself failed in the worker (e.g. loading plugins)
-                    result = CaseResult(case, "error", f"{exc.type_name}: {exc}")
-            report.results.append(result)
-            if on_result:
-                on_result(result)
+        return _run_cases(report, op, cases, run_one, on_result)
     finally:
-        worker.stop()
-    return report
+        iso.close()
 
 
 def summary_line(reports: list[BackendReport]) -> str:

@@ -5,7 +5,7 @@ import warnings
 
 import pytest
 
-from normbench.conformance import runner
+from normbench.conformance.plugin import run_isolated
 from normbench.results import FAILING
 
 
@@ -22,15 +22,10 @@ def verdict(result) -> None:
         pytest.fail(f"{result.case.id}: {result.status}: {result.message}", pytrace=False)
 
 
-def test_case(normbench_registry, normbench_backend, normbench_case, normbench_case_timeout):
-    backend, case, timeout = normbench_backend, normbench_case, normbench_case_timeout
-    if not normbench_registry.supports(backend, case.op):
-        pytest.skip(f"backend {backend.name} does not implement {case.op}")
-    op = normbench_registry.op(case.op)
-    result = runner.run_with_timeout(lambda: op.run_case(backend, case), timeout)
-    if result is None:
-        pytest.fail(f"{case.id}: did not finish within {timeout:g} s", pytrace=False)
-    verdict(runner.apply_known(backend, result))
+def test_case(normbench_registry, normbench_backend, normbench_isolated, normbench_case, normbench_case_timeout):
+    """One case in the backend's worker process (known failures already applied there)."""
+    verdict(run_isolated(normbench_registry, normbench_backend, normbench_isolated, normbench_case,
+                         normbench_case_timeout))
 
 
 def test_plugins_load_cleanly(normbench_registry):

@@ -119,7 +119,8 @@ class NumbaBackend(Backend):
     def environment(self) -> dict:
         import numba
 
-        return {"numba": numba.__version__, "threads": numba.get_num_threads()}
+        return {"numba": numba.__version__, "threads": numba.get_num_threads(),
+                "jit_cache": f"off ({_load_kernels().CACHE_PROBLEM})" if _load_kernels().CACHE_PROBLEM else "on"}
 
     def prepare(self, op: str, dtype: str, layout: str, rank: int) -> None:
         """Compile (or load from cache) the kernels for a configuration by running them once."""

@@ -21,12 +21,36 @@ itself: from Python a call is one dispatch, which is what small inputs pay for.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit, prange
 
+
+
+def _cache_problem() -> str:
+    """Why numba cannot cache this module's kernels on disk here ("" if it can).
+
+    Numba looks for a writable folder (NUMBA_CACHE_DIR, the package's __pycache__, the user's
+    cache folder) and, with ``cache=True``, fails every compilation when none is writable (a
+    read-only install and home). Asking its own locator search is the only exact test.
+    """
+    from numba.core.caching import FunctionCache
+
+    try:
+        FunctionCache(_cache_problem)
+    except Exception as exc:  # noqa: BLE001 - numba raises RuntimeError("cannot cache function ...")
+        return str(exc).strip().splitlines()[0]
+    return ""
+
+
+CACHE_PROBLEM = _cache_problem()
+if CACHE_PROBLEM:  # an uncached JIT still works: it only compiles again in every process
+    print(f"normbench: notice: numba: {CACHE_PROBLEM}; compiling without the on-disk cache (every worker pays "
+          f"the JIT time). Set NUMBA_CACHE_DIR to a writable folder to keep compiled kernels.", file=sys.stderr)
 FAST = {"reassoc", "contract"}
-PAR = dict(parallel=True, cache=True, fastmath=FAST, nogil=True)
-SER = dict(cache=True, fastmath=FAST, nogil=True)
+PAR = dict(parallel=True, cache=not CACHE_PROBLEM, fastmath=FAST, nogil=True)
+SER = dict(cache=not CACHE_PROBLEM, fastmath=FAST, nogil=True)
 SHORT_PLANE = 128
 #: channels-last partial sums run in the input dtype over at most this many rows
 ROWS_PER_BLOCK = 256
