@@ -224,7 +224,10 @@ def safe_call(fn, default=None):
 def one_line(exc: BaseException) -> str:
     """``Type: first line of the message``: how a backend's exception is reported everywhere."""
     lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    first = lines[0] if lines else ""
+    if len(first) > 300:  # some libraries put a whole dispatch table on one line
+        first = first[:297] + "..."
+    return f"{type(exc).__name__}: {first}".rstrip(": ")
 
 
 REQUIRED_ATTRS = ("name", "availability", "from_numpy", "to_numpy", "synchronize")

@@ -31,11 +31,14 @@ def _compute_dtype(x: np.ndarray) -> np.dtype:
 _quiet = np.errstate(invalid="ignore", divide="ignore", over="ignore")
 
 
+from . import rownorm  # noqa: E402 - LayerNorm and RMSNorm
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     description = "vectorized NumPy, float64 accumulation, two-pass statistics"
     DTYPES = frozenset({"float64", "float32", "float16"})
-    ops = {"batchnorm": Support(dtypes=DTYPES)}
+    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES)}
 
     def version(self) -> str:
         return np.__version__
@@ -115,6 +118,12 @@ class NumpyBackend(Backend):
         if weight is None:
             return dx, None, None
         return dx, (sum_dy_xmu * invstd).astype(pdt), sum_dy.astype(pdt)
+
+    # LayerNorm and RMSNorm (rownorm.py)
+    layernorm_forward = staticmethod(rownorm.layernorm_forward)
+    layernorm_backward = staticmethod(rownorm.layernorm_backward)
+    rmsnorm_forward = staticmethod(rownorm.rmsnorm_forward)
+    rmsnorm_backward = staticmethod(rownorm.rmsnorm_backward)
 
 
 @normbench.hookimpl

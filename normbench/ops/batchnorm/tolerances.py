@@ -24,18 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...dtypes import MACHINE_EPS
+from ...closeness import BASE, K, compare_arrays  # noqa: F401 - BASE and K are part of this module's story
 from ...results import Comparison
 from .reference import reduce_axes
-
-#: (rtol, atol) by dtype: torch.testing.assert_close's defaults
-BASE: dict[str, tuple[float, float]] = {
-    "float64": (1e-7, 1e-7),
-    "float32": (1.3e-6, 1e-5),
-    "float16": (1e-3, 1e-5),
-    "bfloat16": (1.6e-2, 1e-5),
-}
-K = 4.0
 
 
 def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
@@ -72,40 +63,10 @@ def compare(
     cond_err: np.ndarray | float = 0.0,
 ) -> Comparison:
     """Compare one output. ``scale`` is S and ``cond_err`` is ``cond * T`` (per channel or scalar)."""
-    actual = np.asarray(actual, dtype=np.float64)
-    if actual.shape != ref.shape:
-        return Comparison(output, False, np.inf, np.inf, np.inf, f"shape {actual.shape}, expected {ref.shape}")
-    rtol, atol = BASE[dtype]
-    eps = MACHINE_EPS[dtype]
-    ndim = ref.ndim
-    scale = np.maximum(np.nan_to_num(np.asarray(scale, dtype=np.float64)), 1.0)
-    cond_err = np.nan_to_num(np.asarray(cond_err, dtype=np.float64), posinf=0.0)
-    if ndim > 1:
-        scale, cond_err = _per_channel(np.broadcast_to(scale, (ref.shape[1],)), ndim), _per_channel(
-            np.broadcast_to(cond_err, (ref.shape[1],)), ndim
-        )
-    ref_finite, act_finite = np.isfinite(ref), np.isfinite(actual)
-    bad_mask = ref_finite != act_finite
-    if bad_mask.any():
-        where = np.argwhere(bad_mask)[0]
-        return Comparison(
-            output, False, np.inf, np.inf, np.inf,
-            f"non-finite mismatch at index {tuple(int(i) for i in where)}: got {actual[tuple(where)]}, expected {ref[tuple(where)]}"
-            f" ({int(bad_mask.sum())} elements)",
-        )
-    if not ref_finite.any():
-        return Comparison(output, True, 0.0, 0.0, 0.0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.where(ref_finite, np.abs(actual - ref), 0.0)
-        tol = atol * scale + rtol * np.abs(np.where(ref_finite, ref, 0.0)) + K * eps * cond_err
-        ratio = err / tol
-        rel = err / np.maximum(np.abs(np.where(ref_finite, ref, 0.0)), atol)
-    worst = float(np.max(ratio)) if ratio.size else 0.0
-    return Comparison(
-        output,
-        worst <= 1.0,
-        float(np.max(err)) if err.size else 0.0,
-        float(np.max(np.where(ref_finite, rel, 0.0))) if rel.size else 0.0,
-        worst,
-    )
-
+    scale = np.asarray(scale, dtype=np.float64)
+    cond_err = np.asarray(cond_err, dtype=np.float64)
+    if ref.ndim > 1:  # per-channel values along axis 1
+        channels = ref.shape[1]
+        scale = _per_channel(np.broadcast_to(scale, (channels,)), ref.ndim)
+        cond_err = _per_channel(np.broadcast_to(cond_err, (channels,)), ref.ndim)
+    return compare_arrays(output, actual, ref, dtype, scale=scale, cond_err=cond_err)
