@@ -92,11 +92,14 @@ def _dummy(channels: int, dtype) -> np.ndarray:
     return _dummies[key]
 
 
+from . import rownorm  # noqa: E402 - LayerNorm and RMSNorm (kernels in rowkernels.py)
+
+
 class NumbaBackend(Backend):
     name = "numba"
     description = "Numba-JIT fused parallel kernels (per-channel for NC..., row blocks for channels_last)"
     DTYPES = frozenset({"float64", "float32"})
-    ops = {"batchnorm": Support(dtypes=DTYPES)}
+    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES)}
 
     def __init__(self) -> None:
         self.compile_seconds: dict[str, float] = {}
@@ -124,7 +127,11 @@ class NumbaBackend(Backend):
 
     def prepare(self, op: str, dtype: str, layout: str, rank: int) -> None:
         """Compile (or load from cache) the kernels for a configuration by running them once."""
-        if op != "batchnorm" or dtype not in self.DTYPES:
+        if dtype not in self.DTYPES:
+            return
+        if op in ("layernorm", "rmsnorm"):
+            return self._prepare_rows(op, dtype)
+        if op != "batchnorm":
             return
         key = f"{dtype}/{'rc' if rank == 2 or layout == 'channels_last' else 'ncs'}"
         if key in self.compile_seconds:
@@ -146,6 +153,26 @@ class NumbaBackend(Backend):
             self.batchnorm_eval(x, w, b, rm, rv, eps=1e-5)
             self.batchnorm_backward(y, x, w, mean, invstd, eps=1e-5)
             self.batchnorm_backward(y, x, None, mean, invstd, eps=1e-5)
+        self.compile_seconds[key] = time.perf_counter() - start
+
+    layernorm_forward = staticmethod(rownorm.layernorm_forward)
+    layernorm_backward = staticmethod(rownorm.layernorm_backward)
+    rmsnorm_forward = staticmethod(rownorm.rmsnorm_forward)
+    rmsnorm_backward = staticmethod(rownorm.rmsnorm_backward)
+
+    def _prepare_rows(self, op: str, dtype: str) -> None:
+        """Compile (or load) the row kernels: serial and parallel, with and without parameters."""
+        key = f"{op}/{dtype}"
+        if key in self.compile_seconds:
+            return
+        start = time.perf_counter()
+        fwd, bwd = getattr(self, f"{op}_forward"), getattr(self, f"{op}_backward")
+        for rows in (2, rownorm.SERIAL_BELOW // 16 + 1):
+            x = np.linspace(-1, 1, rows * 16).reshape(rows, 16).astype(dtype)
+            w = np.ones(16, dtype)
+            for params in ((w, w) if op == "layernorm" else (w,), (None,) * (2 if op == "layernorm" else 1)):
+                out = fwd(x, (16,), *params, eps=1e-5)
+                bwd(x, x, (16,), *params, *out[1:])
         self.compile_seconds[key] = time.perf_counter() - start
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:

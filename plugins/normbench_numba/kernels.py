@@ -430,7 +430,7 @@ def backward_rc(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp, bl
 
 
 # -- serial twins, for inputs too small to pay for launching threads ------------------------------
-def _serial_twins() -> dict:
+def serial_twins(namespace: dict) -> dict:
     """A serial copy of every kernel, calling only serial copies.
 
     Each copy is compiled from the same source with its own qualified name, so that numba's
@@ -441,9 +441,9 @@ def _serial_twins() -> dict:
 
     from numba.core.registry import CPUDispatcher
 
-    shared = dict(globals())
+    shared = dict(namespace)
     twins = {}
-    for name, disp in list(globals().items()):
+    for name, disp in list(namespace.items()):
         if not isinstance(disp, CPUDispatcher):
             continue
         f = disp.py_func
@@ -461,4 +461,4 @@ class _Namespace:
 
 
 #: ``serial.train_rc`` etc.: the same kernels without threads
-serial = _Namespace({**_serial_twins(), "SHORT_PLANE": SHORT_PLANE})
+serial = _Namespace({**serial_twins(globals()), "SHORT_PLANE": SHORT_PLANE})
