@@ -33,26 +33,28 @@ def ln_forward(x, w, b, has_w, has_b, eps, y, mean, rstd):
         var = s2 / h - mu * mu
         if var < 0.0:
             var = 0.0
-        m = k + mu
-        rs = 1.0 / np.sqrt(var + eps)
-        mean[r] = m
-        rstd[r] = rs
+        mean[r] = k + mu
+        rstd[r] = 1.0 / np.sqrt(var + eps)
+        # the elementwise pass in x's dtype (mean and rstd read back rounded to it): full-width
+        # SIMD; x - mean is exact for x near mean, so |mean| >> std costs nothing here
+        m = mean[r]
+        rs = rstd[r]
         if has_w and has_b:
             for j in range(h):
-                y[r, j] = (np.float64(x[r, j]) - m) * rs * w[j] + b[j]
+                y[r, j] = (x[r, j] - m) * rs * w[j] + b[j]
         elif has_w:
             for j in range(h):
-                y[r, j] = (np.float64(x[r, j]) - m) * rs * w[j]
+                y[r, j] = (x[r, j] - m) * rs * w[j]
         elif has_b:
             for j in range(h):
-                y[r, j] = (np.float64(x[r, j]) - m) * rs + b[j]
+                y[r, j] = (x[r, j] - m) * rs + b[j]
         else:
             for j in range(h):
-                y[r, j] = (np.float64(x[r, j]) - m) * rs
+                y[r, j] = (x[r, j] - m) * rs
 
 
 @njit(**PAR)
-def ln_backward(dy, x, w, has_w, mean, rstd, dx, dw_part, db_part, blocks):
+def ln_backward(dy, x, w, has_w, mean, rstd, dx, dw_part, db_part, coef, blocks):
     rows, h = x.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
@@ -66,13 +68,19 @@ def ln_backward(dy, x, w, has_w, mean, rstd, dx, dw_part, db_part, blocks):
                 g = np.float64(dy[r, j]) * w[j] if has_w else np.float64(dy[r, j])
                 sg += g
                 sgx += g * xh
-            a = sg / h
-            c = sgx / h
+            # second pass in x's dtype: the row constants are rounded to it through ``coef`` (an
+            # array of x's dtype), so float32 input gets float32 SIMD; sums over rows stay float64
+            coef[blk, 0] = sg / h
+            coef[blk, 1] = sgx / h
+            a = coef[blk, 0]
+            c = coef[blk, 1]
+            mt = mean[r]
+            rt = rstd[r]
             for j in range(h):
-                d = np.float64(dy[r, j])
-                xh = (np.float64(x[r, j]) - m) * rs
+                d = dy[r, j]
+                xh = (x[r, j] - mt) * rt
                 g = d * w[j] if has_w else d
-                dx[r, j] = rs * (g - a - xh * c)
+                dx[r, j] = rt * (g - a - xh * c)
                 dw_part[blk, j] += d * xh
                 db_part[blk, j] += d
 
@@ -85,18 +93,18 @@ def rms_forward(x, w, has_w, eps, y, rrms):
         for j in range(h):
             v = np.float64(x[r, j])
             s2 += v * v
-        rr = 1.0 / np.sqrt(s2 / h + eps)
-        rrms[r] = rr
+        rrms[r] = 1.0 / np.sqrt(s2 / h + eps)
+        rr = rrms[r]  # in x's dtype: the elementwise pass runs at x's SIMD width
         if has_w:
             for j in range(h):
-                y[r, j] = np.float64(x[r, j]) * rr * w[j]
+                y[r, j] = x[r, j] * rr * w[j]
         else:
             for j in range(h):
-                y[r, j] = np.float64(x[r, j]) * rr
+                y[r, j] = x[r, j] * rr
 
 
 @njit(**PAR)
-def rms_backward(dy, x, w, has_w, rrms, dx, dw_part, blocks):
+def rms_backward(dy, x, w, has_w, rrms, dx, dw_part, coef, blocks):
     rows, h = x.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
@@ -106,13 +114,15 @@ def rms_backward(dy, x, w, has_w, rrms, dx, dw_part, blocks):
             for j in range(h):
                 g = np.float64(dy[r, j]) * w[j] if has_w else np.float64(dy[r, j])
                 sgx += g * np.float64(x[r, j])
-            c = rr * rr * sgx / h
+            coef[blk, 0] = rr * rr * sgx / h  # rounded to x's dtype, as in ln_backward
+            c = coef[blk, 0]
+            rt = rrms[r]
             for j in range(h):
-                d = np.float64(dy[r, j])
-                v = np.float64(x[r, j])
+                d = dy[r, j]
+                v = x[r, j]
                 g = d * w[j] if has_w else d
-                dx[r, j] = rr * (g - v * c)
-                dw_part[blk, j] += d * v * rr
+                dx[r, j] = rt * (g - v * c)
+                dw_part[blk, j] += d * v * rt
 
 
 @njit(**PAR)

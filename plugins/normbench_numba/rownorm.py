@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -38,6 +39,38 @@ def _flat(p, h, dtype):
     return (p.reshape(h), True) if p is not None else (np.ones(h, dtype), False)
 
 
+class _Pool:
+    """Output buffers reused once every array made from them is gone (a caching allocator, as
+    PyTorch keeps for CUDA). Why: a fresh 32 MB array from malloc is a fresh mmap, and the OS
+    zeroes its pages on first touch, ~3-5 ms per 32 MB on this VM: more than the whole kernel.
+    A buffer is free again when only the pool refers to it (NumPy views keep their base alive)."""
+
+    LIMIT = 1 << 31  # bytes kept at most; beyond it, plain np.empty
+
+    def __init__(self) -> None:
+        self.buffers: list[np.ndarray] = []
+        self.nbytes = 0
+
+    def empty(self, shape, dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        n = math.prod(shape) * dtype.itemsize
+        if n < (1 << 20):
+            return np.empty(shape, dtype)
+        for buf in self.buffers:
+            # references: the list, ``buf`` and getrefcount's argument; more means an array uses it
+            if buf.nbytes == n and sys.getrefcount(buf) <= 3:
+                return buf.view(dtype).reshape(shape)
+        if self.nbytes + n > self.LIMIT:
+            return np.empty(shape, dtype)
+        buf = np.empty(n, np.uint8)
+        self.buffers.append(buf)
+        self.nbytes += n
+        return buf.view(dtype).reshape(shape)
+
+
+_pool = _Pool()
+
+
 def _stat_shape(x, ns):
     return x.shape[:x.ndim - len(ns)] + (1,) * len(ns)
 
@@ -45,7 +78,7 @@ def _stat_shape(x, ns):
 def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
     x2, h = _rows(x, ns)
-    y = np.empty(x.shape, x.dtype)
+    y = _pool.empty(x.shape, x.dtype)
     mean, rstd = np.empty(_stat_shape(x, ns), x.dtype), np.empty(_stat_shape(x, ns), x.dtype)
     if x.size:
         w, has_w = _flat(weight, h, x.dtype)
@@ -59,14 +92,14 @@ def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
     x2, h = _rows(x, ns)
     dy2, _ = _rows(dy, ns)
-    dx = np.empty(x.shape, x.dtype)
+    dx = _pool.empty(x.shape, x.dtype)
     blocks = _blocks(x2.shape[0]) if x.size else 1
-    dw_part, db_part = np.zeros((blocks, h)), np.zeros((blocks, h))
+    dw_part, db_part, coef = np.zeros((blocks, h), x.dtype), np.zeros((blocks, h), x.dtype), np.empty((blocks, 2), x.dtype)
     k = _kernels(x.size)
     if x.size:
         w, has_w = _flat(weight, h, x.dtype)
         k.ln_backward(dy2, x2, w, has_w, np.ascontiguousarray(mean).reshape(-1), np.ascontiguousarray(rstd).reshape(-1),
-                      dx.reshape(-1, h), dw_part, db_part, blocks)
+                      dx.reshape(-1, h), dw_part, db_part, coef, blocks)
     dw = db = None
     if weight is not None:
         dw = np.empty(h, weight.dtype)
@@ -82,7 +115,7 @@ def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
 def rmsnorm_forward(x, normalized_shape, weight, *, eps):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
     x2, h = _rows(x, ns)
-    y = np.empty(x.shape, x.dtype)
+    y = _pool.empty(x.shape, x.dtype)
     rrms = np.empty(_stat_shape(x, ns), x.dtype)
     if x.size:
         w, has_w = _flat(weight, h, x.dtype)
@@ -94,13 +127,13 @@ def rmsnorm_backward(dy, x, normalized_shape, weight, rrms):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
     x2, h = _rows(x, ns)
     dy2, _ = _rows(dy, ns)
-    dx = np.empty(x.shape, x.dtype)
+    dx = _pool.empty(x.shape, x.dtype)
     blocks = _blocks(x2.shape[0]) if x.size else 1
-    dw_part = np.zeros((blocks, h))
+    dw_part, coef = np.zeros((blocks, h), x.dtype), np.empty((blocks, 2), x.dtype)
     k = _kernels(x.size)
     if x.size:
         w, has_w = _flat(weight, h, x.dtype)
-        k.rms_backward(dy2, x2, w, has_w, np.ascontiguousarray(rrms).reshape(-1), dx.reshape(-1, h), dw_part, blocks)
+        k.rms_backward(dy2, x2, w, has_w, np.ascontiguousarray(rrms).reshape(-1), dx.reshape(-1, h), dw_part, coef, blocks)
     dw = None
     if weight is not None:
         dw = np.empty(h, weight.dtype)
