@@ -1,0 +1,126 @@
+"""LayerNorm and RMSNorm: references against PyTorch in float64, eps=None, clear errors, and the
+suite catching the classic bugs of these kernels."""
+import json
+
+import numpy as np
+import pytest
+
+from normbench.cli import main
+from normbench.conformance import runner
+from normbench.errors import InputError
+from normbench.ops import rowwise
+from normbench.ops.layernorm import OP as LN
+from normbench.ops.layernorm import reference as ln_ref
+from normbench.ops.rmsnorm import OP as RMS
+from normbench.ops.rmsnorm import reference as rms_ref
+from normbench.pluginmanager import load
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+@pytest.mark.parametrize("shape,k", [((5, 7), 1), ((2, 3, 4, 6), 2), ((9,), 1)])
+def test_layernorm_reference_matches_torch_float64(shape, k):
+    rng = np.random.default_rng(1)
+    x, dy = rng.standard_normal(shape) * 3 + 1, rng.standard_normal(shape)
+    ns = shape[len(shape) - k:]
+    w, b = rng.uniform(0.5, 1.5, ns), rng.uniform(-1, 1, ns)
+    y, st = ln_ref.forward(x, ns, {"weight": w, "bias": b}, 1e-5)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = F.layer_norm(tx, ns, tw, tb, 1e-5)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    dx, g = ln_ref.backward(dy, x, ns, {"weight": w, "bias": b}, 1e-5)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g["weight"], tw.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g["bias"], tb.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert st["mean"].shape == st["rstd"].shape == shape[:len(shape) - k] + (1,) * k
+
+
+@pytest.mark.parametrize("eps", [None, 1e-6])
+def test_rmsnorm_reference_matches_torch_float64(eps):
+    rng = np.random.default_rng(2)
+    x, dy = rng.standard_normal((6, 10)) * 1e-3, rng.standard_normal((6, 10))  # tiny rows: eps decides
+    w = rng.uniform(0.5, 1.5, 10)
+    y, st = rms_ref.forward(x, (10,), {"weight": w}, eps, "float64")
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = F.rms_norm(tx, (10,), tw, eps)
+    ty.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12)
+    dx, g = rms_ref.backward(dy, x, (10,), {"weight": w}, eps, "float64")
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(g["weight"], tw.grad.numpy(), rtol=1e-9)
+
+
+def test_rmsnorm_eps_none_is_float32_eps_for_half_inputs():
+    """NORM-SEMANTICS.md: x = [1e-3, 0, 0, 0] in float16 gives y0 = 1.6455 (eps = 1.19e-7, not 1e-5)."""
+    y, _ = rms_ref.forward(np.array([1e-3, 0, 0, 0], dtype=np.float16), (4,), {}, None, "float16")
+    assert abs(float(np.float16(y[0])) - 1.6455) < 1e-3
+    assert rms_ref.resolve_eps(None, "float64") == 2.0**-52
+
+
+@pytest.mark.parametrize("ns,params,message", [
+    ((9,), {}, "normalized_shape [9] does not match the trailing axes of input of shape [4, 8]"),
+    ((8,), {"weight": np.ones(7)}, "weight has shape [7], expected normalized_shape [8]"),
+    ((2, 8), {}, "normalized_shape [2, 8] does not match"),
+])
+def test_validation_names_the_problem(ns, params, message):
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        rowwise.validate(np.zeros((4, 8)), ns, params, "layernorm")
+
+
+def test_list_shows_both_ops_for_the_built_in_backends(capsys):
+    assert main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    by_name = {b["name"]: b for b in listing["backends"]}
+    for name in ("numpy", "numba", "torch-cpu", "torch-cuda"):
+        assert {"layernorm", "rmsnorm"} <= set(by_name[name]["ops"]), name
+    assert {"layernorm", "rmsnorm"} <= {op["name"] for op in listing["norms"]}
+    assert by_name["torch-cpu"]["ops"]["layernorm"]["passes"] == ["forward", "backward"]
+
+
+@pytest.fixture(scope="module")
+def numpy_backend():
+    return load(only=["layernorm", "rmsnorm", "numpy"]).get("numpy")
+
+
+def _failures(backend, op, **select):
+    report = runner.check_backend(backend, op, runner.select_cases([op], **select))
+    return [r.case.id for r in report.results if r.status == "fail"]
+
+
+def test_suite_catches_eps_none_taken_as_1e5(numpy_backend, monkeypatch):
+    import normbench_numpy.rownorm as rn
+
+    monkeypatch.setattr(rn, "resolve_eps", lambda eps, dtype: 1e-5 if eps is None else eps)
+    assert any("tiny" in case for case in _failures(numpy_backend, RMS))
+
+
+def test_suite_catches_a_one_pass_float32_variance(numpy_backend, monkeypatch):
+    def one_pass(x, ns, weight, bias, *, eps):
+        axes = tuple(range(x.ndim - len(ns), x.ndim))
+        xf = x.astype(np.float32)
+        m = xf.mean(axis=axes, keepdims=True)
+        var = np.maximum((xf * xf).mean(axis=axes, keepdims=True) - m * m, 0)
+        rstd = 1 / np.sqrt(var + eps)
+        y = (xf - m) * rstd * (1 if weight is None else weight) + (0 if bias is None else bias)
+        return y.astype(x.dtype), m.astype(x.dtype), rstd.astype(x.dtype)
+
+    monkeypatch.setattr(numpy_backend, "layernorm_forward", one_pass)
+    failed = _failures(numpy_backend, LN, dtypes=["float32"])
+    assert "layernorm/offset/8x64-float32-offset" in failed
+
+
+def test_suite_catches_dweight_summed_over_the_wrong_axis(numpy_backend, monkeypatch):
+    import normbench_numpy.rownorm as rn
+
+    original = rn.rmsnorm_backward
+
+    def wrong_axis(dy, x, ns, weight, rrms):
+        dx, dw = original(dy, x, ns, weight, rrms)
+        if dw is not None and x.ndim == 2 and x.shape[0] == x.shape[1]:
+            dw = np.sum(dy * x * rrms, axis=1).astype(dw.dtype)  # rows, not columns
+        return dx, dw
+
+    monkeypatch.setattr(numpy_backend, "rmsnorm_backward", wrong_axis)
+    assert "rmsnorm/shapes/3x3-float32-eps=None" in _failures(numpy_backend, RMS)
