@@ -15,7 +15,7 @@ REQUIRED = ["norm", "backend", "op", "dtype", "layout", "shape", "batch", "chann
 
 def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
     out = tmp_path / "r.csv"
-    code = main(["bench", "--backend", "numpy", "--backend", "torch-cpu", "--shape", "32x64x56x56",
+    code = main(["bench", "--norm", "batchnorm", "--backend", "numpy", "--backend", "torch-cpu", "--shape", "32x64x56x56",
                  "--repeat", "2", "--output", str(out)])
     assert code == 0
     df = pd.read_csv(out)
@@ -56,13 +56,15 @@ def test_byte_model_and_copy_floor():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--op", "forward"], "unknown op 'forward' (a pass); expected one of train, eval, backward"),
+        (["--op", "nosuch"], "unknown op 'nosuch' (a pass); expected one of train, eval, backward, forward"),
+        (["--norm", "batchnorm", "--op", "forward"], "unknown op 'forward' (a pass); expected one of train, eval, backward"),
         (["--dtype", "float8"], "unknown dtype 'float8'"),
         (["--layout", "nhwc"], "unknown layout 'nhwc'"),
         (["--shape", "32x64xx56"], "malformed shape '32x64xx56'"),
         (["--shape", "32"], "malformed shape '32'"),
         (["--sweep", "batch=4"], "a batchnorm sweep needs batch and channels"),
-        (["--sweep", "tokens=4"], "no selected op has the axes tokens; batchnorm: batch, channels, spatial"),
+        (["--norm", "batchnorm", "--sweep", "tokens=4"], "no selected op has the axes tokens; batchnorm: batch, channels, spatial"),
+        (["--sweep", "widgets=4"], "no selected op has the axes widgets; batchnorm: batch, channels, spatial; layernorm: tokens, hidden"),
         (["--sweep", "batch"], "expected AXIS=N[,N...]"),
         (["--repeat", "0"], "argument --repeat: must be at least 1, got 0"),
         (["--grid", "huge"], "unknown grid 'huge' for batchnorm"),

@@ -45,7 +45,8 @@ def test_check_numpy_passes_with_summary_last(capsys):
     code, out, _ = run(capsys, "check", "--backend", "numpy")
     assert code == 0
     lines = out.strip().splitlines()
-    assert lines[-1].startswith("passed: 1 backend(s) on 1 op(s)")
+    assert lines[-1].startswith("passed: 1 backend(s) on 3 op(s)")
+    assert {"layernorm", "rmsnorm"} <= set(lines)
     assert lines[0] == "batchnorm" and lines[1].split()[:3] == ["backend", "dtypes", "layouts"]
 
 
@@ -59,7 +60,7 @@ def test_each_wrong_backend_is_caught(bug):
 
 
 def test_check_reports_case_and_error_size(capsys):
-    code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "wrong-eps-outside",
+    code, out, _ = run(capsys, "check", "--norm", "batchnorm", "--plugin", "wrong_backends", "--backend", "wrong-eps-outside",
                        "--backend", "wrong-biased-running-var", "--backend", "numpy")
     assert code == 1
     assert "FAIL: wrong-eps-outside batchnorm/constant/4x3x5x6-float32-contiguous-constant: " in out

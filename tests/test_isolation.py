@@ -29,7 +29,7 @@ def _backends(names):
 
 def test_check_survives_segfault_abort_exit_and_spin(tmp_path, capsys):
     out_file = tmp_path / "check.json"
-    code, out, _ = run(capsys, "check", "--plugin", "crashing_backends", *_backends(CRASHERS + ["numpy"]),
+    code, out, _ = run(capsys, "check", "--norm", "batchnorm", "--plugin", "crashing_backends", *_backends(CRASHERS + ["numpy"]),
                        "--group", "dtypes", "--timeout", "3", "--output", str(out_file))
     assert code == 1
     assert "CRASH: crash-segfault batchnorm/dtypes/16x6-float64: worker killed by SIGSEGV (signal 11)" in out
@@ -167,7 +167,8 @@ def test_plugins_that_kill_or_hang_discovery_cost_only_themselves(tmp_path, caps
     assert problems["hang_at_import"].startswith("hung during import (no progress for 3 s, process killed)")
     assert problems["crash_in_hook"].startswith("killed the process during normbench_backends(): worker killed by SIGSEGV")
     # and the work goes on, with the culprits reported
-    code, out, err = run(capsys, "check", "--plugin", "exit_at_import", "--backend", "numpy", "--group", "dtypes")
+    code, out, err = run(capsys, "check", "--norm", "batchnorm", "--plugin", "exit_at_import", "--backend", "numpy",
+                         "--group", "dtypes")
     assert code == 0 and "12 passed" in out
     assert "warning: plugin 'exit_at_import': killed the process during import" in err
 
@@ -186,7 +187,7 @@ def test_pytest_route_survives_a_segfaulting_backend(subprocess_env):
     env = dict(subprocess_env, PYTHONPATH=str(Path(__file__).parent / "fake_plugins"))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "normbench.conformance",
-         "--plugin", "crashing_backends", "--backend", "crash-segfault", "--backend", "numpy", "--case", "dtypes/*",
+         "--plugin", "crashing_backends", "--backend", "crash-segfault", "--backend", "numpy", "--case", "batchnorm/dtypes/*",
          "-k", "test_case"],
         capture_output=True, text=True, timeout=600, env=env, cwd=Path(__file__).parent,
     )
@@ -210,7 +211,7 @@ def test_shards_split_the_grid_and_merge_in_report(tmp_path, capsys):
     files = []
     for k in (1, 2, 3):
         path = tmp_path / f"shard{k}.csv"
-        code, _, err = run(capsys, "bench", "--backend", "numpy", "--grid", "smoke", "--repeat", "2",
+        code, _, err = run(capsys, "bench", "--norm", "batchnorm", "--backend", "numpy", "--grid", "smoke", "--repeat", "2",
                            "--shard", f"{k}/3", "--output", str(path))
         assert code == 0, err
         files.append(path)
