@@ -51,3 +51,15 @@ def test_eval_is_benchmarked(backend):
     rows, skipped = run_bench([backend], todo, repeat=2, threads=1)
     assert [r["op"] for r in rows] == ["eval"] and rows[0]["median_s"] > 0
     assert len(skipped) == 2 and all(": unsupported (pass '" in s for s in skipped), skipped
+
+
+def test_layernorm_forward_conforms_and_the_rest_is_unsupported(backend):
+    reg = load(only=["layernorm", "onnxruntime"])
+    op = reg.op("layernorm")
+    report = runner.check_backend(backend, op, runner.select_cases([op]))
+    assert not report.failed, [(r.case.id, r.message) for r in report.results if r.status in FAILING]
+    assert report.counts()["pass"] >= 30  # forward of every float32 case
+    by_id = {r.case.id: r for r in report.results}
+    assert by_id["layernorm/dtypes/16x32-float64"].status == "unsupported"  # no float64 statistics in ORT's kernel
+    assert backend.ops["layernorm"].passes == {"forward"}  # no gradient in the inference package
+    assert "rmsnorm" not in backend.ops  # ONNX RMSNormalization returns no inverse RMS
