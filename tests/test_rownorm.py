@@ -124,3 +124,35 @@ def test_suite_catches_dweight_summed_over_the_wrong_axis(numpy_backend, monkeyp
 
     monkeypatch.setattr(numpy_backend, "rmsnorm_backward", wrong_axis)
     assert "rmsnorm/shapes/3x3-float32-eps=None" in _failures(numpy_backend, RMS)
+
+
+def test_numba_half_conversions_are_exact_and_round_to_nearest_even():
+    """Every float16 pattern widens exactly; narrowing matches NumPy (float16) and PyTorch (bfloat16)."""
+    hk = pytest.importorskip("normbench_numba.halfkernels")
+    from numba import njit
+
+    @njit
+    def widen_all(bits, kind, out):
+        for i in range(bits.size):
+            out[i] = hk.widen(bits[i], kind)
+
+    @njit
+    def narrow_all(values, kind, out):
+        for i in range(values.size):
+            out[i] = hk.narrow(values[i], kind)
+
+    bits = np.arange(65536, dtype=np.uint16)
+    out = np.empty(65536, np.float32)
+    widen_all(bits, hk.F16, out)
+    np.testing.assert_array_equal(out.view(np.uint32), bits.view(np.float16).astype(np.float32).view(np.uint32))
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.standard_normal(20000).astype(np.float32) * 10.0 ** rng.integers(-9, 6, 20000),
+                             np.float32([0.0, -0.0, np.inf, -np.inf, 65504, 65520, 65519.99, 6e-8, 3e-8, 1e-45])])
+    got = np.empty(values.size, np.uint16)
+    narrow_all(values, hk.F16, got)
+    np.testing.assert_array_equal(got, values.astype(np.float16).view(np.uint16))
+    narrow_all(values, hk.BF16, got)
+    expect = torch.from_numpy(values).to(torch.bfloat16).view(torch.int16).numpy().view(np.uint16)
+    np.testing.assert_array_equal(got, expect)
+    narrow_all(np.float32([np.nan]), hk.F16, got[:1])
+    assert np.isnan(got[:1].view(np.float16)[0])

@@ -1,4 +1,4 @@
-"""Numba-JIT backend (batchnorm): fused, parallel, numerically stable CPU kernels.
+"""Numba-JIT backend (batchnorm, layernorm, rmsnorm): fused, parallel, numerically stable CPU kernels.
 
 Kernels live in :mod:`normbench_numba.kernels` (imported, and numba with it, only on first use).
 Inputs under SERIAL_BELOW elements run serial twins of the same kernels: there, launching
@@ -6,8 +6,10 @@ threads costs more than it saves (4x16x14x14: 2x faster serial).
 Layouts: contiguous NC... inputs run the per-channel kernels on an (N, C, S) view; channels_last
 and plain 2-D inputs run the row-block kernels on an (R, C) view; non-dense ("strided") inputs
 are first copied to contiguous memory. Outputs are allocated in the input's layout.
-float64 and float32 only: float16/bfloat16 would need conversions numba does not vectorize,
-so they are declared unsupported rather than done slowly.
+batchnorm: float64 and float32 only (its channel kernels have no half path yet). layernorm and
+rmsnorm (rownorm.py, rowkernels.py): also float16 and bfloat16, whose 16-bit patterns are widened
+to float32 in cache and rounded back to nearest even (halfkernels.py); bfloat16 arrays of this
+backend are those patterns, as uint16.
 """
 from __future__ import annotations
 
@@ -99,7 +101,11 @@ class NumbaBackend(Backend):
     name = "numba"
     description = "Numba-JIT fused parallel kernels (per-channel for NC..., row blocks for channels_last)"
     DTYPES = frozenset({"float64", "float32"})
-    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES)}
+    #: LayerNorm and RMSNorm also take float16 and bfloat16 (halfkernels.py: 16-bit patterns widened
+    #: to float32 in cache); batchnorm's channel kernels do not yet
+    ROW_DTYPES = DTYPES | {"float16", "bfloat16"}
+    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=ROW_DTYPES),
+           "rmsnorm": Support(dtypes=ROW_DTYPES)}
 
     def __init__(self) -> None:
         self.compile_seconds: dict[str, float] = {}
@@ -127,10 +133,10 @@ class NumbaBackend(Backend):
 
     def prepare(self, op: str, dtype: str, layout: str, rank: int) -> None:
         """Compile (or load from cache) the kernels for a configuration by running them once."""
-        if dtype not in self.DTYPES:
-            return
         if op in ("layernorm", "rmsnorm"):
             return self._prepare_rows(op, dtype)
+        if dtype not in self.DTYPES:
+            return
         if op != "batchnorm":
             return
         key = f"{dtype}/{'rc' if rank == 2 or layout == 'channels_last' else 'ncs'}"
@@ -161,6 +167,8 @@ class NumbaBackend(Backend):
     rmsnorm_backward = staticmethod(rownorm.rmsnorm_backward)
 
     def _prepare_rows(self, op: str, dtype: str) -> None:
+        if dtype not in self.ROW_DTYPES:
+            return
         """Compile (or load) the row kernels: serial and parallel, with and without parameters."""
         key = f"{op}/{dtype}"
         if key in self.compile_seconds:
@@ -168,17 +176,32 @@ class NumbaBackend(Backend):
         start = time.perf_counter()
         fwd, bwd = getattr(self, f"{op}_forward"), getattr(self, f"{op}_backward")
         for rows in (2, rownorm.SERIAL_BELOW // 16 + 1):
-            x = np.linspace(-1, 1, rows * 16).reshape(rows, 16).astype(dtype)
-            w = np.ones(16, dtype)
+            x = self.from_numpy(np.linspace(-1, 1, rows * 16).reshape(rows, 16).astype(np.float32), dtype)
+            w = self.from_numpy(np.ones(16, np.float32), dtype)
             for params in ((w, w) if op == "layernorm" else (w,), (None,) * (2 if op == "layernorm" else 1)):
                 out = fwd(x, (16,), *params, eps=1e-5)
                 bwd(x, x, (16,), *params, *out[1:])
         self.compile_seconds[key] = time.perf_counter() - start
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
-        if dtype not in self.DTYPES:
+        """float64/float32/float16 as NumPy arrays; bfloat16 as its 16-bit patterns (uint16)."""
+        if dtype not in self.ROW_DTYPES:
             raise Unsupported(f"numba backend does not support {dtype}")
+        if dtype == "bfloat16":
+            from .halfkernels import BF16, to_bits
+
+            return to_bits(array, BF16)
         return array.astype(dtype, order="K", copy=True)
+
+    def to_numpy(self, native: np.ndarray) -> np.ndarray:
+        if native.dtype == np.uint16:
+            from .halfkernels import BF16, from_bits
+
+            return from_bits(native, BF16)
+        return np.asarray(native)
+
+    def dtype_of(self, native: np.ndarray) -> str:
+        return "bfloat16" if native.dtype == np.uint16 else super().dtype_of(native)
 
     def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         k = _kernels_for(x)

@@ -77,6 +77,8 @@ def _stat_shape(x, ns):
 
 def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
+    if half_kind(x) is not None:
+        return half_layernorm_forward(x, ns, weight, bias, eps)
     x2, h = _rows(x, ns)
     y = _pool.empty(x.shape, x.dtype)
     mean, rstd = np.empty(_stat_shape(x, ns), x.dtype), np.empty(_stat_shape(x, ns), x.dtype)
@@ -90,6 +92,8 @@ def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
 
 def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
+    if half_kind(x) is not None:
+        return half_layernorm_backward(dy, x, ns, weight, bias, mean, rstd)
     x2, h = _rows(x, ns)
     dy2, _ = _rows(dy, ns)
     dx = _pool.empty(x.shape, x.dtype)
@@ -114,6 +118,8 @@ def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
 
 def rmsnorm_forward(x, normalized_shape, weight, *, eps):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
+    if half_kind(x) is not None:
+        return half_rmsnorm_forward(x, ns, weight, eps)
     x2, h = _rows(x, ns)
     y = _pool.empty(x.shape, x.dtype)
     rrms = np.empty(_stat_shape(x, ns), x.dtype)
@@ -125,6 +131,8 @@ def rmsnorm_forward(x, normalized_shape, weight, *, eps):
 
 def rmsnorm_backward(dy, x, normalized_shape, weight, rrms):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
+    if half_kind(x) is not None:
+        return half_rmsnorm_backward(dy, x, ns, weight, rrms)
     x2, h = _rows(x, ns)
     dy2, _ = _rows(dy, ns)
     dx = _pool.empty(x.shape, x.dtype)
@@ -139,4 +147,109 @@ def rmsnorm_backward(dy, x, normalized_shape, weight, rrms):
         dw = np.empty(h, weight.dtype)
         k.sum_blocks(dw_part, dw)
         dw = dw.reshape(ns)
+    return dx, dw
+
+
+# -- float16 / bfloat16 (halfkernels.py) --------------------------------------------------------
+_hk = None
+
+
+def _half():
+    global _hk
+    if _hk is None:
+        from . import halfkernels
+
+        _hk = halfkernels
+    return _hk
+
+
+def half_kind(a: np.ndarray) -> int | None:
+    """F16 or BF16 for this backend's half arrays (bfloat16 is stored as uint16 bits), else None."""
+    if a.dtype == np.float16:
+        return 0
+    if a.dtype == np.uint16:
+        return 1
+    return None
+
+
+def _f32(p: np.ndarray | None) -> np.ndarray | None:
+    """A parameter or statistic of any dtype this backend uses, as float32."""
+    if p is None:
+        return None
+    return _half().from_bits(p, 1) if p.dtype == np.uint16 else p.astype(np.float32)
+
+
+def _like(values: np.ndarray, dtype) -> np.ndarray:
+    """float32 values in the dtype of an input (uint16 means bfloat16)."""
+    if np.dtype(dtype) == np.uint16:
+        return _half().to_bits(values, 1)
+    return values.astype(dtype)
+
+
+def _half_setup(x, ns):
+    hk = _half()
+    kind = half_kind(x)
+    h = math.prod(ns)
+    xu = np.ascontiguousarray(x).view(np.uint16).reshape(-1, h)
+    blocks = _blocks(xu.shape[0]) if x.size else 1
+    return hk, kind, xu, h, blocks
+
+
+def _w(p, h):
+    return (p.reshape(h), True) if p is not None else (np.ones(h, np.float32), False)
+
+
+def half_layernorm_forward(x, ns, weight, bias, eps):
+    hk, kind, xu, h, blocks = _half_setup(x, ns)
+    pdt = next((p.dtype for p in (weight, bias) if p is not None), x.dtype)
+    sdt = np.float32 if pdt == np.float32 else x.dtype
+    yu = np.empty(xu.shape, np.uint16)
+    mean, rstd = np.empty(xu.shape[0], np.float32), np.empty(xu.shape[0], np.float32)
+    if x.size:
+        (w, has_w), (b, has_b) = _w(_f32(weight), h), _w(_f32(bias), h)
+        hk.ln_forward(xu, kind, w, b, has_w, has_b, float(eps), yu, mean, rstd, np.empty((blocks, h), np.float32), blocks)
+    shape = _stat_shape(x, ns)
+    y = yu.view(x.dtype).reshape(x.shape) if kind == 0 else yu.reshape(x.shape)
+    return y, _like(mean, sdt).reshape(shape), _like(rstd, sdt).reshape(shape)
+
+
+def half_layernorm_backward(dy, x, ns, weight, bias, mean, rstd):
+    hk, kind, xu, h, blocks = _half_setup(x, ns)
+    dyu = np.ascontiguousarray(dy).view(np.uint16).reshape(-1, h)
+    dxu = np.empty(xu.shape, np.uint16)
+    dw_part, db_part = np.zeros((blocks, h), np.float32), np.zeros((blocks, h), np.float32)
+    if x.size:
+        w, has_w = _w(_f32(weight), h)
+        scratch = np.empty((blocks, h), np.float32), np.empty((blocks, h), np.float32)
+        hk.ln_backward(dyu, xu, kind, w, has_w, _f32(mean).reshape(-1), _f32(rstd).reshape(-1), dxu, dw_part, db_part,
+                       *scratch, blocks)
+    dx = dxu.view(x.dtype).reshape(x.shape) if kind == 0 else dxu.reshape(x.shape)
+    dw = None if weight is None else _like(dw_part.sum(axis=0, dtype=np.float64), weight.dtype).reshape(ns)
+    db = None if bias is None else _like(db_part.sum(axis=0, dtype=np.float64), bias.dtype).reshape(ns)
+    return dx, dw, db
+
+
+def half_rmsnorm_forward(x, ns, weight, eps):
+    hk, kind, xu, h, blocks = _half_setup(x, ns)
+    yu = np.empty(xu.shape, np.uint16)
+    rrms = np.empty(xu.shape[0], np.float32)
+    if x.size:
+        w, has_w = _w(_f32(weight), h)
+        hk.rms_forward(xu, kind, w, has_w, resolve_eps(eps, "float16"), yu, rrms, np.empty((blocks, h), np.float32),
+                       blocks)
+    y = yu.view(x.dtype).reshape(x.shape) if kind == 0 else yu.reshape(x.shape)
+    return y, rrms.reshape(_stat_shape(x, ns))
+
+
+def half_rmsnorm_backward(dy, x, ns, weight, rrms):
+    hk, kind, xu, h, blocks = _half_setup(x, ns)
+    dyu = np.ascontiguousarray(dy).view(np.uint16).reshape(-1, h)
+    dxu = np.empty(xu.shape, np.uint16)
+    dw_part = np.zeros((blocks, h), np.float32)
+    if x.size:
+        w, has_w = _w(_f32(weight), h)
+        hk.rms_backward(dyu, xu, kind, w, has_w, _f32(rrms).reshape(-1), dxu, dw_part,
+                        np.empty((blocks, h), np.float32), np.empty((blocks, h), np.float32), blocks)
+    dx = dxu.view(x.dtype).reshape(x.shape) if kind == 0 else dxu.reshape(x.shape)
+    dw = None if weight is None else _like(dw_part.sum(axis=0, dtype=np.float64), weight.dtype).reshape(ns)
     return dx, dw
