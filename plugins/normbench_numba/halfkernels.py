@@ -16,9 +16,11 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.core.extending import intrinsic
 
-from .kernels import PAR
+from .kernels import PAR, SER
 
 F16, BF16 = 0, 1
+#: the kind a kernel is compiled for (a compile-time constant in each variant, see _variant)
+KIND = F16
 
 
 @intrinsic
@@ -37,7 +39,7 @@ def _u32(typingctx, value):
     return types.uint32(types.float32), codegen
 
 
-@njit(inline="always")
+@njit(**SER)  # LLVM inlines it into the kernels, where KIND folds the branches away
 def widen(h, kind):
     """16-bit pattern -> float32 value."""
     h32 = np.uint32(h)
@@ -51,7 +53,7 @@ def widen(h, kind):
     return _f32(_u32(v) | sign)
 
 
-@njit(inline="always")
+@njit(**SER)  # LLVM inlines it into the kernels, where KIND folds the branches away
 def narrow(v, kind):
     """float32 value -> 16-bit pattern, rounded to nearest even."""
     u = _u32(np.float32(v))
@@ -73,15 +75,14 @@ def narrow(v, kind):
     return np.uint16(o | (sign >> np.uint32(16)))
 
 
-@njit(**PAR)
-def ln_forward(xu, kind, w, b, has_w, has_b, eps, yu, mean, rstd, buf, blocks):
+def ln_forward(xu, w, b, eps, yu, mean, rstd, buf, blocks):
     rows, h = xu.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
         f = buf[blk]
         for r in range(blk * per, min(rows, (blk + 1) * per)):
             for j in range(h):
-                f[j] = widen(xu[r, j], kind)
+                f[j] = widen(xu[r, j], KIND)
             k = np.float64(f[0])
             s1 = 0.0
             s2 = 0.0
@@ -98,16 +99,10 @@ def ln_forward(xu, kind, w, b, has_w, has_b, eps, yu, mean, rstd, buf, blocks):
             m = mean[r]
             rs = rstd[r]
             for j in range(h):
-                v = (f[j] - m) * rs
-                if has_w:
-                    v = v * w[j]
-                if has_b:
-                    v = v + b[j]
-                yu[r, j] = narrow(v, kind)
+                yu[r, j] = narrow((f[j] - m) * rs * w[j] + b[j], KIND)
 
 
-@njit(**PAR)
-def ln_backward(dyu, xu, kind, w, has_w, mean, rstd, dxu, dw_part, db_part, buf, gbuf, blocks):
+def ln_backward(dyu, xu, w, mean, rstd, dxu, dw_part, db_part, buf, gbuf, blocks):
     rows, h = xu.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
@@ -119,22 +114,21 @@ def ln_backward(dyu, xu, kind, w, has_w, mean, rstd, dxu, dw_part, db_part, buf,
             sg = 0.0
             sgx = 0.0
             for j in range(h):
-                f[j] = (widen(xu[r, j], kind) - m) * rs  # xhat
-                g[j] = widen(dyu[r, j], kind)  # dy
-                gw = g[j] * w[j] if has_w else g[j]
+                f[j] = (widen(xu[r, j], KIND) - m) * rs  # xhat
+                g[j] = widen(dyu[r, j], KIND)  # dy
+                gw = g[j] * w[j]
                 sg += gw
                 sgx += gw * f[j]
             a = np.float32(sg / h)
             c = np.float32(sgx / h)
             for j in range(h):
-                gw = g[j] * w[j] if has_w else g[j]
-                dxu[r, j] = narrow(rs * (gw - a - f[j] * c), kind)
+                gw = g[j] * w[j]
+                dxu[r, j] = narrow(rs * (gw - a - f[j] * c), KIND)
                 dw_part[blk, j] += g[j] * f[j]
                 db_part[blk, j] += g[j]
 
 
-@njit(**PAR)
-def rms_forward(xu, kind, w, has_w, eps, yu, rrms, buf, blocks):
+def rms_forward(xu, w, eps, yu, rrms, buf, blocks):
     rows, h = xu.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
@@ -142,19 +136,15 @@ def rms_forward(xu, kind, w, has_w, eps, yu, rrms, buf, blocks):
         for r in range(blk * per, min(rows, (blk + 1) * per)):
             s2 = 0.0
             for j in range(h):
-                f[j] = widen(xu[r, j], kind)
+                f[j] = widen(xu[r, j], KIND)
                 s2 += np.float64(f[j]) * np.float64(f[j])
             rrms[r] = 1.0 / np.sqrt(s2 / h + eps)
             rr = rrms[r]
             for j in range(h):
-                v = f[j] * rr
-                if has_w:
-                    v = v * w[j]
-                yu[r, j] = narrow(v, kind)
+                yu[r, j] = narrow(f[j] * rr * w[j], KIND)
 
 
-@njit(**PAR)
-def rms_backward(dyu, xu, kind, w, has_w, rrms, dxu, dw_part, buf, gbuf, blocks):
+def rms_backward(dyu, xu, w, rrms, dxu, dw_part, buf, gbuf, blocks):
     rows, h = xu.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
@@ -164,15 +154,37 @@ def rms_backward(dyu, xu, kind, w, has_w, rrms, dxu, dw_part, buf, gbuf, blocks)
             rr = rrms[r]
             sgx = 0.0
             for j in range(h):
-                f[j] = widen(xu[r, j], kind)
-                g[j] = widen(dyu[r, j], kind)
-                gw = g[j] * w[j] if has_w else g[j]
+                f[j] = widen(xu[r, j], KIND)
+                g[j] = widen(dyu[r, j], KIND)
+                gw = g[j] * w[j]
                 sgx += np.float64(gw) * np.float64(f[j])
             c = np.float32(rr * rr * sgx / h)
             for j in range(h):
-                gw = g[j] * w[j] if has_w else g[j]
-                dxu[r, j] = narrow(rr * (gw - f[j] * c), kind)
+                gw = g[j] * w[j]
+                dxu[r, j] = narrow(rr * (gw - f[j] * c), KIND)
                 dw_part[blk, j] += g[j] * f[j] * rr
+
+
+def _variant(kind: int, suffix: str):
+    """The four kernels compiled with KIND = ``kind``: the conversions' branches fold away and the
+    loops vectorize. Each copy has its own qualified name, so numba's disk cache keeps them apart."""
+    import types as pytypes
+
+    from .kernels import _Namespace
+
+    shared = dict(globals(), KIND=kind)
+    out = {}
+    for name in ("ln_forward", "ln_backward", "rms_forward", "rms_backward"):
+        f = globals()[name]
+        copy = pytypes.FunctionType(f.__code__, shared, f.__name__, f.__defaults__, f.__closure__)
+        copy.__qualname__ = f"{f.__qualname__}_{suffix}"
+        copy.__module__ = f.__module__
+        out[name] = njit(**PAR)(copy)
+    return _Namespace(out)
+
+
+#: kernels by kind: ``KERNELS[F16].ln_forward`` etc.
+KERNELS = {F16: _variant(F16, "f16"), BF16: _variant(BF16, "bf16")}
 
 
 def to_bits(a: np.ndarray, kind: int) -> np.ndarray:

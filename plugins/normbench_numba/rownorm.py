@@ -195,8 +195,9 @@ def _half_setup(x, ns):
     return hk, kind, xu, h, blocks
 
 
-def _w(p, h):
-    return (p.reshape(h), True) if p is not None else (np.ones(h, np.float32), False)
+def _w(p, h, fill=1.0):
+    """A parameter as a flat float32 array; an absent one as ``fill`` (ones, or zeros for a bias)."""
+    return p.reshape(h) if p is not None else np.full(h, fill, np.float32)
 
 
 def half_layernorm_forward(x, ns, weight, bias, eps):
@@ -206,8 +207,8 @@ def half_layernorm_forward(x, ns, weight, bias, eps):
     yu = np.empty(xu.shape, np.uint16)
     mean, rstd = np.empty(xu.shape[0], np.float32), np.empty(xu.shape[0], np.float32)
     if x.size:
-        (w, has_w), (b, has_b) = _w(_f32(weight), h), _w(_f32(bias), h)
-        hk.ln_forward(xu, kind, w, b, has_w, has_b, float(eps), yu, mean, rstd, np.empty((blocks, h), np.float32), blocks)
+        w, b = _w(_f32(weight), h), _w(_f32(bias), h, 0.0)
+        hk.KERNELS[kind].ln_forward(xu, w, b, float(eps), yu, mean, rstd, np.empty((blocks, h), np.float32), blocks)
     shape = _stat_shape(x, ns)
     y = yu.view(x.dtype).reshape(x.shape) if kind == 0 else yu.reshape(x.shape)
     return y, _like(mean, sdt).reshape(shape), _like(rstd, sdt).reshape(shape)
@@ -219,9 +220,9 @@ def half_layernorm_backward(dy, x, ns, weight, bias, mean, rstd):
     dxu = np.empty(xu.shape, np.uint16)
     dw_part, db_part = np.zeros((blocks, h), np.float32), np.zeros((blocks, h), np.float32)
     if x.size:
-        w, has_w = _w(_f32(weight), h)
+        w = _w(_f32(weight), h)
         scratch = np.empty((blocks, h), np.float32), np.empty((blocks, h), np.float32)
-        hk.ln_backward(dyu, xu, kind, w, has_w, _f32(mean).reshape(-1), _f32(rstd).reshape(-1), dxu, dw_part, db_part,
+        hk.KERNELS[kind].ln_backward(dyu, xu, w, _f32(mean).reshape(-1), _f32(rstd).reshape(-1), dxu, dw_part, db_part,
                        *scratch, blocks)
     dx = dxu.view(x.dtype).reshape(x.shape) if kind == 0 else dxu.reshape(x.shape)
     dw = None if weight is None else _like(dw_part.sum(axis=0, dtype=np.float64), weight.dtype).reshape(ns)
@@ -234,8 +235,8 @@ def half_rmsnorm_forward(x, ns, weight, eps):
     yu = np.empty(xu.shape, np.uint16)
     rrms = np.empty(xu.shape[0], np.float32)
     if x.size:
-        w, has_w = _w(_f32(weight), h)
-        hk.rms_forward(xu, kind, w, has_w, resolve_eps(eps, "float16"), yu, rrms, np.empty((blocks, h), np.float32),
+        w = _w(_f32(weight), h)
+        hk.KERNELS[kind].rms_forward(xu, w, resolve_eps(eps, "float16"), yu, rrms, np.empty((blocks, h), np.float32),
                        blocks)
     y = yu.view(x.dtype).reshape(x.shape) if kind == 0 else yu.reshape(x.shape)
     return y, rrms.reshape(_stat_shape(x, ns))
@@ -247,8 +248,8 @@ def half_rmsnorm_backward(dy, x, ns, weight, rrms):
     dxu = np.empty(xu.shape, np.uint16)
     dw_part = np.zeros((blocks, h), np.float32)
     if x.size:
-        w, has_w = _w(_f32(weight), h)
-        hk.rms_backward(dyu, xu, kind, w, has_w, _f32(rrms).reshape(-1), dxu, dw_part,
+        w = _w(_f32(weight), h)
+        hk.KERNELS[kind].rms_backward(dyu, xu, w, _f32(rrms).reshape(-1), dxu, dw_part,
                         np.empty((blocks, h), np.float32), np.empty((blocks, h), np.float32), blocks)
     dx = dxu.view(x.dtype).reshape(x.shape) if kind == 0 else dxu.reshape(x.shape)
     dw = None if weight is None else _like(dw_part.sum(axis=0, dtype=np.float64), weight.dtype).reshape(ns)
