@@ -2,10 +2,9 @@
 
 Half inputs arrive as their 16-bit patterns (``uint16``: float16 arrays are viewed so, bfloat16
 is how this backend stores it). Per block of rows, each row is widened into a float32 scratch
-row (bfloat16 is the top half of a float32; float16 widens exactly with a shift and one
-multiply by 2^112, Inf/NaN fixed up), normalized there in float32 with float64 row sums, and
-narrowed back with round-to-nearest-even (float16: Fabian Giesen's ``float_to_half_fast3_rtne``;
-bfloat16: the usual ``+0x7fff + lsb``), NaN kept NaN. The scratch rows stay in cache, so memory
+row (bfloat16 is the top half of a float32; float16 goes through LLVM's ``fpext``/``fptrunc half``, which
+x86's F16C does in one instruction), normalized there in float32 with float32 row sums (what half inputs get everywhere), and
+narrowed back with round-to-nearest-even (bfloat16: the usual ``+0x7fff + lsb``), NaN kept NaN. The scratch rows stay in cache, so memory
 traffic is 2 bytes per element each way, as for a native half kernel. Reinterpreting bits is a
 one-instruction LLVM ``bitcast`` (``_f32``/``_u32``), which vectorizes.
 """
@@ -39,40 +38,39 @@ def _u32(typingctx, value):
     return types.uint32(types.float32), codegen
 
 
+@intrinsic
+def _half_to_f32(typingctx, bits):
+    """uint16 float16 pattern -> float32 through LLVM's ``fpext half`` (F16C's vcvtph2ps on x86)."""
+    def codegen(context, builder, signature, args):
+        return builder.fpext(builder.bitcast(args[0], ir.HalfType()), ir.FloatType())
+    return types.float32(types.uint16), codegen
+
+
+@intrinsic
+def _f32_to_half(typingctx, value):
+    """float32 -> uint16 float16 pattern through ``fptrunc`` (IEEE round to nearest even)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(builder.fptrunc(args[0], ir.HalfType()), ir.IntType(16))
+    return types.uint16(types.float32), codegen
+
+
 @njit(**SER)  # LLVM inlines it into the kernels, where KIND folds the branches away
 def widen(h, kind):
-    """16-bit pattern -> float32 value."""
-    h32 = np.uint32(h)
+    """16-bit pattern -> float32 value (exact; a signaling float16 NaN comes back quiet)."""
     if kind == BF16:
-        return _f32(h32 << np.uint32(16))
-    sign = (h32 & np.uint32(0x8000)) << np.uint32(16)
-    em = (h32 & np.uint32(0x7FFF)) << np.uint32(13)
-    v = _f32(em) * np.float32(5.192296858534828e33)  # 2^112: rebias the exponent, subnormals included
-    if (h32 & np.uint32(0x7C00)) == np.uint32(0x7C00):  # Inf and NaN
-        v = _f32(em | np.uint32(0x7F800000))
-    return _f32(_u32(v) | sign)
+        return _f32(np.uint32(h) << np.uint32(16))
+    return _half_to_f32(np.uint16(h))
 
 
 @njit(**SER)  # LLVM inlines it into the kernels, where KIND folds the branches away
 def narrow(v, kind):
-    """float32 value -> 16-bit pattern, rounded to nearest even."""
+    """float32 value -> 16-bit pattern, rounded to nearest even; NaN stays NaN."""
+    if kind == F16:
+        return _f32_to_half(np.float32(v))
     u = _u32(np.float32(v))
-    if kind == BF16:
-        if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
-            return np.uint16((u >> np.uint32(16)) | np.uint32(0x40))  # quiet NaN
-        return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
-    sign = u & np.uint32(0x80000000)
-    u = u ^ sign
-    if u >= np.uint32(143 << 23):  # beyond float16's range: Inf, or NaN
-        o = np.uint32(0x7E00) if u > np.uint32(255 << 23) else np.uint32(0x7C00)
-    elif u < np.uint32(113 << 23):  # float16 subnormal or zero: let the FPU round
-        magic = np.uint32(126 << 23)
-        o = _u32(_f32(u) + _f32(magic)) - magic
-    else:
-        odd = (u >> np.uint32(13)) & np.uint32(1)
-        u = u + np.uint32(((15 - 127) << 23) & 0xFFFFFFFF) + np.uint32(0xFFF) + odd
-        o = u >> np.uint32(13)
-    return np.uint16(o | (sign >> np.uint32(16)))
+    if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
+        return np.uint16((u >> np.uint32(16)) | np.uint32(0x40))  # quiet NaN
+    return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
 
 
 def ln_forward(xu, w, b, eps, yu, mean, rstd, buf, blocks):
@@ -83,15 +81,17 @@ def ln_forward(xu, w, b, eps, yu, mean, rstd, buf, blocks):
         for r in range(blk * per, min(rows, (blk + 1) * per)):
             for j in range(h):
                 f[j] = widen(xu[r, j], KIND)
-            k = np.float64(f[0])
-            s1 = 0.0
-            s2 = 0.0
+            # float32 sums, as for any half input (NORM-SEMANTICS: accumulation is float32), on
+            # values shifted by the row's first one; reassociated into SIMD partial sums
+            k = f[0]
+            s1 = np.float32(0.0)
+            s2 = np.float32(0.0)
             for j in range(h):
-                d = np.float64(f[j]) - k
+                d = f[j] - k
                 s1 += d
                 s2 += d * d
-            mu = s1 / h
-            var = s2 / h - mu * mu
+            mu = np.float64(s1) / h
+            var = np.float64(s2) / h - mu * mu
             if var < 0.0:
                 var = 0.0
             mean[r] = k + mu
@@ -111,8 +111,8 @@ def ln_backward(dyu, xu, w, mean, rstd, dxu, dw_part, db_part, buf, gbuf, blocks
         for r in range(blk * per, min(rows, (blk + 1) * per)):
             m = mean[r]
             rs = rstd[r]
-            sg = 0.0
-            sgx = 0.0
+            sg = np.float32(0.0)
+            sgx = np.float32(0.0)
             for j in range(h):
                 f[j] = (widen(xu[r, j], KIND) - m) * rs  # xhat
                 g[j] = widen(dyu[r, j], KIND)  # dy
@@ -134,11 +134,11 @@ def rms_forward(xu, w, eps, yu, rrms, buf, blocks):
     for blk in prange(blocks):
         f = buf[blk]
         for r in range(blk * per, min(rows, (blk + 1) * per)):
-            s2 = 0.0
+            s2 = np.float32(0.0)
             for j in range(h):
                 f[j] = widen(xu[r, j], KIND)
-                s2 += np.float64(f[j]) * np.float64(f[j])
-            rrms[r] = 1.0 / np.sqrt(s2 / h + eps)
+                s2 += f[j] * f[j]
+            rrms[r] = 1.0 / np.sqrt(np.float64(s2) / h + eps)
             rr = rrms[r]
             for j in range(h):
                 yu[r, j] = narrow(f[j] * rr * w[j], KIND)
@@ -152,12 +152,12 @@ def rms_backward(dyu, xu, w, rrms, dxu, dw_part, buf, gbuf, blocks):
         g = gbuf[blk]
         for r in range(blk * per, min(rows, (blk + 1) * per)):
             rr = rrms[r]
-            sgx = 0.0
+            sgx = np.float32(0.0)
             for j in range(h):
                 f[j] = widen(xu[r, j], KIND)
                 g[j] = widen(dyu[r, j], KIND)
                 gw = g[j] * w[j]
-                sgx += np.float64(gw) * np.float64(f[j])
+                sgx += gw * f[j]
             c = np.float32(rr * rr * sgx / h)
             for j in range(h):
                 gw = g[j] * w[j]
