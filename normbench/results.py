@@ -31,6 +31,10 @@ class Comparison:
     def as_dict(self) -> dict[str, Any]:
         return {"output": self.output, "ok": self.ok, "max_abs": self.max_abs, "max_rel": self.max_rel, "worst": self.worst}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Comparison":
+        return cls(d["output"], bool(d["ok"]), float(d["max_abs"]), float(d["max_rel"]), float(d["worst"]))
+
 
 @dataclass
 class CaseResult:
@@ -60,6 +64,12 @@ class CaseResult:
     @property
     def max_rel(self) -> float:
         return max((c.max_rel for c in self.failures), default=0.0)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], case: Any) -> "CaseResult":
+        """A result read back from check JSON (``case``: the case object with that id)."""
+        return cls(case, d["status"], d.get("message", ""), [Comparison.from_dict(c) for c in d.get("outputs", [])],
+                   known_reason=d.get("known_reason", ""))
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -239,3 +239,20 @@ def test_a_selection_where_every_case_is_unsupported_is_not_a_pass(capsys):
     code, out, err = run(capsys, "check", "--backend", "numba", "--dtype", "float16", "--group", "dtypes")
     assert code == 2
     assert "nothing was checked: every selected case is unsupported" in err and "dtype float16 not supported" in err
+
+
+def test_check_resume_keeps_finished_backends_and_runs_the_rest(tmp_path, capsys):
+    out_file = tmp_path / "check.json"
+    code, _, _ = run(capsys, "check", "--norm", "rmsnorm", "--backend", "numpy", "--group", "dtypes",
+                     "--output", str(out_file))
+    assert code == 0
+    first = json.loads(out_file.read_text())
+    code, out, err = run(capsys, "check", "--norm", "rmsnorm", "--backend", "numpy", "--backend", "torch-cpu",
+                         "--group", "dtypes", "--output", str(out_file), "--resume")
+    assert code == 0 and "resuming: 1 finished (backend, op) results kept" in err
+    backends = {b["name"]: b for b in json.loads(out_file.read_text())["norms"]["rmsnorm"]["backends"]}
+    assert backends["numpy"] == first["norms"]["rmsnorm"]["backends"][0]  # kept as it was
+    assert backends["torch-cpu"]["counts"]["pass"] == 10  # and the rest was run
+    assert "passed: 2 backend(s) on 1 op(s)" in out
+    code, _, err = run(capsys, "check", "--backend", "numpy", "--resume")
+    assert code == 2 and "--resume needs --output FILE" in err

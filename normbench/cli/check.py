@@ -23,21 +23,28 @@ def add_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
                    help="also write the JSON to FILE, rewritten after every backend (kept if interrupted)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep FILE's finished (backend, op) results and run only the rest")
     p.set_defaults(func=cmd_check)
 
 
-def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None):
+def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
+               done=None):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
-    own: a list of BackendReport. ``on_report(reports)`` after each pair (to save them)."""
+    own: a list of BackendReport. ``on_report(reports)`` after each pair (to save them).
+    ``done`` maps (backend, op) to a BackendReport kept from an earlier run (``--resume``)."""
     from ..backend import availability_of
     from ..conformance import runner
     from ..tables import Progress
 
-    reports = []
+    reports, done = [], done or {}
     for b in backends:
         avail = availability_of(b)
         for op in ops:
             if not registry.supports(b, op.name):
+                continue
+            if (b.name, op.name) in done:
+                reports.append(done[(b.name, op.name)])
                 continue
             if not avail:
                 reports.append(runner.BackendReport(b.name, op.name, False, avail.reason))
@@ -87,6 +94,33 @@ def print_tables(reports, ops, cases, stream=None) -> None:
             print(f"DROPPED: {rep.name} {rep.op}: {len(skipped)} cases not run ({skipped[0].message})", file=stream)
 
 
+def kept_reports(path: Path, cases) -> dict:
+    """(backend, op) -> BackendReport from an earlier ``check --output`` file, for those that ran
+    every case selected now (a partial or different selection is run again)."""
+    from ..compat_v1 import upgrade_check
+    from ..conformance.runner import BackendReport
+    from ..errors import InputError
+    from ..results import CaseResult
+
+    try:
+        data = json.loads(path.read_text())
+        data = data if "norms" in data else upgrade_check(data)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot resume from {path}: {exc}") from None
+    by_id = {c.id: c for c in cases}
+    out = {}
+    for op, entry in (data.get("norms") or {}).items():
+        wanted = {c.id for c in cases if c.op == op}
+        for b in entry.get("backends", []):
+            stored = {d["case"]: d for d in b.get("cases", [])}
+            if b.get("available", True) and not wanted <= set(stored):
+                continue
+            rep = BackendReport(b["name"], op, bool(b.get("available", True)), b.get("reason", ""))
+            rep.results = [CaseResult.from_dict(stored[i], by_id[i]) for i in by_id if i in wanted and i in stored]
+            out[(b["name"], op)] = rep
+    return out
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from ..conformance import runner
     from ..errors import InputError
@@ -110,6 +144,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                                                             for b in runnable))
     if args.output:
         check_writable(args.output, suffixes=(".json",))
+    elif args.resume:
+        raise InputError("--resume needs --output FILE (the results to resume)")
+    done = kept_reports(args.output, cases) if args.resume and args.output.exists() else {}
+    if done:
+        print(f"resuming: {len(done)} finished (backend, op) results kept from {args.output}", file=sys.stderr)
 
     def save(reports):
         if args.output:
@@ -124,7 +163,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     with lock_for(args.output):
         try:
             keep(run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
-                            progress=not args.json, plugins=tuple(args.plugin), on_report=keep))
+                            progress=not args.json, plugins=tuple(args.plugin), on_report=keep, done=done))
         except KeyboardInterrupt:
             where = f"; results of every finished backend are in {args.output}" if args.output else ""
             print(f"normbench: interrupted{where}", file=sys.stderr)
