@@ -83,10 +83,10 @@ def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
     y = _pool.empty(x.shape, x.dtype)
     mean, rstd = np.empty(_stat_shape(x, ns), x.dtype), np.empty(_stat_shape(x, ns), x.dtype)
     if x.size:
-        w, has_w = _flat(weight, h, x.dtype)
-        b, has_b = _flat(bias, h, x.dtype)
-        _kernels(x.size).ln_forward(x2, w, b, has_w, has_b, float(eps), y.reshape(-1, h), mean.reshape(-1),
-                                    rstd.reshape(-1))
+        w = weight.reshape(h) if weight is not None else np.ones(h, x.dtype)
+        b = bias.reshape(h) if bias is not None else np.zeros(h, x.dtype)
+        _kernels(x.size).ln_forward(x2, w, b, float(eps), y.reshape(-1, h), mean.reshape(-1), rstd.reshape(-1),
+                                    _blocks(x2.shape[0]))
     return y, mean, rstd
 
 
@@ -124,8 +124,9 @@ def rmsnorm_forward(x, normalized_shape, weight, *, eps):
     y = _pool.empty(x.shape, x.dtype)
     rrms = np.empty(_stat_shape(x, ns), x.dtype)
     if x.size:
-        w, has_w = _flat(weight, h, x.dtype)
-        _kernels(x.size).rms_forward(x2, w, has_w, resolve_eps(eps, str(x.dtype)), y.reshape(-1, h), rrms.reshape(-1))
+        w = weight.reshape(h) if weight is not None else np.ones(h, x.dtype)
+        _kernels(x.size).rms_forward(x2, w, resolve_eps(eps, str(x.dtype)), y.reshape(-1, h), rrms.reshape(-1),
+                                     _blocks(x2.shape[0]))
     return y, rrms
 
 
