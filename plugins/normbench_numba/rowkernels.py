@@ -71,36 +71,60 @@ def ln_forward(x, w, b, eps, y, mean, rstd, blocks):
                     y[r, j] = (x[r, j] - m) * rs * w[j] + b[j]
 
 
+@njit(inline="always", **SER)
+def _ln_grad_sums(dy, x, w, m, rs, r, h):
+    """Row sums of g = dy * w and g * xhat, in float64."""
+    sg = 0.0
+    sgx = 0.0
+    for j in range(h):
+        g = np.float64(dy[r, j]) * w[j]
+        sg += g
+        sgx += g * ((np.float64(x[r, j]) - m) * rs)
+    return sg, sgx
+
+
 @njit(**PAR)
-def ln_backward(dy, x, w, has_w, mean, rstd, dx, dw_part, db_part, coef, blocks):
+def ln_backward(dy, x, w, mean, rstd, dx, dw_part, db_part, coef, blocks):
+    """Pipelined like ln_forward: row r+1's two sums in the loop that writes row r's dx. An absent
+    weight is passed as ones."""
     rows, h = x.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
-        for r in range(blk * per, min(rows, (blk + 1) * per)):
-            m = np.float64(mean[r])
-            rs = np.float64(rstd[r])
-            sg = 0.0
-            sgx = 0.0
-            for j in range(h):
-                xh = (np.float64(x[r, j]) - m) * rs
-                g = np.float64(dy[r, j]) * w[j] if has_w else np.float64(dy[r, j])
-                sg += g
-                sgx += g * xh
-            # second pass in x's dtype: the row constants are rounded to it through ``coef`` (an
-            # array of x's dtype), so float32 input gets float32 SIMD; sums over rows stay float64
+        lo = blk * per
+        hi = min(rows, lo + per)
+        if lo >= hi:
+            continue
+        sg, sgx = _ln_grad_sums(dy, x, w, np.float64(mean[lo]), np.float64(rstd[lo]), lo, h)
+        for r in range(lo, hi):
+            # the dx pass in x's dtype: the row constants are rounded to it through ``coef`` (an
+            # array of x's dtype), so float32 input gets float32 SIMD; sums over rows stay in x's dtype
             coef[blk, 0] = sg / h
             coef[blk, 1] = sgx / h
             a = coef[blk, 0]
             c = coef[blk, 1]
             mt = mean[r]
             rt = rstd[r]
-            for j in range(h):
-                d = dy[r, j]
-                xh = (x[r, j] - mt) * rt
-                g = d * w[j] if has_w else d
-                dx[r, j] = rt * (g - a - xh * c)
-                dw_part[blk, j] += d * xh
-                db_part[blk, j] += d
+            if r + 1 < hi:
+                m1 = np.float64(mean[r + 1])
+                rs1 = np.float64(rstd[r + 1])
+                sg = 0.0
+                sgx = 0.0
+                for j in range(h):
+                    g1 = np.float64(dy[r + 1, j]) * w[j]
+                    sg += g1
+                    sgx += g1 * ((np.float64(x[r + 1, j]) - m1) * rs1)
+                    d = dy[r, j]
+                    xh = (x[r, j] - mt) * rt
+                    dx[r, j] = rt * (d * w[j] - a - xh * c)
+                    dw_part[blk, j] += d * xh
+                    db_part[blk, j] += d
+            else:
+                for j in range(h):
+                    d = dy[r, j]
+                    xh = (x[r, j] - mt) * rt
+                    dx[r, j] = rt * (d * w[j] - a - xh * c)
+                    dw_part[blk, j] += d * xh
+                    db_part[blk, j] += d
 
 
 @njit(**PAR)
@@ -132,25 +156,37 @@ def rms_forward(x, w, eps, y, rrms, blocks):
 
 
 @njit(**PAR)
-def rms_backward(dy, x, w, has_w, rrms, dx, dw_part, coef, blocks):
+def rms_backward(dy, x, w, rrms, dx, dw_part, coef, blocks):
+    """Pipelined like ln_backward. An absent weight is passed as ones."""
     rows, h = x.shape
     per = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
-        for r in range(blk * per, min(rows, (blk + 1) * per)):
+        lo = blk * per
+        hi = min(rows, lo + per)
+        if lo >= hi:
+            continue
+        sgx = 0.0
+        for j in range(h):
+            sgx += np.float64(dy[lo, j]) * w[j] * np.float64(x[lo, j])
+        for r in range(lo, hi):
             rr = np.float64(rrms[r])
-            sgx = 0.0
-            for j in range(h):
-                g = np.float64(dy[r, j]) * w[j] if has_w else np.float64(dy[r, j])
-                sgx += g * np.float64(x[r, j])
             coef[blk, 0] = rr * rr * sgx / h  # rounded to x's dtype, as in ln_backward
             c = coef[blk, 0]
             rt = rrms[r]
-            for j in range(h):
-                d = dy[r, j]
-                v = x[r, j]
-                g = d * w[j] if has_w else d
-                dx[r, j] = rt * (g - v * c)
-                dw_part[blk, j] += d * v * rt
+            if r + 1 < hi:
+                sgx = 0.0
+                for j in range(h):
+                    sgx += np.float64(dy[r + 1, j]) * w[j] * np.float64(x[r + 1, j])
+                    d = dy[r, j]
+                    v = x[r, j]
+                    dx[r, j] = rt * (d * w[j] - v * c)
+                    dw_part[blk, j] += d * v * rt
+            else:
+                for j in range(h):
+                    d = dy[r, j]
+                    v = x[r, j]
+                    dx[r, j] = rt * (d * w[j] - v * c)
+                    dw_part[blk, j] += d * v * rt
 
 
 @njit(**PAR)

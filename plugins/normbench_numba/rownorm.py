@@ -35,10 +35,6 @@ def _rows(x: np.ndarray, ns: tuple[int, ...]):
     return x.reshape(-1, h), h
 
 
-def _flat(p, h, dtype):
-    return (p.reshape(h), True) if p is not None else (np.ones(h, dtype), False)
-
-
 class _Pool:
     """Output buffers reused once every array made from them is gone (a caching allocator, as
     PyTorch keeps for CUDA). Why: a fresh 32 MB array from malloc is a fresh mmap, and the OS
@@ -101,8 +97,8 @@ def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
     dw_part, db_part, coef = np.zeros((blocks, h), x.dtype), np.zeros((blocks, h), x.dtype), np.empty((blocks, 2), x.dtype)
     k = _kernels(x.size)
     if x.size:
-        w, has_w = _flat(weight, h, x.dtype)
-        k.ln_backward(dy2, x2, w, has_w, np.ascontiguousarray(mean).reshape(-1), np.ascontiguousarray(rstd).reshape(-1),
+        w = weight.reshape(h) if weight is not None else np.ones(h, x.dtype)
+        k.ln_backward(dy2, x2, w, np.ascontiguousarray(mean).reshape(-1), np.ascontiguousarray(rstd).reshape(-1),
                       dx.reshape(-1, h), dw_part, db_part, coef, blocks)
     dw = db = None
     if weight is not None:
@@ -141,8 +137,8 @@ def rmsnorm_backward(dy, x, normalized_shape, weight, rrms):
     dw_part, coef = np.zeros((blocks, h), x.dtype), np.empty((blocks, 2), x.dtype)
     k = _kernels(x.size)
     if x.size:
-        w, has_w = _flat(weight, h, x.dtype)
-        k.rms_backward(dy2, x2, w, has_w, np.ascontiguousarray(rrms).reshape(-1), dx.reshape(-1, h), dw_part, coef, blocks)
+        w = weight.reshape(h) if weight is not None else np.ones(h, x.dtype)
+        k.rms_backward(dy2, x2, w, np.ascontiguousarray(rrms).reshape(-1), dx.reshape(-1, h), dw_part, coef, blocks)
     dw = None
     if weight is not None:
         dw = np.empty(h, weight.dtype)
