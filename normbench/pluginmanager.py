@@ -230,6 +230,11 @@ def _add_op(obj: object, source: PluginSource, registry: Registry) -> None:
     registry.ops[obj.name] = LoadedOp(obj, source)
 
 
+def _builtin(source: PluginSource) -> bool:
+    """Whether a plugin ships with normbench itself (its own distribution's entry points)."""
+    return source.distribution == "normbench"
+
+
 def _add_backend(obj: object, source: PluginSource, registry: Registry) -> None:
     known = registry.op_infos()
     v1 = compat_v1.is_v1(obj)
@@ -241,12 +246,22 @@ def _add_backend(obj: object, source: PluginSource, registry: Registry) -> None:
         return
     if name in registry.claims:
         other = registry.claims[name]
-        registry.problems.append(
-            PluginProblem(source.plugin, f"backend name {name!r} is claimed by both {other} and {source}; neither is loaded",
-                          backend=name)
-        )
-        registry.backends.pop(name, None)
-        return
+        if _builtin(other) != _builtin(source):
+            # a plugin cannot knock out a built-in backend (numpy, the torch-cpu baseline):
+            # the built-in keeps the name and the newcomer is reported
+            builtin, newcomer = (other, source) if _builtin(other) else (source, other)
+            registry.problems.append(PluginProblem(
+                newcomer.plugin, f"backend name {name!r} is taken by the built-in backend of {builtin}; "
+                                 f"{newcomer}'s backend is not loaded", backend=name))
+            if _builtin(other):
+                return
+            registry.backends.pop(name, None)  # the third-party claimant came first: the built-in replaces it
+        else:
+            registry.problems.append(PluginProblem(
+                source.plugin, f"backend name {name!r} is claimed by both {other} and {source}; neither is loaded",
+                backend=name))
+            registry.backends.pop(name, None)
+            return
     registry.claims[name] = source
     if v1:
         obj = compat_v1.V1Backend(obj)

@@ -42,11 +42,20 @@ def test_garbage_backends_are_named():
     assert "numpy" in reg.names()
 
 
-def test_duplicate_names_name_both_plugins():
+def test_a_plugin_cannot_take_a_built_in_name():
     reg = load("duplicate_name")
     (problem,) = reg.problems
-    assert f"'numpy' is claimed by both normbench {normbench.__version__} (numpy) and module duplicate_name" in str(problem)
-    assert "numpy" not in reg.names() and "torch-cpu" in reg.names()
+    assert problem.plugin == "duplicate_name"
+    assert (f"'numpy' is taken by the built-in backend of normbench {normbench.__version__} (numpy); "
+            "module duplicate_name's backend is not loaded") in str(problem)
+    assert "numpy" in reg.names() and str(reg.source("numpy")).startswith("normbench")
+
+
+def test_two_third_party_plugins_claiming_one_name_both_stay_out():
+    reg = load("wrong_backends", "duplicate_third_party")
+    (problem,) = [p for p in reg.problems if p.backend == "wrong-eps-outside"]
+    assert "is claimed by both module wrong_backends and module duplicate_third_party; neither is loaded" in str(problem)
+    assert "wrong-eps-outside" not in reg.names() and "numpy" in reg.names()
 
 
 def test_env_var_and_option_load_once(monkeypatch):
