@@ -25,11 +25,12 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..backend import one_line
+from ..casecheck import CaseFailed, CaseSession, checked
 from ..closeness import compare_arrays
-from ..dtypes import ITEMSIZE, MACHINE_EPS, cast_host, layout_of, to_layout
+from ..dtypes import ITEMSIZE, MACHINE_EPS, cast_host, to_layout
 from ..errors import InputError, Unsupported
 from ..opinfo import Grid, PlotSpec, Shape, parse_sizes
-from ..results import CaseResult, Comparison
+from ..results import CaseResult
 
 PASSES: tuple[str, ...] = ("forward", "backward")
 LAYOUTS: tuple[str, ...] = ("contiguous", "strided")
@@ -244,14 +245,6 @@ def over_rows_l2(a: np.ndarray, k: int) -> np.ndarray:
     return np.sqrt(np.sum(f * f, axis=tuple(range(a.ndim - k))))
 
 
-class _Failed(Exception):
-    pass
-
-
-def _same(a, b) -> bool:
-    return a.shape == b.shape and np.array_equal(np.asarray(a, np.float64), np.asarray(b, np.float64), equal_nan=True)
-
-
 def run_case(op: RowOp, opinfo: Any, backend: Any, case: Case) -> CaseResult:
     """Run ``case`` of ``op`` on ``backend``. Never raises for a backend's misbehaviour."""
     declared = getattr(backend, "ops", {}).get(op.name)
@@ -266,24 +259,11 @@ def run_case(op: RowOp, opinfo: Any, backend: Any, case: Case) -> CaseResult:
     passes = tuple(p for p, why in reasons.items() if why is None)
     if not passes:
         return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
-    comparisons: list[Comparison] = []
-    try:
-        message = _run(op, backend, case, passes, comparisons)
-    except Unsupported as exc:
-        return CaseResult(case, "unsupported", str(exc), comparisons, passes)
-    except _Failed as exc:
-        return CaseResult(case, "fail", str(exc), comparisons, passes)
-    except Exception as exc:  # noqa: BLE001 - the backend's exception is the finding
-        return CaseResult(case, "error", one_line(exc), comparisons, passes)
-    bad = [c for c in comparisons if not c.ok]
-    if bad:
-        worst = max(bad, key=lambda c: c.worst)
-        more = f" (+{len(bad) - 1} more outputs)" if len(bad) > 1 else ""
-        return CaseResult(case, "fail", worst.summary() + more, comparisons, passes)
-    return CaseResult(case, "pass", message, comparisons, passes)
+    session = CaseSession(backend)
+    return checked(case, passes, session, lambda: _run(op, session, case, passes))
 
 
-def _run(op: RowOp, b: Any, case: Case, passes: tuple[str, ...], comparisons: list[Comparison]) -> str:
+def _run(op: RowOp, session: CaseSession, case: Case, passes: tuple[str, ...]) -> str:
     data = make_data(case, op.params)
     k, ns, dtype = case.k, case.normalized_shape, case.dtype
     pdt = case.param_dtype
@@ -291,27 +271,10 @@ def _run(op: RowOp, b: Any, case: Case, passes: tuple[str, ...], comparisons: li
     sdt = op.stat_dtype(dtype, pdt if any(v is not None for v in data.params.values()) else None)
     stat_shape = case.shape[:case.rank - k] + (1,) * k
 
-    def native(a, dt):
-        return None if a is None else b.from_numpy(to_layout(np.array(a), layout_of(a)), dt)
-
-    def host(nat, what, dt, shape):
-        if nat is None:
-            raise _Failed(f"{what}: returned None")
-        got = b.dtype_of(nat)
-        arr = np.asarray(b.to_numpy(nat))
-        if got != dt:
-            raise _Failed(f"{what}: dtype {got}, expected {dt}")
-        if tuple(arr.shape) != tuple(shape):
-            raise _Failed(f"{what}: shape {tuple(arr.shape)}, expected {tuple(shape)}")
-        return arr
-
-    def unchanged(pairs):
-        for what, nat, original in pairs:
-            if nat is not None and not _same(b.to_numpy(nat), original):
-                raise _Failed(f"mutated its input {what}")
+    b, native, host, unchanged = session.b, session.native, session.host, session.unchanged
 
     def cmp(name, actual, ref, dt, scale=1.0, cond_err=0.0):
-        comparisons.append(compare_arrays(name, actual, ref, dt, scale=scale, cond_err=cond_err))
+        session.comparisons.append(compare_arrays(name, actual, ref, dt, scale=scale, cond_err=cond_err))
 
     x64 = np.asarray(data.x, np.float64)
     n_x = native(data.x, dtype)
@@ -341,10 +304,10 @@ def _run(op: RowOp, b: Any, case: Case, passes: tuple[str, ...], comparisons: li
                 return f"raised as expected ({one_line(exc)})"
             raise
         if case.expect == "error":
-            raise _Failed(f"{case.bad} does not fit input of shape {list(case.shape)}: must raise, but returned normally")
+            raise CaseFailed(f"{case.bad} does not fit input of shape {list(case.shape)}: must raise, but returned normally")
         n_out = 1 + len(op.stats)
         if not isinstance(out, (tuple, list)) or len(out) != n_out:
-            raise _Failed(f"{op.name}_forward must return (y, {', '.join(op.stats)}), got {type(out).__name__}")
+            raise CaseFailed(f"{op.name}_forward must return (y, {', '.join(op.stats)}), got {type(out).__name__}")
         unchanged([("x", n_x, data.x), *((p, n_params[p], data.params[p]) for p in op.params)])
         y = host(out[0], "y", dtype, case.shape)
         cmp("y", y, ref_y, dtype, scale=row_rms(ref_y, k), cond_err=cond * w_abs)
@@ -359,7 +322,7 @@ def _run(op: RowOp, b: Any, case: Case, passes: tuple[str, ...], comparisons: li
                     cmp(name, got, ref, sdt, cond_err=ref * (1 + MACHINE_EPS[sdt] * cond**2) if op.centered else ref)
             stats_native = out[1:]
     if case.expect == "error":
-        raise _Failed(f"{case.bad} does not fit input of shape {list(case.shape)}: must raise")
+        raise CaseFailed(f"{case.bad} does not fit input of shape {list(case.shape)}: must raise")
 
     if "backward" in passes:
         if stats_native is None:  # forward unsupported, or empty: the reference's statistics
@@ -368,7 +331,7 @@ def _run(op: RowOp, b: Any, case: Case, passes: tuple[str, ...], comparisons: li
         before = [b.to_numpy(s).copy() for s in stats_native]
         out = b.kernel(op.name, "backward")(n_dy, n_x, ns, *(n_params[p] for p in op.params), *stats_native)
         if not isinstance(out, (tuple, list)) or len(out) != 1 + len(op.params):
-            raise _Failed(f"{op.name}_backward must return (dx, {', '.join('d' + p for p in op.params)}), "
+            raise CaseFailed(f"{op.name}_backward must return (dx, {', '.join('d' + p for p in op.params)}), "
                           f"got {type(out).__name__}")
         unchanged([("x", n_x, data.x), ("dy", n_dy, data.dy), *((p, n_params[p], data.params[p]) for p in op.params),
                    *((s, n, o) for s, n, o in zip(op.stats, stats_native, before))])
@@ -383,7 +346,7 @@ def _run(op: RowOp, b: Any, case: Case, passes: tuple[str, ...], comparisons: li
         for i, p in enumerate(op.params, start=1):
             if data.params[p] is None:
                 if out[i] is not None:
-                    raise _Failed(f"d{p}: returned a gradient for an absent {p} (expected None)")
+                    raise CaseFailed(f"d{p}: returned a gradient for an absent {p} (expected None)")
                 continue
             got = host(out[i], f"d{p}", pdt, ns)
             terms = grads[f"terms_{p}"]  # the summed terms, for the scale of the sum's rounding

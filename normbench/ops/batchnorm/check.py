@@ -4,54 +4,23 @@ from __future__ import annotations
 import numpy as np
 
 from ...backend import Backend, one_line
-from ...dtypes import MACHINE_EPS, layout_of, param_dtype, to_layout
+from ...casecheck import CaseFailed, CaseSession, checked, same
+from ...dtypes import MACHINE_EPS, param_dtype
 from ...errors import Unsupported
-from ...results import CaseResult, Comparison
+from ...results import CaseResult
 from . import reference
 from .cases import NAME, PASSES, Case, CaseData, make_data
 from .tolerances import channel_absmax, channel_l2, channel_rms, compare
 
 
-class _Failed(Exception):
-    """Internal: stop the case with a failure message."""
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and np.array_equal(np.asarray(a, np.float64), np.asarray(b, np.float64), equal_nan=True)
-
-
-class _Session:
-    """Moves data for one case between host and backend, checking what comes back."""
+class _Session(CaseSession):
+    """The shared case session plus batch norm's pass methods and parameter dtype."""
 
     def __init__(self, backend: Backend, case: Case):
-        self.b, self.case = backend, case
+        super().__init__(backend)
+        self.case = case
         self.train = self.eval = self.backward = None  # the pass methods, where supported
         self.pdt = param_dtype(case.dtype)
-        self.comparisons: list[Comparison] = []
-
-    def native(self, a: np.ndarray | None, dtype: str):
-        """A backend array from a private copy: from_numpy may alias its argument (torch.from_numpy,
-        np.ascontiguousarray do), and the harness's own arrays must stay the reference's inputs."""
-        if a is None:
-            return None
-        return self.b.from_numpy(to_layout(np.array(a), layout_of(a)), dtype)
-
-    def host(self, native, what: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-        if native is None:
-            raise _Failed(f"{what}: returned None")
-        got_dtype = self.b.dtype_of(native)
-        arr = np.asarray(self.b.to_numpy(native))
-        if got_dtype != dtype:
-            raise _Failed(f"{what}: dtype {got_dtype}, expected {dtype}")
-        if tuple(arr.shape) != tuple(shape):
-            raise _Failed(f"{what}: shape {tuple(arr.shape)}, expected {tuple(shape)}")
-        return arr
-
-    def unchanged(self, pairs) -> None:
-        """Inputs other than the running statistics must not be mutated."""
-        for what, native, original in pairs:
-            if native is not None and not _same(self.b.to_numpy(native), original):
-                raise _Failed(f"mutated its input {what}")
 
     def cmp(self, output: str, actual, ref, dtype: str, **kw) -> None:
         self.comparisons.append(compare(output, actual, ref, dtype, **kw))
@@ -76,23 +45,15 @@ def run_case(backend: Backend, case: Case) -> CaseResult:
         return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
     data = make_data(case)
     s = _Session(backend, case)
-    try:
+
+    def body() -> str:
         s.train, s.eval, s.backward = (backend.kernel(NAME, p) if p in passes else None for p in PASSES)
         message = _run(s, case, data, passes)
-    except Unsupported as exc:
-        return CaseResult(case, "unsupported", str(exc), s.comparisons, passes)
-    except _Failed as exc:
-        return CaseResult(case, "fail", str(exc), s.comparisons, passes)
-    except Exception as exc:  # noqa: BLE001 - the backend's exception is the finding
-        return CaseResult(case, "error", one_line(exc), s.comparisons, passes)
-    if not s.comparisons and case.expect == "ok":
-        return CaseResult(case, "unsupported", "none of this case's checks applies to the passes the backend supports", [], passes)
-    bad = [c for c in s.comparisons if not c.ok]
-    if bad:
-        worst = max(bad, key=lambda c: c.worst)
-        more = f" (+{len(bad) - 1} more outputs)" if len(bad) > 1 else ""
-        return CaseResult(case, "fail", worst.summary() + more, s.comparisons, passes)
-    return CaseResult(case, "pass", message, s.comparisons, passes)
+        if not s.comparisons and case.expect == "ok":
+            raise Unsupported("none of this case's checks applies to the passes the backend supports")
+        return message
+
+    return checked(case, passes, s, body)
 
 
 def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> str:
@@ -118,9 +79,9 @@ def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> st
                     return f"raised as expected ({one_line(exc)})"
                 raise
             if case.expect == "error":
-                raise _Failed(f"m = 1 in training must raise (shape {case.shape}), but returned normally")
+                raise CaseFailed(f"m = 1 in training must raise (shape {case.shape}), but returned normally")
             if not isinstance(out, (tuple, list)) or len(out) != 3:
-                raise _Failed(f"{NAME}_train must return (y, save_mean, save_invstd), got {type(out).__name__}")
+                raise CaseFailed(f"{NAME}_train must return (y, save_mean, save_invstd), got {type(out).__name__}")
             s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias)])
             ref = reference.train_forward(
                 x, data.weight, data.bias, rm_ref, rv_ref, momentum=case.momentum, eps=case.eps, num_batches_tracked=step
@@ -143,14 +104,14 @@ def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> st
                 rm = s.host(n_rm, "running_mean", pdt, (channels,))
                 rv = s.host(n_rv, "running_var", pdt, (channels,))
                 if case.expect == "empty":
-                    if not (_same(rm, rm_ref) and _same(rv, rv_ref)):
-                        raise _Failed("an empty batch must leave running statistics untouched")
+                    if not (same(rm, rm_ref) and same(rv, rv_ref)):
+                        raise CaseFailed("an empty batch must leave running statistics untouched")
                 else:
                     s.cmp(f"running_mean ({tag})", rm, ref.running_mean, pdt, scale=std, cond_err=absmax)
                     s.cmp(f"running_var ({tag})", rv, ref.running_var, pdt, cond_err=np.abs(ref.running_var) * (1 + MACHINE_EPS[pdt] * cond**2))
             rm_ref, rv_ref = ref.running_mean, ref.running_var
         if case.expect == "error":
-            raise _Failed("m = 1 in training must raise")
+            raise CaseFailed("m = 1 in training must raise")
 
     if "eval" in passes and case.running:
         x = data.xs[-1]
@@ -177,7 +138,7 @@ def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> st
         mean_before, invstd_before = b.to_numpy(n_mean).copy(), b.to_numpy(n_invstd).copy()
         out = s.backward(n_dy, n_x, n_w, n_mean, n_invstd, eps=case.eps)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
-            raise _Failed(f"{NAME}_backward must return (dx, dweight, dbias), got {type(out).__name__}")
+            raise CaseFailed(f"{NAME}_backward must return (dx, dweight, dbias), got {type(out).__name__}")
         s.unchanged([("x", n_x, x), ("dy", n_dy, data.dy), ("weight", n_w, data.weight),
                      ("save_mean", n_mean, mean_before), ("save_invstd", n_invstd, invstd_before)])
         dx_ref, dw_ref, db_ref = reference.backward(data.dy, x, data.weight, ref_t.save_mean, ref_t.save_invstd, eps=case.eps)

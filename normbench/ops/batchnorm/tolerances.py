@@ -3,7 +3,7 @@
 An element passes when ``|actual - ref| <= atol * S + rtol * |ref| + K * eps(dtype) * cond * T``:
 
 * ``rtol``/``atol`` are ``torch.testing.assert_close``'s defaults for the output's dtype
-  (table :data:`BASE`), unchanged.
+  (table :data:`normbench.closeness.BASE`), unchanged.
 * ``S`` is the natural size of the output in that channel (so atol means "1e-5 of the output's
   scale", not of 1): the channel RMS of y; for dx the size of the terms it cancels,
   ``|w| * invstd * rms(dy)`` (with m = 2, dx is exactly 0 but its terms are not); the L2 norm of
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...closeness import BASE, K, compare_arrays  # noqa: F401 - BASE and K are part of this module's story
+from ...closeness import compare_arrays
 from ...results import Comparison
 from .reference import reduce_axes
 
