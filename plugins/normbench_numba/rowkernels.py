@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .kernels import FAST, _Namespace, serial_twins
+from .kernels import _Namespace, serial_twins
 from .kernels import PAR as _PAR
 from .kernels import SER
 
@@ -202,4 +202,4 @@ def sum_blocks(part, out):
 
 #: the same kernels without threads, for inputs too small to pay for launching them
 serial = _Namespace(serial_twins({k: v for k, v in globals().items()}))
-__all__ = ["FAST", "ln_forward", "ln_backward", "rms_forward", "rms_backward", "sum_blocks", "serial"]
+__all__ = ["ln_forward", "ln_backward", "rms_forward", "rms_backward", "sum_blocks", "serial"]
