@@ -31,14 +31,15 @@ def _compute_dtype(x: np.ndarray) -> np.dtype:
 _quiet = np.errstate(invalid="ignore", divide="ignore", over="ignore")
 
 
-from . import rownorm  # noqa: E402 - LayerNorm and RMSNorm
+from . import chanorm, rownorm  # noqa: E402 - LayerNorm, RMSNorm, GroupNorm, InstanceNorm
 
 
 class NumpyBackend(Backend):
     name = "numpy"
     description = "vectorized NumPy, float64 accumulation, two-pass statistics"
     DTYPES = frozenset({"float64", "float32", "float16"})
-    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES)}
+    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES),
+           "groupnorm": Support(dtypes=DTYPES), "instancenorm": Support(dtypes=DTYPES)}
 
     def version(self) -> str:
         return np.__version__
@@ -124,6 +125,12 @@ class NumpyBackend(Backend):
     layernorm_backward = staticmethod(rownorm.layernorm_backward)
     rmsnorm_forward = staticmethod(rownorm.rmsnorm_forward)
     rmsnorm_backward = staticmethod(rownorm.rmsnorm_backward)
+    # GroupNorm and InstanceNorm (chanorm.py)
+    groupnorm_forward = staticmethod(chanorm.groupnorm_forward)
+    groupnorm_backward = staticmethod(chanorm.groupnorm_backward)
+    instancenorm_train = staticmethod(chanorm.instancenorm_train)
+    instancenorm_eval = staticmethod(chanorm.instancenorm_eval)
+    instancenorm_backward = staticmethod(chanorm.instancenorm_backward)
 
 
 @normbench.hookimpl
