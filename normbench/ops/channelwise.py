@@ -270,6 +270,9 @@ def all_cases(op: ChanOp) -> list[Case]:
             cases.append(replace(lay, shape=shape, layout=layout))
     for dtype in ("float64", "bfloat16"):
         cases.append(replace(lay, shape=(2, 8, 4, 5), layout="channels_last", dtype=dtype))
+    # large enough for a backend's parallel kernels: one sample (split into row blocks) and several
+    for shape in ((1, 32, 32, 33), (4, 16, 24, 24)):
+        cases += [replace(lay, shape=shape, groups=g(8), layout=lay_) for lay_ in ("contiguous", "channels_last")]
     for x_l, dy_l in (("contiguous", "channels_last"), ("channels_last", "contiguous"), ("strided", "channels_last"),
                       ("channels_last", "strided")):
         cases.append(replace(lay, shape=(2, 8, 4, 5), layout=x_l, dy_layout=dy_l))

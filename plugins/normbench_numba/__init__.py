@@ -22,6 +22,7 @@ import numpy as np
 
 import normbench
 from normbench import Availability, Backend, Support, Unsupported
+from normbench.ops import channelwise
 from normbench.ops.batchnorm import momentum_factor
 from normbench.dtypes import channels_last_order, layout_of, to_layout
 
@@ -94,7 +95,7 @@ def _dummy(channels: int, dtype) -> np.ndarray:
     return _dummies[key]
 
 
-from . import rownorm  # noqa: E402 - LayerNorm and RMSNorm (kernels in rowkernels.py)
+from . import chanorm, rownorm  # noqa: E402 - LayerNorm and RMSNorm (rowkernels.py), GroupNorm and InstanceNorm (chankernels.py)
 
 
 class NumbaBackend(Backend):
@@ -105,7 +106,9 @@ class NumbaBackend(Backend):
     #: to float32 in cache); batchnorm's channel kernels do not yet
     ROW_DTYPES = DTYPES | {"float16", "bfloat16"}
     ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=ROW_DTYPES),
-           "rmsnorm": Support(dtypes=ROW_DTYPES)}
+           "rmsnorm": Support(dtypes=ROW_DTYPES),
+           # chankernels.py is float32/float64 only so far
+           "groupnorm": Support(dtypes=DTYPES), "instancenorm": Support(dtypes=DTYPES)}
 
     def __init__(self) -> None:
         self.compile_seconds: dict[str, float] = {}
@@ -135,6 +138,8 @@ class NumbaBackend(Backend):
         """Compile (or load from cache) the kernels for a configuration by running them once."""
         if op in ("layernorm", "rmsnorm"):
             return self._prepare_rows(op, dtype)
+        if op in ("groupnorm", "instancenorm"):
+            return self._prepare_channels(op, dtype, layout, rank)
         if dtype not in self.DTYPES:
             return
         if op != "batchnorm":
@@ -165,6 +170,41 @@ class NumbaBackend(Backend):
     layernorm_backward = staticmethod(rownorm.layernorm_backward)
     rmsnorm_forward = staticmethod(rownorm.rmsnorm_forward)
     rmsnorm_backward = staticmethod(rownorm.rmsnorm_backward)
+
+    groupnorm_forward = staticmethod(chanorm.groupnorm_forward)
+    groupnorm_backward = staticmethod(chanorm.groupnorm_backward)
+    instancenorm_train = staticmethod(chanorm.instancenorm_train)
+    instancenorm_backward = staticmethod(chanorm.instancenorm_backward)
+
+    def instancenorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
+        """Normalizing with running statistics is batch norm's eval, channel for channel."""
+        channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var, use_input_stats=False)
+        if (weight is None) != (bias is None):  # batch norm's affine is both or neither
+            c = x.shape[1]
+            weight = np.ones(c, running_mean.dtype) if weight is None else weight
+            bias = np.zeros(c, running_mean.dtype) if bias is None else bias
+        return self.batchnorm_eval(x, weight, bias, running_mean, running_var, eps=eps)
+
+    def _prepare_channels(self, op: str, dtype: str, layout: str, rank: int) -> None:
+        """Compile (or load) the GroupNorm/InstanceNorm kernels of a layout: serial and parallel."""
+        if dtype not in self.DTYPES:
+            return
+        key = f"{op}/{dtype}/{'cl' if layout == 'channels_last' and rank > 2 else 'nc'}"
+        if key in self.compile_seconds:
+            return
+        start = time.perf_counter()
+        for n, s in ((2, 4), (2, chanorm.SERIAL_BELOW // 8 + 1), (1, chanorm.SERIAL_BELOW // 8 + 1)):
+            shape = (n, 4, s) + (1,) * max(0, rank - 3)
+            x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
+            w = np.ones(4, dtype)
+            if op == "groupnorm":
+                y, mean, rstd = self.groupnorm_forward(x, 2, w, w, eps=1e-5)
+                self.groupnorm_backward(y, x, 2, w, w, mean, rstd)
+            else:
+                y, mean, rstd = self.instancenorm_train(x, w, w, None, None, momentum=0.1, eps=1e-5)
+                self.instancenorm_backward(y, x, w, w, mean, rstd)
+                self.instancenorm_eval(x, w, w, w, w, eps=1e-5)
+        self.compile_seconds[key] = time.perf_counter() - start
 
     def _prepare_rows(self, op: str, dtype: str) -> None:
         if dtype not in self.ROW_DTYPES:

@@ -1,0 +1,153 @@
+"""NumbaBackend's GroupNorm and InstanceNorm: checks, views and outputs around chankernels.
+
+float64 and float32 only (half inputs are declared unsupported for these ops). A strided input
+is copied dense first (that copy is part of its cost); channels_last stays channels_last.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from normbench.dtypes import channels_last_order
+from normbench.ops import channelwise
+
+from .rownorm import _pool
+
+SERIAL_BELOW = 1 << 15
+_ck = None
+
+
+def _kernels(size: int):
+    global _ck
+    if _ck is None:
+        from . import chankernels
+
+        _ck = chankernels
+    return _ck.serial if size < SERIAL_BELOW else _ck
+
+
+def _threads() -> int:
+    from numba import get_num_threads
+
+    return get_num_threads()
+
+
+def _is_cl(x: np.ndarray) -> bool:
+    return x.ndim >= 3 and not x.flags.c_contiguous and x.transpose(channels_last_order(x.ndim)).flags.c_contiguous
+
+
+def _views(x: np.ndarray):
+    """("cl", (N, S, C) view) for channels_last input, else ("nc", (N, C, S) view of a dense x)."""
+    n, c = x.shape[:2]
+    s = math.prod(x.shape[2:])
+    if _is_cl(x):
+        return "cl", x.transpose(channels_last_order(x.ndim)).reshape(n, s, c)
+    x = x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    return "nc", x.reshape(n, c, s)
+
+
+def _like(x: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """An output of x's logical shape in x's layout (dense), and its kernel view."""
+    n, c = x.shape[:2]
+    s = math.prod(x.shape[2:])
+    if kind == "cl":
+        order = channels_last_order(x.ndim)
+        buf = _pool.empty(tuple(x.shape[i] for i in order), x.dtype)
+        return buf.transpose(np.argsort(order)), buf.reshape(n, s, c)
+    buf = _pool.empty(x.shape, x.dtype)
+    return buf, buf.reshape(n, c, s)
+
+
+def _chunks(n: int) -> int:
+    """Row blocks per sample for channels_last: 1 (a sample per work item) when there are enough samples."""
+    t = _threads()
+    return 1 if n >= t else max(1, (2 * t + n - 1) // n)
+
+
+def _params(c: int, dtype, weight, bias):
+    w = np.ones(c, dtype) if weight is None else weight
+    b = np.zeros(c, dtype) if bias is None else bias
+    return np.ascontiguousarray(w), np.ascontiguousarray(b)
+
+
+def _stat_dtype(x, *params):
+    given = [p for p in params if p is not None]
+    return np.dtype(np.float32) if x.dtype == np.float16 and given and given[0].dtype == np.float32 else x.dtype
+
+
+def _forward(x, groups: int, weight, bias, eps: float):
+    """(y, mean64, var64) with (N, G) float64 statistics."""
+    n, c = x.shape[:2]
+    mean64, var64 = np.zeros((n, groups)), np.zeros((n, groups))
+    if x.size == 0:
+        return np.empty_like(x), mean64, var64
+    kind, xv = _views(x)
+    y, yv = _like(x, kind)
+    w, b = _params(c, x.dtype, weight, bias)
+    k = _kernels(x.size)
+    if kind == "cl":
+        k.cl_forward(xv, groups, eps, w, b, yv, mean64, var64, _chunks(n))
+    else:
+        k.nc_forward(xv, groups, eps, w, b, yv, mean64, var64)
+    return y, mean64, var64
+
+
+def _backward(dy, x, groups: int, weight, bias, mean, rstd):
+    n, c = x.shape[:2]
+    pdt = weight.dtype if weight is not None else bias.dtype if bias is not None else x.dtype
+    if x.size == 0:
+        zeros = np.zeros(c, pdt)
+        return np.empty_like(x), None if weight is None else zeros, None if bias is None else zeros.copy()
+    kind, xv = _views(x)
+    if kind == "cl":  # dy in x's layout: channels_last (a dense copy when it arrives in another)
+        order = channels_last_order(dy.ndim)
+        dyv = (dy.transpose(order) if _is_cl(dy) else np.ascontiguousarray(dy.transpose(order))).reshape(xv.shape)
+    else:
+        dyv = (dy if dy.flags.c_contiguous else np.ascontiguousarray(dy)).reshape(xv.shape)
+    dx, dxv = _like(x, kind)
+    w, _ = _params(c, x.dtype, weight, None)
+    dw_nc, db_nc = np.empty((n, c)), np.empty((n, c))
+    mean = np.ascontiguousarray(mean).reshape(n, groups)
+    rstd = np.ascontiguousarray(rstd).reshape(n, groups)
+    k = _kernels(x.size)
+    if kind == "cl":
+        k.cl_backward(dyv, xv, groups, w, mean, rstd, dxv, dw_nc, db_nc, _chunks(n))
+    else:
+        k.nc_backward(dyv, xv, groups, w, mean, rstd, dxv, dw_nc, db_nc)
+    dw = None if weight is None else dw_nc.sum(axis=0).astype(pdt)
+    db = None if bias is None else db_nc.sum(axis=0).astype(pdt)
+    return dx, dw, db
+
+
+def _rstd(var64, eps, sdt):
+    with np.errstate(divide="ignore"):
+        return (1.0 / np.sqrt(var64 + eps)).astype(sdt)
+
+
+def groupnorm_forward(x, num_groups, weight, bias, *, eps):
+    _, _, groups = channelwise.validate_groupnorm(x, num_groups, weight, bias)
+    y, mean64, var64 = _forward(x, groups, weight, bias, eps)
+    sdt = _stat_dtype(x, weight, bias)
+    return y, mean64.astype(sdt), _rstd(var64, eps, sdt)
+
+
+def groupnorm_backward(dy, x, num_groups, weight, bias, mean, rstd):
+    _, _, groups = channelwise.validate_groupnorm(x, num_groups, weight, bias)
+    return _backward(dy, x, groups, weight, bias, mean, rstd)
+
+
+def instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, eps):
+    n, c = channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var)
+    y, mean64, var64 = _forward(x, c, weight, bias, eps)
+    if running_mean is not None and n:
+        m = math.prod(x.shape[2:])
+        running_mean[...] = (1 - momentum) * running_mean.astype(np.float64) + momentum * mean64.mean(axis=0)
+        running_var[...] = (1 - momentum) * running_var.astype(np.float64) + momentum * (var64 * (m / (m - 1))).mean(axis=0)
+    sdt = _stat_dtype(x, weight, bias, running_mean)
+    return y, mean64.astype(sdt), _rstd(var64, eps, sdt)
+
+
+def instancenorm_backward(dy, x, weight, bias, mean, rstd):
+    _, c = channelwise.validate_instancenorm(x, weight, bias)
+    return _backward(dy, x, c, weight, bias, mean, rstd)
