@@ -45,7 +45,7 @@ def test_check_numpy_passes_with_summary_last(capsys):
     code, out, _ = run(capsys, "check", "--backend", "numpy")
     assert code == 0
     lines = out.strip().splitlines()
-    assert lines[-1].startswith("passed: 1 backend(s) on 3 op(s)")
+    assert lines[-1].startswith("passed: 1 backend(s) on 5 op(s)")
     assert {"layernorm", "rmsnorm"} <= set(lines)
     assert lines[0] == "batchnorm" and lines[1].split()[:3] == ["backend", "dtypes", "layouts"]
 

@@ -101,7 +101,7 @@ def test_ctrl_c_during_bench_with_torch_exits_130_and_keeps_rows(tmp_path, subpr
         (["check", "--output", "{tmp}/c.csv"], "--output must end in .json"),
         (["run", "--output", "{file}"], "is a file; give a folder"),
         (["check", "--backend", "torch-cuda"], "nothing to check: torch-cuda is unavailable"),
-        (["bench", "--backend", "torch-cuda", "--shape", "4x4"], "nothing to measure: none of the selected backends"),
+        (["bench", "--norm", "batchnorm", "--backend", "torch-cuda", "--shape", "4x4"], "nothing to measure: none of the selected backends"),
         (["bench", "--threads", "-1"], "argument --threads: must be at least 1, got -1"),
         (["bench", "--timeout", "-1"], "argument --timeout: must be positive, got -1"),
         (["bench", "--sweep", "batch=0", "--sweep", "channels=4"], "batch and channels sizes must be positive"),

@@ -98,13 +98,23 @@ def plan(args, ops: list[OpInfo]) -> list[Config]:
         raise InputError(f"no selected op has the axes {', '.join(sweep)}; "
                          + "; ".join(f"{op.name}: {', '.join(op.axes)}" for op in ops))
     todo: list[Config] = []
+    explicit = bool(getattr(args, "norm", None))
+    left_out: list[tuple[OpInfo, InputError]] = []
+    fitted = 0  # ops the given shapes or sweep fit
     for op in ops:
-        shapes = [op.parse_shape(s) for s in args.shape]
-        if op in swept:
-            import itertools
+        try:
+            shapes = [op.parse_shape(s) for s in args.shape]
+            if op in swept:
+                import itertools
 
-            names = list(sweep)
-            shapes += [op.sweep_shape(dict(zip(names, combo))) for combo in itertools.product(*sweep.values())]
+                names = list(sweep)
+                shapes += [op.sweep_shape(dict(zip(names, combo))) for combo in itertools.product(*sweep.values())]
+        except InputError as exc:
+            if explicit:  # asked for by name: the shape must fit it
+                raise
+            left_out.append((op, exc))  # every installed op was selected by default: leave this one out
+            continue
+        fitted += bool(shapes)
         op_dtypes, op_layouts = dtypes, layouts
         if (not shapes and not sweep) or args.grid:
             grid = op.grid(args.grid or "quick")
@@ -112,6 +122,10 @@ def plan(args, ops: list[OpInfo]) -> list[Config]:
             op_dtypes, op_layouts = dtypes or list(grid.dtypes), layouts or list(grid.layouts)
         op_passes = [p for p in (passes or op.passes) if p in op.passes]
         todo += configurations(op, shapes, op_dtypes or ["float32"], op_layouts or ["contiguous"], op_passes)
+    if left_out and not fitted:
+        raise left_out[0][1]  # fits no op at all: the input itself is wrong
+    for op, exc in left_out:
+        print(f"normbench: notice: {op.name} left out: {exc}", file=sys.stderr)
     return list(dict.fromkeys(todo))
 
 

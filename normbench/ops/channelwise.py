@@ -295,7 +295,8 @@ def all_cases(op: ChanOp) -> list[Case]:
         cases += [replace(run, momentum=0.5, dtype="float64"), replace(run, momentum=1.0, dtype="float16", pdtype="float32"),
                   replace(run, dtype="float16"), replace(run, dtype="bfloat16", shape=(2, 6, 3, 4)),
                   replace(run, shape=(2, 8, 3, 3, 3), layout="channels_last"), replace(run, weight=False, bias=False),
-                  replace(run, layout="strided", dy_layout="channels_last"), replace(run, data="nan")]
+                  replace(run, layout="strided", dy_layout="channels_last"), replace(run, data="nan"),
+                  replace(run, dtype="float16", pdtype="float32", weight=False)]
         shapes = [(1, 3, 2), (5, 2, 2), (2, 3, 1, 2), (1, 1, 131072), (2, 64, 16, 16), (8, 16, 4, 4, 4), (64, 32, 3)]
         cases += [replace(base, group="shapes", shape=s) for s in shapes]
     for dtype in ("float32", "float64"):
@@ -544,7 +545,8 @@ BENCH_LAYOUTS = ("contiguous", "channels_last")
 
 
 def make_shape(batch: int, channels: int, spatial: int) -> Shape:
-    return (batch, channels, spatial, spatial)
+    """(N, C, spatial, spatial), or (N, C) for spatial 0."""
+    return (batch, channels) if spatial == 0 else (batch, channels, spatial, spatial)
 
 
 def axes_of(shape: Shape) -> dict[str, int]:
@@ -552,14 +554,15 @@ def axes_of(shape: Shape) -> dict[str, int]:
     return {"batch": shape[0], "channels": shape[1], "spatial": shape[2] if len(shape) > 2 else 0}
 
 
-def make_sweep_shape(name: str, channel_multiple: int):
+def make_sweep_shape(name: str, channel_multiple: int, min_spatial: int = 0):
     def sweep_shape(values: Mapping[str, int]) -> Shape:
         missing = [a for a in ("batch", "channels") if a not in values]
         if missing:
             raise InputError(f"a {name} sweep needs batch and channels (and optionally spatial, default 28); "
                              f"missing {', '.join(missing)}")
-        if min(values["batch"], values["channels"], values.get("spatial", 28)) < 1:
-            raise InputError(f"{name}: batch, channels and spatial must be positive, got {dict(values)}")
+        if min(values["batch"], values["channels"]) < 1 or values.get("spatial", 28) < min_spatial:
+            raise InputError(f"{name}: batch and channels must be positive and spatial at least {min_spatial}, "
+                             f"got {dict(values)}")
         if values["channels"] % channel_multiple:
             raise InputError(f"{name}: channels={values['channels']} must be a multiple of {channel_multiple} "
                              f"(the benchmark's num_groups)")
@@ -684,7 +687,7 @@ def make_opinfo(op: ChanOp, title: str, grids: Mapping[str, Grid], groups: int):
         case_groups=tuple(dict.fromkeys(c.group for c in all_cases(op))),
         cases=partial(all_cases, op), run_case=lambda backend, case: run_case(op, info, backend, case),
         property_cases=partial(property_cases, op), grids=grids, axes=AXES, axes_of=axes_of,
-        sweep_shape=make_sweep_shape(op.name, multiple), parse_shape=make_parse_shape(op.name, min(op.ranks), multiple),
+        sweep_shape=make_sweep_shape(op.name, multiple, 0 if op.grouped else 1), parse_shape=make_parse_shape(op.name, min(op.ranks), multiple),
         layouts_for=layouts_for, bench_call=partial(bench_call, op, groups), bytes_moved=bytes_moved,
         byte_model=BYTE_MODEL, plots=PLOTS,
     )

@@ -297,6 +297,12 @@ class TorchCPUBackend(_TorchBackend):
             "float32 sum); with float32 parameters the sums are exact. Data-dependent: where the extra roundings "
             "happen to stay within one ulp the case passes (XPASS)",
         ),
+        KnownFailure(  # half input, float32 bias and running statistics, no weight
+            r"re:instancenorm/.*-(float16|bfloat16)-w=float32-.*noweight-running-.*",
+            "F.instance_norm rejects valid mixed precision: half input with float32 running statistics and a float32 "
+            "bias but no weight raises 'mixed dtype (CPU): expect parameter to have scalar type of Float' (with a "
+            "weight, or without running statistics, the same call works)",
+        ),
         KnownFailure(  # rows shorter than 1000 (the last size in the id has at most 3 digits)
             r"re:layernorm/[a-z]+/(\d+x)*\d{1,3}-float32-.*offset.*",
             "ATen CPU layer_norm's statistics lose accuracy on short rows when |mean| >> std (x = 1e4 + N(0,1)): "
