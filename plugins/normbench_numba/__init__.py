@@ -22,7 +22,6 @@ import numpy as np
 
 import normbench
 from normbench import Availability, Backend, Support, Unsupported
-from normbench.ops import channelwise
 from normbench.ops.batchnorm import momentum_factor
 from normbench.dtypes import channels_last_order, layout_of, to_layout
 
@@ -176,14 +175,7 @@ class NumbaBackend(Backend):
     instancenorm_train = staticmethod(chanorm.instancenorm_train)
     instancenorm_backward = staticmethod(chanorm.instancenorm_backward)
 
-    def instancenorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
-        """Normalizing with running statistics is batch norm's eval, channel for channel."""
-        channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var, use_input_stats=False)
-        if (weight is None) != (bias is None):  # batch norm's affine is both or neither
-            c = x.shape[1]
-            weight = np.ones(c, running_mean.dtype) if weight is None else weight
-            bias = np.zeros(c, running_mean.dtype) if bias is None else bias
-        return self.batchnorm_eval(x, weight, bias, running_mean, running_var, eps=eps)
+    instancenorm_eval = staticmethod(chanorm.instancenorm_eval)
 
     def _prepare_channels(self, op: str, dtype: str, layout: str, rank: int) -> None:
         """Compile (or load) the GroupNorm/InstanceNorm kernels of a layout: serial and parallel."""

@@ -10,8 +10,9 @@
   pass finds it in cache (800 KB at 64 x 56 x 56); with fewer (style transfer: N = 1) samples
   are split into row blocks, summed in parallel, combined, then normalized in parallel.
 
-Sums are float64 on values shifted by the first value of their channel (or unit), so the
-one-pass ``S2 - S1^2/m`` does not cancel when |mean| >> std. The elementwise passes run in x's
+Sums are taken on values shifted by the first value of their channel (or unit), so the one-pass
+``S2 - S1^2/m`` does not cancel when |mean| >> std: in x's dtype over short blocks (full SIMD
+width; a block's rounding is a few ulps of the block), in float64 across blocks. The elementwise passes run in x's
 dtype as ``(x - mean) * a + b`` (x - mean is exact near the mean). Backward uses the saved
 mean/rstd: per channel ``A = sum(dy)``, ``B = sum(dy * (x - mean))``, and then
 ``dx = alpha_c dy + beta (x - mean) + gamma`` per unit; ``rstd * B`` and ``A`` per (n, c) are
@@ -25,20 +26,31 @@ from numba import njit, prange
 
 from .kernels import PAR, SER, _Namespace, serial_twins
 
+#: elements (contiguous) or rows (channels-last) summed in x's dtype before adding into float64:
+#: short enough that a float32 partial sum stays accurate to a few ulps
+BLOCK = 256
+ROWS = 64
+
 
 @njit(inline="always", **SER)
 def _unit_forward(x, n, g, cpg, eps, w, b, y, mean64, var64):
     """Statistics of unit (n, g) of a (N, C, S) array, then its output (the unit is in cache)."""
     s = x.shape[2]
     c0 = g * cpg
-    k = np.float64(x[n, c0, 0]) if s else 0.0
+    kx = x[n, c0, 0]
+    k = np.float64(kx)
     s1 = 0.0
     s2 = 0.0
     for c in range(c0, c0 + cpg):
-        for j in range(s):
-            d = np.float64(x[n, c, j]) - k
-            s1 += d
-            s2 += d * d
+        for lo in range(0, s, BLOCK):
+            t1 = x.dtype.type(0.0)  # x's dtype over a block (full-width SIMD), float64 across blocks
+            t2 = x.dtype.type(0.0)
+            for j in range(lo, min(s, lo + BLOCK)):
+                d = x[n, c, j] - kx
+                t1 += d
+                t2 += d * d
+            s1 += t1
+            s2 += t2
     m = cpg * s
     mu = s1 / m
     var = s2 / m - mu * mu
@@ -67,17 +79,22 @@ def nc_forward(x, groups, eps, w, b, y, mean64, var64):
 def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
     s = x.shape[2]
     c0 = g * cpg
-    mt64 = np.float64(mean[n, g])
+    mt = x.dtype.type(mean[n, g])
     rs = np.float64(rstd[n, g])
     swa = 0.0
     swb = 0.0
     for c in range(c0, c0 + cpg):
         a_c = 0.0
         b_c = 0.0
-        for j in range(s):
-            d = np.float64(dy[n, c, j])
-            a_c += d
-            b_c += d * (np.float64(x[n, c, j]) - mt64)
+        for lo in range(0, s, BLOCK):
+            t1 = x.dtype.type(0.0)
+            t2 = x.dtype.type(0.0)
+            for j in range(lo, min(s, lo + BLOCK)):
+                d = dy[n, c, j]
+                t1 += d
+                t2 += d * (x[n, c, j] - mt)
+            a_c += t1
+            b_c += t2
         db_nc[n, c] = a_c
         dw_nc[n, c] = rs * b_c
         swa += w[c] * a_c
@@ -85,7 +102,6 @@ def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
     m = cpg * s
     beta = x.dtype.type(-rs * rs * rs * swb / m)
     gamma = x.dtype.type(-rs * swa / m)
-    mt = x.dtype.type(mean[n, g])
     for c in range(c0, c0 + cpg):
         alpha = x.dtype.type(rs * w[c])
         for j in range(s):
@@ -103,13 +119,25 @@ def nc_backward(dy, x, groups, w, mean, rstd, dx, dw_nc, db_nc):
 # -- channels-last (N, S, C) ------------------------------------------------------------------------
 @njit(inline="always", **SER)
 def _cl_sums(x, n, lo, hi, k, s1, s2):
-    """Per-channel sums of rows [lo, hi) of sample n, shifted by k (float64)."""
+    """Per-channel sums of rows [lo, hi) of sample n, shifted by k: in x's dtype over ROWS rows
+    (the loop over channels is full-width SIMD), added into float64 ``s1``/``s2``."""
     c_ = x.shape[2]
-    for p in range(lo, hi):
+    kx = np.empty(c_, x.dtype)
+    t1 = np.empty(c_, x.dtype)
+    t2 = np.empty(c_, x.dtype)
+    for c in range(c_):
+        kx[c] = k[c]  # a value of x: exact in x's dtype
+    for b0 in range(lo, hi, ROWS):
+        t1[:] = 0.0
+        t2[:] = 0.0
+        for p in range(b0, min(hi, b0 + ROWS)):
+            for c in range(c_):
+                d = x[n, p, c] - kx[c]
+                t1[c] += d
+                t2[c] += d * d
         for c in range(c_):
-            d = np.float64(x[n, p, c]) - k[c]
-            s1[c] += d
-            s2[c] += d * d
+            s1[c] += t1[c]
+            s2[c] += t2[c]
 
 
 @njit(inline="always", **SER)
@@ -195,12 +223,24 @@ def cl_forward(x, groups, eps, w, b, y, mean64, var64, chunks):
 
 @njit(inline="always", **SER)
 def _cl_grad_sums(dy, x, n, lo, hi, mc, a, bsum):
+    """Per-channel sum(dy) and sum(dy * (x - mean)), blocked like _cl_sums."""
     c_ = x.shape[2]
-    for p in range(lo, hi):
+    mx = np.empty(c_, x.dtype)
+    t1 = np.empty(c_, x.dtype)
+    t2 = np.empty(c_, x.dtype)
+    for c in range(c_):
+        mx[c] = mc[c]
+    for b0 in range(lo, hi, ROWS):
+        t1[:] = 0.0
+        t2[:] = 0.0
+        for p in range(b0, min(hi, b0 + ROWS)):
+            for c in range(c_):
+                d = dy[n, p, c]
+                t1[c] += d
+                t2[c] += d * (x[n, p, c] - mx[c])
         for c in range(c_):
-            d = np.float64(dy[n, p, c])
-            a[c] += d
-            bsum[c] += d * (np.float64(x[n, p, c]) - mc[c])
+            a[c] += t1[c]
+            bsum[c] += t2[c]
 
 
 @njit(inline="always", **SER)
@@ -277,6 +317,31 @@ def cl_backward(dy, x, groups, w, mean, rstd, dx, dw_nc, db_nc, chunks):
         _cl_grad_apply(dy, x, dx, n, lo, min(s_, lo + per), consts[n, 0], consts[n, 1], consts[n, 2], consts[n, 3])
 
 
+@njit(**PAR)
+def nc_affine(x, m, a, b, y):
+    """y = (x - m[c]) * a[c] + b[c] on (N, C, S): InstanceNorm's eval."""
+    n_, c_, s_ = x.shape
+    for u in prange(n_ * c_):
+        n = u // c_
+        c = u % c_
+        mc = m[c]
+        ac = a[c]
+        bc = b[c]
+        for j in range(s_):
+            y[n, c, j] = (x[n, c, j] - mc) * ac + bc
+
+
+@njit(**PAR)
+def cl_affine(x, m, a, b, y, blocks):
+    """The same on (R, C) rows (channels-last), parallel over row blocks."""
+    r_, c_ = x.shape
+    per = (r_ + blocks - 1) // blocks
+    for blk in prange(blocks):
+        for r in range(blk * per, min(r_, (blk + 1) * per)):
+            for c in range(c_):
+                y[r, c] = (x[r, c] - m[c]) * a[c] + b[c]
+
+
 #: the same kernels without threads, for inputs too small to pay for launching them
 serial = _Namespace(serial_twins({k: v for k, v in globals().items()}))
-__all__ = ["nc_forward", "nc_backward", "cl_forward", "cl_backward", "serial"]
+__all__ = ["nc_forward", "nc_backward", "cl_forward", "cl_backward", "nc_affine", "cl_affine", "serial"]

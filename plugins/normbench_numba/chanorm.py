@@ -148,6 +148,24 @@ def instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, 
     return y, mean64.astype(sdt), _rstd(var64, eps, sdt)
 
 
+def instancenorm_eval(x, weight, bias, running_mean, running_var, *, eps):
+    n, c = channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var, use_input_stats=False)
+    if x.size == 0:
+        return np.empty_like(x)
+    w, b = _params(c, np.float64, weight, bias)
+    a = (w.astype(np.float64) / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)
+    m, b = running_mean.astype(x.dtype), b.astype(x.dtype)
+    kind, xv = _views(x)
+    y, yv = _like(x, kind)
+    k = _kernels(x.size)
+    if kind == "cl":
+        rows = xv.reshape(-1, c)
+        k.cl_affine(rows, m, a, b, yv.reshape(-1, c), max(1, min(rows.shape[0], 4 * _threads())))
+    else:
+        k.nc_affine(xv, m, a, b, yv)
+    return y
+
+
 def instancenorm_backward(dy, x, weight, bias, mean, rstd):
     _, c = channelwise.validate_instancenorm(x, weight, bias)
     return _backward(dy, x, c, weight, bias, mean, rstd)
