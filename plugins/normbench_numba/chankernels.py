@@ -76,6 +76,77 @@ def nc_forward(x, groups, eps, w, b, y, mean64, var64):
 
 
 @njit(inline="always", **SER)
+def _unit_sums(xu, u, m):
+    """Shift (the unit's first value) and float64 sums of the shifted unit and its squares."""
+    kx = xu[u, 0]
+    s1 = 0.0
+    s2 = 0.0
+    for lo in range(0, m, BLOCK):
+        t1 = xu.dtype.type(0.0)
+        t2 = xu.dtype.type(0.0)
+        for j in range(lo, min(m, lo + BLOCK)):
+            d = xu[u, j] - kx
+            t1 += d
+            t2 += d * d
+        s1 += t1
+        s2 += t2
+    return np.float64(kx), s1, s2
+
+
+@njit(**PAR)
+def nc_forward_pipelined(xu, groups, s, eps, w, b, yu, mean64, var64, blocks):
+    """Units as rows of a (N*G, (C/G)*S) view, software-pipelined like LayerNorm's kernel: the
+    loop that writes unit u's output also sums unit u+1, so the read stream (next unit, from
+    memory) and the write stream (this unit, its input from cache) are busy together."""
+    units, m = xu.shape
+    cpg = m // s
+    per = (units + blocks - 1) // blocks
+    for blk in prange(blocks):
+        lo = blk * per
+        hi = min(units, lo + per)
+        if lo >= hi:
+            continue
+        k, s1, s2 = _unit_sums(xu, lo, m)
+        for u in range(lo, hi):
+            g = u % groups
+            mu = s1 / m
+            var = s2 / m - mu * mu
+            if var < 0.0:
+                var = 0.0
+            mean64[u // groups, g] = k + mu
+            var64[u // groups, g] = var
+            rs = 1.0 / np.sqrt(var + eps)
+            mt = xu.dtype.type(k + mu)
+            nxt = u + 1 < hi
+            if nxt:
+                kx1 = xu[u + 1, 0]
+                k = np.float64(kx1)
+            else:
+                kx1 = xu.dtype.type(0.0)
+            s1 = 0.0
+            s2 = 0.0
+            for ci in range(cpg):
+                c = g * cpg + ci
+                a = xu.dtype.type(rs * w[c])
+                bc = xu.dtype.type(b[c])
+                for j0 in range(ci * s, (ci + 1) * s, BLOCK):
+                    j1 = min((ci + 1) * s, j0 + BLOCK)
+                    if nxt:
+                        t1 = xu.dtype.type(0.0)
+                        t2 = xu.dtype.type(0.0)
+                        for j in range(j0, j1):
+                            d = xu[u + 1, j] - kx1
+                            t1 += d
+                            t2 += d * d
+                            yu[u, j] = (xu[u, j] - mt) * a + bc
+                        s1 += t1
+                        s2 += t2
+                    else:
+                        for j in range(j0, j1):
+                            yu[u, j] = (xu[u, j] - mt) * a + bc
+
+
+@njit(inline="always", **SER)
 def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
     s = x.shape[2]
     c0 = g * cpg
@@ -344,4 +415,4 @@ def cl_affine(x, m, a, b, y, blocks):
 
 #: the same kernels without threads, for inputs too small to pay for launching them
 serial = _Namespace(serial_twins({k: v for k, v in globals().items()}))
-__all__ = ["nc_forward", "nc_backward", "cl_forward", "cl_backward", "nc_affine", "cl_affine", "serial"]
+__all__ = ["nc_forward", "nc_forward_pipelined", "nc_backward", "cl_forward", "cl_backward", "nc_affine", "cl_affine", "serial"]

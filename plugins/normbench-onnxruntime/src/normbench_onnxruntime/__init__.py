@@ -60,6 +60,12 @@ class OnnxRuntimeBackend(Backend):
             "clamping it: with x = 1e4 + N(0,1) the variance comes out negative and every y of the group is NaN",
         ),
         KnownFailure(
+            r"re:groupnorm/offset/16x2-float64-.*|groupnorm/property/.*-float64-.*offset.*",
+            "ONNX Runtime's GroupNormalization with float64 statistics (stash_type=double) still computes the "
+            "variance in one pass: with x = 1e4 + N(0,1) in groups of 2, y is off by 1.3e-5 (32x the tolerance; a "
+            "two-pass float64 variance is exact to ~1e-12); groups of 512 stay within it (~1e-7 off)",
+        ),
+        KnownFailure(
             "groupnorm/shapes/1x4x131072-float32-G=1",
             "ONNX Runtime's GroupNormalization sums a group of 524288 float32 values in float32: y off by 4.5e-5 "
             "(1.7x the tolerance; a float64 or pairwise sum is exact to rounding)",
