@@ -60,6 +60,25 @@ class CaseSession:
                 raise CaseFailed(f"mutated its input {what}")
 
 
+def call_checking_error(call: Callable[[], Any], must_raise: str | None) -> tuple[Any, str | None]:
+    """Call a pass that must raise when ``must_raise`` says why (the input is invalid), else must not.
+
+    Returns (output, None), or (None, "raised as expected (...)") for an invalid input the backend
+    refused; raises CaseFailed when an invalid input returned normally. Unsupported and any
+    exception on valid input propagate (the case's result says which)."""
+    try:
+        out = call()
+    except Unsupported:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        if must_raise:
+            return None, f"raised as expected ({one_line(exc)})"
+        raise
+    if must_raise:
+        raise CaseFailed(f"{must_raise}: must raise, but returned normally")
+    return out, None
+
+
 def checked(case: Any, passes: tuple[str, ...], session: CaseSession, body: Callable[[], str]) -> CaseResult:
     """Run ``body()`` (the op's steps; returns a message for a pass) and make the case's result:
     the first failing comparison (the worst one) decides, else "pass"."""

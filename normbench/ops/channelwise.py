@@ -29,11 +29,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..backend import one_line
-from ..casecheck import CaseFailed, CaseSession, checked
+from ..casecheck import CaseFailed, CaseSession, call_checking_error, checked
 from ..closeness import compare_arrays
 from ..dtypes import HALF_DTYPES, ITEMSIZE, MACHINE_EPS, cast_host, to_layout
-from ..errors import InputError, Unsupported
+from ..errors import InputError
 from ..opinfo import Grid, PlotSpec, Shape, parse_sizes
 from ..results import CaseResult
 
@@ -437,19 +436,13 @@ def _run(op: ChanOp, session: CaseSession, case: Case, passes: tuple[str, ...]) 
     if first in ("forward", "train"):
         fwd = b.kernel(op.name, first)
         n_rm, n_rv = native(data.running_mean, pdt), native(data.running_var, pdt)
-        try:
-            if op.grouped:
-                out = fwd(n_x, case.groups, n_w, n_b, eps=case.eps)
-            else:
-                out = fwd(n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps)
-        except Unsupported:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if case.expect == "error":
-                return f"raised as expected ({one_line(exc)})"
-            raise
-        if case.expect == "error":
-            raise CaseFailed(f"{_why_bad(case)}: must raise, but returned normally")
+        if op.grouped:
+            call = lambda: fwd(n_x, case.groups, n_w, n_b, eps=case.eps)  # noqa: E731
+        else:
+            call = lambda: fwd(n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps)  # noqa: E731
+        out, raised = call_checking_error(call, _why_bad(case) if case.expect == "error" else None)
+        if raised:
+            return raised
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise CaseFailed(f"{op.name}_{first} must return (y, mean, rstd), got {type(out).__name__}")
         unchanged([("x", n_x, data.x), *params])

@@ -24,11 +24,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..backend import one_line
-from ..casecheck import CaseFailed, CaseSession, checked
+from ..casecheck import CaseFailed, CaseSession, call_checking_error, checked
 from ..closeness import compare_arrays
 from ..dtypes import ITEMSIZE, MACHINE_EPS, cast_host, to_layout
-from ..errors import InputError, Unsupported
+from ..errors import InputError
 from ..opinfo import Grid, PlotSpec, Shape, parse_sizes
 from ..results import CaseResult
 
@@ -295,16 +294,10 @@ def _run(op: RowOp, session: CaseSession, case: Case, passes: tuple[str, ...]) -
     stats_native = None
 
     if "forward" in passes:
-        try:
-            out = forward(n_x, call_ns, *(n_params[p] for p in op.params), eps=eps)
-        except Unsupported:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            if case.expect == "error":
-                return f"raised as expected ({one_line(exc)})"
-            raise
-        if case.expect == "error":
-            raise CaseFailed(f"{case.bad} does not fit input of shape {list(case.shape)}: must raise, but returned normally")
+        bad = f"{case.bad} does not fit input of shape {list(case.shape)}" if case.expect == "error" else None
+        out, raised = call_checking_error(lambda: forward(n_x, call_ns, *(n_params[p] for p in op.params), eps=eps), bad)
+        if raised:
+            return raised
         n_out = 1 + len(op.stats)
         if not isinstance(out, (tuple, list)) or len(out) != n_out:
             raise CaseFailed(f"{op.name}_forward must return (y, {', '.join(op.stats)}), got {type(out).__name__}")

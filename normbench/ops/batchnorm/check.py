@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...backend import Backend, one_line
-from ...casecheck import CaseFailed, CaseSession, checked, same
+from ...backend import Backend
+from ...casecheck import CaseFailed, CaseSession, call_checking_error, checked, same
 from ...dtypes import MACHINE_EPS, param_dtype
 from ...errors import Unsupported
 from ...results import CaseResult
@@ -68,18 +68,11 @@ def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> st
     if "train" in passes:
         for step, x in enumerate(data.xs, start=1):
             n_x = s.native(x, case.dtype)
-            try:
-                out = s.train(
-                    n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps, num_batches_tracked=step
-                )
-            except Unsupported:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                if case.expect == "error":
-                    return f"raised as expected ({one_line(exc)})"
-                raise
-            if case.expect == "error":
-                raise CaseFailed(f"m = 1 in training must raise (shape {case.shape}), but returned normally")
+            bad = f"m = 1 in training (shape {case.shape})" if case.expect == "error" else None
+            out, raised = call_checking_error(lambda: s.train(
+                n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps, num_batches_tracked=step), bad)
+            if raised:
+                return raised
             if not isinstance(out, (tuple, list)) or len(out) != 3:
                 raise CaseFailed(f"{NAME}_train must return (y, save_mean, save_invstd), got {type(out).__name__}")
             s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias)])
