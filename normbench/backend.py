@@ -167,15 +167,23 @@ class Backend:
 
     # -- data movement (never timed) -----------------------------------------------------------
     def from_numpy(self, array: np.ndarray, dtype: str) -> Any:
-        """Host NumPy array -> native array of harness dtype ``dtype``, keeping strides."""
+        """Host NumPy array -> native array of harness dtype ``dtype``.
+
+        The default copies with NumPy's ``order="K"``: a channels_last array stays channels_last,
+        but a non-dense (``strided``) one becomes dense; override it to hand your kernel the
+        strided view itself. bfloat16 arrives as float32 carrying bfloat16 values and the default
+        passes it on unchanged, so ``dtype_of`` would report float32: a backend that supports
+        bfloat16 overrides ``from_numpy``, ``to_numpy`` and ``dtype_of`` together (the numba
+        backend keeps the 16-bit patterns as uint16; torch has a native dtype)."""
         return array.astype(dtype, copy=True) if dtype != "bfloat16" else array.copy()
 
     def to_numpy(self, native: Any) -> np.ndarray:
-        """Native array -> host NumPy array (float32 for bfloat16)."""
+        """Native array -> host NumPy array (float32 for bfloat16; override with ``from_numpy``)."""
         return np.asarray(native)
 
     def dtype_of(self, native: Any) -> str:
-        """Harness dtype name of a native array (must report bfloat16 as such)."""
+        """Harness dtype name of a native array (must report bfloat16 as such: the default cannot,
+        since NumPy has no bfloat16)."""
         return dtype_name(np.asarray(native))
 
     def synchronize(self) -> None:

@@ -22,7 +22,7 @@ BASE: dict[str, tuple[float, float]] = {
     "float16": (1e-3, 1e-5),
     "bfloat16": (1.6e-2, 1e-5),
 }
-#: "single digits" of eps times the condition (BN-SEMANTICS.md)
+#: "single digits" of eps times the condition (docs/semantics.md)
 K = 4.0
 #: largest finite value of each dtype: a reference value beyond it is +-inf in that dtype
 MAX = {"float64": float(np.finfo(np.float64).max), "float32": float(np.finfo(np.float32).max),

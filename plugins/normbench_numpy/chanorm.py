@@ -7,8 +7,9 @@ import numpy as np
 
 from normbench.ops import channelwise
 
+from .quiet import quiet
+
 ACC = np.float64
-_quiet = np.errstate(invalid="ignore", divide="ignore", over="ignore")
 
 
 def _chan(v, ndim: int):
@@ -55,20 +56,20 @@ def _half_params(x, *params) -> bool:
     return x.dtype == np.float16 and bool(given) and given[0].dtype == np.float32
 
 
-@_quiet
+@quiet
 def groupnorm_forward(x, num_groups, weight, bias, *, eps):
     _, _, groups = channelwise.validate_groupnorm(x, num_groups, weight, bias)
     sdt = np.dtype(np.float32) if _half_params(x, weight, bias) else x.dtype
     return _forward(x, groups, weight, bias, eps, sdt)[:3]
 
 
-@_quiet
+@quiet
 def groupnorm_backward(dy, x, num_groups, weight, bias, mean, rstd):
     _, _, groups = channelwise.validate_groupnorm(x, num_groups, weight, bias)
     return _backward(dy, x, groups, weight, bias, mean, rstd)
 
 
-@_quiet
+@quiet
 def instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, eps):
     n, c = channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var)
     sdt = np.dtype(np.float32) if _half_params(x, weight, bias, running_mean) else x.dtype
@@ -82,7 +83,7 @@ def instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, 
     return y, mean, rstd
 
 
-@_quiet
+@quiet
 def instancenorm_eval(x, weight, bias, running_mean, running_var, *, eps):
     channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var, use_input_stats=False)
     y = (x.astype(ACC) - _chan(running_mean, x.ndim)) / np.sqrt(_chan(running_var, x.ndim) + eps)
@@ -93,7 +94,7 @@ def instancenorm_eval(x, weight, bias, running_mean, running_var, *, eps):
     return y.astype(x.dtype)
 
 
-@_quiet
+@quiet
 def instancenorm_backward(dy, x, weight, bias, mean, rstd):
     _, c = channelwise.validate_instancenorm(x, weight, bias)
     return _backward(dy, x, c, weight, bias, mean, rstd)

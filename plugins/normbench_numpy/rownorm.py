@@ -6,8 +6,9 @@ import numpy as np
 from normbench.ops import rowwise
 from normbench.ops.rmsnorm import resolve_eps
 
+from .quiet import quiet
+
 ACC = np.float64
-_quiet = np.errstate(invalid="ignore", divide="ignore", over="ignore")
 
 
 def _cdt(x: np.ndarray) -> np.dtype:
@@ -26,7 +27,7 @@ def _axes(x: np.ndarray, ns) -> tuple[int, ...]:
     return tuple(range(x.ndim - len(ns), x.ndim))
 
 
-@_quiet
+@quiet
 def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
     axes, cdt = _axes(x, ns), _cdt(x)
@@ -46,7 +47,7 @@ def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
     return y.astype(x.dtype), mean.astype(sdt), rstd.astype(sdt)
 
 
-@_quiet
+@quiet
 def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
     axes = _axes(x, ns)
@@ -64,7 +65,7 @@ def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
     return dx.astype(x.dtype), dw, db
 
 
-@_quiet
+@quiet
 def rmsnorm_forward(x, normalized_shape, weight, *, eps):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
     axes = _axes(x, ns)
@@ -79,7 +80,7 @@ def rmsnorm_forward(x, normalized_shape, weight, *, eps):
     return y.astype(x.dtype), rrms.astype(sdt)
 
 
-@_quiet
+@quiet
 def rmsnorm_backward(dy, x, normalized_shape, weight, rrms):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
     axes = _axes(x, ns)

@@ -241,7 +241,7 @@ class TorchCPUBackend(_TorchBackend):
         KnownFailure(
             "batchnorm/offset/*x16x16x16-float32-channels_last-offset*",
             "ATen CPU channels_last batch_norm loses accuracy when |mean| >> std (error grows with size; "
-            "0.07-0.11 in y at 32x64x56x56 over three seeds): an accuracy defect, not rounding (BN-SEMANTICS.md)",
+            "0.07-0.11 in y at 32x64x56x56 over three seeds): an accuracy defect, not rounding (docs/semantics.md)",
         ),
         *(
             KnownFailure(
@@ -259,7 +259,7 @@ class TorchCPUBackend(_TorchBackend):
             KnownFailure(
                 f"batchnorm/*-{half}-*noaffine-nostats*",
                 f"with no float32 weight or running stats, ATen returns the saved mean/invstd of a {half} "
-                "input in that half dtype, not float32 (BN-SEMANTICS: saved stats are float32 for half inputs)",
+                "input in that half dtype, not float32 (docs/semantics.md: saved stats are float32 for half inputs)",
             )
             for half in ("float16", "bfloat16")
         ),

@@ -14,7 +14,8 @@ Passes, implemented by a backend as ``batchnorm_<pass>`` (semantics: PyTorch's
     batchnorm_eval(x, weight, bias, running_mean, running_var, *, eps) -> y
     batchnorm_backward(dy, x, weight, save_mean, save_invstd, *, eps) -> (dx, dweight, dbias)
 
-Arrays have logical shape (N, C, ...); weight, bias, running and saved statistics are (C,), in
+Arrays have logical shape (N, C, ...); weight, bias, running and saved statistics are (C,), in the
+input dtype for float64 and float32 input (so float64 in, float64 saved statistics) and
 float32 for half inputs. ``weight``/``bias`` are None for affine=False, the running statistics
 None when not tracked. ``momentum=None`` is the cumulative average (factor
 ``1 / num_batches_tracked``, see :func:`momentum_factor`). Training with one value per channel

@@ -122,7 +122,7 @@ def all_cases() -> list[Case]:
     for dtype in ("float16", "bfloat16"):
         cases.append(Case("strided", (8, 3, 4, 6), dtype, "strided"))
     # |mean| >> std: catastrophic cancellation for one-pass E[x^2]-E[x]^2 in float32. The larger
-    # channels_last shape is where PyTorch's CPU kernel loses accuracy (BN-SEMANTICS.md).
+    # channels_last shape is where PyTorch's CPU kernel loses accuracy (docs/semantics.md).
     for dtype in ("float64", "float32"):
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("offset", (4, 3, 5, 6), dtype, layout, data="offset"))

@@ -12,7 +12,7 @@ An element passes when ``|actual - ref| <= atol * S + rtol * |ref| + K * eps(dty
 * The last term admits the rounding no algorithm can avoid when |x| >> std: the mean kept in
   the compute dtype is off by about eps(dtype) * |x|, which ``invstd`` magnifies. ``cond`` is
   ``max|x_c| * invstd_c`` per channel, ``T`` the scale that error is carried into, and
-  ``K = 4`` (BN-SEMANTICS.md: "single digits"). For well-conditioned data this term is at the
+  ``K = 4`` (docs/semantics.md: "single digits"). For well-conditioned data this term is at the
   level of ``atol``; at x = 1e4 + N(0, 1) in float32 it admits ~5e-3 in y, which still fails
   a one-pass ``E[x^2] - E[x]^2`` (error of order 1) and PyTorch's CPU channels_last kernel
   (~1e-2 and growing with the size).

@@ -2,9 +2,10 @@
 instancenorm train without running statistics.
 
 ONNX ``BatchNormalization`` in inference mode computes ``(x - mean) / sqrt(var + eps) * scale + B``
-with the given running statistics: exactly normbench's eval forward. Training mode in ONNX uses
-Keras-style momentum and is not what ONNX Runtime's CPU kernel implements, so the ``train`` and
-``backward`` passes are not declared: they show as unsupported.
+with the given running statistics: exactly normbench's eval forward. ONNX also defines a training
+mode (``training_mode=1``, opset 15+, which ONNX Runtime 1.2x and later run on CPU) with Keras-style
+momentum (``1 - torch momentum``) and a population running variance; this plugin does not map it
+yet, so ``train`` and ``backward`` are not declared and show as unsupported.
 
 ONNX ``LayerNormalization`` (opset 17) is ``F.layer_norm`` over the axes from ``axis`` on, with
 the Mean and InvStdDev outputs normbench's forward returns. Mapping: ``axis = x.ndim - k`` for a
