@@ -26,6 +26,14 @@ from .opinfo import OpInfo
 
 ENTRY_POINT_GROUP = "normbench"
 ENV_VAR = "NORMBENCH_PLUGINS"
+#: comma-separated plugin names (entry-point or module names) not to import, and backend names not
+#: to load, e.g. ``NORMBENCH_DISABLE=onnxruntime,torch-cuda``: the user's way to silence one
+DISABLE_VAR = "NORMBENCH_DISABLE"
+
+
+def disabled() -> set[str]:
+    """Plugin and backend names switched off by ``NORMBENCH_DISABLE``."""
+    return {n.strip() for n in os.environ.get(DISABLE_VAR, "").split(",") if n.strip()}
 
 
 @dataclass(frozen=True)
@@ -151,8 +159,17 @@ def load(
     candidates: list[tuple[object, PluginSource]] = []
     step = progress or (lambda stage, plugin: None)
 
+    off = disabled()
+
     def wanted(name: str) -> bool:
+        if name in off:
+            if name not in seen_off:
+                seen_off.add(name)
+                registry.notices.append(f"plugin {name!r} disabled by {DISABLE_VAR}")
+            return False
         return name not in exclude and (only is None or name in only)
+
+    seen_off: set[str] = set()
 
     for ep in sorted(entry_points(group=entry_point_group), key=lambda e: e.name):
         if not wanted(ep.name):
@@ -241,6 +258,9 @@ def _add_backend(obj: object, source: PluginSource, registry: Registry) -> None:
     problems = compat_v1.contract_problems(obj) if v1 else contract_problems(obj, known)
     name = getattr(obj, "name", "")
     name = name if isinstance(name, str) else repr(name)
+    if name in disabled():
+        registry.notices.append(f"backend {name!r} ({source}) disabled by {DISABLE_VAR}")
+        return
     if problems:
         registry.problems.append(PluginProblem(source.plugin, "; ".join(problems), backend=name or repr(obj)))
         return

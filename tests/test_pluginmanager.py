@@ -87,3 +87,13 @@ def test_backend_declaring_an_op_nobody_installed_is_kept_with_a_notice():
 def test_third_party_op_is_registered_like_a_backend():
     reg = load("future_ops")
     assert "toynorm" in reg.ops and str(reg.ops["toynorm"].source) == "module future_ops"
+
+
+def test_normbench_disable_switches_off_plugins_and_backends(monkeypatch):
+    """NORMBENCH_DISABLE names plugins (not even imported) or backends (not loaded), with a notice."""
+    monkeypatch.setenv("NORMBENCH_DISABLE", "onnxruntime, torch-cuda")
+    registry = load()
+    assert "onnxruntime" not in registry.backends and "torch-cuda" not in registry.backends
+    assert "torch-cpu" in registry.backends and "numpy" in registry.backends
+    assert "plugin 'onnxruntime' disabled by NORMBENCH_DISABLE" in registry.notices
+    assert any(n.startswith("backend 'torch-cuda'") and "NORMBENCH_DISABLE" in n for n in registry.notices)
