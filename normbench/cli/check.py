@@ -25,14 +25,17 @@ def add_parser(sub) -> None:
                    help="also write the JSON to FILE, rewritten after every backend (kept if interrupted)")
     p.add_argument("--resume", action="store_true",
                    help="keep FILE's finished (backend, op) results and run only the rest")
+    p.add_argument("--known-failures", type=Path, default=None, metavar="FILE",
+                   help="your own known failures: lines 'BACKEND CASE-PATTERN [REASON]' (stale entries are warned about)")
     p.set_defaults(func=cmd_check)
 
 
 def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
-               done=None):
+               done=None, known=None):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
     own: a list of BackendReport. ``on_report(reports)`` after each pair (to save them).
-    ``done`` maps (backend, op) to a BackendReport kept from an earlier run (``--resume``)."""
+    ``done`` maps (backend, op) to a BackendReport kept from an earlier run (``--resume``);
+    ``known`` is the user's known-failures file (a KnownFailuresFile), applied to every result."""
     from ..backend import availability_of
     from ..conformance import runner
     from ..tables import Progress
@@ -52,7 +55,7 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
             op_cases = [c for c in cases if c.op == op.name]
             bar = Progress(f"check {b.name} {op.name}", len(op_cases), enabled=progress)
             reports.append(runner.check_backend_isolated(b.name, op, op_cases, plugins=plugins, threads=threads,
-                                                         scope=registry.worker_scope(b.name),
+                                                         scope=registry.worker_scope(b.name), known=known,
                                                          timeout=timeout, on_result=lambda r: bar.step()))
             bar.done()
             if on_report:
@@ -134,6 +137,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     common.warn_problems(registry)
     from ..backend import availability_of
+    from ..conformance.knownfile import KnownFailuresFile
+
+    known = KnownFailuresFile.read(args.known_failures) if args.known_failures else None
     from ..output import atomic_write, check_writable, lock_for
 
     runnable = [b for b in backends if any(registry.supports(b, op.name) for op in ops)]
@@ -163,11 +169,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     with lock_for(args.output):
         try:
             keep(run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
-                            progress=not args.json, plugins=tuple(args.plugin), on_report=keep, done=done))
+                            progress=not args.json, plugins=tuple(args.plugin), on_report=keep, done=done,
+                            known=known))
         except KeyboardInterrupt:
             where = f"; results of every finished backend are in {args.output}" if args.output else ""
             print(f"normbench: interrupted{where}", file=sys.stderr)
             return 130
+    for warning in known.stale() if known else ():
+        print(f"normbench: warning: known-failures {warning}", file=sys.stderr)
     if args.json:
         json.dump(runner.check_json(reports, registry), sys.stdout, indent=2)
         print()

@@ -30,6 +30,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="only conformance cases whose id matches (fnmatch or substring)")
     group.addoption("--case-timeout", type=float, default=runner.DEFAULT_TIMEOUT, metavar="S",
                     help="time limit per conformance case in seconds")
+    group.addoption("--known-failures", default=None, metavar="FILE",
+                    help="your own known failures: lines 'BACKEND CASE-PATTERN [REASON]' (stale entries are warned about)")
+
+
+_KNOWN = pytest.StashKey()
 
 
 @functools.lru_cache(maxsize=None)
@@ -74,6 +79,20 @@ def pytest_configure(config: pytest.Config) -> None:
         _backend_names(config)
     if config.getoption("--norm", default=None):
         _ops(config)
+    path = config.getoption("--known-failures", default=None)
+    if path:
+        from normbench.conformance.knownfile import KnownFailuresFile
+
+        try:
+            config.stash[_KNOWN] = KnownFailuresFile.read(path)
+        except InputError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    known = config.stash.get(_KNOWN, None)
+    for warning in known.stale() if known else ():
+        terminalreporter.write_line(f"normbench: warning: known-failures {warning}", yellow=True)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -105,6 +124,7 @@ def normbench_isolated(request, normbench_registry, normbench_backend):
     """The backend's worker process: a crash or hang costs one case, never the pytest session."""
     iso = runner.IsolatedBackend(normbench_backend.name, tuple(request.config.getoption("--plugin")),
                                  scope=normbench_registry.worker_scope(normbench_backend.name))
+    iso.known = request.config.stash.get(_KNOWN, None)
     yield iso
     iso.close()
 
@@ -118,7 +138,7 @@ def run_isolated(registry, backend, iso, case, timeout):
     result = iso.run(registry.op(case.op), case, timeout)
     if result is None:
         pytest.skip(f"backend {backend.name} unavailable in its worker: {iso.available()[1]}")
-    return result
+    return iso.known.apply(backend.name, result) if iso.known else result
 
 
 @pytest.fixture(scope="session")

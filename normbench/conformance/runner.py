@@ -156,6 +156,7 @@ class IsolatedBackend:
 
         self.worker = Worker(name, tuple(plugins), threads, scope)
         self.in_a_row, self.dropped = 0, ""
+        self.known = None  # the user's known-failures file (pytest route; check passes it per run)
 
     def available(self, timeout: float | None = DEFAULT_TIMEOUT) -> tuple[bool, str]:
         info = self.worker.ensure(timeout)
@@ -193,8 +194,10 @@ def check_backend_isolated(
     scope: dict | None = None,
     timeout: float | None = DEFAULT_TIMEOUT,
     on_result: Callable[[CaseResult], None] | None = None,
+    known: Any = None,
 ) -> BackendReport:
-    """Every case of ``op`` on backend ``name``, in a worker process of its own (see IsolatedBackend)."""
+    """Every case of ``op`` on backend ``name``, in a worker process of its own (see IsolatedBackend);
+    ``known``: the user's known-failures file (see knownfile.py), applied to each result."""
     iso = IsolatedBackend(name, plugins, threads, scope)
     report = BackendReport(name, op.name, True)
 
@@ -202,7 +205,7 @@ def check_backend_isolated(
         result = iso.run(op, case, timeout)
         if result is None:
             return None, iso.available()[1]
-        return result, iso.dropped
+        return (known.apply(name, result) if known else result), iso.dropped
 
     try:
         return _run_cases(report, op, cases, run_one, on_result)
