@@ -30,6 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="only conformance cases whose id matches (fnmatch or substring)")
     group.addoption("--case-timeout", type=float, default=runner.DEFAULT_TIMEOUT, metavar="S",
                     help="time limit per conformance case in seconds")
+    group.addoption("--max-examples", type=int, default=40, metavar="N",
+                    help="hypothesis examples per (backend, op) in the property tests (default 40); seed them with "
+                         "hypothesis' own --hypothesis-seed, or CI=true for its deterministic 'ci' profile")
     group.addoption("--known-failures", default=None, metavar="FILE",
                     help="your own known failures: lines 'BACKEND CASE-PATTERN [REASON]' (stale entries are warned about)")
 
@@ -79,6 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
         _backend_names(config)
     if config.getoption("--norm", default=None):
         _ops(config)
+    if (config.getoption("--max-examples", default=40) or 0) < 1:
+        raise pytest.UsageError("--max-examples must be at least 1")
     path = config.getoption("--known-failures", default=None)
     if path:
         from normbench.conformance.knownfile import KnownFailuresFile

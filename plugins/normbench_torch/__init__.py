@@ -220,17 +220,30 @@ def _check_numel(features, weight, bias, running_mean, running_var, *, repeat):
 
 def _dense(t, like=None):
     """``t.contiguous(memory_format)`` as aten::group_norm (CPU) makes its input and autograd its
-    gradient: in the suggested memory format of ``like`` (default ``t``), channels_last kept, any
-    other non-dense layout made contiguous."""
+    gradient: in ``like``'s (default ``t``'s) *suggested* memory format, as C++ computes it."""
     torch = _torch()
     ref = t if like is None else like
-    fmt = torch.contiguous_format
-    if ref.device.type == "cpu" and not ref.is_contiguous():
-        if ref.dim() == 4 and ref.is_contiguous(memory_format=torch.channels_last):
-            fmt = torch.channels_last
-        elif ref.dim() == 5 and ref.is_contiguous(memory_format=torch.channels_last_3d):
-            fmt = torch.channels_last_3d
+    fmt = _suggest_memory_format(ref) if ref.device.type == "cpu" else torch.contiguous_format
     return t.contiguous(memory_format=fmt)
+
+
+def _suggest_memory_format(t):
+    """c10's ``suggest_memory_format``: its stride heuristic (is_channels_last_strides_2d/3d), which
+    differs from ``is_contiguous(memory_format=...)`` where sizes are 1 (e.g. (1, 2, 1, 2) with
+    strides (1, 1, 2, 2) is channels_last-contiguous but suggested contiguous)."""
+    torch = _torch()
+    order = {4: (1, 3, 2, 0), 5: (1, 4, 3, 2, 0)}.get(t.dim())
+    if order is None:
+        return torch.contiguous_format
+    sizes, strides = t.shape, t.stride()
+    if strides[1] == 0:
+        return torch.contiguous_format
+    low = 0
+    for d in order:
+        if sizes[d] == 0 or strides[d] < low or (d == 0 and low == strides[1]):
+            return torch.contiguous_format
+        low = strides[d] * (sizes[d] if sizes[d] > 1 else 1)
+    return torch.channels_last if t.dim() == 4 else torch.channels_last_3d
 
 
 class TorchCPUBackend(_TorchBackend):
@@ -279,15 +292,17 @@ class TorchCPUBackend(_TorchBackend):
             "requested: F.group_norm(x, G, weight=None, bias=b) cannot be differentiated (autograd fails the same way)",
         ),
         KnownFailure(
-            r"re:groupnorm/(offset|constant)/.*-float32-.*channels_last.*",
+            r"re:groupnorm/(offset|constant|property)/.*-channels_last.*(offset|constant).*",
             "ATen CPU channels_last group_norm computes the variance in one pass (E[x^2] - E[x]^2 in float32): with "
             "x = 1e4 + N(0,1) rstd is 329x too large (relative error 329, y off by 1.1e3, dx by 8e6); a constant group "
-            "gets rstd 0.27 off (460x the tolerance)",
+            "gets rstd 0.27 off (460x the tolerance), in float16 (float32 parameters) up to 1.05 off (1.8e3x)",
         ),
         KnownFailure(
-            "groupnorm/offset/*-float32-G=*-offset",
+            r"re:groupnorm/offset/.*-float32-.*offset.*|groupnorm/property/.*-float32-.*",
             "ATen CPU group_norm (contiguous) loses accuracy when |mean| >> std: rstd relative error 1.3e-4 with "
-            "x = 1e4 + N(0,1) (7.4x the tolerance; ~1000 float32 ulps) where a two-pass variance is off by ~1e-7",
+            "x = 1e4 + N(0,1) (7.4x the tolerance; ~1000 float32 ulps) where a two-pass variance is off by ~1e-7. "
+            "The property tests hit it on groups of 2 values even at |mean| ~ 5 std (rstd 3e-6 off, 1.5x; 5e-4, 16x, "
+            "with the offset): every float32 property case is listed, since the draw decides",
         ),
         KnownFailure(
             r"re:instancenorm/.*-(float16|bfloat16)(?!-w=float32).*",

@@ -56,15 +56,22 @@ class OnnxRuntimeBackend(Backend):
 
     known_failures = (
         KnownFailure(
-            "groupnorm/offset/*-float32-*offset",
+            r"re:groupnorm/(offset|property)/.*-float32-.*offset.*",
             "ONNX Runtime's GroupNormalization (float32 statistics) computes the variance in one pass without "
-            "clamping it: with x = 1e4 + N(0,1) the variance comes out negative and every y of the group is NaN",
+            "clamping it: with x = 1e4 + N(0,1) the variance comes out negative and every y of the group is NaN "
+            "(2x8x16x16, G=4), or wrong by 111 (a group of 2 values, found by the property tests)",
         ),
         KnownFailure(
             r"re:groupnorm/offset/16x2-float64-.*|groupnorm/property/.*-float64-.*offset.*",
             "ONNX Runtime's GroupNormalization with float64 statistics (stash_type=double) still computes the "
             "variance in one pass: with x = 1e4 + N(0,1) in groups of 2, y is off by 1.3e-5 (32x the tolerance; a "
             "two-pass float64 variance is exact to ~1e-12); groups of 512 stay within it (~1e-7 off)",
+        ),
+        KnownFailure(  # every float32 property case: tiny random groups hit it often
+            r"re:groupnorm/shapes/16x2-float32-G=1|groupnorm/property/.*-float32-.*",
+            "ONNX Runtime's GroupNormalization computes float32 statistics in one pass (E[x^2] - E[x]^2): groups of 2 "
+            "values with |mean| ~ std lose 1e-4 relative accuracy in y (8.9e-5 off at 16x2, G=1: 2.7x the tolerance; "
+            "8.7x on a 2x2 group found by the property tests). Data-dependent: large groups of centred data pass",
         ),
         KnownFailure(
             "groupnorm/shapes/1x4x131072-float32-G=1",
