@@ -48,3 +48,20 @@ def test_check_applies_the_file_and_warns_about_stale_entries(tmp_path, capsys):
     assert "known.txt:2: numpy groupnorm/nosuch/* matches no case that ran for numpy (stale entry?)" in err
     assert main(["check", "--backend", "numpy", "--known-failures", str(tmp_path / "missing.txt")]) == 2
     assert "cannot read it" in capsys.readouterr().err
+
+
+def test_pytest_options_do_not_collide_with_a_projects_own(tmp_path):
+    """The plugin is active in every pytest session of the environment: a project defining its own
+    --backend must keep it (the suite's short names exist only when the suite is run)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "conftest.py").write_text('def pytest_addoption(parser):\n    parser.addoption("--backend", default="x")\n')
+    (tmp_path / "test_mine.py").write_text("def test_it(request):\n    assert request.config.getoption('--backend') == 'y'\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path), "--backend", "y"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs", "normbench.conformance",
+                          "--normbench-backend", "numpy", "--normbench-norm", "groupnorm", "--normbench-case", "*bad-groups*"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0 and " passed" in run.stdout, run.stdout + run.stderr

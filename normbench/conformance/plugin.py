@@ -18,23 +18,62 @@ from normbench.conformance import runner
 from normbench.errors import InputError
 
 
+#: (name, addoption keywords): registered as ``--normbench-<name>`` in every pytest session of the
+#: environment (this plugin is active in all of them), and as plain ``--<name>`` only when the
+#: command line runs the conformance suite, so a project's own ``--backend`` never collides
+OPTIONS: tuple[tuple[str, dict], ...] = (
+    ("backend", dict(action="append", default=[], metavar="NAME",
+                     help="normbench backend(s) to test (repeatable; default: every discovered backend)")),
+    ("plugin", dict(action="append", default=[], metavar="MODULE",
+                    help="import MODULE as a normbench plugin (like NORMBENCH_PLUGINS)")),
+    ("norm", dict(action="append", default=[], metavar="OP",
+                  help="only the cases of this op (repeatable; default: every installed op)")),
+    ("case", dict(action="append", default=[], metavar="PATTERN",
+                  help="only conformance cases whose id matches (fnmatch or substring)")),
+    ("case-timeout", dict(type=float, default=runner.DEFAULT_TIMEOUT, metavar="S",
+                          help="time limit per conformance case in seconds")),
+    ("max-examples", dict(type=int, default=40, metavar="N",
+                          help="hypothesis examples per (backend, op) in the property tests (default 40); seed them "
+                               "with hypothesis' own --hypothesis-seed, or CI=true for its deterministic 'ci' profile")),
+    ("known-failures", dict(default=None, metavar="FILE",
+                            help="your own known failures: lines 'BACKEND CASE-PATTERN [REASON]' (stale entries are "
+                                 "warned about)")),
+)
+
+
+def _dest(name: str) -> str:
+    return "normbench_" + name.replace("-", "_")
+
+
+def opt(config: pytest.Config, name: str):
+    """The value of option ``name`` (given as ``--normbench-<name>`` or, for the suite, ``--<name>``)."""
+    return config.getoption(_dest(name))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("normbench", "normbench conformance suite")
-    group.addoption("--backend", action="append", default=[], metavar="NAME",
-                    help="normbench backend(s) to test (repeatable; default: every discovered backend)")
-    group.addoption("--plugin", action="append", default=[], metavar="MODULE",
-                    help="import MODULE as a normbench plugin (like NORMBENCH_PLUGINS)")
-    group.addoption("--norm", action="append", default=[], metavar="OP",
-                    help="only the cases of this op (repeatable; default: every installed op)")
-    group.addoption("--case", action="append", default=[], metavar="PATTERN",
-                    help="only conformance cases whose id matches (fnmatch or substring)")
-    group.addoption("--case-timeout", type=float, default=runner.DEFAULT_TIMEOUT, metavar="S",
-                    help="time limit per conformance case in seconds")
-    group.addoption("--max-examples", type=int, default=40, metavar="N",
-                    help="hypothesis examples per (backend, op) in the property tests (default 40); seed them with "
-                         "hypothesis' own --hypothesis-seed, or CI=true for its deterministic 'ci' profile")
-    group.addoption("--known-failures", default=None, metavar="FILE",
-                    help="your own known failures: lines 'BACKEND CASE-PATTERN [REASON]' (stale entries are warned about)")
+    for name, kw in OPTIONS:
+        group.addoption(f"--normbench-{name}", dest=_dest(name), **kw)
+
+
+def _runs_the_suite(args) -> bool:
+    return any("normbench.conformance" in str(a) or "normbench/conformance" in str(a).replace("\\", "/") for a in args)
+
+
+@pytest.hookimpl(trylast=True)  # after the initial conftests: a project's own --backend wins
+def pytest_load_initial_conftests(early_config, parser: pytest.Parser, args) -> None:
+    """The short names (``--backend`` ...) of the documented route, for a session that runs the suite."""
+    if not _runs_the_suite(args):
+        return
+    group = parser.getgroup("normbench", "normbench conformance suite")
+    taken = {n for g in (parser._anonymous, *parser._groups) for o in g.options for n in o.names()}
+    for name, kw in OPTIONS:
+        if f"--{name}" in taken:  # another plugin or conftest owns it: --normbench-<name> still works
+            continue
+        try:
+            group.addoption(f"--{name}", dest=_dest(name), **{**kw, "help": f"short for --normbench-{name}"})
+        except ValueError:
+            pass
 
 
 _KNOWN = pytest.StashKey()
@@ -51,12 +90,12 @@ def _registry(plugins: tuple[str, ...]):
 
 @pytest.fixture(scope="session")
 def normbench_registry(request):
-    return _registry(tuple(request.config.getoption("--plugin")))
+    return _registry(tuple(opt(request.config, "plugin")))
 
 
 def _backend_names(config) -> list[str]:
-    registry = _registry(tuple(config.getoption("--plugin")))
-    names = list(dict.fromkeys(config.getoption("--backend")))
+    registry = _registry(tuple(opt(config, "plugin")))
+    names = list(dict.fromkeys(opt(config, "backend")))
     unknown = [n for n in names if n not in registry.backends]
     if unknown:
         problems = "".join(f"; {p}" for p in registry.problems)
@@ -67,9 +106,9 @@ def _backend_names(config) -> list[str]:
 
 
 def _ops(config):
-    registry = _registry(tuple(config.getoption("--plugin")))
+    registry = _registry(tuple(opt(config, "plugin")))
     try:
-        return registry.select_ops(config.getoption("--norm"))
+        return registry.select_ops(opt(config, "norm"))
     except InputError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -78,13 +117,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # Named backends and ops are checked before collection, so a typo is one usage line (exit 4),
     # not a collection error per test module. Nothing is loaded unless they were given: this
     # plugin is active in every pytest session of the environment.
-    if config.getoption("--backend", default=None):
+    if opt(config, "backend"):
         _backend_names(config)
-    if config.getoption("--norm", default=None):
+    if opt(config, "norm"):
         _ops(config)
-    if (config.getoption("--max-examples", default=40) or 0) < 1:
-        raise pytest.UsageError("--max-examples must be at least 1")
-    path = config.getoption("--known-failures", default=None)
+    if (opt(config, "max-examples") or 0) < 1:
+        raise pytest.UsageError("--max-examples (--normbench-max-examples) must be at least 1")
+    path = opt(config, "known-failures")
     if path:
         from normbench.conformance.knownfile import KnownFailuresFile
 
@@ -105,7 +144,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("normbench_backend_name", _backend_names(metafunc.config), scope="session")
     if "normbench_case" in metafunc.fixturenames:
         try:
-            cases = runner.select_cases(_ops(metafunc.config), metafunc.config.getoption("--case"))
+            cases = runner.select_cases(_ops(metafunc.config), opt(metafunc.config, "case"))
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
         metafunc.parametrize("normbench_case", cases, ids=[c.id for c in cases])
@@ -127,7 +166,7 @@ def normbench_backend(normbench_registry, normbench_backend_name):
 @pytest.fixture(scope="session")
 def normbench_isolated(request, normbench_registry, normbench_backend):
     """The backend's worker process: a crash or hang costs one case, never the pytest session."""
-    iso = runner.IsolatedBackend(normbench_backend.name, tuple(request.config.getoption("--plugin")),
+    iso = runner.IsolatedBackend(normbench_backend.name, tuple(opt(request.config, "plugin")),
                                  scope=normbench_registry.worker_scope(normbench_backend.name))
     iso.known = request.config.stash.get(_KNOWN, None)
     yield iso
@@ -148,4 +187,4 @@ def run_isolated(registry, backend, iso, case, timeout):
 
 @pytest.fixture(scope="session")
 def normbench_case_timeout(request) -> float:
-    return request.config.getoption("--case-timeout")
+    return opt(request.config, "case-timeout")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from normbench.conformance.plugin import run_isolated
+from normbench.conformance.plugin import opt, run_isolated
 from normbench.conformance.test_conformance import verdict
 from normbench.results import FAILING
 
@@ -29,7 +29,7 @@ def test_random_cases(request, normbench_registry, normbench_backend, normbench_
     again = (f"pytest --pyargs normbench.conformance --backend {backend.name} --norm {op.name} -k test_random_cases"
              + (f" --hypothesis-seed={seed}" if seed is not None else " (with the @reproduce_failure line hypothesis prints)"))
 
-    @settings(max_examples=config.getoption("--max-examples", default=40), deadline=None, print_blob=True,
+    @settings(max_examples=opt(config, "max-examples"), deadline=None, print_blob=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(data=st.data())
     def examples(data):
