@@ -63,7 +63,11 @@ def _runs_the_suite(args) -> bool:
 @pytest.hookimpl(trylast=True)  # after the initial conftests: a project's own --backend wins
 def pytest_load_initial_conftests(early_config, parser: pytest.Parser, args) -> None:
     """The short names (``--backend`` ...) of the documented route, for a session that runs the suite."""
-    if not _runs_the_suite(args):
+    try:  # this project's own pytest configuration runs the suite (testpaths), so do its sessions
+        ini_paths = [str(p) for p in early_config.getini("testpaths")]
+    except (ValueError, KeyError):
+        ini_paths = []
+    if not _runs_the_suite([*args, *ini_paths]):
         return
     group = parser.getgroup("normbench", "normbench conformance suite")
     taken = {n for g in (parser._anonymous, *parser._groups) for o in g.options for n in o.names()}
