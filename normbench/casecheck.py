@@ -60,20 +60,37 @@ class CaseSession:
                 raise CaseFailed(f"mutated its input {what}")
 
 
-def call_checking_error(call: Callable[[], Any], must_raise: str | None) -> tuple[Any, str | None]:
+#: exceptions that are a backend's own bug, never a refusal of invalid input
+CRASH_TYPES = (IndexError, KeyError, AttributeError, NameError, ZeroDivisionError, RecursionError, AssertionError)
+#: messages of crashes from deep inside NumPy and Python, whatever the exception type
+CRASH_MESSAGES = ("could not be broadcast", "cannot reshape array", "out of bounds", "index out of range",
+                  "division by zero", "has no attribute", "unsupported operand")
+
+
+def call_checking_error(call: Callable[[], Any], must_raise: str | None,
+                        names: tuple[str, ...] = ()) -> tuple[Any, str | None]:
     """Call a pass that must raise when ``must_raise`` says why (the input is invalid), else must not.
 
     Returns (output, None), or (None, "raised as expected (...)") for an invalid input the backend
-    refused; raises CaseFailed when an invalid input returned normally. Unsupported and any
-    exception on valid input propagate (the case's result says which)."""
+    refused with an error that names the problem: one of ``names`` (e.g. "weight", "divisible")
+    must appear in the message, and a crash (an IndexError, a NumPy broadcast error) is not a
+    refusal. Raises CaseFailed when an invalid input returned normally or crashed. Unsupported and
+    any exception on valid input propagate (the case's result says which)."""
     try:
         out = call()
     except Unsupported:
         raise
     except Exception as exc:  # noqa: BLE001
-        if must_raise:
-            return None, f"raised as expected ({one_line(exc)})"
-        raise
+        if not must_raise:
+            raise
+        text = one_line(exc)
+        lowered = str(exc).lower()
+        crashed = isinstance(exc, CRASH_TYPES) or any(m in lowered for m in CRASH_MESSAGES)
+        if crashed or (names and not any(n.lower() in lowered for n in names)):
+            what = "a crash, not a refusal of the input" if crashed else \
+                f"the message names none of {', '.join(names)}"
+            raise CaseFailed(f"{must_raise}: must raise an error naming the problem, raised {text} ({what})") from None
+        return None, f"raised as expected ({text})"
     if must_raise:
         raise CaseFailed(f"{must_raise}: must raise, but returned normally")
     return out, None

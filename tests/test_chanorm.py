@@ -190,3 +190,29 @@ def test_suite_catches_channels_last_read_as_contiguous(numpy_backend, monkeypat
     monkeypatch.setattr(numpy_backend, "groupnorm_forward", raw_memory)
     failed = _failed(_results(numpy_backend, GN, dtypes=["float32"], groups=["layouts"]))
     assert "groupnorm/layouts/2x8x4x5-float32-G=2-channels_last" in failed
+
+
+def test_a_crash_on_invalid_input_is_not_a_refusal(numpy_backend, monkeypatch):
+    """The errors group wants an error naming the problem: a NumPy broadcast error or an IndexError
+    from a backend that never checks its input fails the case."""
+    import normbench_numpy.chanorm as cn
+
+    def unchecked(x, num_groups, weight, bias, *, eps):
+        n, c = x.shape[:2]
+        xu = x.reshape(n, num_groups, -1)  # "cannot reshape array" when C % G != 0
+        y = ((xu - xu.mean(axis=2, keepdims=True)) / np.sqrt(xu.var(axis=2, keepdims=True) + eps)).reshape(x.shape)
+        if weight is not None:
+            y = y * weight.reshape((1, -1) + (1,) * (x.ndim - 2))  # broadcast error for a wrong length
+        if num_groups == c and n == 1:
+            raise IndexError("index 1 is out of bounds for axis 0 with size 1")
+        return y.astype(x.dtype), None, None
+
+    monkeypatch.setattr(numpy_backend, "groupnorm_forward", unchecked)
+    results = _results(numpy_backend, GN, groups=["errors"])
+    assert results["groupnorm/errors/2x6x4-float32-G=4-bad-groups"].status == "fail"  # 48 values reshape fine
+    for cid in ("groupnorm/errors/4x8x5-float32-G=2-bad-weight", "groupnorm/errors/1x4-float32-G=4-bad-single"):
+        assert results[cid].status == "fail", cid
+        assert "a crash, not a refusal of the input" in results[cid].message, results[cid].message
+    assert cn.groupnorm_forward is not unchecked  # the real backend still passes them
+    real = _results(load(only=["groupnorm", "numpy"]).get("numpy"), GN, groups=["errors"])
+    assert {r.status for r in real.values()} == {"pass"}

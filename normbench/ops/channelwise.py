@@ -440,7 +440,8 @@ def _run(op: ChanOp, session: CaseSession, case: Case, passes: tuple[str, ...]) 
             call = lambda: fwd(n_x, case.groups, n_w, n_b, eps=case.eps)  # noqa: E731
         else:
             call = lambda: fwd(n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps)  # noqa: E731
-        out, raised = call_checking_error(call, _why_bad(case) if case.expect == "error" else None)
+        out, raised = call_checking_error(call, _why_bad(case) if case.expect == "error" else None,
+                                          BAD_WORDS.get(case.bad, ()))
         if raised:
             return raised
         if not isinstance(out, (tuple, list)) or len(out) != 3:
@@ -523,6 +524,11 @@ def _check_running(session, case, data, ref, cond, n_rm, n_rv, pdt) -> None:
                                               cond_err=mom * absmax.mean(axis=0)))
     var_err = unbiased * (1 + MACHINE_EPS[pdt] * cond**2)
     session.comparisons.append(compare_arrays("running_var", got_v, new_var, pdt, cond_err=mom * var_err.mean(axis=0)))
+
+
+#: words one of which an error refusing each kind of invalid input must contain (torch's and ours)
+BAD_WORDS = {"groups": ("divisible", "group"), "weight": ("weight",), "single": ("value", "group", "element"),
+             "spatial": ("spatial", "element"), "running": ("running",)}
 
 
 def _why_bad(case: Case) -> str:

@@ -295,7 +295,9 @@ def _run(op: RowOp, session: CaseSession, case: Case, passes: tuple[str, ...]) -
 
     if "forward" in passes:
         bad = f"{case.bad} does not fit input of shape {list(case.shape)}" if case.expect == "error" else None
-        out, raised = call_checking_error(lambda: forward(n_x, call_ns, *(n_params[p] for p in op.params), eps=eps), bad)
+        words = {"normalized_shape": ("normalized_shape", "shape"), "weight": ("weight",)}.get(case.bad, ())
+        out, raised = call_checking_error(lambda: forward(n_x, call_ns, *(n_params[p] for p in op.params), eps=eps),
+                                          bad, words)
         if raised:
             return raised
         n_out = 1 + len(op.stats)

@@ -70,7 +70,8 @@ def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> st
             n_x = s.native(x, case.dtype)
             bad = f"m = 1 in training (shape {case.shape})" if case.expect == "error" else None
             out, raised = call_checking_error(lambda: s.train(
-                n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps, num_batches_tracked=step), bad)
+                n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps, num_batches_tracked=step), bad,
+                ("value", "channel", "batch", "size"))
             if raised:
                 return raised
             if not isinstance(out, (tuple, list)) or len(out) != 3:
