@@ -77,10 +77,10 @@ def to_layout(a: np.ndarray, layout: str) -> np.ndarray:
     """Return an array equal to ``a`` (logical shape N, C, ...) stored in ``layout``.
 
     ``strided`` is a non-contiguous view (every other element of a twice-as-wide buffer), the
-    case a kernel that assumes dense memory gets wrong.
+    case a kernel that assumes dense memory gets wrong; 1-D arrays (parameters) can be strided too.
     """
     check_layout(layout)
-    if layout == "contiguous" or a.ndim < 2:
+    if layout == "contiguous" or (a.ndim < 2 and layout != "strided") or a.ndim == 0:
         return np.ascontiguousarray(a)
     if layout == "channels_last":
         order = channels_last_order(a.ndim)

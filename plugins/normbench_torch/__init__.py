@@ -278,6 +278,15 @@ class TorchCPUBackend(_TorchBackend):
         ),
         *(
             KnownFailure(
+                pattern,
+                "ATen CPU batch_norm backward (its channels_last and 2-D kernels) reads a non-contiguous weight as if "
+                "it were dense: dx is wrong by O(1) (1.6-1.9 at 4x3x5x6 channels_last and 16x6 float32; rel. error 1), "
+                "dweight and dbias are right; F.batch_norm + autograd with a strided weight fails the same way",
+            )
+            for pattern in ("batchnorm/*-channels_last-*params=strided*", r"re:batchnorm/[a-z]+/\d+x\d+-[a-z0-9]+-.*params=strided.*")
+        ),
+        *(
+            KnownFailure(
                 f"layernorm/*-{half}*",
                 f"ATen CPU native_layer_norm_backward sums dbias (and dweight) of {half} input in the half dtype, "
                 "not float32 (NORM-SEMANTICS: accumulation is float32 for half inputs): dbias off by several ulps "

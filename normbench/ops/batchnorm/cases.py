@@ -29,12 +29,19 @@ class Case:
     momentum: float | None = 0.1
     eps: float = 1e-5
     steps: int = 2
-    #: "normal", "offset" (1e4 + N(0,1)), "constant" (channel 0 constant), "nan"/"inf" (in channel 0)
+    #: "normal", "offset" (1e4 + N(0,1)), "constant" (channel 0 constant), "nan"/"inf" (in channel 0),
+    #: "large" (300 N(0,1) + 50: float16 sums of squares and of values overflow; accumulate in float32)
     data: str = "normal"
     #: "ok", "error" (training must raise), "empty" (zero-size batch)
     expect: str = "ok"
     seed: int = 0
     label: str = ""
+    #: layout of dy ("" = x's layout), and of weight, bias and running statistics ("strided":
+    #: non-contiguous 1-D views; a kernel assuming every argument shares one layout is caught)
+    dy_layout: str = ""
+    param_layout: str = "contiguous"
+    #: False: eval only (one value per channel is legal in eval, only training must raise)
+    train: bool = True
 
     @property
     def rank(self) -> int:
@@ -51,6 +58,9 @@ class Case:
             "" if self.momentum == 0.1 else f"momentum={self.momentum}",
             "" if self.eps == 1e-5 else f"eps={self.eps:g}",
             "" if self.data == "normal" else self.data,
+            f"dy={self.dy_layout}" if self.dy_layout and self.dy_layout != self.layout else "",
+            "params=strided" if self.param_layout == "strided" else "",
+            "" if self.train else "evalonly",
             self.label,
         ]
         return f"{NAME}/{self.group}/" + "-".join(p for p in parts if p)
@@ -64,10 +74,13 @@ class Case:
         """The passes this case exercises (eval needs running statistics)."""
         if self.expect == "error":
             return ("train",)
+        if not self.train:
+            return ("eval",)
         return ("train", "eval", "backward") if self.running else ("train", "backward")
 
 
-GROUPS = ("dtypes", "layouts", "options", "shapes", "strided", "offset", "constant", "nonfinite", "errors", "empty")
+GROUPS = ("dtypes", "layouts", "options", "shapes", "strided", "offset", "constant", "nonfinite", "overflow", "errors",
+          "empty")
 
 
 def all_cases() -> list[Case]:
@@ -91,6 +104,18 @@ def all_cases() -> list[Case]:
             replace(b, momentum=None, steps=4),
             replace(b, eps=1e-3),
         ]
+    # every argument at its edges: momentum exactly 0 (running stats unchanged) and 1 (the batch's
+    # own), eps tiny and large
+    for layout in ("contiguous", "channels_last"):
+        cases += [replace(base, layout=layout, momentum=0.0), replace(base, layout=layout, momentum=1.0)]
+    cases += [replace(base, dtype="float64", eps=1e-12), replace(base, eps=1.0), replace(base, dtype="float16", eps=1e-2)]
+    # arguments in different layouts: dy not in x's layout, parameters as non-contiguous views
+    for x_l, dy_l in (("contiguous", "channels_last"), ("channels_last", "contiguous"), ("strided", "channels_last"),
+                      ("channels_last", "strided")):
+        cases.append(replace(base, group="layouts", layout=x_l, dy_layout=dy_l))
+    for layout in ("contiguous", "channels_last"):
+        cases.append(replace(base, group="layouts", layout=layout, param_layout="strided"))
+    cases.append(replace(base, group="layouts", shape=(16, 6), param_layout="strided"))
     cases.append(replace(base, dtype="float64", momentum=None, steps=4))
     cases.append(replace(base, dtype="float16", momentum=0.5, steps=3))
     for half in ("float16", "bfloat16"):  # no float32 parameters to say "mixed precision"
@@ -135,8 +160,14 @@ def all_cases() -> list[Case]:
     for data in ("nan", "inf"):
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("nonfinite", (4, 3, 5, 6), "float32", layout, data=data, steps=1))
+    for dtype in ("float16", "bfloat16"):  # m = 2048 values of |x| ~ 300 per channel
+        for layout in ("contiguous", "channels_last"):
+            cases.append(Case("overflow", (8, 4, 16, 16), dtype, layout, data="large", steps=1))
     for shape in ((1, 4), (1, 4, 1), (1, 4, 1, 1), (1, 4, 1, 1, 1)):
         cases.append(Case("errors", shape, "float32", expect="error", label="m=1"))
+    # ... while eval with one value per channel is legal
+    for shape in ((1, 4), (1, 4, 1, 1)):
+        cases.append(Case("shapes", shape, "float32", train=False, label="m=1"))
     for shape in ((0, 4), (0, 4, 5, 6)):
         for running in (True, False):
             cases.append(Case("empty", shape, "float32", running=running, expect="empty", steps=1))
@@ -176,6 +207,8 @@ def make_data(case: Case) -> CaseData:
         x = x * scale.reshape((1, -1) + (1,) * (case.rank - 2)) + shift.reshape((1, -1) + (1,) * (case.rank - 2))
         if case.data == "offset":
             x = 1e4 + rng.standard_normal(case.shape)
+        elif case.data == "large":  # |x| ~ 300: squares overflow float16 (65504) long before m terms are summed
+            x = 300.0 * rng.standard_normal(case.shape) + 50.0
         elif case.data == "constant" and x.size:
             x[:, 0] = 1.5
         elif case.data == "nan" and x.size:
@@ -183,9 +216,10 @@ def make_data(case: Case) -> CaseData:
         elif case.data == "inf" and x.size:
             x[0, 0].flat[0] = np.inf
         xs.append(host(x, case.dtype))
-    dy = host(rng.standard_normal(case.shape), case.dtype)
+    dy = to_layout(cast_host(rng.standard_normal(case.shape), case.dtype), case.dy_layout or case.layout)
+
     def cast(a: np.ndarray) -> np.ndarray:
-        return cast_host(a, pdt)
+        return to_layout(cast_host(a, pdt), case.param_layout)
 
     weight = cast(rng.uniform(0.5, 1.5, channels)) if case.affine else None
     bias = cast(rng.uniform(-1, 1, channels)) if case.affine else None

@@ -40,6 +40,9 @@ def run_case(backend: Backend, case: Case) -> CaseResult:
         return CaseResult(case, "unsupported", f"backend does not declare op {NAME}")
     layout = case.layout if case.rank > 2 else "contiguous"
     reasons = {p: support.why_not(p, case.dtype, layout, case.rank) for p in case.passes}
+    if case.dy_layout and case.dy_layout != case.layout and reasons.get("backward", "set") is None \
+            and support.layouts is not None and case.dy_layout not in support.layouts:
+        reasons["backward"] = f"layout {case.dy_layout} (of dy) not supported"
     passes = tuple(p for p, why in reasons.items() if why is None)
     if not passes:
         return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
