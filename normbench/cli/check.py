@@ -65,10 +65,15 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
 
 def print_tables(reports, ops, cases, stream=None) -> None:
     """Per op, a backend x case-group table, then one line per failure or known failure."""
+    import shutil
+    import textwrap
+
     from ..results import NOTABLE, group_cell
-    from ..tables import render
+    from ..tables import render_fit
 
     stream = stream or sys.stdout
+    tty = stream.isatty()
+    width = max(60, shutil.get_terminal_size((100, 24)).columns) if tty else 100
     first = True
     for op in ops:
         op_reports = [r for r in reports if r.op == op.name]
@@ -82,7 +87,7 @@ def print_tables(reports, ops, cases, stream=None) -> None:
                 continue
             rows.append([rep.name] + [group_cell(r.as_dict() for r in rep.results if r.case.group == g) for g in groups])
         print(("" if first else "\n") + f"{op.name}", file=stream)
-        print(render(["backend", *groups], rows), file=stream)
+        print(render_fit(["backend", *groups], rows, width), file=stream)
         first = False
     details = [(rep.name, r) for rep in reports for r in rep.results if r.status in NOTABLE]
     if details:
@@ -90,7 +95,9 @@ def print_tables(reports, ops, cases, stream=None) -> None:
     for name, r in details:
         label = {"xfail": "known failure", "xpass": "XPASS"}.get(r.status, r.status.upper())
         reason = f" [{r.known_reason}]" if r.known_reason else ""
-        print(f"{label}: {name} {r.case.id}: {r.message}{reason}", file=stream)
+        line = f"{label}: {name} {r.case.id}: {r.message}{reason}"
+        # wrapped on a terminal; one line each in a file or CI log, so that grep finds a record whole
+        print(textwrap.fill(line, width, subsequent_indent="    ", break_on_hyphens=False) if tty else line, file=stream)
     for rep in reports:
         skipped = [r for r in rep.results if r.status == "skipped"]
         if skipped:

@@ -301,7 +301,7 @@ class TorchCPUBackend(_TorchBackend):
             "requested: F.group_norm(x, G, weight=None, bias=b) cannot be differentiated (autograd fails the same way)",
         ),
         KnownFailure(
-            r"re:groupnorm/(offset|constant|property)/.*-channels_last.*(offset|constant).*",
+            r"re:groupnorm/(offset|constant|property)/.*-(float32|float16|bfloat16)-.*channels_last.*(offset|constant).*",
             "ATen CPU channels_last group_norm computes the variance in one pass (E[x^2] - E[x]^2 in float32): with "
             "x = 1e4 + N(0,1) rstd is 329x too large (relative error 329, y off by 1.1e3, dx by 8e6); a constant group "
             "gets rstd 0.27 off (460x the tolerance), in float16 (float32 parameters) up to 1.05 off (1.8e3x)",
