@@ -56,6 +56,12 @@ class OnnxRuntimeBackend(Backend):
 
     known_failures = (
         KnownFailure(
+            r"re:layernorm/offset/64x2-float32-offset|layernorm/property/.*-float32-.*offset.*",
+            "ONNX Runtime's LayerNormalization (float32 statistics) loses accuracy on short rows when |mean| >> std: "
+            "rstd relative error 2.7e-3 on rows of 2 values of 1e4 + N(0,1) (1.9e-4, 10.6x the tolerance, on the "
+            "property tests' 1x1x1x2 row); rows of 8 and more pass",
+        ),
+        KnownFailure(
             r"re:groupnorm/(offset|property)/.*-float32-.*offset.*",
             "ONNX Runtime's GroupNormalization (float32 statistics) computes the variance in one pass without "
             "clamping it: with x = 1e4 + N(0,1) the variance comes out negative and every y of the group is NaN "
