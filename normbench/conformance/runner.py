@@ -154,9 +154,10 @@ class IsolatedBackend:
                  scope: dict | None = None):
         from ..worker import Worker
 
+        self.name = name
         self.worker = Worker(name, tuple(plugins), threads, scope)
         self.in_a_row, self.dropped = 0, ""
-        self.known = None  # the user's known-failures file (pytest route; check passes it per run)
+        self.known = None  # the user's known-failures file (a KnownFailuresFile), applied to every result
 
     def available(self, timeout: float | None = DEFAULT_TIMEOUT) -> tuple[bool, str]:
         info = self.worker.ensure(timeout)
@@ -171,14 +172,14 @@ class IsolatedBackend:
                 return None
             result = self.worker.request("case", (op.name, case), timeout)
             self.in_a_row = 0
-            return result
         except WorkerError as exc:
             self.in_a_row += 1
             if self.in_a_row >= MAX_CONSECUTIVE_DEATHS:
                 self.dropped = f"skipped: backend dropped after {self.in_a_row} failed workers in a row (last: {exc})"
-            return CaseResult(case, exc.kind, f"{exc} on this case")
+            result = CaseResult(case, exc.kind, f"{exc} on this case")
         except RemoteError as exc:  # the harness itself failed in the worker (e.g. loading plugins)
-            return CaseResult(case, "error", f"{exc.type_name}: {exc}")
+            result = CaseResult(case, "error", f"{exc.type_name}: {exc}")
+        return self.known.apply(self.name, result) if self.known else result
 
     def close(self) -> None:
         self.worker.stop()
@@ -199,13 +200,14 @@ def check_backend_isolated(
     """Every case of ``op`` on backend ``name``, in a worker process of its own (see IsolatedBackend);
     ``known``: the user's known-failures file (see knownfile.py), applied to each result."""
     iso = IsolatedBackend(name, plugins, threads, scope)
+    iso.known = known
     report = BackendReport(name, op.name, True)
 
     def run_one(case):
         result = iso.run(op, case, timeout)
         if result is None:
             return None, iso.available()[1]
-        return (known.apply(name, result) if known else result), iso.dropped
+        return result, iso.dropped
 
     try:
         return _run_cases(report, op, cases, run_one, on_result)

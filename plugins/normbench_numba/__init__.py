@@ -173,9 +173,8 @@ class NumbaBackend(Backend):
     groupnorm_forward = staticmethod(chanorm.groupnorm_forward)
     groupnorm_backward = staticmethod(chanorm.groupnorm_backward)
     instancenorm_train = staticmethod(chanorm.instancenorm_train)
-    instancenorm_backward = staticmethod(chanorm.instancenorm_backward)
-
     instancenorm_eval = staticmethod(chanorm.instancenorm_eval)
+    instancenorm_backward = staticmethod(chanorm.instancenorm_backward)
 
     def _prepare_channels(self, op: str, dtype: str, layout: str, rank: int) -> None:
         """Compile (or load) the GroupNorm/InstanceNorm kernels of a layout: serial and parallel."""
@@ -199,9 +198,9 @@ class NumbaBackend(Backend):
         self.compile_seconds[key] = time.perf_counter() - start
 
     def _prepare_rows(self, op: str, dtype: str) -> None:
+        """Compile (or load) the row kernels: serial and parallel, with and without parameters."""
         if dtype not in self.ROW_DTYPES:
             return
-        """Compile (or load) the row kernels: serial and parallel, with and without parameters."""
         key = f"{op}/{dtype}"
         if key in self.compile_seconds:
             return

@@ -8,6 +8,7 @@ import numpy as np
 from normbench.ops import channelwise
 
 from .quiet import quiet
+from .rownorm import stat_dtype
 
 ACC = np.float64
 
@@ -17,10 +18,11 @@ def _chan(v, ndim: int):
 
 
 def _forward(x, groups: int, weight, bias, eps: float, sdt):
+    """(y, mean, rstd) in their dtypes, and the float64 (mean, var) for running statistics."""
     n = x.shape[0]
     if x.size == 0:
         stat = np.empty((n, groups), sdt)
-        return np.empty_like(x), stat, stat.copy(), np.zeros((n, groups))
+        return np.empty_like(x), stat, stat.copy(), (np.zeros((n, groups)), np.zeros((n, groups)))
     xu = x.reshape(n, groups, x.size // (n * groups))
     mean = np.mean(xu, axis=2, dtype=ACC)
     d = np.subtract(xu, mean[..., None], dtype=ACC)
@@ -31,7 +33,7 @@ def _forward(x, groups: int, weight, bias, eps: float, sdt):
         y *= _chan(weight, x.ndim)
     if bias is not None:
         y += _chan(bias, x.ndim)
-    return y.astype(x.dtype), mean.astype(sdt), rstd.astype(sdt), var
+    return y.astype(x.dtype), mean.astype(sdt), rstd.astype(sdt), (mean, var)
 
 
 def _backward(dy, x, groups: int, weight, bias, mean, rstd):
@@ -51,15 +53,10 @@ def _backward(dy, x, groups: int, weight, bias, mean, rstd):
     return dx.astype(x.dtype), dw, db
 
 
-def _half_params(x, *params) -> bool:
-    given = [p for p in params if p is not None]
-    return x.dtype == np.float16 and bool(given) and given[0].dtype == np.float32
-
-
 @quiet
 def groupnorm_forward(x, num_groups, weight, bias, *, eps):
     _, _, groups = channelwise.validate_groupnorm(x, num_groups, weight, bias)
-    sdt = np.dtype(np.float32) if _half_params(x, weight, bias) else x.dtype
+    sdt = stat_dtype(x, (weight, bias))
     return _forward(x, groups, weight, bias, eps, sdt)[:3]
 
 
@@ -72,11 +69,10 @@ def groupnorm_backward(dy, x, num_groups, weight, bias, mean, rstd):
 @quiet
 def instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, eps):
     n, c = channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var)
-    sdt = np.dtype(np.float32) if _half_params(x, weight, bias, running_mean) else x.dtype
-    y, mean, rstd, var = _forward(x, c, weight, bias, eps, sdt)
+    sdt = stat_dtype(x, (weight, bias, running_mean))
+    y, mean, rstd, (mean64, var) = _forward(x, c, weight, bias, eps, sdt)
     if running_mean is not None and n:
         m = math.prod(x.shape[2:])
-        mean64 = np.mean(x.reshape(n, c, x.size // (n * c)), axis=2, dtype=ACC)
         running_mean[...] = ((1 - momentum) * running_mean.astype(ACC) + momentum * mean64.mean(axis=0)).astype(running_mean.dtype)
         running_var[...] = ((1 - momentum) * running_var.astype(ACC)
                             + momentum * (var * (m / (m - 1))).mean(axis=0)).astype(running_var.dtype)

@@ -15,8 +15,9 @@ def _cdt(x: np.ndarray) -> np.dtype:
     return np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
 
 
-def _stat_dtype(x: np.ndarray, params) -> np.dtype:
-    """LayerNorm's saved statistics: float32 with float32 parameters, else the input dtype."""
+def stat_dtype(x: np.ndarray, params) -> np.dtype:
+    """Saved statistics of LayerNorm, GroupNorm and InstanceNorm: float32 for float16 input with
+    float32 parameters (or running statistics), else the input dtype."""
     given = [p for p in params if p is not None]
     if x.dtype == np.float16 and given and given[0].dtype == np.float32:
         return np.dtype(np.float32)
@@ -31,7 +32,7 @@ def _axes(x: np.ndarray, ns) -> tuple[int, ...]:
 def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
     ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
     axes, cdt = _axes(x, ns), _cdt(x)
-    sdt = _stat_dtype(x, (weight, bias))
+    sdt = stat_dtype(x, (weight, bias))
     if x.size == 0:
         stat = np.empty(x.shape[:x.ndim - len(ns)] + (1,) * len(ns), sdt)
         return np.empty_like(x), stat, stat.copy()
