@@ -1,0 +1,88 @@
+"""Timing statistics on synthetic samples with known answers."""
+import math
+import random
+
+import pytest
+from asv import _stats as asv_stats
+
+from normbench import stats
+
+
+def lognormal(rng, n, scale=1.0, sigma=0.05):
+    return [scale * math.exp(rng.gauss(0, sigma)) for _ in range(n)]
+
+
+def test_summary_of_known_samples():
+    s = stats.summarize([1, 2, 3, 4, 5, 6, 7, 8, 9, 100])
+    assert s["n_samples"] == 10 and s["median_s"] == 5.5 and s["min_s"] == 1 and s["max_s"] == 100
+    assert s["q1_s"] == pytest.approx(3.25) and s["q3_s"] == pytest.approx(7.75)  # NumPy's linear quantiles
+    assert s["dispersion"] == pytest.approx(4.5 / 5.5) and s["unstable"]
+
+
+def test_one_outlier_does_not_make_a_row_unstable_but_a_wide_spread_does():
+    steady = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 1486.0]  # one preempted sample
+    s = stats.summarize(steady)
+    assert not s["unstable"] and s["max_s"] / s["min_s"] > 1000
+    wide = [1.0, 1.5, 0.7, 1.2, 0.9, 1.4, 0.8, 1.3, 1.1, 0.6]
+    assert stats.summarize(wide)["unstable"]
+
+
+def test_critical_ranks_match_the_rank_sum_tables():
+    # Mann-Whitney critical values, two-sided 5%: U <= 8 (7 vs 7), U <= 23 (10 vs 10)
+    assert stats._k(7, 7, 0.95) == 9 and stats._k(10, 10, 0.95) == 24
+    assert stats._k(2, 2, 0.95) == 0  # six orderings: no 95% interval exists
+
+
+@pytest.mark.parametrize("m, n", [(4, 6), (7, 7), (10, 10), (12, 9)])
+def test_exact_p_values_agree_with_asv(m, n):
+    rng = random.Random(m * 100 + n)
+    x = [rng.gauss(0, 1) for _ in range(m)]
+    y = [rng.gauss(0.8, 1) for _ in range(n)]
+    assert stats.mann_whitney_p(x, y) == pytest.approx(asv_stats.mann_whitney_u(x, y, method="exact")[1], rel=1e-9)
+
+
+def test_identical_distributions_are_rarely_called_different():
+    rng = random.Random(0)
+    trials = 400
+    flagged = sum(stats.ratio(lognormal(rng, 10), lognormal(rng, 10)).significant for _ in range(trials))
+    assert flagged / trials <= 0.08  # 5% expected at 95% confidence
+
+
+def test_a_thirty_percent_shift_is_found_and_its_interval_covers_the_truth():
+    rng = random.Random(1)
+    trials, found, covered = 300, 0, 0
+    for _ in range(trials):
+        r = stats.ratio(lognormal(rng, 10, 1.3), lognormal(rng, 10, 1.0))
+        found += r.significant and r.ratio > 1
+        covered += r.low <= 1.3 <= r.high
+        assert 1.15 < r.ratio < 1.45
+    assert found == trials  # a 30% shift with 5% noise is never missed
+    assert 0.9 <= covered / trials <= 0.99  # ~95% coverage
+
+
+def test_heavy_outliers_barely_move_the_estimate():
+    rng = random.Random(2)
+    a = lognormal(rng, 10, 1.0)
+    b = lognormal(rng, 10, 1.3)
+    b[3] *= 50
+    b[7] *= 20  # two samples hit by preemption
+    r = stats.ratio(b, a)
+    assert 1.2 < r.ratio < 1.45 and r.significant
+    # the mean ratio would claim ~8x
+    assert sum(b) / sum(a) > 5
+
+
+def test_too_few_samples_give_no_interval_and_no_verdict():
+    r = stats.ratio([1.0, 1.1], [2.0, 2.1])
+    assert not r.resolved and not r.significant and r.verdict() == "no clear difference"
+    assert r.as_dict()["low"] is None and "too few samples" in r.text()
+
+
+def test_geomean_interval_combines_measurement_noise():
+    rng = random.Random(3)
+    rs = [stats.ratio(lognormal(rng, 10, k), lognormal(rng, 10, 1.0)) for k in (1.2, 1.5, 2.0)]
+    g = stats.geomean(rs)
+    assert g.ratio == pytest.approx((1.2 * 1.5 * 2.0) ** (1 / 3), rel=0.05)
+    assert g.low < g.ratio < g.high
+    # narrower than any single configuration's interval: noise averages out
+    assert math.log(g.high / g.low) < min(math.log(r.high / r.low) for r in rs)
