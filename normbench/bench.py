@@ -19,8 +19,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import platform
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,16 +29,21 @@ import numpy as np
 from .backend import Backend, safe_call, why_unsupported
 from .errors import Unsupported
 from .opinfo import OpInfo, format_shape
+from .stats import summarize
 
 MIN_SAMPLE_S = 2e-3
 SETTLE_S = 0.05
 ROUNDS = 3
 
-#: columns of every row; the axes of the row's op (OpInfo.axes) follow "shape"
+#: columns of every row; the axes of the row's op (OpInfo.axes) follow "shape". The spread
+#: (quartiles, ``dispersion`` = IQR / median, ``unstable``) is :func:`normbench.stats.summarize`'s;
+#: ``samples_s`` holds the raw samples (a list in JSON, space-separated in CSV) for intervals and
+#: ``normbench compare``; ``load_before``/``load_after`` are the 1-minute load average around it.
 COLUMNS = [
     "norm", "backend", "op", "dtype", "layout", "shape", "threads",
-    "median_s", "min_s", "max_s", "repeat", "number", "bytes", "gbps", "copy_gbps", "floor_fraction",
-    "compile_s", "machine", "cpu", "backend_version", "device", "timestamp",
+    "median_s", "q1_s", "q3_s", "min_s", "max_s", "n_samples", "dispersion", "unstable", "repeat", "number",
+    "bytes", "gbps", "copy_gbps", "floor_fraction", "compile_s", "load_before", "load_after",
+    "machine", "cpu", "backend_version", "device", "timestamp", "run_id", "samples_s",
 ]
 
 
@@ -52,25 +55,18 @@ def columns_for(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def machine_info() -> dict[str, Any]:
-    return {
-        "machine": os.environ.get("NORMBENCH_MACHINE", platform.node()),
-        "cpu": _cpu_name(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "numpy": np.__version__,
-    }
+    """Machine facts recorded with every run (:func:`normbench.runinfo.machine_facts`)."""
+    from .runinfo import machine_facts
+
+    return machine_facts()
 
 
-def _cpu_name() -> str:
+def load_average() -> float | None:
+    """The 1-minute load average (None where the OS has none): a busy machine shows here."""
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 @dataclass
@@ -127,10 +123,12 @@ _copy_cache: dict[tuple[int, int], float] = {}
 
 
 def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
-    """GB/s of a memory copy moving ``nbytes`` (half read, half written) with ``threads`` threads.
+    """GB/s of a memory copy moving ``nbytes`` (half read, half written) with up to ``threads`` threads.
 
     NumPy releases the GIL while copying, so chunks copied from a thread pool run in parallel.
-    Best of ``repeat``: the floor is what the machine *can* do.
+    A plain one-thread copy is timed too and the faster wins: below a few hundred KB the pool's
+    hand-off costs more than the copy, and a floor that slow would put small shapes "above
+    100% of the floor". Best of ``repeat``: the floor is what the machine *can* do.
     """
     key = (nbytes, threads)
     if key in _copy_cache:
@@ -138,15 +136,18 @@ def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
     n = max(1, nbytes // 2 // 8)
     src, dst = np.ones(n), np.empty(n)
     threads = max(1, threads)
-    bounds = np.linspace(0, n, threads + 1).astype(int)
-    chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    with ThreadPoolExecutor(threads) as pool:
-        def copy_all():
-            list(pool.map(lambda c: np.copyto(*c), chunks))
 
-        copy_all()
-        number = max(1, math.ceil(MIN_SAMPLE_S / max(_sample(copy_all, lambda: None, 1), 1e-7)))
-        best = min(_sample(copy_all, lambda: None, number) for _ in range(repeat))
+    def best_of(copy) -> float:
+        copy()
+        number = max(1, math.ceil(MIN_SAMPLE_S / max(_sample(copy, lambda: None, 1), 1e-7)))
+        return min(_sample(copy, lambda: None, number) for _ in range(repeat))
+
+    best = best_of(lambda: np.copyto(dst, src))
+    if threads > 1:
+        bounds = np.linspace(0, n, threads + 1).astype(int)
+        chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        with ThreadPoolExecutor(threads) as pool:
+            best = min(best, best_of(lambda: list(pool.map(lambda c: np.copyto(*c), chunks))))
     gbps = 2 * n * 8 / best / 1e9
     _copy_cache[key] = gbps
     return gbps
@@ -197,7 +198,7 @@ def measure(
 
 def measure_interleaved(
     handles: list, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
-    threads: int | None = None, machine: dict | None = None, timeout: float | None = None,
+    threads: int | None = None, machine: dict | None = None, timeout: float | None = None, run_id: str = "",
 ) -> tuple[list[dict[str, Any]], list[tuple[Any, Exception]]]:
     """Time one configuration on several backends, back to back, in a few rounds.
 
@@ -212,6 +213,7 @@ def measure_interleaved(
     from .worker import RemoteError
 
     machine = machine or machine_info()
+    load_before = load_average()
     ready, skipped = [], []
     for h in handles:
         try:
@@ -234,12 +236,15 @@ def measure_interleaved(
                 ready.remove(entry)
                 skipped.append((h, exc))
     rows = []
+    load_after = load_average()
     for h, info, samples in ready:
         try:
             facts = h.request("facts", info["nbytes"], timeout)
         except Exception:  # noqa: BLE001 - facts are informative; the timing stands
             facts = {"version": "", "environment": {}, "copy_gbps": None}
-        median = statistics.median(samples)
+        h.facts = {"version": facts["version"], "environment": facts["environment"]}  # for the run's header
+        spread = summarize(samples)
+        median = spread["median_s"]
         nbytes = info["nbytes"]
         gbps = nbytes / median / 1e9
         in_effect = h.threads
@@ -251,10 +256,12 @@ def measure_interleaved(
             "norm": op.name, "backend": h.name, "op": pass_, "dtype": dtype, "layout": layout,
             "shape": format_shape(shape), **op.axes_of(shape),
             "threads": in_effect if in_effect is not None else "",
-            "median_s": median, "min_s": min(samples), "max_s": max(samples), "repeat": repeat, "number": info["number"],
+            **spread, "repeat": repeat, "number": info["number"],
             "bytes": nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
-            "compile_s": info["compile_s"], "machine": machine["machine"], "cpu": machine["cpu"],
+            "compile_s": info["compile_s"], "load_before": load_before, "load_after": load_after,
+            "machine": machine["machine"], "cpu": machine["cpu"],
             "backend_version": facts["version"], "device": env.get("device_name", env.get("device", "cpu")),
-            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "run_id": run_id,
+            "samples_s": list(samples),
         })
     return rows, skipped

@@ -1,17 +1,20 @@
 """Reports: benchmark rows (``normbench bench`` files and/or asv results) -> Markdown + PNG.
 
-Everything is loaded into one pandas frame with the columns of :data:`normbench.bench.COLUMNS`
-(asv rows lack the copy baseline, so their ``floor_fraction`` is empty), keyed by machine, so
-results from several machines sit side by side, and by norm (the op), whose record supplies the
-axes of each shape, the byte model and the plots. Conformance results (``normbench check
---json``) can be included, so known failures and their measured errors are in the same report.
+Everything is loaded into one pandas frame with the columns of :data:`normbench.bench.COLUMNS`,
+keyed by machine and run (a bench run's id, an asv commit), so results from several machines and
+several runs of one machine sit side by side and are never averaged together, and by norm (the
+op), whose record supplies the axes of each shape, the byte model and the plots. Conformance
+results (``normbench check --json``) can be included: backends that failed conformance for a
+dtype and layout are then marked in every speed table and left out of the "fastest" claims.
+
+The report does not oversell: speed-ups carry their interval (normbench.stats; "no clear
+difference" when it straddles 1), unstable rows are marked, failure lists come after the summary.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import math
-import statistics
 import sys
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -22,10 +25,12 @@ import pandas as pd
 from .bench import COLUMNS
 from .errors import InputError
 from .opinfo import OpInfo, format_shape
-from .results import NOTABLE, group_cell
+from .results import FAILING, NOTABLE, group_cell
+from .stats import UNSTABLE
 from .tables import markdown
 
-REGRESSION_THRESHOLD = 1.10  # 10 % slower than the previous commit on the same machine
+#: asv compare's default factor: a regression is a significant change of at least 10%
+REGRESSION_THRESHOLD = 1.10
 
 
 def _with_axes(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
@@ -44,20 +49,16 @@ def _with_axes(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
 
 
 # -- loading ------------------------------------------------------------------------------------
-def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo]) -> pd.DataFrame:
+def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo], runs: list | None = None) -> pd.DataFrame:
+    """Rows of bench files (``runs``, when given, receives each file's run headers)."""
+    from . import benchfile
+
     frames = []
     for path in map(Path, paths):
-        if not path.exists():
-            raise InputError(f"no such results file: {path}")
-        if path.suffix.lower() == ".csv":
-            df = pd.read_csv(path)
-        elif path.suffix.lower() == ".json":
-            data = json.loads(path.read_text())
-            if not isinstance(data, dict) or "rows" not in data:
-                raise InputError(f"{path} is not a normbench bench JSON file (no 'rows')")
-            df = pd.DataFrame(data["rows"])
-        else:
-            raise InputError(f"unknown results file type {path.name!r}; expected .csv or .json")
+        rows, headers = benchfile.read(path)
+        if runs is not None:
+            runs += headers
+        df = pd.DataFrame(rows)
         if "norm" not in df.columns and not df.empty:
             from .compat_v1 import upgrade_bench_rows
 
@@ -67,16 +68,20 @@ def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo]) -> pd.DataFrame:
             raise InputError(f"{path} lacks the columns {', '.join(sorted(missing))}: not a normbench bench file")
         df["source"] = f"bench:{path.name}"
         df["commit"] = ""
+        # rows of normbench 0.4 and older carry no run id: each file is then one run
+        run_ids = df["run_id"].astype(object).where(df["run_id"].notna(), "") if "run_id" in df else pd.Series("", index=df.index)
+        df["run"] = [r if r else path.name for r in run_ids.astype(str)]
         frames.append(df)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     if out.empty:
         return out
-    # Files from the shards of one grid (bench --shard K/N) merge here. The same measurement in
-    # two files (a shard run twice) would count twice: keep the later file's, and say so.
-    key = [c for c in ("norm", "backend", "op", "shape", "dtype", "layout", "threads", "machine") if c in out.columns]
+    # Files from the shards of one grid (bench --shard K/N --run-id ID) merge here. The same
+    # measurement of the same run in two files (a shard run twice) would count twice: keep the
+    # later file's, and say so. Different runs are kept apart, never merged.
+    key = [c for c in ("norm", "backend", "op", "shape", "dtype", "layout", "threads", "machine", "run") if c in out.columns]
     dup = out.duplicated(subset=key, keep="last")
     if dup.any():
-        print(f"normbench: warning: {int(dup.sum())} measurement(s) appear in more than one input file; "
+        print(f"normbench: warning: {int(dup.sum())} measurement(s) of one run appear in more than one input file; "
               "keeping the last file's", file=sys.stderr)
         out = out[~dup].reset_index(drop=True)
     return _with_axes(out, ops)
@@ -110,25 +115,39 @@ def load_asv(results_dir: Path, ops: Sequence[OpInfo]) -> pd.DataFrame:
     return _with_axes(pd.DataFrame(rows), ops) if rows else pd.DataFrame(columns=COLUMNS)
 
 
+#: what each asv benchmark method of ours fills in a row (time_op is the row itself)
+_ASV_EXTRA = {"track_gbps": "gbps", "track_floor_fraction": "floor_fraction", "track_threads": "threads",
+              "peakmem_op": "peakmem_bytes"}
+
+
 def _asv_rows(res, machine: str, info: dict, ops: dict[str, OpInfo]) -> list[dict]:
+    """One row per (benchmark class, parameter combination) that has a time_op result, with the
+    statistics asv kept (quartiles, 99% interval, samples if recorded) and our track_/peakmem_ values."""
     import ast
     import itertools
 
-    out = []
     date = _dt.datetime.fromtimestamp((res.date or 0) / 1000, _dt.timezone.utc).isoformat(timespec="seconds")
+    by_config: dict[tuple, dict] = {}
     for name in sorted(res.get_all_result_keys()):
         cls, method = name.rsplit(".", 2)[-2:] if name.count(".") >= 2 else ("", "")
-        if method != "time_op":
-            continue  # GB/s follows from the time and the byte model; peakmem is per process
+        if method != "time_op" and method not in _ASV_EXTRA:
+            continue
         kind, _, op_name = cls.partition("_")
         op = ops.get(op_name)
         if op is None or f"{kind}_" not in (ASV_GRID, ASV_STANDARD):
             continue
-        params = [[ast.literal_eval(v) for v in p] for p in (res.get_result_params(name) or [])]
-        values = res.get_result_value(name, res.get_result_params(name)) or []
-        for combo, value in zip(itertools.product(*params), values):
+        raw = res.get_result_params(name) or []
+        params = [[ast.literal_eval(v) for v in p] for p in raw]
+        values = res.get_result_value(name, raw) or []
+        stats = res.get_result_stats(name, raw) or [None] * len(values)
+        samples = res.get_result_samples(name, raw) or [None] * len(values)
+        for combo, value, st, smp in zip(itertools.product(*params), values, stats, samples):
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 continue  # skipped (NotImplementedError) or failed
+            row = by_config.setdefault((cls, combo), {})
+            if method != "time_op":
+                row[_ASV_EXTRA[method]] = float(value)
+                continue
             if f"{kind}_" == ASV_GRID:
                 backend, pass_, *axis_values, dtype, layout = combo
                 try:
@@ -139,12 +158,27 @@ def _asv_rows(res, machine: str, info: dict, ops: dict[str, OpInfo]) -> list[dic
                 backend, pass_, shape_text, layout = combo
                 shape, dtype = op.parse_shape(shape_text), "float32"
             nbytes = op.bytes_moved(pass_, shape, dtype)
-            out.append({
+            st = st or {}
+            row.update({
                 "norm": op.name, "backend": backend, "op": pass_, "dtype": dtype, "layout": layout,
                 "shape": format_shape(shape), "machine": machine, "cpu": info.get("cpu", ""),
-                "commit": (res.commit_hash or "")[:8], "timestamp": date, "source": f"asv:{name}", "bytes": nbytes,
-                "threads": "", "median_s": float(value), "gbps": nbytes / float(value) / 1e9,
+                "commit": (res.commit_hash or "")[:8], "run": (res.commit_hash or "")[:8], "timestamp": date,
+                "source": f"asv:{name}", "bytes": nbytes, "median_s": float(value),
+                "q1_s": st.get("q_25", math.nan), "q3_s": st.get("q_75", math.nan),
+                "n_samples": st.get("repeat", math.nan), "asv_stats": st or None,
+                "samples_s": [float(x) for x in smp] if smp else [],
             })
+    out = []
+    for row in by_config.values():
+        if "median_s" not in row:
+            continue  # track_ values without a time: nothing to report them against
+        row.setdefault("gbps", row["bytes"] / row["median_s"] / 1e9)
+        if row["median_s"] > 0 and not math.isnan(row.get("q1_s", math.nan)):
+            row["dispersion"] = (row["q3_s"] - row["q1_s"]) / row["median_s"]
+            row["unstable"] = row["dispersion"] > UNSTABLE
+        if "threads" in row:
+            row["threads"] = int(row["threads"])
+        out.append(row)
     return out
 
 
@@ -167,40 +201,91 @@ def load_check(path: Path) -> dict:
 
 # -- analysis -----------------------------------------------------------------------------------
 CONFIG = ["norm", "op", "dtype", "layout", "shape"]
+#: a measurement: one configuration of one backend in one run of one machine
+KEYS = ["machine", "run", "commit", "backend", *CONFIG]
+
+
+def _pool(series) -> list:
+    out: list = []
+    for v in series:
+        if isinstance(v, (list, tuple)):
+            out += list(v)
+    return out
 
 
 def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
-    """One row per (machine, commit, backend, norm, op, dtype, layout, shape), median time."""
+    """One row per measurement (:data:`KEYS`): median time, spread, bandwidth, pooled raw samples."""
     if df.empty or "median_s" not in df:
         return df
     t = df.dropna(subset=["median_s"]).copy()
-    for col in ("floor_fraction", "gbps", "threads", "commit", "source", "timestamp"):
+    for col in ("floor_fraction", "gbps", "copy_gbps", "threads", "commit", "run", "source", "timestamp", "q1_s",
+                "q3_s", "dispersion", "unstable", "n_samples", "peakmem_bytes", "asv_stats"):
         if col not in t:
             t[col] = np.nan
+    if "samples_s" not in t:
+        t["samples_s"] = [[] for _ in range(len(t))]
     t["commit"] = t["commit"].astype(object).fillna("").astype(str)
+    t["run"] = t["run"].astype(object).fillna("").astype(str)
     t["threads"] = t["threads"].astype(object).fillna("").astype(str).str.replace(r"\.0$", "", regex=True)
-    keys = ["machine", "commit", "backend", *CONFIG]
+    t["unstable"] = t["unstable"].astype(object).map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else
+                                                     str(v).lower() == "true")
     axes = list(dict.fromkeys(a for op in ops for a in op.axes if a in t))
-    agg = dict(median_s=("median_s", "median"), gbps=("gbps", "median"), floor_fraction=("floor_fraction", "median"),
-               threads=("threads", "first"), source=("source", "first"), timestamp=("timestamp", "max"))
+    agg = dict(median_s=("median_s", "median"), q1_s=("q1_s", "median"), q3_s=("q3_s", "median"),
+               gbps=("gbps", "median"), copy_gbps=("copy_gbps", "median"), floor_fraction=("floor_fraction", "median"),
+               dispersion=("dispersion", "max"), unstable=("unstable", "any"), n_samples=("n_samples", "sum"),
+               peakmem_bytes=("peakmem_bytes", "max"), threads=("threads", "first"), source=("source", "first"),
+               timestamp=("timestamp", "max"), samples_s=("samples_s", _pool), asv_stats=("asv_stats", "first"))
     agg.update({a: (a, "first") for a in axes})
-    return t.groupby(keys, as_index=False, dropna=False).agg(**agg)
+    return t.groupby(KEYS, as_index=False, dropna=False, sort=False).agg(**agg)
 
 
 def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
-    """Adds ``speedup`` = baseline time / backend time for configurations the baseline has."""
-    keys = ["machine", "commit", *CONFIG]
-    base = t[t["backend"] == baseline][keys + ["median_s"]].rename(columns={"median_s": "baseline_s"})
-    out = t.merge(base, on=keys, how="left")
-    out["speedup"] = out["baseline_s"] / out["median_s"]
+    """Adds ``speedup`` (baseline time / backend time, same machine and run), its interval
+    ``sp_low``/``sp_high`` (NaN without samples) and ``sp_clear`` (the interval excludes 1)."""
+    from .compare import row_ratio
+
+    keys = ["machine", "run", "commit", *CONFIG]
+    base = {tuple(r[k] for k in keys): r for r in t[t["backend"] == baseline].to_dict(orient="records")}
+    sp, lo, hi, clear = [], [], [], []
+    for r in t.to_dict(orient="records"):
+        b = base.get(tuple(r[k] for k in keys))
+        if b is None or r["backend"] == baseline:
+            sp.append(np.nan), lo.append(np.nan), hi.append(np.nan), clear.append(False)
+            continue
+        ratio = row_ratio(b, r)
+        sp.append(ratio.ratio)
+        lo.append(ratio.low if ratio.resolved else np.nan)
+        hi.append(ratio.high if ratio.resolved else np.nan)
+        clear.append(ratio.resolved and ratio.significant)
+    return t.assign(speedup=sp, sp_low=lo, sp_high=hi, sp_clear=clear)
+
+
+def conformance_failures(check: dict | None) -> dict[tuple[str, str, str, str], int]:
+    """(norm, backend, dtype, layout) -> cases failed there, known failures included (a known
+    defect is still a wrong answer for whoever picks that backend)."""
+    out: dict[tuple[str, str, str, str], int] = {}
+    for norm, entry in ((check or {}).get("norms") or {}).items():
+        for b in entry.get("backends", []):
+            for c in b.get("cases", []):
+                if c["status"] in FAILING or c["status"] == "xfail":
+                    key = (norm, b["name"], c.get("dtype", ""), c.get("layout", ""))
+                    out[key] = out.get(key, 0) + 1
     return out
 
 
 def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.DataFrame:
-    """Configurations slower at the newest commit than at the previous one, per machine."""
+    """Configurations slower at the newest asv commit than at the previous one, per machine.
+
+    asv's own rule (``asv compare``): the change must be statistically significant
+    (``asv._stats.is_different``: Mann-Whitney U on recorded samples, else non-overlapping 99%
+    intervals) *and* at least ``threshold``. Results saved without statistics fall back to the
+    threshold alone, and the row says so.
+    """
     asv = t[t["commit"] != ""]
     if asv.empty or asv["commit"].nunique() < 2:
         return pd.DataFrame()
+    from asv import _stats
+
     out = []
     keys = ["machine", "backend", *CONFIG]
     for key, g in asv.groupby(keys):
@@ -209,61 +294,88 @@ def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.
         g = g.sort_values("timestamp")  # asv's run date of each commit's results
         prev, last = g.iloc[-2], g.iloc[-1]
         ratio = last["median_s"] / prev["median_s"]
-        if ratio >= threshold:
-            out.append({**dict(zip(keys, key)), "from": prev["commit"], "to": last["commit"], "slower_by": ratio})
+        if ratio < threshold:
+            continue
+        sa, sb = prev["asv_stats"], last["asv_stats"]
+        if isinstance(sa, dict) and isinstance(sb, dict) and "ci_99_a" in sa and "ci_99_a" in sb:
+            if not _stats.is_different(prev["samples_s"] or None, last["samples_s"] or None, sa, sb):
+                continue
+            basis = "significant (asv statistics)"
+        else:
+            basis = "no statistics recorded: threshold only"
+        out.append({**dict(zip(keys, key)), "from": prev["commit"], "to": last["commit"], "slower_by": ratio,
+                    "basis": basis})
     return pd.DataFrame(out)
 
 
 # -- writing ------------------------------------------------------------------------------------
+#: names of the PNGs a report writes; older ones in the output folder are removed first
+PLOT_PREFIXES = ("summary", "time-vs-", "gbps-vs-", "speedup-", "bars-")
+MARK_FAIL, MARK_UNSTABLE = "†", "!"
+
+
+def _run_label(machine: str, run: str, n_machines: int) -> str:
+    return run if n_machines == 1 else f"{machine} {run}"
+
+
 def write_report(
-    df: pd.DataFrame, out_dir: Path, ops: Sequence[OpInfo], *, baseline: str = "torch-cpu", check: dict | None = None,
-    machines: dict | None = None, title: str = "normbench report", plots: bool = True,
+    df: pd.DataFrame, out_dir: Path, ops: Sequence[OpInfo], *, baseline: str | None = "torch-cpu",
+    check: dict | None = None, runs: list[dict] | None = None, title: str = "normbench report", plots: bool = True,
+    machines: dict | None = None,
 ) -> Path:
+    """Write ``out_dir/README.md`` (and PNGs). ``baseline=None``: torch-cpu if it was measured, else no speed-ups."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.png"):
+        if old.name.startswith(PLOT_PREFIXES):
+            old.unlink()
     t = timing_rows(df, ops)
     if t.empty and check is None:
         raise InputError("no results to report: the inputs hold no timing rows")
+    measured = sorted(set(t["backend"])) if not t.empty else []
+    if baseline is None:
+        baseline = "torch-cpu" if "torch-cpu" in measured else ""
+    elif measured and baseline not in measured:
+        raise InputError(f"--baseline {baseline!r} was not measured; the results hold {', '.join(measured)}")
+    failing = conformance_failures(check)
     lines = [f"# {title}", "", f"Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} by `normbench report`.", ""]
-    if machines:
-        lines += ["## Machine", "", markdown(["key", "value"], [[k, v] for k, v in machines.items()]), ""]
-    if check is not None:
-        lines += _check_section(check)
     images: list[Path] = []
+    s = speedups(t, baseline) if not t.empty and baseline else t.assign(speedup=np.nan, sp_low=np.nan, sp_high=np.nan,
+                                                                      sp_clear=False)
     if not t.empty:
-        s = speedups(t, baseline)
-        lines += _machines_section(df)
+        lines += _summary(s, ops, baseline, failing)
+        if plots and baseline:
+            from . import plots as plotting
+
+            img = plotting.summary_plot(_geomeans(s, ops), out_dir / "summary.png", baseline)
+            if img:
+                images.append(img)
+                lines += [f"![summary]({img.name})", ""]
+    if check is not None:
+        lines += _check_table(check)
+    if not t.empty:
         for op in ops:
             so = s[s["norm"] == op.name]
             if so.empty:
                 continue
             lines += [f"## {op.name}: {op.title}", ""]
-            lines += _summary_section(so, op, baseline)
+            lines += _op_summary(so, op, baseline, failing)
             for pass_ in [p for p in op.passes if p in set(so["op"])]:
-                lines += _pass_section(so[so["op"] == pass_], op, pass_, baseline)
+                lines += _pass_section(so[so["op"] == pass_], op, pass_, baseline, failing)
+            lines += _which_one(so, op, failing)
             if plots:
                 from . import plots as plotting
 
-                images += plotting.make_plots(so, op, out_dir, baseline)
-        reg = regressions(t)
-        lines += ["## Regressions", ""]
-        if reg.empty:
-            lines += ["No configuration is more than 10% slower than at the previous commit "
-                      "(needs asv results from two or more commits on one machine).", ""]
-        else:
-            lines += ["**REGRESSIONS** (newest commit >= 10% slower than the previous one, same machine):", ""]
-            lines += [markdown(list(reg.columns), [[f"{v:.2f}x" if isinstance(v, float) else v for v in r]
-                                                   for r in reg.itertuples(index=False)]), ""]
-        if images:
-            lines += ["## Plots", ""] + [f"![{img.stem}]({img.name})" for img in images] + [""]
-    lines += ["## How to read this", "",
-              "- *time* is the median of timed samples (each the mean of enough back-to-back calls to last >= 2 ms), "
-              "device synchronized, output allocation included, JIT compilation and warm-up excluded.",
-              "- *speed-up* is the baseline's time over the backend's time in the same run (> 1: faster than the baseline).",
-              "- *% floor* is the achieved bandwidth over a memory copy of the same bytes measured in the same run "
-              "with the same threads. Bytes per pass:"]
-    lines += [f"  - {op.name}: {op.byte_model}" for op in ops if not t.empty and op.name in set(t["norm"])]
-    lines += [""]
+                op_images = plotting.make_plots(so, op, out_dir, baseline)
+                images += op_images
+                if op_images:
+                    lines += ["Plots: " + ", ".join(f"[{p.stem}]({p.name})" for p in op_images), ""]
+    if check is not None:
+        lines += _failure_list(check)
+    if not t.empty:
+        lines += _regression_section(t)
+        lines += _runs_section(df, runs, machines)
+    lines += _how_to_read(t, ops, baseline)
     path = out_dir / "README.md"
     path.write_text("\n".join(lines))
     return path
@@ -273,7 +385,60 @@ def _fmt_ms(v) -> str:
     return "" if pd.isna(v) else f"{v * 1e3:.3f}"
 
 
-def _check_section(check: dict) -> list[str]:
+def _interval(sp, lo, hi) -> str:
+    """``1.52x [1.40, 1.61]``; ``~1.02x [0.97, 1.08]`` when it straddles 1; ``1.5x`` without an interval."""
+    if pd.isna(sp):
+        return ""
+    if pd.isna(lo):
+        return f"{sp:.2f}x"
+    tilde = "~" if lo <= 1 <= hi else ""
+    return f"{tilde}{sp:.2f}x [{lo:.2f}, {hi:.2f}]"
+
+
+def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
+    """Geometric-mean speed-up with its interval per machine, run, backend, op and pass."""
+    from . import stats
+
+    out = []
+    for (machine, run, backend, norm, pass_), g in s.dropna(subset=["speedup"]).groupby(
+            ["machine", "run", "backend", "norm", "op"], sort=False):
+        rs = [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
+                          r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1) for r in g.itertuples()]
+        gm = stats.geomean(rs)
+        out.append({"machine": machine, "run": run, "backend": backend, "norm": norm, "op": pass_, "speedup": gm.ratio,
+                    "low": gm.low if gm.resolved else np.nan, "high": gm.high if gm.resolved else np.nan, "n": len(rs),
+                    "faster": int(sum(g["sp_clear"] & (g["speedup"] > 1))),
+                    "slower": int(sum(g["sp_clear"] & (g["speedup"] < 1)))})
+    order = {op.name: i for i, op in enumerate(ops)}
+    df = pd.DataFrame(out)
+    return df.sort_values("norm", key=lambda c: c.map(order), kind="stable") if not df.empty else df
+
+
+def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[str]:
+    lines = ["## Summary", ""]
+    if not baseline:
+        return lines + ["No speed-ups: the baseline backend (torch-cpu) was not measured; give --baseline.", ""]
+    gm = _geomeans(s, ops)
+    if gm.empty:
+        return lines + [f"No configuration was measured on both {baseline} and another backend.", ""]
+    n_machines = gm["machine"].nunique()
+    lines += [f"Geometric-mean speed-up over **{baseline}** per op and pass (same run, same configurations; > 1 is "
+              "faster), with its 95% interval (measurement noise only); `~`: the interval contains 1, no clear "
+              f"difference. {MARK_FAIL}: the backend failed conformance for some of the dtypes and layouts measured.", ""]
+    cols = list(dict.fromkeys(f"{r.norm} {r.op}" for r in gm.itertuples()))
+    rows = []
+    for (machine, run, backend), g in gm.sort_values(["machine", "run"], kind="stable").groupby(
+            ["machine", "run", "backend"], sort=False):
+        cells = {f"{r.norm} {r.op}": _interval(r.speedup, r.low, r.high) for r in g.itertuples()}
+        bad = any(failing.get((n, backend, d, lay)) for n, d, lay in
+                  s[(s["backend"] == backend)][["norm", "dtype", "layout"]].drop_duplicates().itertuples(index=False))
+        rows.append([_run_label(machine, run, n_machines), backend + (f" {MARK_FAIL}" if bad else ""),
+                     *[cells.get(c, "") for c in cols]])
+    lines += [markdown(["run", "backend", *cols], rows), ""]
+    return lines
+
+
+def _check_table(check: dict) -> list[str]:
     lines = ["## Conformance", "", f"`normbench check`: {check.get('summary', '')}", ""]
     for norm, entry in check["norms"].items():
         backends = entry["backends"]
@@ -285,60 +450,177 @@ def _check_section(check: dict) -> list[str]:
                 continue
             rows.append([b["name"], *[group_cell(c for c in b["cases"] if c["group"] == g) for g in groups]])
         lines += [f"### {norm}", "", markdown(["backend", *groups], rows), ""]
+    lines += ["Each failure and known failure, with its measured error: [at the end](#failures-and-known-failures).", ""]
+    return lines
+
+
+def _failure_list(check: dict) -> list[str]:
     notable = [(n, b["name"], c) for n, e in check["norms"].items() for b in e["backends"] for c in b.get("cases", [])
                if c["status"] in NOTABLE]
-    if notable:
-        lines += ["Known failures (defects of the implementation behind a backend, with the error measured in this run) "
-                  "and unexpected results:", ""]
-        lines += [markdown(["norm", "backend", "case", "status", "measured", "reason"],
-                           [[n, b, c["case"], c["status"], c["message"], c.get("known_reason", "")] for n, b, c in notable]), ""]
+    lines = ["## Failures and known failures", ""]
+    if not notable:
+        return lines + ["None: every case passed or was outside a backend's declared support.", ""]
+    lines += ["Known failures are defects of the implementation behind a backend (with the error measured in this run); "
+              "the others are unexpected results.", ""]
+    lines += [markdown(["norm", "backend", "case", "status", "measured", "reason"],
+                       [[n, b, c["case"], c["status"], c["message"], c.get("known_reason", "")] for n, b, c in notable]), ""]
     return lines
 
 
-def _machines_section(df: pd.DataFrame) -> list[str]:
-    """Machines, and the threads each backend ran with there (NumPy uses one, whatever is asked)."""
-    if "machine" not in df:
-        return []
-    cols = [c for c in ("machine", "cpu", "backend", "threads") if c in df]
-    m = df[cols].astype(object).fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()
-    return ["## Machines and threads", "", markdown(cols, m.values.tolist()), ""]
+def _runs_section(df: pd.DataFrame, runs: list[dict] | None, machines: dict | None) -> list[str]:
+    """Each run's header (machine facts, versions, settings), and the threads each backend ran with."""
+    lines = ["## Runs and machines", ""]
+    for h in runs or []:
+        m = h.get("machine", {})
+        facts = [["run id", h.get("run_id", "")], ["started / ended", f"{h.get('started', '')} / {h.get('ended', '')}"],
+                 ["normbench", f"{h.get('normbench_version', '')} {h.get('git_commit', '')}".strip()],
+                 ["command", f"`{h.get('command', '')}`"]]
+        facts += [[k, v] for k, v in m.items() if v not in ("", None)]
+        facts += [[f"env {k}", v] for k, v in (h.get("environment_variables") or {}).items()]
+        facts += [[f"backend {k}", f"{v.get('version', '')}, threads {v.get('threads', '')}"]
+                  for k, v in (h.get("backends") or {}).items()]
+        lines += [f"### run {h.get('run_id', '')}", "", markdown(["", ""], facts), ""]
+    if machines and not runs:
+        lines += [markdown(["key", "value"], [[k, v] for k, v in machines.items()]), ""]
+    if "machine" in df:
+        cols = [c for c in ("machine", "run", "cpu", "backend", "threads") if c in df]
+        m = df[cols].astype(object).fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()
+        lines += ["Threads each backend ran with (NumPy uses one, whatever is asked):", "",
+                  markdown(cols, m.values.tolist()), ""]
+        if "load_before" in df:
+            load = df[["machine", "run", "load_before", "load_after"]].dropna()
+            if not load.empty:
+                g = load.groupby(["machine", "run"]).agg(lo=("load_before", "min"), hi=("load_after", "max"))
+                lines += ["1-minute load average during each run (above the core count, timings are shared with "
+                          "other work): " + "; ".join(f"{m} {r}: {v.lo:.2f}–{v.hi:.2f}" for (m, r), v in g.iterrows()), ""]
+    return lines
 
 
-def _summary_section(s: pd.DataFrame, op: OpInfo, baseline: str) -> list[str]:
-    lines = [f"Geometric mean speed-up over **{baseline}** (same run, same configurations; > 1 is faster):", ""]
-    rows = []
+def _regression_section(t: pd.DataFrame) -> list[str]:
+    reg = regressions(t)
+    lines = ["## Regressions", ""]
+    if reg.empty:
+        return lines + [f"None: no configuration is significantly and >= {REGRESSION_THRESHOLD - 1:.0%} slower than at the "
+                        "previous commit (asv's rule; needs asv results from two or more commits on one machine).", ""]
+    lines += [f"**REGRESSIONS** (newest commit significantly and >= {REGRESSION_THRESHOLD - 1:.0%} slower than the "
+              "previous one, same machine):", ""]
+    lines += [markdown(list(reg.columns), [[f"{v:.2f}x" if isinstance(v, float) else v for v in r]
+                                           for r in reg.itertuples(index=False)]), ""]
+    return lines
+
+
+def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
+    lines = ["## How to read this", "",
+             "- *time* is the median of timed samples (each the mean of enough back-to-back calls to last >= 2 ms), "
+             "device synchronized, output allocation included, JIT compilation and warm-up excluded; *IQR* is the "
+             "samples' interquartile range over the median.",
+             f"- {MARK_UNSTABLE} marks an unstable measurement: IQR above {UNSTABLE:.0%} of the median (pyperf warns at "
+             "the same spread); its numbers are rough.",
+             f"- *speed-up* is the baseline's ({baseline or 'none'}) time over the backend's time in the same run (> 1: "
+             "faster), with a 95% interval from the raw samples (Hodges-Lehmann estimate, Mann-Whitney interval); `~` "
+             "marks an interval that contains 1: no clear difference. Geometric means combine the intervals' widths.",
+             f"- {MARK_FAIL} marks a backend that failed conformance (unexpectedly or as a known failure) for that "
+             "dtype and layout; it is left out of the *fastest* columns.",
+             "- *% floor* is the achieved bandwidth over a memory copy of the same bytes measured in the same run "
+             "with the same threads (the faster of a one-thread and a threaded copy). Bytes per pass:"]
+    lines += [f"  - {op.name}: {op.byte_model}" for op in ops if not t.empty and op.name in set(t["norm"])]
+    return lines + [""]
+
+
+def _op_summary(s: pd.DataFrame, op: OpInfo, baseline: str, failing) -> list[str]:
     passes = [p for p in op.passes if p in set(s["op"])]
-    for (machine, backend), g in s.groupby(["machine", "backend"]):
-        cells = []
-        for pass_ in passes:
-            sp = g[(g["op"] == pass_) & g["speedup"].notna()]["speedup"]
-            cells.append(f"{statistics.geometric_mean(sp):.2f}x ({len(sp)})" if len(sp) else "")
-        frac = g["floor_fraction"].dropna()
-        rows.append([machine, backend, *cells, f"{100 * frac.median():.0f}%" if len(frac) else ""])
-    lines += [markdown(["machine", "backend", *[f"{p} (n)" for p in passes], "median % floor"], rows), ""]
-    return lines
-
-
-def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str) -> list[str]:
-    backends = sorted(s["backend"].unique(), key=lambda b: (b != baseline, b))
-    lines = [f"### {op.name} {pass_}", "", f"Time in ms (speed-up over {baseline}, % of bandwidth floor):", ""]
+    n_machines = s["machine"].nunique()
     rows = []
-    keys = ["machine", "dtype", "layout", "shape"]
+    for (machine, run, backend), g in s.sort_values(["machine", "run"], kind="stable").groupby(
+            ["machine", "run", "backend"], sort=False):
+        cells = []
+        gm = _geomeans(g, [op])
+        for pass_ in passes:
+            r = gm[gm["op"] == pass_] if not gm.empty else gm
+            cells.append(f"{_interval(r.iloc[0]['speedup'], r.iloc[0]['low'], r.iloc[0]['high'])} ({int(r.iloc[0]['n'])})"
+                         if len(r) else "")
+        frac = g["floor_fraction"].dropna()
+        bad = sorted({f"{d} {lay}" for d, lay in g[["dtype", "layout"]].drop_duplicates().itertuples(index=False)
+                      if failing.get((op.name, backend, d, lay))})
+        rows.append([_run_label(machine, run, n_machines), backend, *cells,
+                     f"{100 * frac.median():.0f}%" if len(frac) else "", ", ".join(bad)])
+    head = ["run", "backend", *[f"{p} (n)" for p in passes], "median % floor", f"{MARK_FAIL} fails conformance in"]
+    return [f"Geometric-mean speed-up over **{baseline}** (same run, same configurations; > 1 is faster; 95% interval):"
+            if baseline else "Per backend:", "", markdown(head, rows), ""]
+
+
+def _cell(r, baseline: str, failing, op: OpInfo) -> str:
+    text = _fmt_ms(r["median_s"])
+    if not pd.isna(r.get("dispersion")):
+        text += f" IQR {100 * r['dispersion']:.0f}%"
+    extra = []
+    if r["backend"] != baseline and not pd.isna(r["speedup"]):
+        extra.append(_interval(r["speedup"], r["sp_low"], r["sp_high"]))
+    if not pd.isna(r["floor_fraction"]):
+        extra.append(f"{100 * r['floor_fraction']:.0f}%")
+    if extra:
+        text += f" ({', '.join(extra)})"
+    if r.get("unstable"):
+        text += f" {MARK_UNSTABLE}"
+    if failing.get((op.name, r["backend"], r["dtype"], r["layout"])):
+        text += f" {MARK_FAIL}"
+    return text
+
+
+def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failing) -> list[str]:
+    backends = sorted(s["backend"].unique(), key=lambda b: (b != baseline, b))
+    lines = [f"### {op.name} {pass_}", "",
+             f"Time in ms, IQR as % of it (speed-up over {baseline} [95% interval], % of bandwidth floor); "
+             f"{MARK_UNSTABLE} unstable, {MARK_FAIL} failed conformance for this dtype and layout:", ""]
+    n_machines = s["machine"].nunique()
+    several_runs = s.groupby("machine")["run"].nunique().max() > 1 or n_machines > 1
+    rows = []
+    keys = (["run"] if several_runs else []) + ["dtype", "layout", "shape"]
     s = s.assign(_n=s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x"))))
-    for key, g in s.sort_values(["machine", "dtype", "layout", "_n"]).groupby(keys, sort=False):
+    for (machine, run, *key), g in s.sort_values(["machine", "run", "dtype", "layout", "_n"]).groupby(
+            ["machine", "run", "dtype", "layout", "shape"], sort=False):
         cells = []
         for b in backends:
             r = g[g["backend"] == b]
-            if r.empty:
-                cells.append("")
-                continue
-            r = r.iloc[0]
-            extra = []
-            if b != baseline and not pd.isna(r["speedup"]):
-                extra.append(f"{r['speedup']:.2f}x")
-            if not pd.isna(r["floor_fraction"]):
-                extra.append(f"{100 * r['floor_fraction']:.0f}%")
-            cells.append(_fmt_ms(r["median_s"]) + (f" ({', '.join(extra)})" if extra else ""))
-        rows.append([*key, *cells])
+            cells.append(_cell(r.iloc[0], baseline, failing, op) if len(r) else "")
+        label = [_run_label(machine, run, n_machines)] if several_runs else []
+        rows.append([*label, *key, *cells])
     lines += [markdown([*keys, *backends], rows), ""]
     return lines
+
+
+def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
+    """Per configuration: the fastest backend that passed conformance there, and its lead."""
+    from .compare import row_ratio
+
+    rows = []
+    n_machines = s["machine"].nunique()
+    several_runs = s.groupby("machine")["run"].nunique().max() > 1 or n_machines > 1
+    s = s.assign(_n=s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x"))))
+    order = {p: i for i, p in enumerate(op.passes)}
+    s = s.assign(_p=s["op"].map(order))
+    for (machine, run, pass_, dtype, layout, shape), g in s.sort_values(["machine", "run", "_p", "dtype", "layout", "_n"]).groupby(
+            ["machine", "run", "op", "dtype", "layout", "shape"], sort=False):
+        if g["backend"].nunique() < 2:
+            continue
+        bad = sorted(b for b in g["backend"] if failing.get((op.name, b, dtype, layout)))
+        ok = g[~g["backend"].isin(bad)].sort_values("median_s")
+        if ok.empty:
+            lead, best = "", "(none passed)"
+        else:
+            best = ok.iloc[0]["backend"]
+            if len(ok) > 1:
+                r = row_ratio(ok.iloc[1].to_dict(), ok.iloc[0].to_dict())
+                lead = f"{_interval(r.ratio, r.low if r.resolved else np.nan, r.high if r.resolved else np.nan)} over {ok.iloc[1]['backend']}"
+            else:
+                lead = "only one passed"
+        label = [_run_label(machine, run, n_machines)] if several_runs else []
+        rows.append([*label, pass_, dtype, layout, shape, best, lead, ", ".join(bad)])
+    if not rows:
+        return []
+    head = (["run"] if several_runs else []) + ["pass", "dtype", "layout", "shape", "fastest that passed",
+                                                "ahead of the runner-up by", "excluded (failed conformance)"]
+    return [f"### {op.name}: which one is fastest", "",
+            "Per configuration, the fastest backend among those that passed conformance for its dtype and layout "
+            "(`~`: the lead is within the noise). Without conformance results (`--check`), no backend is excluded.", "",
+            markdown(head, rows), ""]

@@ -73,7 +73,8 @@ class CaseResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "case": self.case.id, "group": self.case.group, "status": self.status, "message": self.message,
+            "case": self.case.id, "group": self.case.group, "dtype": getattr(self.case, "dtype", ""),
+            "layout": getattr(self.case, "layout", ""), "status": self.status, "message": self.message,
             "known_reason": self.known_reason, "max_abs": self.max_abs, "max_rel": self.max_rel,
             "outputs": [c.as_dict() for c in self.comparisons],
         }

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -81,6 +79,11 @@ def add_parser(sub) -> None:
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="measure only shard K of N of the configurations (split a grid across machines; "
                         "normbench report --input merges the files)")
+    p.add_argument("--baseline", default="torch-cpu", metavar="BACKEND",
+                   help="speed-ups printed are over this backend (default torch-cpu)")
+    p.add_argument("--run-id", default=None, metavar="ID",
+                   help="the run id recorded with every row (default: start time + random; give the shards of one "
+                        "grid the same id so a report treats them as one run)")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="keep FILE's rows and skip the configurations it holds")
     again.add_argument("--force", action="store_true", help="overwrite an existing FILE")
@@ -141,12 +144,13 @@ MAX_DEATHS = 2
 
 
 def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None, progress=None, timeout: float | None = 300.0,
-              plugins: tuple[str, ...] = (), on_rows=None, scopes=None):
+              plugins: tuple[str, ...] = (), on_rows=None, scopes=None, run_id: str = "", facts: dict | None = None):
     """Measure every configuration on every backend that implements its op, each backend in a
     worker process of its own, the backends of a configuration back to back so their ratios are
     fair. A worker that crashes or runs past ``timeout`` is killed and restarted for the next
     configuration; after MAX_DEATHS the backend is dropped. ``on_rows(rows)`` is called with all
-    rows so far after every configuration. Returns (rows, skipped lines)."""
+    rows so far after every configuration; ``facts`` (a dict) receives each measured backend's
+    version, environment and threads in effect, for the run's header. Returns (rows, skipped lines)."""
     from .. import bench
     from ..worker import RemoteError, Worker, WorkerError
 
@@ -192,7 +196,12 @@ def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None,
                     continue
                 handles.append(w)
             got, failures = bench.measure_interleaved(handles, cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout,
-                                                      repeat=repeat, threads=threads, machine=machine, timeout=timeout)
+                                                      repeat=repeat, threads=threads, machine=machine, timeout=timeout,
+                                                      run_id=run_id)
+            if facts is not None:
+                for h in handles:
+                    if getattr(h, "facts", None) and h.backend not in facts:
+                        facts[h.backend] = {**h.facts, "threads": h.threads}
             rows += got
             skipped += [failed(w, cfg, exc) for w, exc in failures]
             if on_rows and got:
@@ -212,30 +221,6 @@ def check_output(path: Path | None) -> None:
         check_writable(path, suffixes=(".csv", ".json"))
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Rows of an existing bench file (for --resume)."""
-    import pandas as pd
-
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path).to_dict(orient="records")
-    return json.loads(path.read_text()).get("rows", [])
-
-
-def write_rows(rows: list[dict], path: Path) -> None:
-    """Replace ``path`` with every row so far: the file is always complete and valid."""
-    import pandas as pd
-
-    from ..bench import columns_for
-    from ..output import atomic_write
-
-    check_output(path)
-    df = pd.DataFrame(rows, columns=columns_for(rows))
-    if path.suffix.lower() == ".csv":
-        atomic_write(path, df.to_csv(index=False))
-    else:
-        atomic_write(path, json.dumps({"normbench_bench": 2, "rows": df.to_dict(orient="records")}, indent=1))
-
-
 def warn_threads(threads: int | None) -> None:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     if threads and usable and threads > usable:
@@ -244,28 +229,37 @@ def warn_threads(threads: int | None) -> None:
 
 
 def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
-    """Geometric-mean speed-up of each backend over ``baseline`` per op and pass, on shared configurations."""
-    def key(r):
-        return (r["norm"], r["op"], r["shape"], r["dtype"], r["layout"])
+    """Geometric-mean speed-up of each backend over ``baseline`` per op and pass, on shared
+    configurations of the same run, with its interval (see normbench.compare)."""
+    from ..compare import speedup_summary, summary_line
 
-    index = {key(r): r["median_s"] for r in rows if r["backend"] == baseline}
-    out = []
-    for name in dict.fromkeys(r["backend"] for r in rows):
-        if name == baseline:
-            continue
-        for norm, pass_ in dict.fromkeys((r["norm"], r["op"]) for r in rows):
-            ratios = [index[key(r)] / r["median_s"] for r in rows
-                      if r["backend"] == name and r["norm"] == norm and r["op"] == pass_ and key(r) in index]
-            if ratios:
-                gm = statistics.geometric_mean(ratios)
-                out.append(f"{name} vs {baseline}, {norm} {pass_}: {gm:.2f}x geometric mean over {len(ratios)} "
-                           "configurations (>1: faster)")
+    return [summary_line(s, baseline) for s in speedup_summary(rows, baseline)]
+
+
+def result_table(rows: list[dict], baseline: str = "torch-cpu") -> str:
+    """The terminal table of bench and run: time, spread, bandwidth, speed-up over ``baseline`` with its interval."""
+    from ..compare import speedup_text, speedups
+    from ..tables import render
+
+    ups = speedups(rows, baseline)
+    out = render(
+        ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "IQR", "GB/s", "% floor",
+         f"vs {baseline}"],
+        [[r["norm"], r["backend"], r["op"], r["dtype"], r["layout"], r["shape"], r["threads"],
+          f"{r['median_s'] * 1e3:.3f}", f"{100 * r['dispersion']:.0f}%" + (" !" if r["unstable"] else ""),
+          f"{r['gbps']:.1f}", f"{100 * r['floor_fraction']:.0f}%", speedup_text(ups[i]) if i in ups else ""]
+         for i, r in enumerate(rows)],
+    )
+    if any(r["unstable"] for r in rows):
+        out += ("\n! unstable: the samples' interquartile range exceeds 10% of the median (a busy machine? "
+                "see load_before/load_after in the file); treat that row's numbers as rough")
     return out
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from .. import benchfile, runinfo
     from ..output import lock_for
-    from ..tables import Progress, render
+    from ..tables import Progress
 
     check_output(args.output)
     warn_threads(args.threads)
@@ -283,21 +277,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise InputError("nothing to measure: none of the selected backends is available and implements "
                          + ", ".join(op.name for op in ops))
     kept: list[dict] = []
+    kept_runs: list[dict] = []
+    run_id, started, facts = args.run_id or runinfo.new_run_id(), runinfo.now(), {}
     with lock_for(args.output):
         if args.output and args.output.exists():
             if args.resume:
-                kept = read_rows(args.output)
+                kept, kept_runs = benchfile.read(args.output)
                 done = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept}
                 todo = [c for c in todo if (c.op.name, c.pass_, format_shape(c.shape), c.dtype, c.layout) not in done]
                 print(f"resuming: {len(kept)} rows kept from {args.output}, {len(todo)} configurations to go", file=sys.stderr)
             elif not args.force:
                 raise InputError(f"{args.output} exists; --resume adds to it, --force overwrites it")
         progress = Progress("bench", len(todo))
-        save = (lambda rows: write_rows(kept + rows, args.output)) if args.output else None
+
+        def save(rows):
+            benchfile.write(args.output, kept + rows, kept_runs + [runinfo.header(run_id, started, backends=facts)])
+
         try:
             rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,
-                                      scopes=registry.scopes,
-                                      timeout=args.timeout, plugins=tuple(args.plugin), on_rows=save)
+                                      scopes=registry.scopes, run_id=run_id, facts=facts,
+                                      timeout=args.timeout, plugins=tuple(args.plugin),
+                                      on_rows=save if args.output else None)
         except KeyboardInterrupt:
             progress.done()
             where = f"; every finished row is in {args.output}" if args.output else ""
@@ -305,15 +305,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             return 130
         progress.done()
         if args.output:
-            write_rows(kept + rows, args.output)
-    print(render(
-        ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "GB/s", "% floor", "compile s"],
-        [[r["norm"], r["backend"], r["op"], r["dtype"], r["layout"], r["shape"], r["threads"], f"{r['median_s'] * 1e3:.3f}",
-          f"{r['gbps']:.1f}", f"{100 * r['floor_fraction']:.0f}%", f"{r['compile_s']:.2f}"] for r in rows],
-    ))
+            save(rows)
+    print(result_table(rows, args.baseline))
     for s in skipped:
         print(f"skipped: {s}", file=sys.stderr)
-    ratios = speedup_lines(rows)
+    ratios = speedup_lines(rows, args.baseline)
     if ratios:
         print()
         print("\n".join(ratios))

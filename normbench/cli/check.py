@@ -163,9 +163,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if done:
         print(f"resuming: {len(done)} finished (backend, op) results kept from {args.output}", file=sys.stderr)
 
+    from ..runinfo import new_run_id, now
+
+    run = {"run_id": new_run_id(), "started": now()}
+
     def save(reports):
         if args.output:
-            atomic_write(args.output, json.dumps(runner.check_json(reports, registry), indent=1))
+            atomic_write(args.output, json.dumps(runner.check_json(reports, registry, **run), indent=1))
 
     reports: list = []
 
@@ -185,7 +189,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     for warning in known.stale() if known else ():
         print(f"normbench: warning: known-failures {warning}", file=sys.stderr)
     if args.json:
-        json.dump(runner.check_json(reports, registry), sys.stdout, indent=2)
+        json.dump(runner.check_json(reports, registry, **run), sys.stdout, indent=2)
         print()
     else:
         print_tables(reports, ops, cases)

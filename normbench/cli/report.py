@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
                    help="include asv results (default DIR: results_dir of ./asv.conf.json)")
     p.add_argument("--check", type=Path, default=None, metavar="FILE", help="include 'normbench check --json' results")
     p.add_argument("--output", "-o", type=Path, default=Path("normbench-report"), metavar="DIR", help="folder to write (default normbench-report)")
-    p.add_argument("--baseline", default="torch-cpu", metavar="BACKEND", help="speed-ups are relative to it (default torch-cpu)")
+    p.add_argument("--baseline", default=None, metavar="BACKEND",
+                   help="speed-ups are relative to it (default: torch-cpu when it was measured)")
     p.add_argument("--no-plots", action="store_true", help="Markdown only")
     p.set_defaults(func=cmd_report)
 
@@ -47,7 +48,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not default.is_dir():
             raise InputError(f"nothing to report: give --input FILE (from normbench bench) or run asv first ({default} does not exist)")
         args.asv = str(default)
-    frames = [report.load_bench(args.input, ops)]
+    runs: list[dict] = []
+    frames = [report.load_bench(args.input, ops, runs)]
     if args.asv is not None:
         frames.append(report.load_asv(Path(args.asv) if args.asv else asv_results_dir(), ops))
     present = [f for f in frames if not f.empty]
@@ -57,6 +59,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if df.empty:
         raise InputError("the results hold no measurements (asv skipped everything, or the files are empty)")
     check = report.load_check(args.check) if args.check else None
-    path = report.write_report(df, args.output, ops, baseline=args.baseline, check=check, plots=not args.no_plots)
+    path = report.write_report(df, args.output, ops, baseline=args.baseline, check=check, runs=runs,
+                               plots=not args.no_plots)
     print(f"wrote {path} ({len(df)} measurements)")
     return 0

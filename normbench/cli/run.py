@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
     p.add_argument("--grid", default="quick", help="benchmark grid of each op: quick (default), standard, full or smoke")
     p.add_argument("--threads", type=common.positive_int, default=os.cpu_count(), help="CPU threads for every backend (default: all cores)")
     p.add_argument("--repeat", type=common.positive_int, default=7, help="timed samples per measurement")
-    p.add_argument("--baseline", default="torch-cpu", metavar="BACKEND")
+    p.add_argument("--baseline", default=None, metavar="BACKEND",
+                   help="speed-ups are over this backend (default: torch-cpu when it is measured)")
     p.set_defaults(func=cmd_run)
 
 
@@ -38,6 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     grids = {op.name: op.grid(args.grid) for op in ops}  # an unknown grid fails before any work
     if not ops:
         raise InputError("no op is installed")
+    if args.baseline and args.baseline not in {b.name for b in backends}:
+        raise InputError(f"--baseline {args.baseline!r} is not among the selected backends "
+                         f"({', '.join(b.name for b in backends)})")
     check_writable(args.output, directory=True)
     warn_threads(args.threads)
     with Lock(args.output):
@@ -68,13 +72,15 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     """The four steps, written into ``out``; True if a conformance case failed unexpectedly."""
     import pandas as pd
 
-    from .. import bench, report
+    from .. import benchfile, report, runinfo
     from ..conformance import runner
     from ..tables import Progress, render
-    from .bench import configurations, run_bench, speedup_lines, write_rows
+    from .bench import configurations, run_bench, speedup_lines
     from .check import run_checks
     from .listing import backend_rows
 
+    run_id, started = runinfo.new_run_id(), runinfo.now()
+    print(f"run {run_id}")
     print("== 1/4 backends")
     rows = [r for r in backend_rows(registry, ops) if not args.backend or r["name"] in args.backend]
     print(render(["backend", "available", "from", "ops"],
@@ -91,7 +97,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
                                             else f"unavailable ({rep.reason})"))
-    check = runner.check_json(reports, registry)
+    check = runner.check_json(reports, registry, run_id=run_id, started=started)
     (out / "check.json").write_text(json.dumps(check, indent=1))
     print(check["summary"])
 
@@ -101,21 +107,27 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     unavailable = {rep.name for rep in reports if not rep.available}
     usable = [b for b in backends if b.name not in unavailable]
     progress = Progress("bench", len(todo))
+    facts: dict = {}
     bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress,
-                                    scopes=registry.scopes,
+                                    scopes=registry.scopes, run_id=run_id, facts=facts,
                                     plugins=tuple(args.plugin))
     progress.done()
-    write_rows(bench_rows, out / "bench.csv")
+    runs = [runinfo.header(run_id, started, backends=facts)]
+    benchfile.write(out / "bench.json", bench_rows, runs)  # canonical: header, rows, raw samples
+    benchfile.write(out / "bench.csv", bench_rows, runs)  # flat export
     errors = [s for s in skipped if ": unsupported (" not in s and ": unavailable (" not in s]
     for line in errors:
         print(f"  not measured: {line}")
     print(f"{len(bench_rows)} measurements, {len(skipped) - len(errors)} skipped (unsupported or unavailable), "
           f"{len(errors)} failed")
-    print("\n".join(speedup_lines(bench_rows, args.baseline)))
+    baseline = args.baseline or ("torch-cpu" if any(r["backend"] == "torch-cpu" for r in bench_rows) else None)
+    unstable = sum(bool(r["unstable"]) for r in bench_rows)
+    if unstable:
+        print(f"{unstable} of {len(bench_rows)} measurements unstable (IQR > 10% of the median); marked in the report")
+    if baseline:
+        print("\n".join(speedup_lines(bench_rows, baseline)))
 
     print("\n== 4/4 report")
-    machine = bench.machine_info()
-    machine["threads"] = args.threads
-    path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=args.baseline, check=check, machines=machine)
+    path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=baseline, check=check, runs=runs)
     print(f"wrote {path.name}")
     return any(r.failed for r in reports)

@@ -235,13 +235,25 @@ def summary_line(reports: list[BackendReport]) -> str:
     return text
 
 
-def check_json(reports: list[BackendReport], registry: Any) -> dict[str, Any]:
-    """The ``check --json`` document: results keyed by op (norm), then by backend."""
+def check_json(reports: list[BackendReport], registry: Any, *, run_id: str = "", started: str = "") -> dict[str, Any]:
+    """The ``check --json`` document: a run header, then results keyed by op (norm), then by backend
+    (each with the version of the implementation behind it)."""
+    from ..runinfo import header, new_run_id, now
+
     norms: dict[str, dict] = {}
+    versions: dict[str, dict] = {}
     for rep in reports:
-        norms.setdefault(rep.op, {"backends": []})["backends"].append(rep.as_dict())
+        entry = rep.as_dict()
+        try:
+            info = registry.get(rep.name)
+            entry["version"] = getattr(info, "implementation_version", "") or ""
+            versions[rep.name] = {"version": entry["version"]}
+        except Exception:  # noqa: BLE001 - a backend the registry no longer knows: no version to give
+            entry["version"] = ""
+        norms.setdefault(rep.op, {"backends": []})["backends"].append(entry)
     return {
-        "normbench_check": 2,
+        "normbench_check": 3,
+        "run": header(run_id or new_run_id(), started or now(), backends=versions, schema=3),
         "summary": summary_line(reports),
         "problems": [str(p) for p in registry.problems],
         "notices": list(registry.notices),

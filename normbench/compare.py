@@ -1,0 +1,124 @@
+"""Ratios between measurements, with their intervals: speed-ups within a run, and run B against run A.
+
+Both come from the raw timing samples of the rows involved (:func:`normbench.stats.ratio`). Rows
+of files written before samples were kept (normbench 0.4) give the ratio of medians and no
+interval; :func:`compare_rows` refuses them, since a verdict needs the samples.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter
+from typing import Any, Iterable, Sequence
+
+from . import stats
+from .errors import InputError
+
+#: what identifies one configuration across runs (compare) and within a run (speed-ups: minus backend)
+CONFIG_KEYS = ("norm", "op", "shape", "dtype", "layout", "threads", "backend")
+
+
+def _key_value(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))  # threads read back from CSV as 2.0
+    return str(v)
+
+
+def config_key(row: dict[str, Any], keys: Sequence[str] = CONFIG_KEYS) -> tuple[str, ...]:
+    return tuple(_key_value(row.get(k)) for k in keys)
+
+
+def samples_of(row: dict[str, Any]) -> list[float]:
+    s = row.get("samples_s")
+    return [float(x) for x in s] if isinstance(s, (list, tuple)) else []
+
+
+def row_ratio(num: dict[str, Any], den: dict[str, Any]) -> stats.Ratio:
+    """``num``'s time over ``den``'s, from their samples; medians only (no interval) when a row has none."""
+    a, b = samples_of(num), samples_of(den)
+    if a and b:
+        return stats.ratio(a, b)
+    r = float(num["median_s"]) / float(den["median_s"])
+    return stats.Ratio(r, 0.0, math.inf, math.nan, 1, 1)
+
+
+def speedup_text(r: stats.Ratio) -> str:
+    """A speed-up for a table: ``1.52x [1.40, 1.61]``, or ``no clear difference (0.98x [0.91, 1.05])``."""
+    if r.resolved and not r.significant:
+        return f"no clear difference ({r.text()})"
+    return r.text() if r.resolved else f"{r.ratio:.2f}x"
+
+
+def speedups(rows: Iterable[dict[str, Any]], baseline: str) -> dict[int, stats.Ratio]:
+    """Speed-up of each row over ``baseline``'s row of the same configuration and run (by row index)."""
+    rows = list(rows)
+    # threads are not part of it: a backend that uses one thread whatever is asked (NumPy) is still
+    # compared with the baseline it ran beside
+    keys = tuple(k for k in CONFIG_KEYS if k not in ("backend", "threads")) + ("run_id",)
+    base = {config_key(r, keys): r for r in rows if r["backend"] == baseline}
+    out = {}
+    for i, r in enumerate(rows):
+        b = base.get(config_key(r, keys))
+        if b is not None and r["backend"] != baseline:
+            out[i] = row_ratio(b, r)  # baseline time / backend time: > 1 is faster
+    return out
+
+
+def speedup_summary(rows: Sequence[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
+    """Per backend, op and pass: the geometric-mean speed-up over ``baseline`` with its interval,
+    and how many configurations were clearly faster, clearly slower, or neither."""
+    rows = list(rows)
+    per = speedups(rows, baseline)
+    groups: dict[tuple[str, str, str], list[stats.Ratio]] = {}
+    for i, r in per.items():
+        groups.setdefault((rows[i]["backend"], rows[i]["norm"], rows[i]["op"]), []).append(r)
+    out = []
+    for (backend, norm, pass_), rs in groups.items():
+        verdicts = Counter(r.verdict(higher="faster", lower="slower") if r.resolved else "unresolved" for r in rs)
+        out.append({"backend": backend, "norm": norm, "op": pass_, "geomean": stats.geomean(rs), "n": len(rs),
+                    "faster": verdicts["faster"], "slower": verdicts["slower"],
+                    "unclear": verdicts["no clear difference"] + verdicts["unresolved"]})
+    return out
+
+
+def summary_line(s: dict[str, Any], baseline: str) -> str:
+    g = s["geomean"]
+    where = g.text() if g.resolved else f"{g.ratio:.2f}x (no interval: too few samples)"
+    return (f"{s['backend']} vs {baseline}, {s['norm']} {s['op']}: {where} geometric mean over {s['n']} configurations "
+            f"(>1: faster; {s['faster']} faster, {s['slower']} slower, {s['unclear']} no clear difference)")
+
+
+def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, confidence: float = stats.CONFIDENCE,
+                 threshold: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Match the configurations of two bench results and give B's time over A's for each.
+
+    Returns (one dict per matched configuration: the configuration's keys, ``a_median_s``,
+    ``b_median_s``, ``ratio``, ``low``, ``high``, ``p_value``, ``significant``, ``verdict``,
+    ``regression`` (significantly slower by more than ``threshold``); counts of configurations
+    only in A, only in B, and repeated within a file).
+    """
+    def index(rows, name):
+        out: dict[tuple[str, ...], dict] = {}
+        for r in rows:
+            if not samples_of(r):
+                raise InputError(f"{name} has rows without raw samples (written by normbench 0.4 or older, or by asv); "
+                                 "compare needs them: measure again with this normbench's `bench --output`")
+            key = config_key(r)
+            if key in out:  # one configuration measured twice in one file (--resume of another run): pool the samples
+                out[key] = {**out[key], "samples_s": samples_of(out[key]) + samples_of(r)}
+            else:
+                out[key] = r
+        return out
+
+    ia, ib = index(a, "A"), index(b, "B")
+    result = []
+    for key in [k for k in ia if k in ib]:
+        ra, rb = ia[key], ib[key]
+        r = stats.ratio(samples_of(rb), samples_of(ra), confidence)
+        result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ra)),
+                       "b_median_s": statistics.median(samples_of(rb)), **r.as_dict(), "verdict": r.verdict(),
+                       "regression": r.significant and r.ratio > 1 + threshold})
+    counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia))}
+    return result, counts
