@@ -61,8 +61,8 @@ def _setup(self, op, backend, pass_, shape, dtype, layout):
     if not avail:
         raise NotImplementedError(avail.reason)
     b = _backend(backend)
-    if THREADS:
-        safe_call(lambda: b.set_threads(THREADS))
+    # the count in effect (a backend may use fewer than asked, NumPy one): reported by track_threads
+    self.threads = safe_call(lambda: b.set_threads(THREADS))
     try:
         b.prepare(op.name, dtype, layout, len(shape))
         self.prepared = bench.prepare_call(b, op, pass_, shape, dtype, layout)
@@ -95,12 +95,27 @@ def _grid_class(op):
         return self.prepared.nbytes / sorted(samples)[len(samples) // 2] / 1e9
 
     track_gbps.unit = "GB/s"
+
+    def track_floor_fraction(self, *params):
+        """Achieved bandwidth over a memory copy of the same bytes with the same threads (1.0 = the copy floor)."""
+        samples, _, _ = bench.time_prepared(self.prepared, 5)
+        gbps = self.prepared.nbytes / sorted(samples)[len(samples) // 2] / 1e9
+        return gbps / bench.copy_bandwidth(self.prepared.nbytes, self.threads or THREADS or 1)
+
+    track_floor_fraction.unit = "fraction"
+
+    def track_threads(self, *params):
+        """CPU threads the backend ran with (the report's threads column)."""
+        return float(self.threads) if self.threads else float("nan")
+
+    track_threads.unit = "threads"
     axis_params = [list(grid.axis_values(a)) or sorted({op.axes_of(s)[a] for s in shapes}) for a in op.axes]
     return type(f"Grid_{op.name}", (), {
         "__doc__": f"{op.title} over {' x '.join(op.axes)} ({GRID_NAME} grid).",
         "params": (BACKENDS, list(op.passes), *axis_params, list(grid.dtypes), list(grid.layouts)),
         "param_names": ["backend", "pass", *op.axes, "dtype", "layout"],
         "timeout": 300, "setup": setup, "time_op": _time_op, "peakmem_op": _time_op, "track_gbps": track_gbps,
+        "track_floor_fraction": track_floor_fraction, "track_threads": track_threads,
         "__module__": __name__,
     })
 

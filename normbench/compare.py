@@ -90,14 +90,42 @@ def summary_line(s: dict[str, Any], baseline: str) -> str:
             f"(>1: faster; {s['faster']} faster, {s['slower']} slower, {s['unclear']} no clear difference)")
 
 
+#: fewest matched configurations from which the run-to-run noise is estimated (else it is taken as 0)
+MIN_FOR_NOISE = 8
+
+
+def run_to_run_noise(log_ratios: Sequence[float], within: Sequence[float]) -> float:
+    """Standard deviation (log scale) of the noise between two runs that the samples of one run cannot see.
+
+    A random-effects model: each configuration's log ratio = its true change + within-run noise
+    (``within``: the standard error from its own samples) + a shift common in size to every
+    configuration of the pair (the machine ran faster or slower for a while: a shared VM's
+    neighbours, frequency, memory placement). Its variance is what the robust spread of all
+    configurations' log ratios (MAD, so up to half of them may truly have changed) has beyond
+    the typical within-run variance. 0 when fewer than :data:`MIN_FOR_NOISE` configurations match.
+    """
+    if len(log_ratios) < MIN_FOR_NOISE:
+        return 0.0
+    center = statistics.median(log_ratios)
+    mad = statistics.median(abs(d - center) for d in log_ratios)
+    spread = (1.4826 * mad) ** 2
+    return math.sqrt(max(0.0, spread - statistics.median(w * w for w in within)))
+
+
 def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, confidence: float = stats.CONFIDENCE,
-                 threshold: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, int]]:
+                 threshold: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Match the configurations of two bench results and give B's time over A's for each.
 
+    Each ratio's interval is the Mann-Whitney interval of its samples, widened by the run-to-run
+    noise of the pair (:func:`run_to_run_noise`): two runs of the same code on a shared machine
+    differ by more than either run's samples show, and an interval from the samples alone calls
+    a third of the configurations of an A/A comparison "significant" on this project's machine.
+
     Returns (one dict per matched configuration: the configuration's keys, ``a_median_s``,
-    ``b_median_s``, ``ratio``, ``low``, ``high``, ``p_value``, ``significant``, ``verdict``,
-    ``regression`` (significantly slower by more than ``threshold``); counts of configurations
-    only in A, only in B, and repeated within a file).
+    ``b_median_s``, ``ratio``, ``low``, ``high``, ``p_value`` (rank test on the samples alone),
+    ``significant`` (the widened interval excludes 1), ``verdict``, ``regression`` (significantly
+    slower by more than ``threshold``); a dict with the counts of configurations matched, only in
+    A, only in B, and ``noise``: the run-to-run noise as a relative standard deviation).
     """
     def index(rows, name):
         out: dict[tuple[str, ...], dict] = {}
@@ -113,12 +141,27 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
         return out
 
     ia, ib = index(a, "A"), index(b, "B")
+    matched = [k for k in ia if k in ib]
+    raw = {k: stats.ratio(samples_of(ib[k]), samples_of(ia[k]), confidence) for k in matched}
+    z = stats._z(confidence)
+
+    def half_widths(r: stats.Ratio) -> tuple[float, float]:
+        d = math.log(r.ratio)
+        return (d - math.log(r.low), math.log(r.high) - d) if r.resolved else (math.inf, math.inf)
+
+    resolved = [r for r in raw.values() if r.resolved]
+    tau = run_to_run_noise([math.log(r.ratio) for r in resolved], [sum(half_widths(r)) / (2 * z) for r in resolved])
     result = []
-    for key in [k for k in ia if k in ib]:
-        ra, rb = ia[key], ib[key]
-        r = stats.ratio(samples_of(rb), samples_of(ra), confidence)
-        result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ra)),
-                       "b_median_s": statistics.median(samples_of(rb)), **r.as_dict(), "verdict": r.verdict(),
+    for key in matched:
+        r = raw[key]
+        if r.resolved:
+            d = math.log(r.ratio)
+            lo_w, hi_w = half_widths(r)
+            r = stats.Ratio(r.ratio, math.exp(d - math.hypot(lo_w, z * tau)), math.exp(d + math.hypot(hi_w, z * tau)),
+                            r.p, r.n_num, r.n_den)
+        result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ia[key])),
+                       "b_median_s": statistics.median(samples_of(ib[key])), **r.as_dict(), "verdict": r.verdict(),
                        "regression": r.significant and r.ratio > 1 + threshold})
-    counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia))}
+    counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia)),
+              "noise": math.expm1(tau), "noise_estimated": len(resolved) >= MIN_FOR_NOISE}
     return result, counts

@@ -41,24 +41,52 @@ def markdown(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     return "\n".join(out)
 
 
-class Progress:
-    """``label [#####.....] 12/40`` on stderr, redrawn in place; silent when not a terminal."""
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
-    def __init__(self, label: str, total: int, *, enabled: bool = True, stream=None):
+
+class Progress:
+    """Progress on stderr: on a terminal ``label [#####.....] 12/40 0:35 elapsed, ETA 1:10``
+    redrawn in place; elsewhere (CI logs) one such line every ``every`` seconds, so a long job
+    shows it is alive without flooding the log. The ETA assumes the remaining steps take as long
+    as the finished ones did on average."""
+
+    def __init__(self, label: str, total: int, *, enabled: bool = True, stream=None, every: float = 10.0):
+        import time
+
         self.stream = stream or sys.stderr
-        self.enabled = enabled and total > 0 and getattr(self.stream, "isatty", lambda: False)()
-        self.label, self.total, self.count = label, total, 0
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.enabled = enabled and total > 0
+        self.label, self.total, self.count, self.every = label, total, 0, every
+        self.start = self.last = time.monotonic()
+
+    def status(self, now: float) -> str:
+        elapsed = now - self.start
+        text = f"{self.count}/{self.total}, {_clock(elapsed)} elapsed"
+        if 0 < self.count < self.total:
+            text += f", ETA {_clock(elapsed / self.count * (self.total - self.count))}"
+        return text
 
     def step(self, note: str = "") -> None:
+        import time
+
         self.count += 1
-        if self.enabled:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self.tty:
             filled = int(30 * self.count / self.total)
             bar = "#" * filled + "." * (30 - filled)
-            text = f"\r{self.label} [{bar}] {self.count}/{self.total} {note}"[:160]
-            self.stream.write(text.ljust(100))
+            text = f"\r{self.label} [{bar}] {self.status(now)} {note}"[:160]
+            self.stream.write(text.ljust(110))
+            self.stream.flush()
+        elif now - self.last >= self.every and self.count < self.total:
+            self.last = now
+            self.stream.write(f"{self.label}: {self.status(now)}\n")
             self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 110 + "\r")
+        if self.enabled and self.tty:
+            self.stream.write("\r" + " " * 170 + "\r")
             self.stream.flush()

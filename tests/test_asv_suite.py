@@ -28,6 +28,8 @@ def test_a_grid_point_runs_and_reports_bandwidth(suite):
     bench.time_op()
     gbps = bench.track_gbps()
     assert 0.01 < gbps < 1000
+    assert bench.track_threads() == 1  # NumPy runs on one thread, whatever is asked
+    assert 0.001 < bench.track_floor_fraction() < 10
 
 
 def test_points_outside_the_grid_or_unavailable_are_skipped_not_failed(suite):

@@ -29,7 +29,31 @@ def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
     assert train["bytes"] == 2 * 32 * 64 * 56 * 56 * 4
     assert train["gbps"] == pytest.approx(train["bytes"] / train["median_s"] / 1e9)
     assert train["floor_fraction"] == pytest.approx(train["gbps"] / train["copy_gbps"])
-    assert "torch-cpu" in capsys.readouterr().out
+    assert (df["q1_s"] <= df["median_s"]).all() and (df["median_s"] <= df["q3_s"]).all()
+    assert (df["n_samples"] == 2).all() and (df["dispersion"] >= 0).all() and df["unstable"].dtype == bool
+    assert df["run_id"].nunique() == 1 and df["load_before"].notna().all()
+    samples = [[float(v) for v in cell.split()] for cell in df["samples_s"]]  # raw samples, space-separated
+    assert all(len(s) == 2 for s in samples)
+    assert all(min(s) == pytest.approx(m) for s, m in zip(samples, df["min_s"]))
+    out_text = capsys.readouterr().out
+    assert "torch-cpu" in out_text and "IQR" in out_text
+
+
+def test_bench_json_carries_a_run_header_and_raw_samples(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["bench", "--norm", "batchnorm", "--backend", "numpy", "--shape", "4x8x6x6", "--op", "train",
+                 "--repeat", "5", "--output", str(out), "--run-id", "shard-run"]) == 0
+    data = json.loads(out.read_text())
+    assert data["normbench_bench"] == 3 and len(data["runs"]) == 1
+    run = data["runs"][0]
+    assert run["run_id"] == "shard-run" and run["started"] <= run["ended"]
+    assert {"normbench_version", "git_commit", "command", "machine", "environment_variables", "backends"} <= set(run)
+    assert {"cpu", "cores", "memory", "governor", "frequency"} <= set(run["machine"])
+    assert "--run-id shard-run" in run["command"]
+    assert run["backends"]["numpy"]["version"] and run["backends"]["numpy"]["threads"] == 1
+    row = data["rows"][0]
+    assert row["run_id"] == "shard-run" and len(row["samples_s"]) == row["n_samples"] == 5
+    assert row["median_s"] == pytest.approx(sorted(row["samples_s"])[2])
 
 
 def test_bench_json_and_sweep(tmp_path, capsys):

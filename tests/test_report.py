@@ -36,6 +36,9 @@ def test_report_from_bench_file(bench_csv, tmp_path, capsys):
     assert "## batchnorm: Batch normalization" in text and "### batchnorm train" in text and "### batchnorm backward" in text
     assert "numpy" in text and "torch-cpu" in text and "x (" in text  # speed-ups with counts
     assert "| xfail |" in text  # torch-cpu's channels_last defect, with its measured error
+    # the summary first, the failure list after the speed tables
+    assert text.index("## Summary") < text.index("## Conformance") < text.index("### batchnorm train") \
+        < text.index("## Failures and known failures") < text.index("| xfail |")
     assert "batchnorm/offset/8x16x16x16-float32-channels_last-offset" in text
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert "time-vs-batch-batchnorm-train-float32-contiguous.png" in pngs
@@ -121,10 +124,11 @@ def test_several_machines_side_by_side(bench_csv, tmp_path):
     df.assign(machine="box-b", median_s=df["median_s"] * 2).to_csv(other, index=False)
     path = report.write_report(report.load_bench([bench_csv, other], OPS), tmp_path / "rep", OPS, plots=True)
     text = path.read_text()
+    run = pd.read_csv(bench_csv)["run_id"].iloc[0]
     summary = text.split("## batchnorm: Batch normalization")[1].split("### batchnorm train")[0]
-    assert "| box-b | numpy |" in summary and summary.count("| numpy |") == 2
+    assert f"| box-b {run} | numpy |" in summary and summary.count(" | numpy |") == 2
     train = text.split("### batchnorm train")[1].split("### batchnorm eval")[0]
-    assert "| box-b | float32 | contiguous | 2x4x6x6 |" in train
+    assert f"| box-b {run} | float32 | contiguous | 2x4x6x6 |" in train
     assert any("-box-b.png" in p.name for p in (tmp_path / "rep").glob("*.png"))  # plots per machine
 
 
@@ -140,3 +144,75 @@ def test_bench_files_and_check_json_of_normbench_0_1_still_report(tmp_path):
                                  "cases": [{"case": "dtypes/16x6-float32", "group": "dtypes", "status": "pass"}]}]}))
     data = report.load_check(check)
     assert data["norms"]["batchnorm"]["backends"][0]["cases"][0]["case"] == "batchnorm/dtypes/16x6-float32"
+
+
+def _rows(run, backend, shape, scale, dtype="float32", layout="contiguous", n=8):
+    import random
+
+    rng = random.Random(hash((run, backend, shape)) % 1000)
+    samples = [scale * 1e-3 * (1 + 0.01 * rng.random()) for _ in range(n)]
+    return {"norm": "batchnorm", "backend": backend, "op": "train", "dtype": dtype, "layout": layout, "shape": shape,
+            "threads": 2, "median_s": sorted(samples)[n // 2], "samples_s": samples, "machine": "box", "run_id": run,
+            "n_samples": n, "dispersion": 0.01, "unstable": False}
+
+
+def test_two_runs_of_one_machine_stay_apart(tmp_path):
+    from normbench import benchfile
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    benchfile.write(a, [_rows("run-a", "torch-cpu", "8x16x8x8", 1.0), _rows("run-a", "numba", "8x16x8x8", 0.5)],
+                    [{"run_id": "run-a", "machine": {"cpu": "X"}}])
+    benchfile.write(b, [_rows("run-b", "torch-cpu", "8x16x8x8", 1.0), _rows("run-b", "numba", "8x16x8x8", 2.0)],
+                    [{"run_id": "run-b"}])
+    runs = []
+    df = report.load_bench([a, b], OPS, runs)
+    assert [r["run_id"] for r in runs] == ["run-a", "run-b"]
+    text = report.write_report(df, tmp_path / "rep", OPS, runs=runs, plots=False).read_text()
+    summary = text.split("## Summary")[1].split("## batchnorm")[0]
+    # never merged into one median: one run says 2x faster, the other 2x slower
+    assert "| run-a | numba | 2.00x [" in summary and "| run-b | numba | 0.50x [" in summary
+    assert "### run run-a" in text and "### run run-b" in text
+
+
+def test_failing_backends_are_marked_and_left_out_of_the_fastest(tmp_path):
+    rows = [_rows("r", "torch-cpu", "8x16x8x8", 1.0, layout=lay) for lay in ("contiguous", "channels_last")]
+    rows += [_rows("r", "numba", "8x16x8x8", 2.0, layout=lay) for lay in ("contiguous", "channels_last")]
+    rows += [_rows("r", "numpy", "8x16x8x8", 3.0, layout=lay) for lay in ("contiguous", "channels_last")]
+    check = {"summary": "passed", "norms": {"batchnorm": {"backends": [
+        {"name": "torch-cpu", "available": True, "reason": "", "cases": [
+            {"case": "batchnorm/offset/x-float32-channels_last-offset", "group": "offset", "dtype": "float32",
+             "layout": "channels_last", "status": "xfail", "message": "y: max abs err 0.1", "known_reason": "defect"}]},
+        {"name": "numba", "available": True, "reason": "", "cases": []}]}}}
+    text = report.write_report(pd.DataFrame(rows), tmp_path / "rep", OPS, check=check, plots=False).read_text()
+    train = text.split("### batchnorm train")[1].split("###")[0]
+    cl = [line for line in train.splitlines() if "channels_last" in line][0]
+    contiguous = [line for line in train.splitlines() if "| contiguous |" in line][0]
+    assert cl.split("|")[4].strip().endswith("†") and "†" not in contiguous
+    which = text.split("which one is fastest")[1].split("##")[0]
+    cl_row = [line for line in which.splitlines() if "channels_last" in line][0]
+    # torch-cpu is fastest but failed there: numba wins, ahead of numpy, and torch-cpu is named as excluded
+    assert "| numba | 1.50x [" in cl_row and "over numpy | torch-cpu |" in cl_row
+    c_row = [line for line in which.splitlines() if "| contiguous |" in line][0]
+    assert "| torch-cpu | 2.00x [" in c_row
+
+
+def test_old_plots_go_and_a_missing_baseline_is_named(bench_csv, tmp_path):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "speedup-old-backend.png").write_bytes(b"stale")
+    (out / "mine.png").write_bytes(b"not ours")
+    df = report.load_bench([bench_csv], OPS)
+    report.write_report(df, out, OPS)
+    assert not (out / "speedup-old-backend.png").exists() and (out / "mine.png").exists()
+    with pytest.raises(report.InputError, match="--baseline 'numbaa' was not measured; the results hold numpy, torch-cpu"):
+        report.write_report(df, out, OPS, baseline="numbaa")
+
+
+def test_sparse_grids_get_bars_and_full_grids_heatmaps(bench_csv, tmp_path):
+    df = report.load_bench([bench_csv], OPS)  # batch 2,8 x channels 4,16: a full 2x2 grid
+    report.write_report(df, tmp_path / "full", OPS)
+    assert list((tmp_path / "full").glob("speedup-numpy-*.png")) and not list((tmp_path / "full").glob("bars-*"))
+    diagonal = df[((df["batch"] == 2) & (df["channels"] == 4)) | ((df["batch"] == 8) & (df["channels"] == 16))]
+    report.write_report(diagonal, tmp_path / "sparse", OPS)
+    assert list((tmp_path / "sparse").glob("bars-batchnorm-train-*.png"))
+    assert not list((tmp_path / "sparse").glob("speedup-*.png"))

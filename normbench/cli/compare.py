@@ -1,0 +1,123 @@
+"""``normbench compare A B``: did B get slower or faster than A, configuration by configuration?
+
+Both files come from ``normbench bench --output`` (JSON or CSV, with raw samples). For each
+configuration in both (norm, pass, shape, dtype, layout, threads, backend), B's time over A's
+with a 95% interval and a Mann-Whitney verdict (normbench.stats), then geometric means. Exit
+status 1 when a configuration got significantly slower by more than ``--threshold``, so CI can
+gate on it; 0 otherwise; 2 on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1 or 10%, got {text!r}") from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 10, got {text!r}")
+    return value
+
+
+def _confidence(text: str) -> float:
+    value = _fraction(text)
+    if not 0.5 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a confidence between 0.5 and 1 (e.g. 0.95), got {text!r}")
+    return value
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("compare", help="compare two bench result files: B/A time ratios with intervals and verdicts")
+    p.add_argument("a", type=Path, metavar="A", help="the reference results (normbench bench --output, .json or .csv)")
+    p.add_argument("b", type=Path, metavar="B", help="the results to judge against A")
+    p.add_argument("--threshold", type=_fraction, default=0.10, metavar="FRACTION",
+                   help="exit 1 when a configuration is significantly slower by more than this (default 0.10 = 10%%)")
+    p.add_argument("--confidence", type=_confidence, default=0.95, help="of each interval (default 0.95)")
+    p.add_argument("--norm", action="append", default=[], metavar="OP", help="only this op (repeatable)")
+    p.add_argument("--backend", action="append", default=[], metavar="NAME", help="only this backend (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per configuration (a list) instead")
+    p.set_defaults(func=cmd_compare)
+
+
+def _fmt(v) -> str:
+    return "" if v is None else f"{v:.2f}"
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .. import benchfile, stats
+    from ..compare import CONFIG_KEYS, compare_rows
+    from ..tables import render
+
+    rows = []
+    for path in (args.a, args.b):
+        got, _ = benchfile.read(path)
+        got = [r for r in got if (not args.norm or r.get("norm") in args.norm)
+               and (not args.backend or r.get("backend") in args.backend)]
+        rows.append(got)
+    if not rows[0] or not rows[1]:
+        empty = args.a if not rows[0] else args.b
+        raise InputError(f"{empty} holds no measurements" + (" of the selected ops/backends" if args.norm or args.backend else ""))
+    result, counts = compare_rows(rows[0], rows[1], confidence=args.confidence, threshold=args.threshold)
+    if not result:
+        raise InputError(f"{args.a} and {args.b} have no configuration in common (norm, pass, shape, dtype, layout, "
+                         "threads, backend)")
+    regressions = [r for r in result if r["regression"]]
+    summary = _summary(result, counts, args, stats)
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        print()
+        print("\n".join(summary), file=sys.stderr)
+    else:
+        keys = list(CONFIG_KEYS)
+        print(render([*keys, "A ms", "B ms", f"B/A [{args.confidence:.0%} interval]", "verdict"],
+                     [[r[k] for k in keys] + [f"{r['a_median_s'] * 1e3:.3f}", f"{r['b_median_s'] * 1e3:.3f}",
+                                              f"{r['ratio']:.3f} [{_fmt(r['low'])}, {_fmt(r['high'])}]" if r["low"] is not None
+                                              else f"{r['ratio']:.3f} [too few samples]",
+                                              r["verdict"] + (" REGRESSION" if r["regression"] else "")] for r in result]))
+        print()
+        print("\n".join(summary))
+    return 1 if regressions else 0
+
+
+def _summary(result, counts, args, stats) -> list[str]:
+    """Geometric means per backend and pass, overall, the verdict counts and what matched."""
+    def as_ratio(r):
+        return stats.Ratio(r["ratio"], r["low"] if r["low"] is not None else 0.0,
+                           r["high"] if r["high"] is not None else math.inf, r["p_value"], 1, 1)
+
+    lines = []
+    groups: dict[tuple, list] = {}
+    for r in result:
+        groups.setdefault((r["backend"], r["norm"], r["op"]), []).append(as_ratio(r))
+    for (backend, norm, pass_), rs in groups.items():
+        lines.append(f"{backend} {norm} {pass_}: B/A {stats.geomean(rs).text(3)} geometric mean over {len(rs)}")
+    overall = stats.geomean([as_ratio(r) for r in result])
+    slower = sum(r["verdict"] == "slower" for r in result)
+    faster = sum(r["verdict"] == "faster" for r in result)
+    regressions = [r for r in result if r["regression"]]
+    lines.append(f"overall: B/A {overall.text(3)} geometric mean over {len(result)} configurations; {slower} slower, "
+                 f"{faster} faster, {len(result) - slower - faster} no clear difference"
+                 + (f"; only in A: {counts['only_a']}" if counts["only_a"] else "")
+                 + (f"; only in B: {counts['only_b']}" if counts["only_b"] else ""))
+    if counts["noise_estimated"]:
+        lines.append(f"run-to-run noise between A and B beyond their samples' spread: {counts['noise']:.1%} (one standard "
+                     f"deviation, estimated from the {len(result)} configurations; every interval is widened by it)")
+    else:
+        lines.append("run-to-run noise not estimated (fewer than 8 configurations in common): the intervals carry only "
+                     "the samples' spread, and a busy machine between the two runs shows up as a difference")
+    if regressions:
+        lines.append(f"REGRESSION: {len(regressions)} configuration(s) significantly slower by more than "
+                     f"{args.threshold:.0%}: " + "; ".join(f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} "
+                                                          f"{r['layout']} {r['ratio']:.2f}x" for r in regressions[:10])
+                     + (" ..." if len(regressions) > 10 else ""))
+    else:
+        lines.append(f"no significant slowdown above {args.threshold:.0%}")
+    return lines

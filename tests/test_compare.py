@@ -1,0 +1,111 @@
+"""normbench compare: B/A ratios, intervals, verdicts, exit status, on synthetic bench files."""
+import json
+import math
+import random
+
+import pytest
+
+from normbench import benchfile
+from normbench.cli import main
+
+
+def _row(backend, shape, scale, rng, n=10, sigma=0.03, **extra):
+    samples = [scale * 1e-3 * math.exp(rng.gauss(0, sigma)) for _ in range(n)]
+    return {"norm": "batchnorm", "backend": backend, "op": "train", "dtype": "float32", "layout": "contiguous",
+            "shape": shape, "threads": 2, "median_s": sorted(samples)[n // 2], "samples_s": samples, **extra}
+
+
+SHAPES = ["8x16x32x32", "32x64x56x56", "2x8", "64x256", "16x32x8x8"]
+
+
+def _write(path, rows):
+    benchfile.write(path, rows, [{"run_id": path.stem}])
+    return path
+
+
+def test_a_thirty_percent_slowdown_is_a_regression_and_fails_the_gate(tmp_path, capsys):
+    rng = random.Random(0)
+    a = _write(tmp_path / "a.json", [_row(b, s, 1.0, rng) for b in ("numba", "torch-cpu") for s in SHAPES])
+    b = _write(tmp_path / "b.csv", [_row(bk, s, 1.3 if (bk, s) == ("numba", "2x8") else 1.0, rng)
+                                    for bk in ("numba", "torch-cpu") for s in SHAPES])
+    assert main(["compare", str(a), str(b), "--json"]) == 1
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert len(result) == 10
+    for r in result:
+        assert {"norm", "op", "shape", "dtype", "layout", "threads", "backend", "ratio", "low", "high",
+                "significant"} <= set(r)
+    slow = [r for r in result if r["backend"] == "numba" and r["shape"] == "2x8"][0]
+    assert slow["significant"] and slow["regression"] and 1.2 < slow["ratio"] < 1.4 and slow["low"] < 1.3 < slow["high"]
+    others = [r for r in result if r is not slow]
+    assert sum(r["significant"] for r in others) <= 1  # identical distributions: ~5% flagged at most
+    assert "REGRESSION: 1 configuration(s)" in err and "overall: B/A" in err
+    # the same slowdown under a 50% threshold passes the gate, and the text output names the verdicts
+    assert main(["compare", str(a), str(b), "--threshold", "50%"]) == 0
+    out = capsys.readouterr().out
+    assert "slower" in out and "REGRESSION" not in out and "no significant slowdown above 50%" in out
+
+
+def test_faster_is_reported_and_does_not_fail(tmp_path, capsys):
+    rng = random.Random(1)
+    a = _write(tmp_path / "a.json", [_row("numba", s, 1.0, rng) for s in SHAPES])
+    b = _write(tmp_path / "b.json", [_row("numba", s, 0.5, rng) for s in SHAPES])
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    overall = [line for line in out.splitlines() if line.startswith("overall: B/A ")][0]
+    assert 0.45 < float(overall.split()[2].rstrip("x")) < 0.55 and "5 faster" in overall
+
+
+def test_only_matching_configurations_are_compared(tmp_path, capsys):
+    rng = random.Random(2)
+    a = _write(tmp_path / "a.json", [_row("numba", s, 1.0, rng) for s in SHAPES[:3]])
+    b = _write(tmp_path / "b.json", [_row("numba", s, 1.0, rng) for s in SHAPES[1:]]
+               + [_row("numba", SHAPES[1], 1.0, rng, threads=1)])
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert sorted(r["shape"] for r in json.loads(out)) == sorted(SHAPES[1:3])
+    assert "only in A: 1" in err and "only in B: 3" in err  # threads are part of the configuration
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_text(json.dumps({"rows": [{"norm": "batchnorm", "backend": "numba", "op": "train",
+                                                  "shape": "2x8", "median_s": 1e-3}]})),
+     "has rows without raw samples"),
+    (lambda p: p.write_text("{not json"), "is not JSON"),
+    (lambda p: None, "no such results file"),
+])
+def test_bad_input_is_named(tmp_path, capsys, make, message):
+    good = _write(tmp_path / "a.json", [_row("numba", "2x8", 1.0, random.Random(3))])
+    bad = tmp_path / "b.json"
+    make(bad)
+    assert main(["compare", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_nothing_in_common_is_an_error(tmp_path, capsys):
+    rng = random.Random(4)
+    a = _write(tmp_path / "a.json", [_row("numba", "2x8", 1.0, rng)])
+    b = _write(tmp_path / "b.json", [_row("numpy", "2x8", 1.0, rng)])
+    assert main(["compare", str(a), str(b)]) == 2
+    assert "no configuration in common" in capsys.readouterr().err
+
+
+def test_run_to_run_noise_widens_the_intervals_of_an_a_a_comparison(tmp_path, capsys):
+    """Two runs of the same code: each configuration shifted by a run-level factor its own samples
+    cannot see (a shared machine). Samples alone call many of them different; the noise model does not."""
+    from normbench import stats
+    from normbench.compare import compare_rows
+
+    shapes = [f"{n}x{c}" for n in (2, 4, 8, 16, 32, 64, 128, 256) for c in (8, 64, 512, 4096, 8192, 16384)]
+    raw, flagged = [], []
+    for seed in range(10):
+        rng = random.Random(seed)
+        a = [_row("numba", s, 1.0, rng, sigma=0.02) for s in shapes]
+        b = [_row("numba", s, math.exp(rng.gauss(0, 0.08)), rng, sigma=0.02) for s in shapes]
+        raw.append(sum(stats.ratio(y["samples_s"], x["samples_s"]).significant for x, y in zip(a, b)) / len(shapes))
+        result, counts = compare_rows(a, b)
+        flagged.append(sum(r["significant"] for r in result) / len(shapes))
+        assert 0.04 < counts["noise"] < 0.14 and counts["noise_estimated"]
+    assert sum(raw) / len(raw) > 0.5  # the samples alone: most configurations "differ"
+    assert sum(flagged) / len(flagged) < 0.09  # with the run-to-run noise: ~5%, as a 95% interval should
