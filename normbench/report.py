@@ -329,6 +329,8 @@ def write_report(
     for old in out_dir.glob("*.png"):
         if old.name.startswith(PLOT_PREFIXES):
             old.unlink()
+    if "run" not in df and not df.empty:  # rows straight from a run, not through load_bench
+        df = df.assign(run=df["run_id"] if "run_id" in df else "")
     t = timing_rows(df, ops)
     if t.empty and check is None:
         raise InputError("no results to report: the inputs hold no timing rows")

@@ -25,6 +25,15 @@ ENV_PREFIXES = ("OMP_", "MKL_", "NUMBA_", "OPENBLAS_", "KMP_", "GOMP_", "TORCH_"
 ENV_NAMES = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES")
 
 
+_command: list[str] | None = None
+
+
+def set_command(argv) -> None:
+    """Record the normbench command line being run (the CLI calls this; argv without the program)."""
+    global _command
+    _command = ["normbench", *argv]
+
+
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -107,6 +116,6 @@ def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None
     return {
         "schema": schema, "run_id": run_id, "started": started, "ended": ended or now(),
         "normbench_version": __version__, "git_commit": git_commit(),
-        "command": shlex.join(["normbench", *sys.argv[1:]]) if sys.argv and "normbench" in sys.argv[0] else shlex.join(sys.argv),
+        "command": shlex.join(_command or sys.argv),
         "machine": machine_facts(), "environment_variables": env_vars(), "backends": backends or {},
     }

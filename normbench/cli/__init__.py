@@ -19,7 +19,10 @@ def build_parser() -> common.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .. import runinfo
+
     parser = build_parser()
+    runinfo.set_command(sys.argv[1:] if argv is None else list(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (already printed on one line) and --help, as a return value
