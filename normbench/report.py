@@ -560,6 +560,8 @@ def _cell(r, baseline: str, failing, op: OpInfo) -> str:
         extra.append(_interval(r["speedup"], r["sp_low"], r["sp_high"]))
     if not pd.isna(r["floor_fraction"]):
         extra.append(f"{100 * r['floor_fraction']:.0f}%")
+    if not pd.isna(r.get("peakmem_bytes")):  # asv's peakmem_op: the process's peak, imports included
+        extra.append(f"peak {r['peakmem_bytes'] / 2**20:.0f} MiB")
     if extra:
         text += f" ({', '.join(extra)})"
     if r.get("unstable"):

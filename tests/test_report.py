@@ -216,3 +216,39 @@ def test_sparse_grids_get_bars_and_full_grids_heatmaps(bench_csv, tmp_path):
     report.write_report(diagonal, tmp_path / "sparse", OPS)
     assert list((tmp_path / "sparse").glob("bars-batchnorm-train-*.png"))
     assert not list((tmp_path / "sparse").glob("speedup-*.png"))
+
+
+def _asv_with_stats(commit, date, times, ci, extra=None):
+    """asv 0.6 results with statistics (stats_ci_99_a/b, quartiles) and our track_ benchmarks."""
+    params = [["'numpy'", "'torch-cpu'"], ["'train'"], ["2"], ["4"], ["6"], ["'float32'"], ["'contiguous'"]]
+    cols = ["result", "params", "version", "started_at", "duration", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25",
+            "stats_q_75", "stats_number", "stats_repeat"]
+    lo = [t - w for t, w in zip(times, ci)]
+    hi = [t + w for t, w in zip(times, ci)]
+    q1 = [t * 0.98 for t in times]
+    q3 = [t * 1.02 for t in times]
+    results = {"bench_ops.Grid_batchnorm.time_op": [times, params, "v", 0, 1.0, lo, hi, q1, q3, [10, 10], [7, 7]]}
+    for name, values in (extra or {}).items():
+        results[f"bench_ops.Grid_batchnorm.{name}"] = [values, params, "v", 0, 1.0, None, None, None, None, None, None]
+    return {"commit_hash": commit, "env_name": "existing-py", "date": date, "result_columns": cols, "version": 2,
+            "params": {"machine": "ci-box", "python": "3.11"}, "requirements": {}, "python": "3.11", "results": results}
+
+
+def test_asv_regressions_use_asv_statistics_and_track_values_fill_the_columns(tmp_path):
+    machine = tmp_path / "results" / "ci-box"
+    machine.mkdir(parents=True)
+    (machine / "machine.json").write_text(json.dumps({"machine": "ci-box", "cpu": "TestCPU", "version": 1}))
+    # numpy 1.5x slower with tight intervals (a regression); torch-cpu 1.5x slower but its 99%
+    # intervals overlap (noise, not a regression, whatever the ratio)
+    (machine / "aaaaaaaa-existing-py.json").write_text(json.dumps(_asv_with_stats(
+        "aaaaaaaa11", 1000, [1e-3, 1e-3], [1e-5, 8e-4],
+        {"track_threads": [1.0, 2.0], "track_floor_fraction": [0.5, 0.25], "peakmem_op": [1e8, 2e8]})))
+    (machine / "bbbbbbbb-existing-py.json").write_text(json.dumps(_asv_with_stats("bbbbbbbb22", 2000, [1.5e-3, 1.5e-3],
+                                                                                   [1e-5, 8e-4])))
+    df = report.load_asv(tmp_path / "results", OPS)
+    old = df[df["commit"] == "aaaaaaaa"].set_index("backend")
+    assert old.loc["numpy", "threads"] == 1 and old.loc["torch-cpu", "threads"] == 2
+    assert old.loc["numpy", "floor_fraction"] == 0.5 and old.loc["torch-cpu", "peakmem_bytes"] == 2e8
+    assert old.loc["numpy", "q1_s"] == pytest.approx(0.98e-3) and not old.loc["numpy", "unstable"]
+    reg = report.regressions(report.timing_rows(df, OPS))
+    assert list(reg["backend"]) == ["numpy"] and reg.iloc[0]["basis"] == "significant (asv statistics)"
