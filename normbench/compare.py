@@ -143,7 +143,7 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
     ia, ib = index(a, "A"), index(b, "B")
     matched = [k for k in ia if k in ib]
     raw = {k: stats.ratio(samples_of(ib[k]), samples_of(ia[k]), confidence) for k in matched}
-    z = stats._z(confidence)
+    z = stats.z_value(confidence)
 
     def half_widths(r: stats.Ratio) -> tuple[float, float]:
         d = math.log(r.ratio)

@@ -73,7 +73,7 @@ def _u_counts(m: int, n: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _z(confidence: float) -> float:
+def z_value(confidence: float) -> float:
     """Two-sided standard normal quantile, by bisection on erf (no SciPy)."""
     target = confidence
     lo, hi = 0.0, 10.0
@@ -103,7 +103,7 @@ def _k(m: int, n: int, confidence: float) -> int:
                 break
             k = u + 1
         return k
-    z = _z(confidence)
+    z = z_value(confidence)
     k = math.floor(m * n / 2 - z * math.sqrt(m * n * (m + n + 1) / 12))
     return max(k, 0)
 
@@ -202,7 +202,7 @@ def geomean(ratios: Sequence[Ratio], confidence: float = CONFIDENCE) -> Ratio:
     est = math.exp(sum(logs) / len(logs))
     if not all(r.resolved for r in ratios):
         return Ratio(est, 0.0, math.inf, math.nan, len(ratios), len(ratios))
-    z = _z(confidence)
+    z = z_value(confidence)
     se = [(math.log(r.high) - math.log(r.low)) / (2 * z) for r in ratios]
     half = z * math.sqrt(sum(s * s for s in se)) / len(se)
     return Ratio(est, est * math.exp(-half), est * math.exp(half), math.nan, len(ratios), len(ratios))
