@@ -260,15 +260,25 @@ def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return t.assign(speedup=sp, sp_low=lo, sp_high=hi, sp_clear=clear)
 
 
-def conformance_failures(check: dict | None) -> dict[tuple[str, str, str, str], int]:
-    """(norm, backend, dtype, layout) -> cases failed there, known failures included (a known
-    defect is still a wrong answer for whoever picks that backend)."""
-    out: dict[tuple[str, str, str, str], int] = {}
+class Failures(dict):
+    """(norm, backend, dtype, layout, rank) -> cases failed there, known failures included (a known
+    defect is still a wrong answer for whoever picks that backend). Rank keeps a defect of the 2-D
+    kernel from marking 4-D rows; check files without ranks (normbench 0.4) count for every rank."""
+
+    def failed(self, norm: str, backend: str, dtype: str, layout: str, shape: str | None = None) -> int:
+        rank = str(shape).count("x") + 1 if shape is not None else None
+        if rank is None:
+            return sum(n for k, n in self.items() if k[:4] == (norm, backend, dtype, layout))
+        return self.get((norm, backend, dtype, layout, rank), 0) + self.get((norm, backend, dtype, layout, None), 0)
+
+
+def conformance_failures(check: dict | None) -> Failures:
+    out = Failures()
     for norm, entry in ((check or {}).get("norms") or {}).items():
         for b in entry.get("backends", []):
             for c in b.get("cases", []):
                 if c["status"] in FAILING or c["status"] == "xfail":
-                    key = (norm, b["name"], c.get("dtype", ""), c.get("layout", ""))
+                    key = (norm, b["name"], c.get("dtype", ""), c.get("layout", ""), c.get("rank"))
                     out[key] = out.get(key, 0) + 1
     return out
 
@@ -432,8 +442,8 @@ def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[str]:
     for (machine, run, backend), g in gm.sort_values(["machine", "run"], kind="stable").groupby(
             ["machine", "run", "backend"], sort=False):
         cells = {f"{r.norm} {r.op}": _interval(r.speedup, r.low, r.high) for r in g.itertuples()}
-        bad = any(failing.get((n, backend, d, lay)) for n, d, lay in
-                  s[(s["backend"] == backend)][["norm", "dtype", "layout"]].drop_duplicates().itertuples(index=False))
+        bad = any(failing.failed(n, backend, d, lay, sh) for n, d, lay, sh in
+                  s[(s["backend"] == backend)][["norm", "dtype", "layout", "shape"]].drop_duplicates().itertuples(index=False))
         rows.append([_run_label(machine, run, n_machines), backend + (f" {MARK_FAIL}" if bad else ""),
                      *[cells.get(c, "") for c in cols]])
     lines += [markdown(["run", "backend", *cols], rows), ""]
@@ -522,7 +532,8 @@ def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
              "faster), with a 95% interval from the raw samples (Hodges-Lehmann estimate, Mann-Whitney interval); `~` "
              "marks an interval that contains 1: no clear difference. Geometric means combine the intervals' widths.",
              f"- {MARK_FAIL} marks a backend that failed conformance (unexpectedly or as a known failure) for that "
-             "dtype and layout; it is left out of the *fastest* columns.",
+             "dtype, layout and rank (in any pass: a backward defect matters to whoever trains); it is left out of "
+             "the *fastest* columns.",
              "- *% floor* is the achieved bandwidth over a memory copy of the same bytes measured in the same run "
              "with the same threads (the faster of a one-thread and a threaded copy). Bytes per pass:"]
     lines += [f"  - {op.name}: {op.byte_model}" for op in ops if not t.empty and op.name in set(t["norm"])]
@@ -542,8 +553,9 @@ def _op_summary(s: pd.DataFrame, op: OpInfo, baseline: str, failing) -> list[str
             cells.append(f"{_interval(r.iloc[0]['speedup'], r.iloc[0]['low'], r.iloc[0]['high'])} ({int(r.iloc[0]['n'])})"
                          if len(r) else "")
         frac = g["floor_fraction"].dropna()
-        bad = sorted({f"{d} {lay}" for d, lay in g[["dtype", "layout"]].drop_duplicates().itertuples(index=False)
-                      if failing.get((op.name, backend, d, lay))})
+        bad = sorted({f"{d} {lay} {str(sh).count('x') + 1}-D" for d, lay, sh in
+                      g[["dtype", "layout", "shape"]].drop_duplicates().itertuples(index=False)
+                      if failing.failed(op.name, backend, d, lay, sh)})
         rows.append([_run_label(machine, run, n_machines), backend, *cells,
                      f"{100 * frac.median():.0f}%" if len(frac) else "", ", ".join(bad)])
     head = ["run", "backend", *[f"{p} (n)" for p in passes], "median % floor", f"{MARK_FAIL} fails conformance in"]
@@ -566,7 +578,7 @@ def _cell(r, baseline: str, failing, op: OpInfo) -> str:
         text += f" ({', '.join(extra)})"
     if r.get("unstable"):
         text += f" {MARK_UNSTABLE}"
-    if failing.get((op.name, r["backend"], r["dtype"], r["layout"])):
+    if failing.failed(op.name, r["backend"], r["dtype"], r["layout"], r["shape"]):
         text += f" {MARK_FAIL}"
     return text
 
@@ -575,7 +587,7 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
     backends = sorted(s["backend"].unique(), key=lambda b: (b != baseline, b))
     lines = [f"### {op.name} {pass_}", "",
              f"Time in ms, IQR as % of it (speed-up over {baseline} [95% interval], % of bandwidth floor); "
-             f"{MARK_UNSTABLE} unstable, {MARK_FAIL} failed conformance for this dtype and layout:", ""]
+             f"{MARK_UNSTABLE} unstable, {MARK_FAIL} failed conformance for this dtype, layout and rank:", ""]
     n_machines = s["machine"].nunique()
     several_runs = s.groupby("machine")["run"].nunique().max() > 1 or n_machines > 1
     rows = []
@@ -607,7 +619,7 @@ def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
             ["machine", "run", "op", "dtype", "layout", "shape"], sort=False):
         if g["backend"].nunique() < 2:
             continue
-        bad = sorted(b for b in g["backend"] if failing.get((op.name, b, dtype, layout)))
+        bad = sorted(b for b in g["backend"] if failing.failed(op.name, b, dtype, layout, shape))
         ok = g[~g["backend"].isin(bad)].sort_values("median_s")
         if ok.empty:
             lead, best = "", "(none passed)"

@@ -74,7 +74,8 @@ class CaseResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "case": self.case.id, "group": self.case.group, "dtype": getattr(self.case, "dtype", ""),
-            "layout": getattr(self.case, "layout", ""), "status": self.status, "message": self.message,
+            "layout": getattr(self.case, "layout", ""), "rank": len(getattr(self.case, "shape", ()) or ()) or None,
+            "status": self.status, "message": self.message,
             "known_reason": self.known_reason, "max_abs": self.max_abs, "max_rel": self.max_rel,
             "outputs": [c.as_dict() for c in self.comparisons],
         }

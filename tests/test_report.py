@@ -182,12 +182,14 @@ def test_failing_backends_are_marked_and_left_out_of_the_fastest(tmp_path):
         {"name": "torch-cpu", "available": True, "reason": "", "cases": [
             {"case": "batchnorm/offset/x-float32-channels_last-offset", "group": "offset", "dtype": "float32",
              "layout": "channels_last", "status": "xfail", "message": "y: max abs err 0.1", "known_reason": "defect"}]},
-        {"name": "numba", "available": True, "reason": "", "cases": []}]}}}
+        {"name": "numba", "available": True, "reason": "", "cases": [  # a 2-D kernel's defect: not the 4-D rows'
+            {"case": "batchnorm/layouts/16x6-float32", "group": "layouts", "dtype": "float32", "layout": "contiguous",
+             "rank": 2, "status": "xfail", "message": "dx: max abs err 1", "known_reason": "2-D defect"}]}]}}}
     text = report.write_report(pd.DataFrame(rows), tmp_path / "rep", OPS, check=check, plots=False).read_text()
     train = text.split("### batchnorm train")[1].split("###")[0]
     cl = [line for line in train.splitlines() if "channels_last" in line][0]
     contiguous = [line for line in train.splitlines() if "| contiguous |" in line][0]
-    assert cl.split("|")[4].strip().endswith("†") and "†" not in contiguous
+    assert cl.split("|")[4].strip().endswith("†") and "†" not in contiguous  # numba's 2-D defect: not here
     which = text.split("which one is fastest")[1].split("##")[0]
     cl_row = [line for line in which.splitlines() if "channels_last" in line][0]
     # torch-cpu is fastest but failed there: numba wins, ahead of numpy, and torch-cpu is named as excluded
