@@ -78,6 +78,12 @@ def _time_op(self, *params):
     self.sync()
 
 
+def _gbps(prepared) -> float:
+    """GB/s of the median of five timed samples (asv runs each track_ in a fresh set-up)."""
+    samples, _, _ = bench.time_prepared(prepared, 5)
+    return prepared.nbytes / sorted(samples)[len(samples) // 2] / 1e9
+
+
 def _grid_class(op):
     grid = op.grid(GRID_NAME)
     shapes = set(grid.shapes())
@@ -91,16 +97,13 @@ def _grid_class(op):
 
     def track_gbps(self, *params):
         """Achieved bandwidth under the op's byte model."""
-        samples, _, _ = bench.time_prepared(self.prepared, 5)
-        return self.prepared.nbytes / sorted(samples)[len(samples) // 2] / 1e9
+        return _gbps(self.prepared)
 
     track_gbps.unit = "GB/s"
 
     def track_floor_fraction(self, *params):
         """Achieved bandwidth over a memory copy of the same bytes with the same threads (1.0 = the copy floor)."""
-        samples, _, _ = bench.time_prepared(self.prepared, 5)
-        gbps = self.prepared.nbytes / sorted(samples)[len(samples) // 2] / 1e9
-        return gbps / bench.copy_bandwidth(self.prepared.nbytes, self.threads or THREADS or 1)
+        return _gbps(self.prepared) / bench.copy_bandwidth(self.prepared.nbytes, self.threads or THREADS or 1)
 
     track_floor_fraction.unit = "fraction"
 

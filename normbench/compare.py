@@ -51,12 +51,14 @@ def speedup_text(r: stats.Ratio) -> str:
     return r.text() if r.resolved else f"{r.ratio:.2f}x"
 
 
-def speedups(rows: Iterable[dict[str, Any]], baseline: str) -> dict[int, stats.Ratio]:
-    """Speed-up of each row over ``baseline``'s row of the same configuration and run (by row index)."""
+#: what pairs a row with its baseline's in one run. Threads are not part of it: a backend that uses
+#: one thread whatever is asked (NumPy) is still compared with the baseline it ran beside
+SAME_RUN_KEYS = tuple(k for k in CONFIG_KEYS if k not in ("backend", "threads")) + ("run_id",)
+
+
+def speedups(rows: Iterable[dict[str, Any]], baseline: str, keys: Sequence[str] = SAME_RUN_KEYS) -> dict[int, stats.Ratio]:
+    """Speed-up of each row over ``baseline``'s row with the same ``keys`` (by row index)."""
     rows = list(rows)
-    # threads are not part of it: a backend that uses one thread whatever is asked (NumPy) is still
-    # compared with the baseline it ran beside
-    keys = tuple(k for k in CONFIG_KEYS if k not in ("backend", "threads")) + ("run_id",)
     base = {config_key(r, keys): r for r in rows if r["backend"] == baseline}
     out = {}
     for i, r in enumerate(rows):

@@ -109,6 +109,11 @@ def format_shape(shape: Shape) -> str:
     return "x".join(map(str, shape))
 
 
+def rank_of(shape_text: str) -> int:
+    """Dimensions of a shape as :func:`format_shape` writes it (``32x64x56x56`` -> 4)."""
+    return str(shape_text).count("x") + 1
+
+
 def parse_sizes(text: str) -> Shape:
     """``32x64x56x56`` -> (32, 64, 56, 56); a one-line error for anything else."""
     parts = text.lower().replace("×", "x").split("x")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .opinfo import OpInfo
+from .opinfo import OpInfo, rank_of
 
 METRICS = {"time": ("median_s", "time (ms)", 1e3), "gbps": ("gbps", "GB/s", 1.0)}
 #: heatmap colour range: log2 speed-up in [-3, 3], i.e. 1/8x .. 8x
@@ -39,10 +39,6 @@ def _plt():
 
 def _title(ax, text: str, width: int = 60) -> None:
     ax.set_title("\n".join(textwrap.wrap(text, width)), fontsize=9)
-
-
-def _rank(shape) -> int:
-    return str(shape).count("x") + 1
 
 
 def _most_common(df: pd.DataFrame, cols: list[str]):
@@ -107,7 +103,7 @@ def make_plots(s: pd.DataFrame, op: OpInfo, out_dir: Path, baseline: str) -> lis
     """The op's line plots and speed-up bars or heatmaps, per machine, run, dtype, layout, pass and rank."""
     images: list[Path] = []
     axes = [a for a in op.axes if a in s]
-    s = s.dropna(subset=axes).assign(_rank=s["shape"].map(_rank))
+    s = s.dropna(subset=axes).assign(_rank=s["shape"].map(rank_of))
     n_runs = len(s[["machine", "run"]].drop_duplicates())
     one_run_each = n_runs == s["machine"].nunique()
     for (machine, run), m in s.groupby(["machine", "run"], sort=False):

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .bench import COLUMNS
 from .errors import InputError
-from .opinfo import OpInfo, format_shape
+from .opinfo import OpInfo, format_shape, rank_of
 from .results import FAILING, NOTABLE, group_cell
 from .stats import UNSTABLE
 from .tables import markdown
@@ -242,22 +242,16 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
 def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Adds ``speedup`` (baseline time / backend time, same machine and run), its interval
     ``sp_low``/``sp_high`` (NaN without samples) and ``sp_clear`` (the interval excludes 1)."""
-    from .compare import row_ratio
+    from .compare import speedups as pair_speedups
 
-    keys = ["machine", "run", "commit", *CONFIG]
-    base = {tuple(r[k] for k in keys): r for r in t[t["backend"] == baseline].to_dict(orient="records")}
-    sp, lo, hi, clear = [], [], [], []
-    for r in t.to_dict(orient="records"):
-        b = base.get(tuple(r[k] for k in keys))
-        if b is None or r["backend"] == baseline:
-            sp.append(np.nan), lo.append(np.nan), hi.append(np.nan), clear.append(False)
-            continue
-        ratio = row_ratio(b, r)
-        sp.append(ratio.ratio)
-        lo.append(ratio.low if ratio.resolved else np.nan)
-        hi.append(ratio.high if ratio.resolved else np.nan)
-        clear.append(ratio.resolved and ratio.significant)
-    return t.assign(speedup=sp, sp_low=lo, sp_high=hi, sp_clear=clear)
+    ups = pair_speedups(t.to_dict(orient="records"), baseline, keys=["machine", "run", "commit", *CONFIG])
+    ratios = [ups.get(i) for i in range(len(t))]
+    return t.assign(
+        speedup=[r.ratio if r else np.nan for r in ratios],
+        sp_low=[r.low if r and r.resolved else np.nan for r in ratios],
+        sp_high=[r.high if r and r.resolved else np.nan for r in ratios],
+        sp_clear=[bool(r and r.resolved and r.significant) for r in ratios],
+    )
 
 
 class Failures(dict):
@@ -266,7 +260,7 @@ class Failures(dict):
     kernel from marking 4-D rows; check files without ranks (normbench 0.4) count for every rank."""
 
     def failed(self, norm: str, backend: str, dtype: str, layout: str, shape: str | None = None) -> int:
-        rank = str(shape).count("x") + 1 if shape is not None else None
+        rank = rank_of(shape) if shape is not None else None
         if rank is None:
             return sum(n for k, n in self.items() if k[:4] == (norm, backend, dtype, layout))
         return self.get((norm, backend, dtype, layout, rank), 0) + self.get((norm, backend, dtype, layout, None), 0)
@@ -328,10 +322,17 @@ def _run_label(machine: str, run: str, n_machines: int) -> str:
     return run if n_machines == 1 else f"{machine} {run}"
 
 
+def _with_order(s: pd.DataFrame) -> tuple[pd.DataFrame, int, bool]:
+    """``s`` with ``_n`` (elements of the shape, to sort by size), the number of machines, and
+    whether tables need a run column (more than one machine or run)."""
+    several = len(s[["machine", "run"]].drop_duplicates()) > 1
+    return s.assign(_n=s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x")))), \
+        s["machine"].nunique(), several
+
+
 def write_report(
     df: pd.DataFrame, out_dir: Path, ops: Sequence[OpInfo], *, baseline: str | None = "torch-cpu",
     check: dict | None = None, runs: list[dict] | None = None, title: str = "normbench report", plots: bool = True,
-    machines: dict | None = None,
 ) -> Path:
     """Write ``out_dir/README.md`` (and PNGs). ``baseline=None``: torch-cpu if it was measured, else no speed-ups."""
     out_dir = Path(out_dir)
@@ -386,7 +387,7 @@ def write_report(
         lines += _failure_list(check)
     if not t.empty:
         lines += _regression_section(t)
-        lines += _runs_section(df, runs, machines)
+        lines += _runs_section(df, runs)
     lines += _how_to_read(t, ops, baseline)
     path = out_dir / "README.md"
     path.write_text("\n".join(lines))
@@ -479,7 +480,7 @@ def _failure_list(check: dict) -> list[str]:
     return lines
 
 
-def _runs_section(df: pd.DataFrame, runs: list[dict] | None, machines: dict | None) -> list[str]:
+def _runs_section(df: pd.DataFrame, runs: list[dict] | None) -> list[str]:
     """Each run's header (machine facts, versions, settings), and the threads each backend ran with."""
     lines = ["## Runs and machines", ""]
     for h in runs or []:
@@ -492,8 +493,6 @@ def _runs_section(df: pd.DataFrame, runs: list[dict] | None, machines: dict | No
         facts += [[f"backend {k}", f"{v.get('version', '')}, threads {v.get('threads', '')}"]
                   for k, v in (h.get("backends") or {}).items()]
         lines += [f"### run {h.get('run_id', '')}", "", markdown(["", ""], facts), ""]
-    if machines and not runs:
-        lines += [markdown(["key", "value"], [[k, v] for k, v in machines.items()]), ""]
     if "machine" in df:
         cols = [c for c in ("machine", "run", "cpu", "backend", "threads") if c in df]
         m = df[cols].astype(object).fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()
@@ -553,7 +552,7 @@ def _op_summary(s: pd.DataFrame, op: OpInfo, baseline: str, failing) -> list[str
             cells.append(f"{_interval(r.iloc[0]['speedup'], r.iloc[0]['low'], r.iloc[0]['high'])} ({int(r.iloc[0]['n'])})"
                          if len(r) else "")
         frac = g["floor_fraction"].dropna()
-        bad = sorted({f"{d} {lay} {str(sh).count('x') + 1}-D" for d, lay, sh in
+        bad = sorted({f"{d} {lay} {rank_of(sh)}-D" for d, lay, sh in
                       g[["dtype", "layout", "shape"]].drop_duplicates().itertuples(index=False)
                       if failing.failed(op.name, backend, d, lay, sh)})
         rows.append([_run_label(machine, run, n_machines), backend, *cells,
@@ -588,11 +587,9 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
     lines = [f"### {op.name} {pass_}", "",
              f"Time in ms, IQR as % of it (speed-up over {baseline} [95% interval], % of bandwidth floor); "
              f"{MARK_UNSTABLE} unstable, {MARK_FAIL} failed conformance for this dtype, layout and rank:", ""]
-    n_machines = s["machine"].nunique()
-    several_runs = s.groupby("machine")["run"].nunique().max() > 1 or n_machines > 1
+    s, n_machines, several_runs = _with_order(s)
     rows = []
     keys = (["run"] if several_runs else []) + ["dtype", "layout", "shape"]
-    s = s.assign(_n=s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x"))))
     for (machine, run, *key), g in s.sort_values(["machine", "run", "dtype", "layout", "_n"]).groupby(
             ["machine", "run", "dtype", "layout", "shape"], sort=False):
         cells = []
@@ -610,9 +607,7 @@ def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
     from .compare import row_ratio
 
     rows = []
-    n_machines = s["machine"].nunique()
-    several_runs = s.groupby("machine")["run"].nunique().max() > 1 or n_machines > 1
-    s = s.assign(_n=s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x"))))
+    s, n_machines, several_runs = _with_order(s)
     order = {p: i for i, p in enumerate(op.passes)}
     s = s.assign(_p=s["op"].map(order))
     for (machine, run, pass_, dtype, layout, shape), g in s.sort_values(["machine", "run", "_p", "dtype", "layout", "_n"]).groupby(

@@ -50,8 +50,8 @@ def _read(path: str) -> str:
         return ""
 
 
-def cpu_model() -> str:
-    for line in _read("/proc/cpuinfo").splitlines():
+def cpu_model(cpuinfo: str | None = None) -> str:
+    for line in (_read("/proc/cpuinfo") if cpuinfo is None else cpuinfo).splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
@@ -67,8 +67,9 @@ def machine_facts() -> dict[str, Any]:
     cur = _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq")
     top = _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
     mhz = ""
+    cpuinfo = _read("/proc/cpuinfo")
     if not cur:  # virtual machines often have no cpufreq; /proc/cpuinfo still says the clock
-        for line in _read("/proc/cpuinfo").splitlines():
+        for line in cpuinfo.splitlines():
             if line.startswith("cpu MHz"):
                 mhz = f"{float(line.split(':', 1)[1]):.0f} MHz"
                 break
@@ -76,7 +77,7 @@ def machine_facts() -> dict[str, Any]:
 
     return {
         "machine": os.environ.get("NORMBENCH_MACHINE", platform.node()),
-        "cpu": cpu_model(),
+        "cpu": cpu_model(cpuinfo),
         "cores": os.cpu_count(),
         "usable_cores": usable,
         "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
@@ -117,5 +118,7 @@ def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None
         "schema": schema, "run_id": run_id, "started": started, "ended": ended or now(),
         "normbench_version": __version__, "git_commit": git_commit(),
         "command": shlex.join(_command or sys.argv),
-        "machine": machine_facts(), "environment_variables": env_vars(), "backends": backends or {},
+        "machine": machine_facts(), "environment_variables": env_vars(),
+        # the caller's own dict (not a copy): bench fills it in as backends are measured
+        "backends": backends if backends is not None else {},
     }

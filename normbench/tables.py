@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Sequence
 
 
@@ -53,8 +54,6 @@ class Progress:
     as the finished ones did on average."""
 
     def __init__(self, label: str, total: int, *, enabled: bool = True, stream=None, every: float = 10.0):
-        import time
-
         self.stream = stream or sys.stderr
         self.tty = getattr(self.stream, "isatty", lambda: False)()
         self.enabled = enabled and total > 0
@@ -69,8 +68,6 @@ class Progress:
         return text
 
     def step(self, note: str = "") -> None:
-        import time
-
         self.count += 1
         if not self.enabled:
             return

@@ -289,9 +289,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             elif not args.force:
                 raise InputError(f"{args.output} exists; --resume adds to it, --force overwrites it")
         progress = Progress("bench", len(todo))
+        # built once (it runs git and reads /proc); ``facts`` fills in as backends are measured
+        head = runinfo.header(run_id, started, backends=facts)
 
         def save(rows):
-            benchfile.write(args.output, kept + rows, kept_runs + [runinfo.header(run_id, started, backends=facts)])
+            benchfile.write(args.output, kept + rows, kept_runs + [{**head, "ended": runinfo.now()}])
 
         try:
             rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,

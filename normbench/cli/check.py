@@ -163,9 +163,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if done:
         print(f"resuming: {len(done)} finished (backend, op) results kept from {args.output}", file=sys.stderr)
 
-    from ..runinfo import new_run_id, now
+    from ..runinfo import header, new_run_id, now
 
-    run = {"run_id": new_run_id(), "started": now()}
+    run = {"run": header(new_run_id(), now(), schema=3)}  # once: it runs git and reads /proc
 
     def save(reports):
         if args.output:

@@ -79,7 +79,8 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     from .check import run_checks
     from .listing import backend_rows
 
-    run_id, started = runinfo.new_run_id(), runinfo.now()
+    run_id, facts = runinfo.new_run_id(), {}
+    head = runinfo.header(run_id, runinfo.now(), backends=facts)  # once; facts fill in as backends are measured
     print(f"run {run_id}")
     print("== 1/4 backends")
     rows = [r for r in backend_rows(registry, ops) if not args.backend or r["name"] in args.backend]
@@ -97,7 +98,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
                                             else f"unavailable ({rep.reason})"))
-    check = runner.check_json(reports, registry, run_id=run_id, started=started)
+    check = runner.check_json(reports, registry, run={**head, "schema": 3})
     (out / "check.json").write_text(json.dumps(check, indent=1))
     print(check["summary"])
 
@@ -107,12 +108,11 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     unavailable = {rep.name for rep in reports if not rep.available}
     usable = [b for b in backends if b.name not in unavailable]
     progress = Progress("bench", len(todo))
-    facts: dict = {}
     bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress,
                                     scopes=registry.scopes, run_id=run_id, facts=facts,
                                     plugins=tuple(args.plugin))
     progress.done()
-    runs = [runinfo.header(run_id, started, backends=facts)]
+    runs = [{**head, "ended": runinfo.now()}]
     benchfile.write(out / "bench.json", bench_rows, runs)  # canonical: header, rows, raw samples
     benchfile.write(out / "bench.csv", bench_rows, runs)  # flat export
     errors = [s for s in skipped if ": unsupported (" not in s and ": unavailable (" not in s]

@@ -235,9 +235,10 @@ def summary_line(reports: list[BackendReport]) -> str:
     return text
 
 
-def check_json(reports: list[BackendReport], registry: Any, *, run_id: str = "", started: str = "") -> dict[str, Any]:
-    """The ``check --json`` document: a run header, then results keyed by op (norm), then by backend
-    (each with the version of the implementation behind it)."""
+def check_json(reports: list[BackendReport], registry: Any, *, run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``check --json`` document: a run header (``run``: :func:`normbench.runinfo.header`, made
+    once per command; a new one when None), then results keyed by op (norm), then by backend (each
+    with the version of the implementation behind it)."""
     from ..runinfo import header, new_run_id, now
 
     norms: dict[str, dict] = {}
@@ -251,9 +252,10 @@ def check_json(reports: list[BackendReport], registry: Any, *, run_id: str = "",
         except Exception:  # noqa: BLE001 - a backend the registry no longer knows: no version to give
             entry["version"] = ""
         norms.setdefault(rep.op, {"backends": []})["backends"].append(entry)
+    run = run or header(new_run_id(), now(), schema=3)
     return {
         "normbench_check": 3,
-        "run": header(run_id or new_run_id(), started or now(), backends=versions, schema=3),
+        "run": {**run, "ended": now(), "backends": versions},
         "summary": summary_line(reports),
         "problems": [str(p) for p in registry.problems],
         "notices": list(registry.notices),
