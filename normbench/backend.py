@@ -147,6 +147,12 @@ class Backend:
         """Whether this backend can run on this machine, and if not, why. Must be cheap."""
         return Availability(True)
 
+    def probe(self) -> Availability:
+        """An expensive availability check, run once in the backend's own worker before its first job
+        (e.g. compile a small function: a broken toolchain then makes the backend unavailable with the
+        reason, rather than failing every case). ``normbench list`` does not run it."""
+        return Availability(True)
+
     def version(self) -> str:
         """Version of the implementation behind the backend (library version), if any."""
         return ""
@@ -205,6 +211,18 @@ def availability_of(backend: object) -> Availability:
         return avail if isinstance(avail, Availability) else Availability(bool(avail), str(getattr(avail, "reason", "")))
     except Exception as exc:  # noqa: BLE001 - a third-party backend may raise anything
         return Availability(False, f"availability() raised {type(exc).__name__}: {exc}")
+
+
+def probe_of(backend: object) -> Availability:
+    """``backend.probe()`` if it has one; a raising probe is reported as unavailable, never raised."""
+    probe = getattr(backend, "probe", None)
+    if probe is None:
+        return Availability(True)
+    try:
+        avail = probe()
+        return avail if isinstance(avail, Availability) else Availability(bool(avail), str(getattr(avail, "reason", "")))
+    except Exception as exc:  # noqa: BLE001
+        return Availability(False, f"probe() raised {type(exc).__name__}: {exc}")
 
 
 def support_of(backend: object, op: Any) -> Support | None:
@@ -292,6 +310,7 @@ __all__ = [
     "availability_of",
     "contract_problems",
     "one_line",
+    "probe_of",
     "safe_call",
     "support_of",
     "why_unsupported",

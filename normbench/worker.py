@@ -214,13 +214,15 @@ class _Child:
         self.timing: dict[str, Any] = {}
 
     def init(self, payload):
-        from .backend import availability_of, safe_call
+        from .backend import availability_of, probe_of, safe_call
         from .pluginmanager import load
 
         plugins, name, threads, scope = payload
         registry = load(plugins, **(scope or {}))
         self.backend, self.ops = registry.get(name), registry.op_infos()
         avail = availability_of(self.backend)
+        if avail:  # the expensive check, once per worker
+            avail = probe_of(self.backend)
         in_effect = safe_call(lambda: self.backend.set_threads(threads)) if avail else None
         return {"available": avail.available, "reason": avail.reason, "threads": in_effect}
 

@@ -26,7 +26,7 @@ def test_list_shows_builtins_and_why_cuda_is_unavailable(capsys):
     assert rows["numpy"]["available"] and rows["numpy"]["distribution"] == "normbench"
     assert rows["torch-cpu"]["available"]
     assert rows["numba"]["ops"]["batchnorm"]["dtypes"] == ["float64", "float32"]
-    assert rows["onnxruntime"]["ops"]["batchnorm"]["passes"] == ["eval"]
+    assert rows["onnxruntime"]["ops"]["batchnorm"]["passes"] == ["train", "eval"]
     assert {n["name"] for n in json.loads(out)["norms"]} >= {"batchnorm"}
     cuda = rows["torch-cuda"]
     if not cuda["available"]:

@@ -400,4 +400,6 @@ class TorchCUDABackend(_TorchBackend):
 
 @normbench.hookimpl
 def normbench_backends():
-    return [TorchCPUBackend(), TorchCUDABackend()]
+    from .compiled import TorchCompileBackend  # after this module: it builds on _TorchBackend
+
+    return [TorchCPUBackend(), TorchCUDABackend(), TorchCompileBackend()]
