@@ -225,6 +225,22 @@ def probe_of(backend: object) -> Availability:
         return Availability(False, f"probe() raised {type(exc).__name__}: {exc}")
 
 
+def eps_kwargs(fn: Callable[..., Any], eps: Any) -> dict[str, Any]:
+    """``{"eps": eps}`` if the pass ``fn`` declares an ``eps`` parameter, else ``{}``.
+
+    The row and group ops' backward signatures carry the saved statistics, not eps: enough for a
+    kernel, not for an implementation whose autograd recomputes the statistics (Keras, Flax).
+    Such a backward declares ``eps`` (keyword) and gets the forward's; others are called as before."""
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+    p = params.get("eps")
+    return {"eps": eps} if p is not None and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) else {}
+
+
 def support_of(backend: object, op: Any) -> Support | None:
     """What ``backend`` supports of ``op`` (an OpInfo), resolved; None if it does not declare it."""
     declared = getattr(backend, "ops", {}).get(op.name)
@@ -309,6 +325,7 @@ __all__ = [
     "Support",
     "availability_of",
     "contract_problems",
+    "eps_kwargs",
     "one_line",
     "probe_of",
     "safe_call",

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..backend import eps_kwargs
 from ..casecheck import CaseFailed, CaseSession, call_checking_error, checked
 from ..closeness import compare_arrays
 from ..dtypes import HALF_DTYPES, ITEMSIZE, MACHINE_EPS, cast_host, to_layout
@@ -484,10 +485,11 @@ def _run(op: ChanOp, session: CaseSession, case: Case, passes: tuple[str, ...]) 
         n_dy = native(data.dy, dtype)
         before = [b.to_numpy(s).copy() for s in stats_native]
         bwd = b.kernel(op.name, "backward")
+        kw = eps_kwargs(bwd, case.eps)
         if op.grouped:
-            out = bwd(n_dy, n_x, case.groups, n_w, n_b, *stats_native)
+            out = bwd(n_dy, n_x, case.groups, n_w, n_b, *stats_native, **kw)
         else:
-            out = bwd(n_dy, n_x, n_w, n_b, *stats_native)
+            out = bwd(n_dy, n_x, n_w, n_b, *stats_native, **kw)
         if not isinstance(out, (tuple, list)) or len(out) != 3:
             raise CaseFailed(f"{op.name}_backward must return (dx, dweight, dbias), got {type(out).__name__}")
         unchanged([("x", n_x, data.x), ("dy", n_dy, data.dy), *params,
@@ -636,9 +638,10 @@ def bench_call(op: ChanOp, groups: int, backend: Any, pass_: str, shape: Shape, 
     stats = run_fwd()[1:]
     dy = native(rng.standard_normal(shape, dtype=np.float32), dtype)
     bwd = b.kernel(op.name, "backward")
+    kw = eps_kwargs(bwd, 1e-5)
     if op.grouped:
-        return lambda: bwd(dy, x, groups, w, bias, *stats)
-    return lambda: bwd(dy, x, w, bias, *stats)
+        return lambda: bwd(dy, x, groups, w, bias, *stats, **kw)
+    return lambda: bwd(dy, x, w, bias, *stats, **kw)
 
 
 # -- property tests -------------------------------------------------------------------------------
