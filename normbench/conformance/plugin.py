@@ -8,6 +8,7 @@ else's tests in the same environment.
 """
 from __future__ import annotations
 
+import fnmatch
 import functools
 
 import pytest
@@ -24,6 +25,8 @@ from normbench.errors import InputError
 OPTIONS: tuple[tuple[str, dict], ...] = (
     ("backend", dict(action="append", default=[], metavar="NAME",
                      help="normbench backend(s) to test (repeatable; default: every discovered backend)")),
+    ("skip-backend", dict(action="append", default=[], metavar="NAME",
+                          help="leave this backend out (repeatable; fnmatch patterns, e.g. 'keras-*')")),
     ("plugin", dict(action="append", default=[], metavar="MODULE",
                     help="import MODULE as a normbench plugin (like NORMBENCH_PLUGINS)")),
     ("norm", dict(action="append", default=[], metavar="OP",
@@ -106,7 +109,10 @@ def _backend_names(config) -> list[str]:
         raise pytest.UsageError(
             f"unknown backend {unknown[0]!r}; available backends: {', '.join(registry.names()) or 'none'}{problems}"
         )
-    return names or registry.names()
+    if names:  # named on the command line: run, whatever --skip-backend says (e.g. in addopts)
+        return names
+    skip = opt(config, "skip-backend")
+    return [n for n in registry.names() if not any(fnmatch.fnmatchcase(n, p) for p in skip)]
 
 
 def _ops(config):

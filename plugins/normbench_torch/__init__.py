@@ -13,6 +13,7 @@ machine without a GPU never import it (availability is read from package metadat
 from __future__ import annotations
 
 import glob
+import math
 import importlib.util
 from importlib.metadata import PackageNotFoundError, version as dist_version
 
@@ -171,13 +172,13 @@ class _TorchBackend(Backend):
                                  f"but got {name} of shape {list(p.shape)} and input of shape {list(x.shape)}")
         X = _dense(x)
         return torch.ops.aten.native_group_norm(X, weight, bias, n, c, x[0, 0].numel() if x.numel() else
-                                                int(np.prod(x.shape[2:])), num_groups, eps)
+                                                math.prod(x.shape[2:]), num_groups, eps)
 
     def groupnorm_backward(self, dy, x, num_groups, weight, bias, mean, rstd):
         n, c = x.shape[:2]
         X = _dense(x)
         return _torch().ops.aten.native_group_norm_backward(
-            _dense(dy, like=X), X, mean, rstd, weight, n, c, int(np.prod(x.shape[2:])), num_groups,
+            _dense(dy, like=X), X, mean, rstd, weight, n, c, math.prod(x.shape[2:]), num_groups,
             [True, weight is not None, bias is not None])
 
     # InstanceNorm: what at::instance_norm does (input.contiguous() viewed as (1, N*C, *), parameters

@@ -1,0 +1,425 @@
+"""Flax (JAX) normalization modules as normbench backends: ``flax`` (``flax.linen``) and ``flax-nnx``.
+
+``flax``: ``linen.BatchNorm``, ``LayerNorm``, ``GroupNorm`` and ``RMSNorm``; ``flax-nnx``:
+``nnx.BatchNorm``. Each module is built with its class's **default arguments** (that is what JAX
+users run: ``use_fast_variance=True``, ``force_float32_reductions=True``, ...) except what the case
+sets, mapped explicitly onto PyTorch's conventions:
+
+* ``momentum``: Flax's (default 0.99) is the weight of the *old* running value, ``1 - f`` for
+  PyTorch's factor ``f`` (``momentum``, or ``1 / num_batches_tracked`` for the cumulative average);
+* ``epsilon``: always the case's (Flax's defaults are 1e-5 for BatchNorm, 1e-6 for the others);
+  RMSNorm's ``eps=None`` is resolved as PyTorch does (the dtype's machine epsilon);
+* ``axis``: channels_last data is handed over as (N, ..., C), as JAX users hold it, with the
+  default ``axis=-1``; contiguous (N, C, ...) data with ``axis=1`` (:mod:`normbench.physical`).
+  ``GroupNorm`` has no channel axis argument (channels are last): contiguous 3-D+ input is
+  unsupported rather than transposed inside the timed call;
+* ``batch_stats`` (linen) / the ``BatchStat`` variables (nnx) are updated functionally and written
+  back into the running statistics. Flax updates the running variance with the *biased* batch
+  variance; PyTorch with the unbiased one. From Flax's own output,
+  ``v_b = (var_flax - (1 - f) * rv_old) / f``, so PyTorch's running variance is
+  ``var_flax + (var_flax - (1 - f) * rv_old) / (m - 1)`` (m values per channel): computed from
+  Flax's numbers, nothing of the adapter's own;
+* Flax does not return the batch statistics (mean, inverse std / rstd / inverse RMS): the passes
+  return None for them and normbench checks the rest.
+
+Every call is ``jax.jit``-compiled once per configuration (in the warm-up, never in a timed
+sample), and ``synchronize`` blocks on the last result (``block_until_ready``): JAX dispatches
+asynchronously. Backward is ``jax.vjp`` of the module's training-mode apply; it runs the forward
+too (Flax keeps no saved statistics), under the same jit, as a training step does.
+
+Training with one value per channel raises, as PyTorch does. dtypes: float64 (``jax_enable_x64``
+is set, else JAX silently computes float32) and float32.
+"""
+from __future__ import annotations
+
+import importlib.util
+from importlib.metadata import PackageNotFoundError, version as dist_version
+
+import numpy as np
+
+import normbench
+from normbench import Availability, Backend, KnownFailure, Support, Unsupported
+from normbench.ops import rowwise
+from normbench.ops.batchnorm import momentum_factor
+from normbench.physical import PhysicalArray, logical, physical
+
+DTYPES = frozenset({"float64", "float32"})
+
+
+def _jax():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 at all: without it JAX silently uses float32
+    return jax
+
+
+def _dist(name: str) -> str:
+    try:
+        return dist_version(name)
+    except PackageNotFoundError:
+        return ""
+
+
+#: found by `normbench check` (flax 0.12.8, jax 0.10.2), with each class's default arguments
+BN_FAILURES = (
+    KnownFailure(
+        r"re:batchnorm/offset/.*-float32-.*",
+        "Flax's default use_fast_variance=True computes the variance in one pass (E[x^2] - E[x]^2): with "
+        "x = 1e4 + N(0,1) in float32, y is off by 650 (2.1e5x the tolerance) and dx by 2e6",
+    ),
+    KnownFailure(
+        "batchnorm/shapes/2x3-float32",
+        "Flax's one-pass variance (use_fast_variance=True) on channels of 2 float32 values: y relative error "
+        "2.6e-4 (4.9x the tolerance)",
+    ),
+)
+ROW_GROUP_FAILURES = (
+    KnownFailure(
+        r"re:layernorm/offset/.*|layernorm/constant/4x96-float32-constant",
+        "Flax LayerNorm's default use_fast_variance=True (one-pass variance): with x = 1e4 + N(0,1) dx is off by "
+        "8e6 in float32 (9e8x the tolerance) and y by 2.7e-4 in float64 on rows of 2 (2e3x); constant rows: dx off "
+        "by 4.0 (33x)",
+    ),
+    KnownFailure(
+        r"re:groupnorm/offset/.*|groupnorm/shapes/16x2-float32-G=1|groupnorm/constant/2x8x6x6-float32-G=4-channels_last-constant",
+        "Flax GroupNorm's default use_fast_variance=True (one-pass variance): x = 1e4 + N(0,1) gives y off by "
+        "1.7e3 in float32 (2.6e5x) and dx 149x the tolerance in float64; groups of 2 values dx 5x; constant "
+        "groups dx 8.7x",
+    ),
+)
+
+
+class _FlaxBackend(Backend):
+    def __init__(self) -> None:
+        self._fns: dict = {}
+        self._last = None
+
+    def availability(self) -> Availability:
+        missing = [m for m in ("flax", "jax") if importlib.util.find_spec(m) is None]
+        if missing:
+            return Availability(False, f"{' and '.join(missing)} not installed (pip install flax)")
+        return Availability(True)
+
+    def version(self) -> str:
+        return f"{_dist('flax')} (jax {_dist('jax')})"
+
+    def environment(self) -> dict:
+        jax = _jax()
+        return {"flax": _dist("flax"), "jax": _dist("jax"), "jaxlib": _dist("jaxlib"),
+                "device": str(jax.devices()[0])}
+
+    def from_numpy(self, array: np.ndarray, dtype: str) -> PhysicalArray:
+        if dtype not in DTYPES:
+            raise Unsupported(f"{self.name} does not support {dtype}")
+        data, perm = physical(np.asarray(array, dtype=dtype))
+        return PhysicalArray(_jax().numpy.asarray(data), perm)
+
+    def to_numpy(self, native) -> np.ndarray:
+        return logical(np.asarray(native.data), native.perm)
+
+    def dtype_of(self, native) -> str:
+        return np.dtype(native.data.dtype).name
+
+    def synchronize(self) -> None:
+        if self._last is not None:
+            _jax().block_until_ready(self._last)
+
+    def _done(self, out):
+        self._last = out
+        return out
+
+    def _jit(self, key, make):
+        """The jitted function of a configuration, made once (tracing happens on its first call)."""
+        if key not in self._fns:
+            self._fns[key] = _jax().jit(make())
+        return self._fns[key]
+
+    @staticmethod
+    def _in_order(dy, like):
+        if dy.perm == like.perm:
+            return dy.data
+        back = np.argsort(dy.perm)
+        return _jax().numpy.transpose(dy.data, [int(back[p]) for p in like.perm])
+
+    @staticmethod
+    def _check_channels(x, **params) -> int:
+        if len(x.shape) < 2:
+            raise ValueError(f"expected input with at least 2 dimensions (N, C, ...), got shape {list(x.shape)}")
+        c = x.shape[1]
+        for what, p in params.items():
+            if p is not None and tuple(p.shape) != (c,):
+                raise ValueError(f"{what} should contain {c} elements (the channels of input of shape "
+                                 f"{list(x.shape)}), got shape {list(p.shape)}")
+        return c
+
+    @staticmethod
+    def _both(weight, bias, what):
+        if (weight is None) != (bias is None):
+            raise Unsupported(f"{what}: use_scale and use_bias are set together here; this case gives one of them")
+        return weight is not None
+
+    def _bn_prologue(self, x, weight, bias, running_mean, running_var, momentum, num_batches_tracked):
+        c = self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        self._both(weight, bias, "BatchNorm")
+        size = int(np.prod(x.shape))
+        if size and size // c <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(x.shape)}")
+        return c, size, momentum_factor(momentum, num_batches_tracked)
+
+    def _write_back(self, running_mean, running_var, rv_old, mean_new, var_new, f, m):
+        """Flax's running statistics -> PyTorch's (biased -> unbiased variance; module docstring)."""
+        running_mean.data = mean_new
+        running_var.data = var_new + (var_new - (1.0 - f) * rv_old) / (m - 1)
+
+
+class FlaxLinenBackend(_FlaxBackend):
+    name = "flax"
+    description = "flax.linen BatchNorm, LayerNorm, GroupNorm, RMSNorm (default arguments), jax.jit per configuration"
+    known_failures = BN_FAILURES + ROW_GROUP_FAILURES
+    ops = {
+        "batchnorm": Support(dtypes=DTYPES, layouts={"contiguous", "channels_last"}),
+        "layernorm": Support(dtypes=DTYPES, layouts={"contiguous"}),
+        "rmsnorm": Support(dtypes=DTYPES, layouts={"contiguous"}),
+        "groupnorm": Support(dtypes=DTYPES, layouts={"contiguous", "channels_last"}),
+    }
+
+    # -- batch norm --------------------------------------------------------------------------------
+    def _bn_module(self, x, eps, momentum, affine, train):
+        import flax.linen as nn
+
+        return nn.BatchNorm(use_running_average=not train, axis=x.channel_axis, momentum=momentum, epsilon=eps,
+                            use_bias=affine, use_scale=affine)
+
+    def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+        jnp = _jax().numpy
+        c, size, f = self._bn_prologue(x, weight, bias, running_mean, running_var, momentum, num_batches_tracked)
+        if size == 0:
+            return PhysicalArray(jnp.array(x.data), x.perm), None, None
+        affine = weight is not None
+        dt = x.data.dtype
+        tracked = running_mean is not None
+        rm_old = running_mean.data if tracked else jnp.zeros(c, dt)
+        rv_old = running_var.data if tracked else jnp.ones(c, dt)
+        module = self._bn_module(x, eps, 1.0 - f, affine, True)
+        fn = self._jit(("bn-train", x.data.shape, str(dt), x.channel_axis, float(eps), float(f), affine),
+                       lambda: lambda v, x_: module.apply(v, x_, mutable=["batch_stats"]))
+        variables = {"batch_stats": {"mean": rm_old, "var": rv_old}}
+        if affine:
+            variables["params"] = {"scale": weight.data, "bias": bias.data}
+        y, updates = fn(variables, x.data)
+        if tracked:
+            stats = updates["batch_stats"]
+            self._write_back(running_mean, running_var, rv_old, stats["mean"], stats["var"], f, size // c)
+        return PhysicalArray(self._done(y), x.perm), None, None
+
+    def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
+        self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        if running_mean is None:
+            raise Unsupported("eval without running statistics (Flax's BatchNorm always keeps batch_stats)")
+        affine = self._both(weight, bias, "BatchNorm")
+        module = self._bn_module(x, eps, 0.99, affine, False)
+        fn = self._jit(("bn-eval", x.data.shape, str(x.data.dtype), x.channel_axis, float(eps), affine),
+                       lambda: lambda v, x_: module.apply(v, x_))
+        variables = {"batch_stats": {"mean": running_mean.data, "var": running_var.data}}
+        if affine:
+            variables["params"] = {"scale": weight.data, "bias": bias.data}
+        return PhysicalArray(self._done(fn(variables, x.data)), x.perm)
+
+    def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+        jax, jnp = _jax(), _jax().numpy
+        c = self._check_channels(x, weight=weight)
+        affine = weight is not None
+        dt = x.data.dtype
+        if int(np.prod(x.shape)) == 0:  # nothing to differentiate: empty dx, zero parameter gradients
+            zero = [PhysicalArray(jnp.zeros(c, dt), (0,)) for _ in range(2)] if affine else [None, None]
+            return (PhysicalArray(jnp.array(x.data), x.perm), *zero)
+        module = self._bn_module(x, eps, 0.99, affine, True)
+
+        def make():
+            def grad(params, x_, dy_):
+                def f(p, xx):
+                    v = {"batch_stats": {"mean": jnp.zeros(c, dt), "var": jnp.ones(c, dt)}}
+                    if affine:
+                        v["params"] = p
+                    return module.apply(v, xx, mutable=["batch_stats"])[0]
+                return jax.vjp(f, params, x_)[1](dy_)
+            return grad
+
+        fn = self._jit(("bn-grad", x.data.shape, str(dt), x.channel_axis, float(eps), affine), make)
+        params = {"scale": weight.data, "bias": jnp.zeros(c, dt)} if affine else {}
+        dparams, dx = fn(params, x.data, self._in_order(dy, x))
+        self._done(dx)
+        if not affine:
+            return PhysicalArray(dx, x.perm), None, None
+        return PhysicalArray(dx, x.perm), PhysicalArray(dparams["scale"], (0,)), PhysicalArray(dparams["bias"], (0,))
+
+    # -- row ops (the backwards declare eps: Flax's autograd recomputes the statistics) -----------------
+    def _row_module(self, op, x, ns, eps, affine):
+        import flax.linen as nn
+
+        n = len(x.shape)
+        axes = tuple(range(n - len(ns), n))
+        if op == "layernorm":
+            return nn.LayerNorm(epsilon=eps, use_bias=affine, use_scale=affine, reduction_axes=axes, feature_axes=axes)
+        eps = float(np.finfo(x.data.dtype).eps) if eps is None else eps  # PyTorch's eps=None, made explicit
+        return nn.RMSNorm(epsilon=eps, use_scale=affine, reduction_axes=axes, feature_axes=axes)
+
+    def _row(self, op, x, ns, params, eps, dy=None):
+        jax = _jax()
+        affine = bool(params)
+        module = self._row_module(op, x, ns, eps, affine)
+        key = (op, "grad" if dy is not None else "fwd", x.data.shape, str(x.data.dtype), len(ns), eps, affine)
+        if dy is None:
+            fn = self._jit(key, lambda: lambda p, x_: module.apply({"params": p} if affine else {}, x_))
+            return fn(params, x.data)
+
+        def make():
+            def grad(p, x_, dy_):
+                return jax.vjp(lambda pp, xx: module.apply({"params": pp} if affine else {}, xx), p, x_)[1](dy_)
+            return grad
+
+        return self._jit(key, make)(params, x.data, dy)
+
+    def layernorm_forward(self, x, normalized_shape, weight, bias, *, eps):
+        rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
+        params = {"scale": weight.data, "bias": bias.data} if self._both(weight, bias, "LayerNorm") else {}
+        y = self._row("layernorm", x, tuple(normalized_shape), params, eps)
+        return PhysicalArray(self._done(y), x.perm), None, None
+
+    def layernorm_backward(self, dy, x, normalized_shape, weight, bias, mean, rstd, *, eps):
+        ns = rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
+        params = {"scale": weight.data, "bias": bias.data} if self._both(weight, bias, "LayerNorm") else {}
+        dp, dx = self._row("layernorm", x, ns, params, eps, self._in_order(dy, x))
+        self._done(dx)
+        keep = tuple(range(len(ns)))
+        if not params:
+            return PhysicalArray(dx, x.perm), None, None
+        return PhysicalArray(dx, x.perm), PhysicalArray(dp["scale"], keep), PhysicalArray(dp["bias"], keep)
+
+    def rmsnorm_forward(self, x, normalized_shape, weight, *, eps):
+        rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
+        params = {"scale": weight.data} if weight is not None else {}
+        y = self._row("rmsnorm", x, tuple(normalized_shape), params, eps)
+        return PhysicalArray(self._done(y), x.perm), None
+
+    def rmsnorm_backward(self, dy, x, normalized_shape, weight, rrms, *, eps):
+        ns = rowwise.validate(x, normalized_shape, {"weight": weight}, "rmsnorm")
+        params = {"scale": weight.data} if weight is not None else {}
+        dp, dx = self._row("rmsnorm", x, ns, params, eps, self._in_order(dy, x))
+        self._done(dx)
+        return PhysicalArray(dx, x.perm), (PhysicalArray(dp["scale"], tuple(range(len(ns)))) if params else None)
+
+    # -- group norm --------------------------------------------------------------------------------
+    def _gn(self, x, groups, weight, bias, eps, dy=None):
+        import flax.linen as nn
+
+        jax = _jax()
+        c = self._check_channels(x, weight=weight, bias=bias)
+        if len(x.shape) > 2 and not x.channels_last:
+            raise Unsupported("flax.linen.GroupNorm takes channels last; contiguous (N, C, ...) input would need a "
+                              "transpose inside the timed call")
+        if c % groups:
+            raise ValueError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                             f"of shape {list(x.shape)} and num_groups={groups}")
+        size = int(np.prod(x.shape))
+        if size // c * (c // groups) == 1:  # F.group_norm's own check (one value in all of a batch's groups)
+            raise ValueError(f"Expected more than 1 value per group, got input of shape {list(x.shape)}")
+        affine = self._both(weight, bias, "GroupNorm")
+        module = nn.GroupNorm(num_groups=groups, epsilon=eps, use_bias=affine, use_scale=affine)
+        params = {"scale": weight.data, "bias": bias.data} if affine else {}
+        key = ("gn", "grad" if dy is not None else "fwd", x.data.shape, str(x.data.dtype), groups, float(eps), affine)
+        if dy is None:
+            return self._jit(key, lambda: lambda p, x_: module.apply({"params": p} if affine else {}, x_))(params, x.data)
+
+        def make():
+            def grad(p, x_, dy_):
+                return jax.vjp(lambda pp, xx: module.apply({"params": pp} if affine else {}, xx), p, x_)[1](dy_)
+            return grad
+
+        return self._jit(key, make)(params, x.data, dy)
+
+    def groupnorm_forward(self, x, num_groups, weight, bias, *, eps):
+        y = self._gn(x, num_groups, weight, bias, eps)
+        return PhysicalArray(self._done(y), x.perm), None, None
+
+    def groupnorm_backward(self, dy, x, num_groups, weight, bias, mean, rstd, *, eps):
+        dp, dx = self._gn(x, num_groups, weight, bias, eps, self._in_order(dy, x))
+        self._done(dx)
+        if weight is None:
+            return PhysicalArray(dx, x.perm), None, None
+        return PhysicalArray(dx, x.perm), PhysicalArray(dp["scale"], (0,)), PhysicalArray(dp["bias"], (0,))
+
+
+class FlaxNnxBackend(_FlaxBackend):
+    """``flax.nnx.BatchNorm``: a stateful module, run through nnx's functional split/merge under jax.jit."""
+
+    name = "flax-nnx"
+    description = "flax.nnx BatchNorm (default arguments), split/merge under jax.jit per configuration"
+    known_failures = BN_FAILURES
+    ops = {"batchnorm": Support(passes={"train", "eval"}, dtypes=DTYPES, layouts={"contiguous", "channels_last"})}
+
+    def _module(self, x, c, eps, momentum, affine, dt, train):
+        from flax import nnx
+
+        return nnx.BatchNorm(c, use_running_average=not train, axis=x.channel_axis, momentum=momentum, epsilon=eps,
+                             use_bias=affine, use_scale=affine, dtype=None, param_dtype=dt, rngs=nnx.Rngs(0))
+
+    def _run(self, x, c, eps, momentum, affine, train, weight, bias, rm, rv):
+        from flax import nnx
+
+        dt = x.data.dtype
+        key = ("nnx-bn", train, x.data.shape, str(dt), x.channel_axis, float(eps), float(momentum), affine)
+        if key not in self._fns:
+            graphdef, _ = nnx.split(self._module(x, c, eps, momentum, affine, dt, train))
+
+            def step(state, x_):
+                m = nnx.merge(graphdef, state)
+                y = m(x_)
+                return y, nnx.state(m)
+
+            self._fns[key] = (_jax().jit(step), graphdef)
+        fn, graphdef = self._fns[key]
+        module = nnx.merge(graphdef, nnx.state(self._module(x, c, eps, momentum, affine, dt, train))) \
+            if key + ("state",) not in self._fns else None
+        state = self._fns.get(key + ("state",)) or nnx.state(module)
+        self._fns[key + ("state",)] = state
+        state = _with(state, mean=rm, var=rv, scale=weight, bias=bias)
+        return fn(state, x.data)
+
+    def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+        jnp = _jax().numpy
+        c, size, f = self._bn_prologue(x, weight, bias, running_mean, running_var, momentum, num_batches_tracked)
+        if size == 0:
+            return PhysicalArray(jnp.array(x.data), x.perm), None, None
+        dt = x.data.dtype
+        tracked = running_mean is not None
+        rm_old = running_mean.data if tracked else jnp.zeros(c, dt)
+        rv_old = running_var.data if tracked else jnp.ones(c, dt)
+        y, state = self._run(x, c, eps, 1.0 - f, weight is not None, True,
+                             weight.data if weight is not None else None, bias.data if bias is not None else None,
+                             rm_old, rv_old)
+        if tracked:
+            self._write_back(running_mean, running_var, rv_old, state["mean"].value, state["var"].value, f, size // c)
+        return PhysicalArray(self._done(y), x.perm), None, None
+
+    def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
+        c = self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        if running_mean is None:
+            raise Unsupported("eval without running statistics (nnx.BatchNorm always keeps its BatchStat variables)")
+        affine = self._both(weight, bias, "BatchNorm")
+        y, _ = self._run(x, c, eps, 0.99, affine, False, weight.data if affine else None,
+                         bias.data if affine else None, running_mean.data, running_var.data)
+        return PhysicalArray(self._done(y), x.perm)
+
+
+def _with(state, **values):
+    """``state`` (an nnx.State) with the named variables' values replaced (None: left as they are)."""
+    for name, value in values.items():
+        if value is not None and name in state:
+            state[name].value = value
+    return state
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return [FlaxLinenBackend(), FlaxNnxBackend()]
