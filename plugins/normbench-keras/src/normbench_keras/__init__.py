@@ -67,15 +67,17 @@ def _engine_dist(engine: str) -> str:
 
 
 #: found by `normbench check` (keras 3.15.1; measured on the torch engine unless said): the same
-#: layer code runs on every engine, so the list is shared (an engine where a case passes shows XPASS)
-KNOWN_FAILURES = (
+#: layer code runs on every engine, so most of the list is shared (an engine where a case passes shows XPASS)
+FLOAT64_IN_FLOAT32 = (
     KnownFailure(
         r"re:(batchnorm|layernorm|rmsnorm|groupnorm)/.*-float64.*",
-        "Keras computes float64 input in float32: BatchNormalization's compute dtype is "
+        "On the torch and jax engines Keras computes float64 input in float32 (the tensorflow engine does not): BatchNormalization's compute dtype is "
         "backend.result_type(float64, 'float32'), which Keras resolves to float32; errors of 2.3e-7 to 2.2e-6 "
         "(1.1x-6x the float64 tolerance) in y, dx, dweight on ordinary data, 162x on constant channels, "
         "1.95e6x (y off by 0.26) on LayerNorm rows of two values of 1e4 + N(0,1)",
     ),
+)
+KNOWN_FAILURES = (
     KnownFailure(
         r"re:(batchnorm|groupnorm)/offset/.*",
         "Keras's moments compute the variance in one pass, E[x^2] - E[x]^2 (keras.src.backend.torch.nn.moments "
@@ -435,18 +437,27 @@ class KerasBackend(Backend):
 class KerasTorch(KerasBackend):
     name = "keras-torch"
     engine = "torch"
+    known_failures = FLOAT64_IN_FLOAT32 + KNOWN_FAILURES
     description = "Keras 3 layers on the torch engine (eager, as Keras's torch trainer runs them)"
 
 
 class KerasJax(KerasBackend):
     name = "keras-jax"
     engine = "jax"
+    known_failures = FLOAT64_IN_FLOAT32 + KNOWN_FAILURES
     description = "Keras 3 layers on the jax engine (stateless_call under jax.jit, as model.fit runs them)"
 
 
 class KerasTensorFlow(KerasBackend):
     name = "keras-tensorflow"
     engine = "tensorflow"
+    known_failures = KNOWN_FAILURES + (
+        KnownFailure(
+            "batchnorm/shapes/16x8x1024-float32-contiguous",
+            "Keras on tensorflow (2.21) sums dweight over 16384 float32 values in float32: off by 1.85e-3 (relative "
+            "7.4e-5, 1.05x the tolerance of a float32 result of a wider sum)",
+        ),
+    )
     description = "Keras 3 layers on the tensorflow engine (stateless_call under tf.function, as model.fit runs them)"
 
 
