@@ -204,25 +204,23 @@ class Backend:
         return f"<{type(self).__name__} {self.name!r}>"
 
 
-def availability_of(backend: object) -> Availability:
-    """``backend.availability()``, with a broken one reported as unavailable, never raised."""
+def _checked(backend: object, method: str) -> Availability:
+    """``backend.<method>()`` as an Availability; a raising one is reported as unavailable, never raised."""
     try:
-        avail = backend.availability()
+        avail = getattr(backend, method)()
         return avail if isinstance(avail, Availability) else Availability(bool(avail), str(getattr(avail, "reason", "")))
     except Exception as exc:  # noqa: BLE001 - a third-party backend may raise anything
-        return Availability(False, f"availability() raised {type(exc).__name__}: {exc}")
+        return Availability(False, f"{method}() raised {type(exc).__name__}: {exc}")
+
+
+def availability_of(backend: object) -> Availability:
+    """``backend.availability()``, with a broken one reported as unavailable, never raised."""
+    return _checked(backend, "availability")
 
 
 def probe_of(backend: object) -> Availability:
-    """``backend.probe()`` if it has one; a raising probe is reported as unavailable, never raised."""
-    probe = getattr(backend, "probe", None)
-    if probe is None:
-        return Availability(True)
-    try:
-        avail = probe()
-        return avail if isinstance(avail, Availability) else Availability(bool(avail), str(getattr(avail, "reason", "")))
-    except Exception as exc:  # noqa: BLE001
-        return Availability(False, f"probe() raised {type(exc).__name__}: {exc}")
+    """``backend.probe()`` if it has one (v1 backends need not), checked like ``availability()``."""
+    return _checked(backend, "probe") if hasattr(backend, "probe") else Availability(True)
 
 
 def eps_kwargs(fn: Callable[..., Any], eps: Any) -> dict[str, Any]:

@@ -46,6 +46,12 @@ class PhysicalArray:
         """The physical axis holding logical axis 1 (channels): what a layer's ``axis`` is set to."""
         return self.perm.index(1) if len(self.perm) > 1 else 0
 
+    def axes_into(self, like: "PhysicalArray") -> list[int]:
+        """The transpose axes that put this array's data in ``like``'s physical order (a dy that
+        arrives in another layout than x)."""
+        back = np.argsort(self.perm)
+        return [int(back[p]) for p in like.perm]
+
     def __repr__(self) -> str:
         return f"PhysicalArray(shape={self.shape}, perm={self.perm}, {type(self.data).__name__})"
 
@@ -61,3 +67,15 @@ def physical(array: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
 def logical(host: np.ndarray, perm: tuple[int, ...]) -> np.ndarray:
     """The host copy of a physical array, viewed in logical axis order."""
     return np.asarray(host).transpose(np.argsort(perm)) if perm != tuple(range(len(perm))) else np.asarray(host)
+
+
+def check_channels(x: PhysicalArray, **params: Any) -> int:
+    """The channel count of ``x`` (logical (N, C, ...)); ValueError naming a parameter whose length differs."""
+    if len(x.shape) < 2:
+        raise ValueError(f"expected input with at least 2 dimensions (N, C, ...), got shape {list(x.shape)}")
+    c = x.shape[1]
+    for what, p in params.items():
+        if p is not None and tuple(p.shape) != (c,):
+            raise ValueError(f"{what} should contain {c} elements (the channels of input of shape "
+                             f"{list(x.shape)}), got shape {list(p.shape)}")
+    return c

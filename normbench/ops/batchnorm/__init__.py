@@ -31,7 +31,7 @@ from .bench import bench_call
 from .bytes import BYTE_MODEL, TRAFFIC, bytes_moved
 from .cases import GROUPS, NAME, PASSES, Case, all_cases, make_data
 from .check import run_case
-from .reference import momentum_factor
+from .reference import momentum_factor, unbiased_running_var
 from .strategies import property_cases
 
 OP = OpInfo(
@@ -64,4 +64,4 @@ def normbench_ops():
 
 
 __all__ = ["OP", "NAME", "PASSES", "GROUPS", "TRAFFIC", "Case", "all_cases", "make_data", "run_case",
-           "bytes_moved", "momentum_factor", "reference"]
+           "bytes_moved", "momentum_factor", "reference", "unbiased_running_var"]

@@ -20,6 +20,18 @@ def momentum_factor(momentum: float | None, num_batches_tracked: int) -> float:
     return float(momentum)
 
 
+def unbiased_running_var(updated, old, factor: float, m: int):
+    """PyTorch's running variance from one that was updated with the *biased* batch variance.
+
+    Keras, Flax and ONNX training mode update ``updated = (1 - factor) * old + factor * v_b`` with the
+    population variance ``v_b``; PyTorch uses ``v_b * m / (m - 1)`` (m values per channel). So
+    ``v_b = (updated - (1 - factor) * old) / factor`` and PyTorch's value is
+    ``updated + (updated - (1 - factor) * old) / (m - 1)``: computed from the implementation's own
+    output (no division by ``factor``, so 0 is fine). Plain arithmetic: NumPy, torch, JAX and
+    TensorFlow arrays alike."""
+    return updated + (updated - (1.0 - factor) * old) / (m - 1)
+
+
 def reduce_axes(ndim: int) -> tuple[int, ...]:
     """Every axis but the channel axis (1)."""
     return (0, *range(2, ndim))

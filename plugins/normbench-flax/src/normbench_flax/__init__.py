@@ -32,6 +32,7 @@ is set, else JAX silently computes float32) and float32.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 from importlib.metadata import PackageNotFoundError, version as dist_version
 
@@ -40,8 +41,9 @@ import numpy as np
 import normbench
 from normbench import Availability, Backend, KnownFailure, Support, Unsupported
 from normbench.ops import rowwise
-from normbench.ops.batchnorm import momentum_factor
-from normbench.physical import PhysicalArray, logical, physical
+from normbench.ops.batchnorm import momentum_factor, unbiased_running_var
+from normbench.ops.channelwise import validate_groupnorm
+from normbench.physical import PhysicalArray, check_channels, logical, physical
 
 DTYPES = frozenset({"float64", "float32"})
 
@@ -136,21 +138,8 @@ class _FlaxBackend(Backend):
 
     @staticmethod
     def _in_order(dy, like):
-        if dy.perm == like.perm:
-            return dy.data
-        back = np.argsort(dy.perm)
-        return _jax().numpy.transpose(dy.data, [int(back[p]) for p in like.perm])
-
-    @staticmethod
-    def _check_channels(x, **params) -> int:
-        if len(x.shape) < 2:
-            raise ValueError(f"expected input with at least 2 dimensions (N, C, ...), got shape {list(x.shape)}")
-        c = x.shape[1]
-        for what, p in params.items():
-            if p is not None and tuple(p.shape) != (c,):
-                raise ValueError(f"{what} should contain {c} elements (the channels of input of shape "
-                                 f"{list(x.shape)}), got shape {list(p.shape)}")
-        return c
+        """``dy``'s data in ``like``'s physical axis order (dy may arrive in another layout)."""
+        return dy.data if dy.perm == like.perm else _jax().numpy.transpose(dy.data, dy.axes_into(like))
 
     @staticmethod
     def _both(weight, bias, what):
@@ -159,17 +148,18 @@ class _FlaxBackend(Backend):
         return weight is not None
 
     def _bn_prologue(self, x, weight, bias, running_mean, running_var, momentum, num_batches_tracked):
-        c = self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        c = check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
         self._both(weight, bias, "BatchNorm")
         size = int(np.prod(x.shape))
         if size and size // c <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(x.shape)}")
         return c, size, momentum_factor(momentum, num_batches_tracked)
 
-    def _write_back(self, running_mean, running_var, rv_old, mean_new, var_new, f, m):
-        """Flax's running statistics -> PyTorch's (biased -> unbiased variance; module docstring)."""
+    @staticmethod
+    def _write_back(running_mean, running_var, rv_old, mean_new, var_new, f, m):
+        """Flax's running statistics -> PyTorch's (biased -> unbiased variance, from Flax's own output)."""
         running_mean.data = mean_new
-        running_var.data = var_new + (var_new - (1.0 - f) * rv_old) / (m - 1)
+        running_var.data = unbiased_running_var(var_new, rv_old, f, m)
 
 
 class FlaxLinenBackend(_FlaxBackend):
@@ -200,9 +190,9 @@ class FlaxLinenBackend(_FlaxBackend):
         tracked = running_mean is not None
         rm_old = running_mean.data if tracked else jnp.zeros(c, dt)
         rv_old = running_var.data if tracked else jnp.ones(c, dt)
-        module = self._bn_module(x, eps, 1.0 - f, affine, True)
         fn = self._jit(("bn-train", x.data.shape, str(dt), x.channel_axis, float(eps), float(f), affine),
-                       lambda: lambda v, x_: module.apply(v, x_, mutable=["batch_stats"]))
+                       lambda: functools.partial(self._bn_module(x, eps, 1.0 - f, affine, True).apply,
+                                                 mutable=["batch_stats"]))
         variables = {"batch_stats": {"mean": rm_old, "var": rv_old}}
         if affine:
             variables["params"] = {"scale": weight.data, "bias": bias.data}
@@ -213,13 +203,12 @@ class FlaxLinenBackend(_FlaxBackend):
         return PhysicalArray(self._done(y), x.perm), None, None
 
     def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
-        self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
         if running_mean is None:
             raise Unsupported("eval without running statistics (Flax's BatchNorm always keeps batch_stats)")
         affine = self._both(weight, bias, "BatchNorm")
-        module = self._bn_module(x, eps, 0.99, affine, False)
         fn = self._jit(("bn-eval", x.data.shape, str(x.data.dtype), x.channel_axis, float(eps), affine),
-                       lambda: lambda v, x_: module.apply(v, x_))
+                       lambda: self._bn_module(x, eps, 0.99, affine, False).apply)
         variables = {"batch_stats": {"mean": running_mean.data, "var": running_var.data}}
         if affine:
             variables["params"] = {"scale": weight.data, "bias": bias.data}
@@ -227,15 +216,15 @@ class FlaxLinenBackend(_FlaxBackend):
 
     def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
         jax, jnp = _jax(), _jax().numpy
-        c = self._check_channels(x, weight=weight)
+        c = check_channels(x, weight=weight)
         affine = weight is not None
         dt = x.data.dtype
         if int(np.prod(x.shape)) == 0:  # nothing to differentiate: empty dx, zero parameter gradients
             zero = [PhysicalArray(jnp.zeros(c, dt), (0,)) for _ in range(2)] if affine else [None, None]
             return (PhysicalArray(jnp.array(x.data), x.perm), *zero)
-        module = self._bn_module(x, eps, 0.99, affine, True)
-
         def make():
+            module = self._bn_module(x, eps, 0.99, affine, True)
+
             def grad(params, x_, dy_):
                 def f(p, xx):
                     v = {"batch_stats": {"mean": jnp.zeros(c, dt), "var": jnp.ones(c, dt)}}
@@ -264,21 +253,25 @@ class FlaxLinenBackend(_FlaxBackend):
         eps = float(np.finfo(x.data.dtype).eps) if eps is None else eps  # PyTorch's eps=None, made explicit
         return nn.RMSNorm(epsilon=eps, use_scale=affine, reduction_axes=axes, feature_axes=axes)
 
-    def _row(self, op, x, ns, params, eps, dy=None):
+    def _apply(self, key, make_module, params, x, dy=None):
+        """``module.apply`` with ``params`` (forward), or ``jax.vjp`` of it at ``dy`` (backward), jitted
+        once per configuration; the module is built then too, never in a timed call."""
         jax = _jax()
-        affine = bool(params)
-        module = self._row_module(op, x, ns, eps, affine)
-        key = (op, "grad" if dy is not None else "fwd", x.data.shape, str(x.data.dtype), len(ns), eps, affine)
-        if dy is None:
-            fn = self._jit(key, lambda: lambda p, x_: module.apply({"params": p} if affine else {}, x_))
-            return fn(params, x.data)
 
         def make():
-            def grad(p, x_, dy_):
-                return jax.vjp(lambda pp, xx: module.apply({"params": pp} if affine else {}, xx), p, x_)[1](dy_)
-            return grad
+            module = make_module()
 
-        return self._jit(key, make)(params, x.data, dy)
+            def forward(p, x_):
+                return module.apply({"params": p} if p else {}, x_)
+
+            return forward if dy is None else (lambda p, x_, dy_: jax.vjp(forward, p, x_)[1](dy_))
+
+        fn = self._jit(key + ("fwd" if dy is None else "grad",), make)
+        return fn(params, x.data) if dy is None else fn(params, x.data, dy)
+
+    def _row(self, op, x, ns, params, eps, dy=None):
+        key = (op, x.data.shape, str(x.data.dtype), len(ns), eps, bool(params))
+        return self._apply(key, lambda: self._row_module(op, x, ns, eps, bool(params)), params, x, dy)
 
     def layernorm_forward(self, x, normalized_shape, weight, bias, *, eps):
         rowwise.validate(x, normalized_shape, {"weight": weight, "bias": bias}, "layernorm")
@@ -313,30 +306,15 @@ class FlaxLinenBackend(_FlaxBackend):
     def _gn(self, x, groups, weight, bias, eps, dy=None):
         import flax.linen as nn
 
-        jax = _jax()
-        c = self._check_channels(x, weight=weight, bias=bias)
+        validate_groupnorm(x, groups, weight, bias)  # F.group_norm's checks, as the project's own backends make them
         if len(x.shape) > 2 and not x.channels_last:
             raise Unsupported("flax.linen.GroupNorm takes channels last; contiguous (N, C, ...) input would need a "
                               "transpose inside the timed call")
-        if c % groups:
-            raise ValueError(f"Expected number of channels in input to be divisible by num_groups, but got input "
-                             f"of shape {list(x.shape)} and num_groups={groups}")
-        size = int(np.prod(x.shape))
-        if size // c * (c // groups) == 1:  # F.group_norm's own check (one value in all of a batch's groups)
-            raise ValueError(f"Expected more than 1 value per group, got input of shape {list(x.shape)}")
         affine = self._both(weight, bias, "GroupNorm")
-        module = nn.GroupNorm(num_groups=groups, epsilon=eps, use_bias=affine, use_scale=affine)
         params = {"scale": weight.data, "bias": bias.data} if affine else {}
-        key = ("gn", "grad" if dy is not None else "fwd", x.data.shape, str(x.data.dtype), groups, float(eps), affine)
-        if dy is None:
-            return self._jit(key, lambda: lambda p, x_: module.apply({"params": p} if affine else {}, x_))(params, x.data)
-
-        def make():
-            def grad(p, x_, dy_):
-                return jax.vjp(lambda pp, xx: module.apply({"params": pp} if affine else {}, xx), p, x_)[1](dy_)
-            return grad
-
-        return self._jit(key, make)(params, x.data, dy)
+        key = ("gn", x.data.shape, str(x.data.dtype), groups, float(eps), affine)
+        return self._apply(key, lambda: nn.GroupNorm(num_groups=groups, epsilon=eps, use_bias=affine, use_scale=affine),
+                           params, x, dy)
 
     def groupnorm_forward(self, x, num_groups, weight, bias, *, eps):
         y = self._gn(x, num_groups, weight, bias, eps)
@@ -369,22 +347,17 @@ class FlaxNnxBackend(_FlaxBackend):
 
         dt = x.data.dtype
         key = ("nnx-bn", train, x.data.shape, str(dt), x.channel_axis, float(eps), float(momentum), affine)
-        if key not in self._fns:
-            graphdef, _ = nnx.split(self._module(x, c, eps, momentum, affine, dt, train))
+        if key not in self._fns:  # split once per configuration: a jitted step and the module's state
+            graphdef, state = nnx.split(self._module(x, c, eps, momentum, affine, dt, train))
 
-            def step(state, x_):
-                m = nnx.merge(graphdef, state)
+            def step(state_, x_):
+                m = nnx.merge(graphdef, state_)
                 y = m(x_)
                 return y, nnx.state(m)
 
-            self._fns[key] = (_jax().jit(step), graphdef)
-        fn, graphdef = self._fns[key]
-        module = nnx.merge(graphdef, nnx.state(self._module(x, c, eps, momentum, affine, dt, train))) \
-            if key + ("state",) not in self._fns else None
-        state = self._fns.get(key + ("state",)) or nnx.state(module)
-        self._fns[key + ("state",)] = state
-        state = _with(state, mean=rm, var=rv, scale=weight, bias=bias)
-        return fn(state, x.data)
+            self._fns[key] = (_jax().jit(step), state)
+        fn, state = self._fns[key]
+        return fn(_with(state, mean=rm, var=rv, scale=weight, bias=bias), x.data)
 
     def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         jnp = _jax().numpy
@@ -403,7 +376,7 @@ class FlaxNnxBackend(_FlaxBackend):
         return PhysicalArray(self._done(y), x.perm), None, None
 
     def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
-        c = self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        c = check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
         if running_mean is None:
             raise Unsupported("eval without running statistics (nnx.BatchNorm always keeps its BatchStat variables)")
         affine = self._both(weight, bias, "BatchNorm")

@@ -47,9 +47,10 @@ import numpy as np
 
 import normbench
 from normbench import Availability, Backend, KnownFailure, Support, Unsupported
-from normbench.ops.batchnorm import momentum_factor
 from normbench.ops import rowwise
-from normbench.physical import PhysicalArray, logical, physical
+from normbench.ops.batchnorm import momentum_factor, unbiased_running_var
+from normbench.ops.channelwise import validate_groupnorm
+from normbench.physical import PhysicalArray, check_channels, logical, physical
 
 ENGINES = {"torch": "torch", "jax": "jax", "tensorflow": "tensorflow"}
 DTYPES = frozenset({"float64", "float32"})
@@ -267,26 +268,9 @@ class KerasBackend(Backend):
 
         return keras.backend.standardize_dtype(x.data.dtype)
 
-    @staticmethod
-    def _in_order(dy, like):
+    def _in_order(self, dy, like):
         """``dy``'s data in ``like``'s physical axis order (dy may arrive in another layout)."""
-        if dy.perm == like.perm:
-            return dy.data
-        import keras
-
-        back = np.argsort(dy.perm)
-        return keras.ops.transpose(dy.data, [int(back[p]) for p in like.perm])
-
-    @staticmethod
-    def _check_channels(x, **params) -> int:
-        if len(x.shape) < 2:
-            raise ValueError(f"expected input with at least 2 dimensions (N, C, ...), got shape {list(x.shape)}")
-        c = x.shape[1]
-        for what, p in params.items():
-            if p is not None and tuple(p.shape) != (c,):
-                raise ValueError(f"{what} should contain {c} elements (the channels of input of shape "
-                                 f"{list(x.shape)}), got shape {list(p.shape)}")
-        return c
+        return dy.data if dy.perm == like.perm else self._keras().ops.transpose(dy.data, dy.axes_into(like))
 
     # -- batch norm ------------------------------------------------------------------------------------
     def _bn(self, x, eps, momentum, affine):
@@ -297,9 +281,8 @@ class KerasBackend(Backend):
 
     def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         keras = self._keras()
-        c = self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
-        if (weight is None) != (bias is None):
-            raise Unsupported("Keras's BatchNormalization has center and scale; normbench gives weight and bias together")
+        c = check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        tv = self._both(weight, bias, "BatchNormalization")
         size = int(np.prod(x.shape))
         if size == 0:  # an empty batch: y empty, running statistics untouched
             return PhysicalArray(keras.ops.copy(x.data), x.perm), None, None
@@ -307,35 +290,29 @@ class KerasBackend(Backend):
         if m <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(x.shape)}")
         f = momentum_factor(momentum, num_batches_tracked)
-        layer = self._bn(x, eps, 1.0 - f, weight is not None)
+        layer = self._bn(x, eps, 1.0 - f, bool(tv))
         dt = self._dtype(x)
         tracked = running_mean is not None
         rv_old = running_var.data if tracked else self._ones(c, dt)
         ntv = [running_mean.data if tracked else self._zeros(c, dt), rv_old]
-        tv = [weight.data, bias.data] if weight is not None else []
         y, (mm, mv) = self._fn(layer, "train")(tv, ntv, x.data)
         if tracked:
-            # biased -> unbiased running variance, from Keras's own output (module docstring)
             running_mean.data = mm
-            running_var.data = keras.ops.add(mv, keras.ops.divide(
-                keras.ops.subtract(mv, keras.ops.multiply(rv_old, 1.0 - f)), m - 1))
+            running_var.data = unbiased_running_var(mv, rv_old, f, m)  # from Keras's own output
         return PhysicalArray(self._done(y), x.perm), None, None
 
     def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
-        c = self._check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
+        check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
         if running_mean is None:
             raise Unsupported("eval without running statistics (Keras always has moving statistics)")
-        if (weight is None) != (bias is None):
-            raise Unsupported("Keras's BatchNormalization has center and scale; normbench gives weight and bias together")
-        layer = self._bn(x, eps, 0.9, weight is not None)
-        tv = [weight.data, bias.data] if weight is not None else []
-        del c
+        tv = self._both(weight, bias, "BatchNormalization")
+        layer = self._bn(x, eps, 0.9, bool(tv))
         y, _ = self._fn(layer, "eval")(tv, [running_mean.data, running_var.data], x.data)
         return PhysicalArray(self._done(y), x.perm)
 
     def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
         # the saved statistics are not Keras's to take: its autograd recomputes them from x
-        c = self._check_channels(x, weight=weight)
+        c = check_channels(x, weight=weight)
         dt = self._dtype(x)
         if int(np.prod(x.shape)) == 0:  # nothing to differentiate: empty dx, zero parameter gradients
             keras = self._keras()
@@ -406,10 +383,6 @@ class KerasBackend(Backend):
 
     # -- group norm ----------------------------------------------------------------------------------------
     def _gn(self, x, groups, eps, affine):
-        c = x.shape[1]
-        if c % groups:
-            raise ValueError(f"Expected number of channels in input to be divisible by num_groups, but got input "
-                             f"of shape {list(x.shape)} and num_groups={groups}")
         dt = self._dtype(x)
         return self._layer(("gn", x.channel_axis, groups, float(eps), affine),
                            lambda layers: layers.GroupNormalization(groups=groups, axis=x.channel_axis, epsilon=eps,
@@ -417,16 +390,13 @@ class KerasBackend(Backend):
                            x.data.shape, dt)
 
     def groupnorm_forward(self, x, num_groups, weight, bias, *, eps):
-        self._check_channels(x, weight=weight, bias=bias)
+        validate_groupnorm(x, num_groups, weight, bias)  # F.group_norm's checks, as the project's own backends make them
         tv = self._both(weight, bias, "GroupNormalization")
-        layer = self._gn(x, num_groups, eps, bool(tv))
-        if int(np.prod(x.shape)) // x.shape[1] * (x.shape[1] // num_groups) == 1:  # F.group_norm's own check
-            raise ValueError(f"Expected more than 1 value per group, got input of shape {list(x.shape)}")
-        y, _ = self._fn(layer, "eval")(tv, [], x.data)
+        y, _ = self._fn(self._gn(x, num_groups, eps, bool(tv)), "eval")(tv, [], x.data)
         return PhysicalArray(self._done(y), x.perm), None, None
 
     def groupnorm_backward(self, dy, x, num_groups, weight, bias, mean, rstd, *, eps):
-        self._check_channels(x, weight=weight, bias=bias)
+        validate_groupnorm(x, num_groups, weight, bias)
         tv = self._both(weight, bias, "GroupNormalization")
         dx, dtv = self._fn(self._gn(x, num_groups, eps, bool(tv)), "grad")(tv, [], x.data, self._in_order(dy, x))
         self._done(dx)

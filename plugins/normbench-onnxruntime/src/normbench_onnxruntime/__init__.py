@@ -11,8 +11,8 @@ PyTorch's and are mapped explicitly here:
   factor ``f`` (``momentum``, or ``1 / num_batches_tracked`` for the cumulative average);
 * the **running variance** is updated with the *population* (biased) batch variance ``v_b``, where
   PyTorch uses the unbiased ``v_b * m / (m - 1)`` (m values per channel). The adapter reads the
-  batch variance back from ONNX's own output, ``v_b = (rv_onnx - momentum_onnx * rv_old) / f``, and
-  returns ``rv_onnx + f * v_b / (m - 1)``: PyTorch's update, from ONNX's numbers and nothing else.
+  batch variance back from ONNX's own output (``normbench.ops.batchnorm.unbiased_running_var``):
+  PyTorch's update, from ONNX's numbers and nothing else.
 
 ONNX's attributes (epsilon, momentum) are float32: in float64 that is visible, and it is reported as
 a known failure with the measured error, not corrected. Opset 15 has no saved mean / inverse std
@@ -50,7 +50,7 @@ import numpy as np
 
 import normbench
 from normbench import Availability, Backend, KnownFailure, Support, Unsupported
-from normbench.ops.batchnorm import momentum_factor
+from normbench.ops.batchnorm import momentum_factor, unbiased_running_var
 
 _ONNX_TYPES = {"float32": 1, "float64": 11}  # onnx.TensorProto.FLOAT / DOUBLE
 OPSET = 15
@@ -151,8 +151,6 @@ class OnnxRuntimeBackend(Backend):
     def _session(self, dtype: str, rank: int, eps: float):
         key = (dtype, rank, float(eps), self._threads)
         if key not in self._sessions:
-            import onnx
-            import onnxruntime as ort
             from onnx import helper
 
             t = _ONNX_TYPES[dtype]
@@ -161,21 +159,12 @@ class OnnxRuntimeBackend(Backend):
                 helper.make_tensor_value_info(n, t, ["C"]) for n in ("scale", "B", "mean", "var")
             ]
             node = helper.make_node("BatchNormalization", ["X", "scale", "B", "mean", "var"], ["Y"], epsilon=float(eps))
-            graph = helper.make_graph([node], "bn", inputs, [helper.make_tensor_value_info("Y", t, dims)])
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-            model.ir_version = min(model.ir_version, 9)
-            onnx.checker.check_model(model)
-            opts = ort.SessionOptions()
-            if self._threads:
-                opts.intra_op_num_threads = self._threads
-            self._sessions[key] = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+            self._sessions[key] = self._build(node, "bn", inputs, [helper.make_tensor_value_info("Y", t, dims)], OPSET, 9)
         return self._sessions[key]
 
     def _train_session(self, dtype: str, rank: int, eps: float, momentum: float):
         key = ("train", dtype, rank, float(eps), float(momentum), self._threads)
         if key not in self._sessions:
-            import onnx
-            import onnxruntime as ort
             from onnx import helper
 
             t = _ONNX_TYPES[dtype]
@@ -186,12 +175,7 @@ class OnnxRuntimeBackend(Backend):
                 helper.make_tensor_value_info(n, t, ["C"]) for n in ("running_mean", "running_var")]
             node = helper.make_node("BatchNormalization", ["X", *names], ["Y", "running_mean", "running_var"],
                                     epsilon=float(eps), momentum=float(momentum), training_mode=1)
-            graph = helper.make_graph([node], "bn_train", inputs, outputs)
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-            model.ir_version = min(model.ir_version, 9)
-            onnx.checker.check_model(model)
-            self._sessions[key] = ort.InferenceSession(model.SerializeToString(), self._options(),
-                                                       providers=["CPUExecutionProvider"])
+            self._sessions[key] = self._build(node, "bn_train", inputs, outputs, OPSET, 9)
         return self._sessions[key]
 
     def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
@@ -215,12 +199,8 @@ class OnnxRuntimeBackend(Backend):
             "X": x, "scale": weight if weight is not None else np.ones(channels, x.dtype),
             "B": bias if bias is not None else np.zeros(channels, x.dtype), "input_mean": rm_old, "input_var": rv_old})
         if tracked:
-            # population -> unbiased running variance, from ONNX's own output (module docstring)
-            if f:
-                var_b = (rv_new - m_onnx * rv_old) / f
-                rv_new = rv_new + f * var_b / (m - 1)
             running_mean[...] = rm_new
-            running_var[...] = rv_new
+            running_var[...] = unbiased_running_var(rv_new, rv_old, f, m)  # from ONNX's own output
         return y, None, None
 
     def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
@@ -234,6 +214,18 @@ class OnnxRuntimeBackend(Backend):
         return y
 
 
+    def _build(self, node, name: str, inputs, outputs, opset: int, max_ir: int):
+        """One-node model -> checked -> InferenceSession (CPU, with this backend's thread count)."""
+        import onnx
+        import onnxruntime as ort
+        from onnx import helper
+
+        model = helper.make_model(helper.make_graph([node], name, inputs, outputs),
+                                  opset_imports=[helper.make_opsetid("", opset)])
+        model.ir_version = min(model.ir_version, max_ir)  # what this ONNX Runtime reads
+        onnx.checker.check_model(model)
+        return ort.InferenceSession(model.SerializeToString(), self._options(), providers=["CPUExecutionProvider"])
+
     def _options(self):
         import onnxruntime as ort
 
@@ -245,8 +237,6 @@ class OnnxRuntimeBackend(Backend):
     def _ln_session(self, dtype: str, rank: int, k: int, eps: float, has_bias: bool):
         key = ("layernorm", dtype, rank, k, float(eps), has_bias, self._threads)
         if key not in self._sessions:
-            import onnx
-            import onnxruntime as ort
             from onnx import helper
 
             t = _ONNX_TYPES[dtype]
@@ -260,12 +250,7 @@ class OnnxRuntimeBackend(Backend):
                        helper.make_tensor_value_info("InvStdDev", t, lead + [1] * k)]
             node = helper.make_node("LayerNormalization", names, ["Y", "Mean", "InvStdDev"], axis=rank - k,
                                     epsilon=float(eps), stash_type=t)
-            graph = helper.make_graph([node], "ln", inputs, outputs)
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", LN_OPSET)])
-            model.ir_version = min(model.ir_version, 9)
-            onnx.checker.check_model(model)
-            self._sessions[key] = ort.InferenceSession(model.SerializeToString(), self._options(),
-                                                       providers=["CPUExecutionProvider"])
+            self._sessions[key] = self._build(node, "ln", inputs, outputs, LN_OPSET, 9)
         return self._sessions[key]
 
     def layernorm_forward(self, x, normalized_shape, weight, bias, *, eps):
@@ -290,8 +275,6 @@ class OnnxRuntimeBackend(Backend):
     def _chan_session(self, op: str, dtype: str, rank: int, eps: float, groups: int):
         key = (op, dtype, rank, float(eps), groups, self._threads)
         if key not in self._sessions:
-            import onnx
-            import onnxruntime as ort
             from onnx import helper
 
             t = _ONNX_TYPES[dtype]
@@ -300,12 +283,7 @@ class OnnxRuntimeBackend(Backend):
                 helper.make_tensor_value_info(n, t, ["C"]) for n in ("scale", "B")]
             attrs = dict(num_groups=groups, stash_type=t) if op == "GroupNormalization" else {}
             node = helper.make_node(op, ["X", "scale", "B"], ["Y"], epsilon=float(eps), **attrs)
-            graph = helper.make_graph([node], op, inputs, [helper.make_tensor_value_info("Y", t, dims)])
-            model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", GN_OPSET)])
-            model.ir_version = min(model.ir_version, 10)
-            onnx.checker.check_model(model)
-            self._sessions[key] = ort.InferenceSession(model.SerializeToString(), self._options(),
-                                                       providers=["CPUExecutionProvider"])
+            self._sessions[key] = self._build(node, op, inputs, [helper.make_tensor_value_info("Y", t, dims)], GN_OPSET, 10)
         return self._sessions[key]
 
     def _chan_run(self, op: str, x, groups: int, weight, bias, eps: float):
