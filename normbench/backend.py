@@ -141,6 +141,10 @@ class Backend:
     known_failures: ClassVar[tuple[KnownFailure, ...]] = ()
     #: a line for ``normbench list``
     description: ClassVar[str] = ""
+    #: ``"<op>/<pass>"`` pattern (fnmatch) -> what a timing of that pass includes beyond the pass
+    #: itself, e.g. ``{"*/backward": "includes a forward: autograd reruns it"}``. Recorded with each
+    #: benchmark row and marked in the report, so a reader compares like with like.
+    timing_notes: ClassVar[Mapping[str, str]] = {}
 
     # -- environment -------------------------------------------------------------------------
     def availability(self) -> Availability:
@@ -221,6 +225,15 @@ def availability_of(backend: object) -> Availability:
 def probe_of(backend: object) -> Availability:
     """``backend.probe()`` if it has one (v1 backends need not), checked like ``availability()``."""
     return _checked(backend, "probe") if hasattr(backend, "probe") else Availability(True)
+
+
+def timing_note(backend: object, op: str, pass_: str) -> str:
+    """The backend's :attr:`Backend.timing_notes` that apply to ``op``'s ``pass_``, joined ("" if none)."""
+    notes = getattr(backend, "timing_notes", None) or {}
+    try:
+        return "; ".join(str(v) for k, v in notes.items() if fnmatch.fnmatchcase(f"{op}/{pass_}", str(k)))
+    except (AttributeError, TypeError):  # a malformed declaration is not worth failing a timing over
+        return ""
 
 
 def eps_kwargs(fn: Callable[..., Any], eps: Any) -> dict[str, Any]:
@@ -328,5 +341,6 @@ __all__ = [
     "probe_of",
     "safe_call",
     "support_of",
+    "timing_note",
     "why_unsupported",
 ]

@@ -38,12 +38,13 @@ ROUNDS = 3
 #: columns of every row; the axes of the row's op (OpInfo.axes) follow "shape". The spread
 #: (quartiles, ``dispersion`` = IQR / median, ``unstable``) is :func:`normbench.stats.summarize`'s;
 #: ``samples_s`` holds the raw samples (a list in JSON, space-separated in CSV) for intervals and
-#: ``normbench compare``; ``load_before``/``load_after`` are the 1-minute load average around it.
+#: ``normbench compare``; ``load_before``/``load_after`` are the 1-minute load average around it;
+#: ``note`` is what the timing includes beyond the pass, as the backend declares it (Backend.timing_notes).
 COLUMNS = [
     "norm", "backend", "op", "dtype", "layout", "shape", "threads",
     "median_s", "q1_s", "q3_s", "min_s", "max_s", "n_samples", "dispersion", "unstable", "repeat", "number",
     "bytes", "gbps", "copy_gbps", "floor_fraction", "compile_s", "load_before", "load_after",
-    "machine", "cpu", "backend_version", "device", "timestamp", "run_id", "samples_s",
+    "machine", "cpu", "backend_version", "device", "timestamp", "run_id", "note", "samples_s",
 ]
 
 
@@ -262,6 +263,6 @@ def measure_interleaved(
             "machine": machine["machine"], "cpu": machine["cpu"],
             "backend_version": facts["version"], "device": env.get("device_name", env.get("device", "cpu")),
             "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "run_id": run_id,
-            "samples_s": list(samples),
+            "note": info.get("note", ""), "samples_s": list(samples),
         })
     return rows, skipped

@@ -219,12 +219,13 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
         return df
     t = df.dropna(subset=["median_s"]).copy()
     for col in ("floor_fraction", "gbps", "copy_gbps", "threads", "commit", "run", "source", "timestamp", "q1_s",
-                "q3_s", "dispersion", "unstable", "n_samples", "peakmem_bytes", "asv_stats"):
+                "q3_s", "dispersion", "unstable", "n_samples", "peakmem_bytes", "asv_stats", "note"):
         if col not in t:
             t[col] = np.nan
     if "samples_s" not in t:
         t["samples_s"] = [[] for _ in range(len(t))]
     t["commit"] = t["commit"].astype(object).fillna("").astype(str)
+    t["note"] = t["note"].astype(object).fillna("").astype(str)
     t["run"] = t["run"].astype(object).fillna("").astype(str)
     t["threads"] = t["threads"].astype(object).fillna("").astype(str).str.replace(r"\.0$", "", regex=True)
     t["unstable"] = t["unstable"].astype(object).map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else
@@ -234,7 +235,8 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
                gbps=("gbps", "median"), copy_gbps=("copy_gbps", "median"), floor_fraction=("floor_fraction", "median"),
                dispersion=("dispersion", "max"), unstable=("unstable", "any"), n_samples=("n_samples", "sum"),
                peakmem_bytes=("peakmem_bytes", "max"), threads=("threads", "first"), source=("source", "first"),
-               timestamp=("timestamp", "max"), samples_s=("samples_s", _pool), asv_stats=("asv_stats", "first"))
+               timestamp=("timestamp", "max"), samples_s=("samples_s", _pool), asv_stats=("asv_stats", "first"),
+               note=("note", "first"))
     agg.update({a: (a, "first") for a in axes})
     return t.groupby(KEYS, as_index=False, dropna=False, sort=False).agg(**agg)
 
@@ -315,7 +317,7 @@ def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.
 # -- writing ------------------------------------------------------------------------------------
 #: names of the PNGs a report writes; older ones in the output folder are removed first
 PLOT_PREFIXES = ("summary", "time-vs-", "gbps-vs-", "speedup-", "bars-")
-MARK_FAIL, MARK_UNSTABLE = "†", "!"
+MARK_FAIL, MARK_UNSTABLE, MARK_NOTE = "†", "!", "‡"
 
 
 def _run_label(machine: str, run: str, n_machines: int) -> str:
@@ -533,6 +535,9 @@ def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
              f"- {MARK_FAIL} marks a backend that failed conformance (unexpectedly or as a known failure) for that "
              "dtype, layout and rank (in any pass: a backward defect matters to whoever trains); it is left out of "
              "the *fastest* columns.",
+             f"- {MARK_NOTE} marks a timing that includes more than the pass, as its backend declares (e.g. a "
+             "backward that reruns the forward because the library keeps no saved statistics); the note is under "
+             "the table.",
              "- *% floor* is the achieved bandwidth over a memory copy of the same bytes measured in the same run "
              "with the same threads (the faster of a one-thread and a threaded copy). Bytes per pass:"]
     lines += [f"  - {op.name}: {op.byte_model}" for op in ops if not t.empty and op.name in set(t["norm"])]
@@ -577,6 +582,8 @@ def _cell(r, baseline: str, failing, op: OpInfo) -> str:
         text += f" ({', '.join(extra)})"
     if r.get("unstable"):
         text += f" {MARK_UNSTABLE}"
+    if r.get("note"):
+        text += f" {MARK_NOTE}"
     if failing.failed(op.name, r["backend"], r["dtype"], r["layout"], r["shape"]):
         text += f" {MARK_FAIL}"
     return text
@@ -599,7 +606,14 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
         label = [_run_label(machine, run, n_machines)] if several_runs else []
         rows.append([*label, *key, *cells])
     lines += [markdown([*keys, *backends], rows), ""]
-    return lines
+    return lines + _notes(s)
+
+
+def _notes(s: pd.DataFrame) -> list[str]:
+    """The backends' own notes on what their timings include (Backend.timing_notes), one line each."""
+    notes = s[s["note"] != ""][["backend", "note"]].drop_duplicates() if "note" in s else s.iloc[0:0]
+    return [f"{MARK_NOTE} {b}: {n}." if not n.endswith(".") else f"{MARK_NOTE} {b}: {n}"
+            for b, n in notes.itertuples(index=False)] + ([""] if len(notes) else [])
 
 
 def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
@@ -619,7 +633,7 @@ def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
         if ok.empty:
             lead, best = "", "(none passed)"
         else:
-            best = ok.iloc[0]["backend"]
+            best = ok.iloc[0]["backend"] + (f" {MARK_NOTE}" if ok.iloc[0].get("note") else "")
             if len(ok) > 1:
                 r = row_ratio(ok.iloc[1].to_dict(), ok.iloc[0].to_dict())
                 lead = f"{_interval(r.ratio, r.low if r.resolved else np.nan, r.high if r.resolved else np.nan)} over {ok.iloc[1]['backend']}"
@@ -634,4 +648,4 @@ def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
     return [f"### {op.name}: which one is fastest", "",
             "Per configuration, the fastest backend among those that passed conformance for its dtype and layout "
             "(`~`: the lead is within the noise). Without conformance results (`--check`), no backend is excluded.", "",
-            markdown(head, rows), ""]
+            markdown(head, rows), ""] + _notes(s)

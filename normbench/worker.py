@@ -251,6 +251,7 @@ class _Child:
 
     def setup(self, payload):
         """Prepare and calibrate one configuration; it stays ready for ``samples`` requests."""
+        from .backend import timing_note
         from .bench import calibrate, prepare_call
 
         op_name, pass_, shape, dtype, layout = payload
@@ -262,7 +263,8 @@ class _Child:
         p = prepare_call(b, op, pass_, shape, dtype, layout)
         number, warmup = calibrate(p)
         self.timing = {"prepared": p, "number": number}
-        return {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes}
+        return {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes,
+                "note": timing_note(b, op.name, pass_)}
 
     def samples(self, n_samples):
         from .bench import run_samples

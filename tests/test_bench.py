@@ -119,3 +119,21 @@ def test_hanging_backend_is_dropped_and_the_rest_is_measured(capsys):
             "dropped for the rest of the run after 2 failures") in err
     assert "hangs batchnorm train 8x3 " not in err  # not called again
     assert out.count(" numpy ") == 3
+
+
+def test_a_declared_timing_note_is_recorded_in_the_row():
+    from normbench.backend import timing_note
+
+    b = load().get("numpy")
+    assert timing_note(b, "batchnorm", "backward") == ""
+    b.timing_notes = {"*/backward": "includes the forward", "batchnorm/*": "per channel"}
+    try:
+        assert timing_note(b, "batchnorm", "backward") == "includes the forward; per channel"
+        assert timing_note(b, "layernorm", "forward") == ""
+        row = measure(b, OP, "backward", (4, 8, 6, 6), "float32", "contiguous", repeat=1, threads=1)
+        assert row["note"] == "includes the forward; per channel"
+        assert measure(b, OP, "eval", (4, 8), "float32", "contiguous", repeat=1, threads=1)["note"] == "per channel"
+        b.timing_notes = {3: None}  # malformed: ignored, never fails a timing
+        assert timing_note(b, "batchnorm", "eval") == ""
+    finally:
+        del b.timing_notes

@@ -254,3 +254,25 @@ def test_asv_regressions_use_asv_statistics_and_track_values_fill_the_columns(tm
     assert old.loc["numpy", "q1_s"] == pytest.approx(0.98e-3) and not old.loc["numpy", "unstable"]
     reg = report.regressions(report.timing_rows(df, OPS))
     assert list(reg["backend"]) == ["numpy"] and reg.iloc[0]["basis"] == "significant (asv statistics)"
+
+
+def test_timing_notes_are_marked_and_explained(tmp_path):
+    """A backend's own note on what its timing includes (Backend.timing_notes) survives the bench
+    file and is marked in the pass table and the "which one" table, with the note under each."""
+    from normbench import benchfile
+
+    note = "backward includes the forward"
+    rows = [_rows("r", "torch-cpu", "8x16x8x8", 1.0), {**_rows("r", "keras-torch", "8x16x8x8", 0.5), "note": note},
+            _rows("r", "numba", "8x16x8x8", 2.0)]
+    path = tmp_path / "b.csv"
+    benchfile.write(path, rows, [{"run_id": "r"}])
+    df = report.load_bench([path], OPS)
+    text = report.write_report(df, tmp_path / "rep", OPS, plots=False).read_text()
+    train = text.split("### batchnorm train")[1].split("###")[0]
+    row = [line for line in train.splitlines() if "8x16x8x8" in line][0]
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[5].endswith("‡") and "‡" not in cells[4] + cells[6]  # keras-torch only (torch-cpu, keras, numba)
+    assert f"‡ keras-torch: {note}." in train
+    which = text.split("which one is fastest")[1].split("## ")[0]
+    assert "| keras-torch ‡ |" in which and f"‡ keras-torch: {note}." in which
+    assert "‡ marks a timing that includes more than the pass" in text

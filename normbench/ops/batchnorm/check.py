@@ -133,8 +133,9 @@ def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> st
         x = data.xs[-1]
         if saved is None:  # train unsupported (or empty batch): use the reference's statistics
             ref_t = reference.train_forward(x, data.weight, data.bias, momentum=case.momentum, eps=case.eps)
-            mean_h = np.nan_to_num(ref_t.save_mean).astype(np.dtype(pdt))
-            invstd_h = np.nan_to_num(ref_t.save_invstd).astype(np.dtype(pdt))
+            with np.errstate(over="ignore"):  # out of the dtype's range: inf, as the backend would hold it
+                mean_h = np.nan_to_num(ref_t.save_mean).astype(np.dtype(pdt))
+                invstd_h = np.nan_to_num(ref_t.save_invstd).astype(np.dtype(pdt))
             saved = (ref_t, s.native(mean_h, pdt), s.native(invstd_h, pdt), x)
         ref_t, n_mean, n_invstd, x = saved
         n_x, n_dy = s.native(x, case.dtype), s.native(data.dy, case.dtype)
