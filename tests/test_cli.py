@@ -196,3 +196,12 @@ def test_a_third_party_op_runs_through_every_command(tmp_path, capsys):
     text = (tmp_path / "rep" / "README.md").read_text()
     assert "## toynorm: Toy RMS scaling" in text and "### toynorm forward" in text
     assert (tmp_path / "rep" / "time-vs-rows-toynorm-forward-float32-contiguous.png").exists()
+
+
+def test_skip_backend_leaves_backends_out_and_a_typo_is_named(capsys):
+    code, out, _ = run(capsys, "check", "--backend", "numpy", "--backend", "torch-cpu", "--skip-backend", "torch-*",
+                       "--norm", "batchnorm", "--group", "dtypes", "--json")
+    assert code == 0
+    assert [b["name"] for b in json.loads(out)["norms"]["batchnorm"]["backends"]] == ["numpy"]
+    code, _, err = run(capsys, "check", "--backend", "numpy", "--skip-backend", "nmupy")
+    assert code == 2 and "--skip-backend 'nmupy' matches none of the selected backends (numpy)" in err

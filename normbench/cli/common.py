@@ -52,6 +52,8 @@ def norm_option(p: argparse.ArgumentParser) -> None:
 
 def backend_option(p: argparse.ArgumentParser, what: str = "backend") -> None:
     p.add_argument("--backend", action="append", default=[], metavar="NAME", help=f"{what} (repeatable; default: all)")
+    p.add_argument("--skip-backend", action="append", default=[], metavar="PATTERN",
+                   help="leave out the backends whose name matches PATTERN (fnmatch, e.g. 'keras-*'; repeatable)")
 
 
 def load_registry(args):
@@ -71,9 +73,16 @@ def warn_problems(registry, stream=None) -> None:
 
 def selected(registry, args):
     """(ops, backends) named by --norm and --backend (all when not given)."""
+    import fnmatch
+
     ops = registry.select_ops(getattr(args, "norm", []))
     backends = registry.select(getattr(args, "backend", []))
-    return ops, backends
+    skip = getattr(args, "skip_backend", [])
+    for pattern in skip:  # a typo must not silently keep a backend in
+        if not any(fnmatch.fnmatchcase(b.name, pattern) for b in backends):
+            raise InputError(f"--skip-backend {pattern!r} matches none of the selected backends "
+                             f"({', '.join(b.name for b in backends)})")
+    return ops, [b for b in backends if not any(fnmatch.fnmatchcase(b.name, p) for p in skip)]
 
 
 def checked_passes(ops, passes: Sequence[str]) -> list[str]:

@@ -83,7 +83,8 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     head = runinfo.header(run_id, runinfo.now(), backends=facts)  # once; facts fill in as backends are measured
     print(f"run {run_id}")
     print("== 1/4 backends")
-    rows = [r for r in backend_rows(registry, ops) if not args.backend or r["name"] in args.backend]
+    chosen = {b.name for b in backends}
+    rows = [r for r in backend_rows(registry, ops) if r["name"] in chosen]
     print(render(["backend", "available", "from", "ops"],
                  [[r["name"], "yes" if r["available"] else f"no: {r['reason']}", r["source"], ",".join(r["ops"])] for r in rows]))
     for p in registry.problems:

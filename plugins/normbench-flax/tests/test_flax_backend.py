@@ -55,3 +55,22 @@ def test_layernorm_backward_is_jax_vjp(registry):
     np.testing.assert_allclose(backend.to_numpy(dx), want_dx, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(backend.to_numpy(dw), (dy * xhat).sum(0), rtol=1e-9)
     np.testing.assert_allclose(backend.to_numpy(db), dy.sum(0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["flax", "flax-nnx"])
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_batchnorm_backward_is_jax_vjp_of_the_training_module(registry, name, layout):
+    from normbench.ops.batchnorm import reference
+
+    backend = registry.get(name)
+    rng = np.random.default_rng(6)
+    x, dy = rng.standard_normal((4, 3, 5, 2)) * 2 + 1, rng.standard_normal((4, 3, 5, 2))
+    w = rng.uniform(0.5, 1.5, 3)
+    t = reference.train_forward(x, w, np.zeros(3), momentum=0.1, eps=1e-5)
+    want = reference.backward(dy, x, w, t.save_mean, t.save_invstd)
+    for _ in range(2):  # the second call reuses the jitted function and its cached module state
+        got = backend.batchnorm_backward(backend.from_numpy(to_layout(dy, layout), "float64"),
+                                         backend.from_numpy(to_layout(x, layout), "float64"),
+                                         backend.from_numpy(w, "float64"), None, None, eps=1e-5)
+        for g, wv in zip(got, want):
+            np.testing.assert_allclose(backend.to_numpy(g), wv, rtol=1e-9, atol=1e-11)

@@ -151,6 +151,19 @@ class _FlaxBackend(Backend):
             raise Unsupported(f"{what}: use_scale and use_bias are set together here; this case gives one of them")
         return weight is not None
 
+    @staticmethod
+    def _empty_grad(x, c, affine):
+        """Backward of an empty batch: nothing to differentiate, empty dx, zero parameter gradients."""
+        jnp = _jax().numpy
+        zero = [PhysicalArray(jnp.zeros(c, x.data.dtype), (0,)) for _ in range(2)] if affine else [None, None]
+        return (PhysicalArray(jnp.array(x.data), x.perm), *zero)
+
+    def _bn_grads(self, dx, x, dweight, dbias):
+        self._done(dx)
+        if dweight is None:
+            return PhysicalArray(dx, x.perm), None, None
+        return PhysicalArray(dx, x.perm), PhysicalArray(dweight, (0,)), PhysicalArray(dbias, (0,))
+
     def _bn_prologue(self, x, weight, bias, running_mean, running_var, momentum, num_batches_tracked):
         c = check_channels(x, weight=weight, bias=bias, running_mean=running_mean, running_var=running_var)
         self._both(weight, bias, "BatchNorm")
@@ -223,9 +236,9 @@ class FlaxLinenBackend(_FlaxBackend):
         c = check_channels(x, weight=weight)
         affine = weight is not None
         dt = x.data.dtype
-        if int(np.prod(x.shape)) == 0:  # nothing to differentiate: empty dx, zero parameter gradients
-            zero = [PhysicalArray(jnp.zeros(c, dt), (0,)) for _ in range(2)] if affine else [None, None]
-            return (PhysicalArray(jnp.array(x.data), x.perm), *zero)
+        if int(np.prod(x.shape)) == 0:
+            return self._empty_grad(x, c, affine)
+
         def make():
             module = self._bn_module(x, eps, 0.99, affine, True)
 
@@ -241,10 +254,7 @@ class FlaxLinenBackend(_FlaxBackend):
         fn = self._jit(("bn-grad", x.data.shape, str(dt), x.channel_axis, float(eps), affine), make)
         params = {"scale": weight.data, "bias": jnp.zeros(c, dt)} if affine else {}
         dparams, dx = fn(params, x.data, self._in_order(dy, x))
-        self._done(dx)
-        if not affine:
-            return PhysicalArray(dx, x.perm), None, None
-        return PhysicalArray(dx, x.perm), PhysicalArray(dparams["scale"], (0,)), PhysicalArray(dparams["bias"], (0,))
+        return self._bn_grads(dx, x, dparams["scale"] if affine else None, dparams["bias"] if affine else None)
 
     # -- row ops (the backwards declare eps: Flax's autograd recomputes the statistics) -----------------
     def _row_module(self, op, x, ns, eps, affine):
@@ -338,7 +348,7 @@ class FlaxNnxBackend(_FlaxBackend):
     name = "flax-nnx"
     description = "flax.nnx BatchNorm (default arguments), split/merge under jax.jit per configuration"
     known_failures = BN_FAILURES
-    ops = {"batchnorm": Support(passes={"train", "eval"}, dtypes=DTYPES, layouts={"contiguous", "channels_last"})}
+    ops = {"batchnorm": Support(dtypes=DTYPES, layouts={"contiguous", "channels_last"})}
 
     def _module(self, x, c, eps, momentum, affine, dt, train):
         from flax import nnx
@@ -376,7 +386,7 @@ class FlaxNnxBackend(_FlaxBackend):
                              weight.data if weight is not None else None, bias.data if bias is not None else None,
                              rm_old, rv_old)
         if tracked:
-            self._write_back(running_mean, running_var, rv_old, state["mean"].value, state["var"].value, f, size // c)
+            self._write_back(running_mean, running_var, rv_old, state["mean"][...], state["var"][...], f, size // c)
         return PhysicalArray(self._done(y), x.perm), None, None
 
     def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
@@ -389,11 +399,41 @@ class FlaxNnxBackend(_FlaxBackend):
         return PhysicalArray(self._done(y), x.perm)
 
 
+    def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+        """``jax.vjp`` of the training-mode module with respect to its Params and x (the BatchStat
+        variables ride along, rebuilt inside the trace so the module may update them)."""
+        jax, jnp = _jax(), _jax().numpy
+        c = check_channels(x, weight=weight)
+        affine = weight is not None
+        dt = x.data.dtype
+        if int(np.prod(x.shape)) == 0:
+            return self._empty_grad(x, c, affine)
+        key = ("nnx-bn-grad", x.data.shape, str(dt), x.channel_axis, float(eps), affine)
+        if key not in self._fns:
+            from flax import nnx
+
+            graphdef, params, rest = nnx.split(self._module(x, c, eps, 0.99, affine, dt, True), nnx.Param, ...)
+            # nnx makes its BatchStat variables float32 whatever param_dtype; in x's dtype, as in train
+            rest = _with(rest, mean=jnp.zeros(c, dt), var=jnp.ones(c, dt))
+
+            def grad(params_, rest_, x_, dy_):
+                def f(p, xx):
+                    return nnx.merge(graphdef, p, jax.tree.map(lambda a: a, rest_))(xx)
+                return jax.vjp(f, params_, x_)[1](dy_)
+
+            self._fns[key] = (jax.jit(grad), params, rest)
+        fn, params, rest = self._fns[key]
+        if affine:
+            params = _with(params, scale=weight.data, bias=jnp.zeros(c, dt))
+        dparams, dx = fn(params, rest, x.data, self._in_order(dy, x))
+        return self._bn_grads(dx, x, dparams["scale"][...] if affine else None, dparams["bias"][...] if affine else None)
+
+
 def _with(state, **values):
     """``state`` (an nnx.State) with the named variables' values replaced (None: left as they are)."""
     for name, value in values.items():
         if value is not None and name in state:
-            state[name].value = value
+            state[name].set_value(value)  # the whole array (its dtype too), not an in-place cast
     return state
 
 
