@@ -152,11 +152,15 @@ class _FlaxBackend(Backend):
         return weight is not None
 
     @staticmethod
-    def _empty_grad(x, c, affine):
-        """Backward of an empty batch: nothing to differentiate, empty dx, zero parameter gradients."""
+    def _bn_grad_prologue(x, weight):
+        """(channels, affine, dtype, the result if the batch is empty (nothing to differentiate:
+        empty dx, zero parameter gradients) else None)."""
         jnp = _jax().numpy
-        zero = [PhysicalArray(jnp.zeros(c, x.data.dtype), (0,)) for _ in range(2)] if affine else [None, None]
-        return (PhysicalArray(jnp.array(x.data), x.perm), *zero)
+        c, affine, dt = check_channels(x, weight=weight), weight is not None, x.data.dtype
+        if int(np.prod(x.shape)):
+            return c, affine, dt, None
+        zero = [PhysicalArray(jnp.zeros(c, dt), (0,)) for _ in range(2)] if affine else [None, None]
+        return c, affine, dt, (PhysicalArray(jnp.array(x.data), x.perm), *zero)
 
     def _bn_grads(self, dx, x, dweight, dbias):
         self._done(dx)
@@ -233,11 +237,9 @@ class FlaxLinenBackend(_FlaxBackend):
 
     def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
         jax, jnp = _jax(), _jax().numpy
-        c = check_channels(x, weight=weight)
-        affine = weight is not None
-        dt = x.data.dtype
-        if int(np.prod(x.shape)) == 0:
-            return self._empty_grad(x, c, affine)
+        c, affine, dt, empty = self._bn_grad_prologue(x, weight)
+        if empty is not None:
+            return empty
 
         def make():
             module = self._bn_module(x, eps, 0.99, affine, True)
@@ -403,11 +405,9 @@ class FlaxNnxBackend(_FlaxBackend):
         """``jax.vjp`` of the training-mode module with respect to its Params and x (the BatchStat
         variables ride along, rebuilt inside the trace so the module may update them)."""
         jax, jnp = _jax(), _jax().numpy
-        c = check_channels(x, weight=weight)
-        affine = weight is not None
-        dt = x.data.dtype
-        if int(np.prod(x.shape)) == 0:
-            return self._empty_grad(x, c, affine)
+        c, affine, dt, empty = self._bn_grad_prologue(x, weight)
+        if empty is not None:
+            return empty
         key = ("nnx-bn-grad", x.data.shape, str(dt), x.channel_axis, float(eps), affine)
         if key not in self._fns:
             from flax import nnx
