@@ -1,9 +1,11 @@
 """normbench report: bench files and asv results to Markdown + PNG; asv end to end."""
 import json
+import re
 import os
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -149,7 +151,7 @@ def test_bench_files_and_check_json_of_normbench_0_1_still_report(tmp_path):
 def _rows(run, backend, shape, scale, dtype="float32", layout="contiguous", n=8):
     import random
 
-    rng = random.Random(hash((run, backend, shape)) % 1000)
+    rng = random.Random(zlib.crc32(f"{run} {backend} {shape}".encode()))  # not hash(): salted per process
     samples = [scale * 1e-3 * (1 + 0.01 * rng.random()) for _ in range(n)]
     return {"norm": "batchnorm", "backend": backend, "op": "train", "dtype": dtype, "layout": layout, "shape": shape,
             "threads": 2, "median_s": sorted(samples)[n // 2], "samples_s": samples, "machine": "box", "run_id": run,
@@ -169,8 +171,9 @@ def test_two_runs_of_one_machine_stay_apart(tmp_path):
     assert [r["run_id"] for r in runs] == ["run-a", "run-b"]
     text = report.write_report(df, tmp_path / "rep", OPS, runs=runs, plots=False).read_text()
     summary = text.split("## Summary")[1].split("## batchnorm")[0]
-    # never merged into one median: one run says 2x faster, the other 2x slower
-    assert "| run-a | numba | 2.00x [" in summary and "| run-b | numba | 0.50x [" in summary
+    # never merged into one median: one run says 2x faster, the other 2x slower (samples carry 1% noise)
+    ups = dict(re.findall(r"\| (run-[ab]) \| numba \| ([0-9.]+)x \[", summary))
+    assert float(ups["run-a"]) == pytest.approx(2.0, rel=0.02) and float(ups["run-b"]) == pytest.approx(0.5, rel=0.02)
     assert "### run run-a" in text and "### run run-b" in text
 
 
