@@ -611,9 +611,8 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
 
 def _notes(s: pd.DataFrame) -> list[str]:
     """The backends' own notes on what their timings include (Backend.timing_notes), one line each."""
-    notes = s[s["note"] != ""][["backend", "note"]].drop_duplicates() if "note" in s else s.iloc[0:0]
-    return [f"{MARK_NOTE} {b}: {n}." if not n.endswith(".") else f"{MARK_NOTE} {b}: {n}"
-            for b, n in notes.itertuples(index=False)] + ([""] if len(notes) else [])
+    notes = s.loc[s["note"] != "", ["backend", "note"]].drop_duplicates()  # timing_rows always has the column
+    return [f"{MARK_NOTE} {b}: {n.rstrip('.')}." for b, n in notes.itertuples(index=False)] + ([""] if len(notes) else [])
 
 
 def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
