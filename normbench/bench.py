@@ -1,17 +1,23 @@
-"""Timing backends fairly: same inputs, same thread count, device sync, warm-up excluded.
+"""Timing backends fairly: same inputs, same threads, same memory policy, fresh processes, device sync.
 
 Op-agnostic: the op's record (:class:`~normbench.opinfo.OpInfo`) makes the data, converts it and
-returns the call to time (``bench_call``), and says how many bytes a pass moves. Per
-measurement: host data is made and converted to the backend's arrays (untimed), the
-backend's ``prepare`` (JIT compilation) and one warm-up call run and are timed separately as
-``compile_s``; then ``repeat`` samples, each the mean of ``number`` back-to-back calls
-(``number`` chosen so a sample lasts >= 2 ms, as timeit and asv do), bracketed by
-``synchronize()``. Output allocation is inside the timed call, as a user pays it. The backends
-of one configuration are measured together, in three rounds, each sample batch after 50 ms of
-untimed calls (see :func:`measure_interleaved` for why).
+returns the call to time (``bench_call``), and says how many bytes a pass moves. The protocol
+(README, "How normbench times"):
 
-Each row also carries the bandwidth floor: a memory copy of the same bytes, measured in the
-same run with the same number of threads, gives the machine's achievable bandwidth, and
+- **Memory policy**: every worker of every backend starts under one allocator policy
+  (:mod:`normbench.memory`, default ``reuse``), recorded per row with the page faults per call.
+- **Processes** (pyperf's model, :func:`run_grid`): each (configuration, backend) is measured in
+  ``Rigor.processes`` fresh worker processes, backends interleaved per round in a random order.
+- **Budget** (:func:`run_samples`): per process, samples of ``number`` calls (>= 2 ms each, as
+  timeit and asv choose it) until both a minimum count and a minimum timed duration are in;
+  samples taken while the process was descheduled are set aside and re-taken
+  (:mod:`normbench.contention`).
+- **Intervals** (:mod:`normbench.stats`) model both levels: samples within a process, and
+  processes within a run.
+
+Preparation (JIT compilation), data, conversion and warm-up are untimed (``compile_s`` records
+them). Output allocation is inside the timed call, as a user pays it. Each row also carries the
+bandwidth floor: a memory copy of the same bytes with the same threads, in the same run, gives
 ``floor_fraction = achieved GB/s / copy GB/s`` (bytes: the op's byte model).
 """
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
+import random
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,18 +41,49 @@ from .stats import summarize
 
 MIN_SAMPLE_S = 2e-3
 SETTLE_S = 0.05
-ROUNDS = 3
+#: a process keeps taking samples, setting contended ones aside, for at most this times its budget
+RETRY_FACTOR = 4
+#: samples per process at most, whatever the budget (a 2 ms floor per sample bounds it anyway)
+MAX_SAMPLES = 400
+#: configurations measured by one worker process in a row (see blocks_of)
+BLOCK = 12
+
+
+@dataclass(frozen=True)
+class Rigor:
+    """How hard to measure: fresh processes per (configuration, backend), and per process the
+    fewest samples and the least timed time (seconds of calls, contended samples not counted)."""
+
+    name: str
+    processes: int
+    min_samples: int
+    budget_s: float
+
+
+RIGORS = {
+    "quick": Rigor("quick", 2, 5, 0.05),
+    "default": Rigor("default", 3, 7, 0.1),
+    "rigorous": Rigor("rigorous", 6, 10, 0.4),
+}
 
 #: columns of every row; the axes of the row's op (OpInfo.axes) follow "shape". The spread
 #: (quartiles, ``dispersion`` = IQR / median, ``unstable``) is :func:`normbench.stats.summarize`'s;
 #: ``samples_s`` holds the raw samples (a list in JSON, space-separated in CSV) for intervals and
 #: ``normbench compare``; ``load_before``/``load_after`` are the 1-minute load average around it;
-#: ``note`` is what the timing includes beyond the pass, as the backend declares it (Backend.timing_notes).
+#: ``note`` is what the timing includes beyond the pass, as the backend declares it (Backend.timing_notes);
+#: ``memory_policy`` and ``faults_per_call`` (minor page faults per call) say what allocation cost;
+#: ``contended`` (a process could not get its samples uncontended), ``set_aside`` (contended samples
+#: re-taken), ``wait_fraction`` (run delay / wall), ``cpu_fraction`` (CPU / wall), ``runnable_tasks``
+#: (on the machine, this worker's own threads included) and ``steal_fraction`` (medians over
+#: processes) say what else ran; ``process_n`` the samples each
+#: process gave, in order (``samples_s`` is their concatenation), ``processes`` their number.
 COLUMNS = [
     "norm", "backend", "op", "dtype", "layout", "shape", "threads",
     "median_s", "q1_s", "q3_s", "min_s", "max_s", "n_samples", "dispersion", "unstable", "repeat", "number",
     "bytes", "gbps", "copy_gbps", "floor_fraction", "compile_s", "load_before", "load_after",
-    "machine", "cpu", "backend_version", "device", "timestamp", "run_id", "note", "samples_s",
+    "memory_policy", "faults_per_call", "contended", "set_aside", "wait_fraction", "cpu_fraction", "runnable_tasks",
+    "steal_fraction", "process_dispersion", "processes",
+    "machine", "cpu", "backend_version", "device", "timestamp", "run_id", "note", "samples_s", "process_n",
 ]
 
 
@@ -154,115 +193,271 @@ def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
     return gbps
 
 
-def run_samples(p: Prepared, number: int, n_samples: int) -> list[float]:
-    """A busy warm-up, then ``n_samples`` samples of ``number`` calls each.
+def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float) -> dict[str, Any]:
+    """A busy warm-up, then samples of ``number`` calls until at least ``min_samples`` uncontended
+    samples *and* ``budget_s`` seconds of uncontended timed calls are in (``blocked_autorange``'s
+    and pyperf's idea: a time budget, not a count).
 
-    Busy warm-up first: after a switch between backends, the previous one's OpenMP threads keep
-    spin-waiting for milliseconds and the allocator's state changes; the first calls run up to
-    3x slow. (Alternating single samples, or sleeping between them, measured exactly that.)
+    Busy warm-up first: the previous work's OpenMP threads keep spin-waiting for milliseconds and
+    the first calls run up to 3x slow. Around every sample (outside its timed region) the
+    process's run delay and preemptions are read (:mod:`normbench.contention`); a sample taken
+    while the kernel was descheduled is set aside and taken again, up to :data:`RETRY_FACTOR`
+    times the budget. Returns the samples, the ones set aside, whether the budget was reached
+    without them (``contended`` if not), and per-call page faults (``getrusage``'s minor-fault
+    delta over every timed call: a timing dominated by allocation shows here).
     """
+    from . import contention
+
     t_end = time.perf_counter() + SETTLE_S
     while time.perf_counter() < t_end:
         p.call()
     p.backend.synchronize()
-    return [_sample(p.call, p.backend.synchronize, number) for _ in range(n_samples)]
+    kept: list[float] = []
+    set_aside: list[float] = []
+    waits, cpus, others = [], [], []
+    faults0 = _minor_faults()
+    steal0 = contention.steal_ticks()
+    started = time.perf_counter()
+    calls = 0
+    limit = started + RETRY_FACTOR * max(budget_s, min_samples * number * 1e-4) + 1.0
+    while True:
+        a = contention.read()
+        s = _sample(p.call, p.backend.synchronize, number)
+        b = contention.read()
+        calls += number
+        state = contention.between(a, b)
+        (set_aside if state.contended else kept).append(s)
+        if state.wait_fraction is not None:
+            waits.append(state.wait_fraction)
+        cpus.append(state.cpu_fraction)
+        n = contention.runnable_tasks()
+        if n is not None:
+            others.append(n)
+        done = len(kept) >= min_samples and sum(kept) * number >= budget_s
+        if done or len(kept) >= MAX_SAMPLES or time.perf_counter() > limit:
+            break
+    wall = time.perf_counter() - started
+    faults = (_minor_faults() - faults0) / calls
+    steal1 = contention.steal_ticks()
+    contended = len(kept) < min_samples
+    return {
+        "samples": kept if not contended else kept + set_aside, "set_aside": len(set_aside) if not contended else 0,
+        "contended": contended, "faults_per_call": faults,
+        "wait_fraction": statistics.median(waits) if waits else None,
+        "cpu_fraction": statistics.median(cpus), "runnable_tasks": statistics.median(others) if others else None,
+        "steal_fraction": (None if steal0 is None or steal1 is None
+                           else (steal1 - steal0) / (os.sysconf("SC_CLK_TCK") * wall * (os.cpu_count() or 1))),
+    }
 
 
-class InProcess:
-    """A backend driven in this process, with the same requests a worker answers (no isolation:
-    for the Python API and asv, which isolates benchmarks itself)."""
+def _minor_faults() -> int:
+    import resource
 
-    def __init__(self, backend: Backend, op: OpInfo, threads: int | None = None):
-        from .worker import _Child
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
-        self.name = backend.name
-        self.child = _Child()
-        self.child.backend, self.child.ops = backend, {op.name: op}
-        self.threads = safe_call(lambda: backend.set_threads(threads))
 
-    def request(self, kind: str, payload: Any = None, timeout: float | None = None) -> Any:
-        return getattr(self.child, kind)(payload)
+def _row(op: OpInfo, pass_: str, shape, dtype: str, layout: str, backend: str, procs: list[dict[str, Any]], *,
+         threads: int | None, asked_threads: int | None, machine: dict, run_id: str, policy: str,
+         facts: dict | None = None) -> dict[str, Any]:
+    """One row (see :data:`COLUMNS`) from the per-process results of one (configuration, backend)."""
+    facts = facts or {}
+    samples = [s for p in procs for s in p["samples"]]
+    spread = summarize(samples, [len(p["samples"]) for p in procs])
+    nbytes = procs[0]["nbytes"]
+    gbps = nbytes / spread["median_s"] / 1e9
+    # the machine's bandwidth with the threads asked for, whatever the backend managed to use;
+    # a device backend measures its own memory (Backend.copy_gbps, optional)
+    copy = facts.get("copy_gbps") or copy_bandwidth(nbytes, asked_threads or threads or 1)
+
+    def med(key):
+        vals = [p[key] for p in procs if p.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    env = facts.get("environment", {})
+    return {
+        "norm": op.name, "backend": backend, "op": pass_, "dtype": dtype, "layout": layout,
+        "shape": format_shape(shape), **op.axes_of(shape), "threads": threads if threads is not None else "",
+        **spread, "repeat": len(samples), "number": int(statistics.median(p["number"] for p in procs)),
+        "bytes": nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
+        "compile_s": procs[0]["compile_s"], "load_before": procs[0].get("load"), "load_after": procs[-1].get("load_after"),
+        "memory_policy": policy, "faults_per_call": med("faults_per_call"),
+        "contended": any(p["contended"] for p in procs), "set_aside": sum(p["set_aside"] for p in procs),
+        "wait_fraction": med("wait_fraction"), "cpu_fraction": med("cpu_fraction"),
+        "runnable_tasks": med("runnable_tasks"), "steal_fraction": med("steal_fraction"),
+        "machine": machine["machine"], "cpu": machine["cpu"],
+        "backend_version": facts.get("version", ""), "device": env.get("device_name", env.get("device", "cpu")),
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "run_id": run_id,
+        "note": procs[0].get("note", ""), "samples_s": samples,
+        "process_n": [len(p["samples"]) for p in procs],
+    }
 
 
 def measure(
-    backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
-    threads: int | None = None, machine: dict | None = None,
+    backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *,
+    rigor: str | Rigor = "default", threads: int | None = None, machine: dict | None = None, repeat: int | None = None,
 ) -> dict[str, Any]:
-    """One benchmark row (see :data:`COLUMNS`), in this process. Raises Unsupported for unsupported requests."""
-    handle = InProcess(backend, op, threads)
-    rows, skipped = measure_interleaved([handle], op, pass_, shape, dtype, layout, repeat=repeat, threads=threads,
-                                        machine=machine)
-    if skipped:
-        raise skipped[0][1]
-    return rows[0]
+    """One benchmark row (see :data:`COLUMNS`) measured in *this* process, for the Python API and
+    asv (which isolates benchmarks itself): one process only, under whatever allocator policy
+    the caller's process has (recorded as ``caller``). ``bench`` and ``run`` use :func:`run_grid`.
+    Raises Unsupported for unsupported requests."""
+    r = rigor if isinstance(rigor, Rigor) else RIGORS[rigor]
+    in_effect = safe_call(lambda: backend.set_threads(threads))
+    t0 = time.perf_counter()
+    backend.prepare(op.name, dtype, layout, len(shape))
+    compile_s = time.perf_counter() - t0
+    p = prepare_call(backend, op, pass_, shape, dtype, layout)
+    number, warmup = calibrate(p)
+    got = run_samples(p, number, repeat or r.min_samples, r.budget_s)
+    from .backend import timing_note
+
+    proc = {**got, "nbytes": p.nbytes, "number": number, "compile_s": compile_s + warmup,
+            "note": timing_note(backend, op.name, pass_), "load": load_average(), "load_after": load_average()}
+    return _row(op, pass_, shape, dtype, layout, backend.name, [proc], threads=in_effect, asked_threads=threads,
+                machine=machine or machine_info(), run_id="", policy="caller",
+                facts={"version": safe_call(backend.version, "")})
 
 
-def measure_interleaved(
-    handles: list, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *, repeat: int = 10,
-    threads: int | None = None, machine: dict | None = None, timeout: float | None = None, run_id: str = "",
-) -> tuple[list[dict[str, Any]], list[tuple[Any, Exception]]]:
-    """Time one configuration on several backends, back to back, in a few rounds.
+@dataclass
+class Config:
+    """One measurement to make: an op's pass on a shape, dtype and layout."""
 
-    ``handles`` are :class:`normbench.worker.Worker` (each backend in its own process) or
-    :class:`InProcess` objects; the parent only orchestrates. Measuring the backends of one
-    configuration back to back (rather than each backend's whole grid in turn), in rounds,
-    keeps them under the same machine conditions, so their ratio is fair even when absolute
-    times drift on a shared machine. ``timeout`` bounds each backend's set-up (JIT compilation,
-    warm-up) and each batch of its samples. Returns (rows, [(handle, exception)]) where the
-    exception is Unsupported, or what the worker's death, time limit or error raised.
+    op: OpInfo
+    pass_: str
+    shape: tuple[int, ...]
+    dtype: str
+    layout: str
+
+    def label(self) -> str:
+        return f"{self.op.name} {self.pass_} {format_shape(self.shape)} {self.dtype} {self.layout}"
+
+    def __hash__(self) -> int:
+        return hash((self.op.name, self.pass_, self.shape, self.dtype, self.layout))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Config) and (self.op.name, self.pass_, self.shape, self.dtype, self.layout) == (
+            other.op.name, other.pass_, other.shape, other.dtype, other.layout)
+
+
+def blocks_of(todo: list[Config], size: int = BLOCK) -> list[list[Config]]:
+    """Consecutive configurations of one op, at most ``size`` each: a block is measured in
+    ``processes`` rounds of one fresh worker per backend, so process start-up is paid per block,
+    not per configuration, while the backends of a configuration are still measured within
+    minutes of each other."""
+    out: list[list[Config]] = []
+    for cfg in todo:
+        if out and out[-1][0].op.name == cfg.op.name and len(out[-1]) < size:
+            out[-1].append(cfg)
+        else:
+            out.append([cfg])
+    return out
+
+
+#: a backend whose worker dies or runs past the time limit this often is dropped for the run
+MAX_DEATHS = 2
+
+
+def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None, timeout: float | None = 300.0,
+             plugins: tuple[str, ...] = (), scopes: dict | None = None, policy: str = "reuse", run_id: str = "",
+             progress=None, on_rows=None, facts: dict | None = None, seed: int | None = None):
+    """Measure every configuration on every backend that implements its op (pyperf's process model).
+
+    The plan is cut into blocks (:func:`blocks_of`). Each block runs ``rigor.processes`` rounds;
+    in each round every backend gets a **fresh worker process** (started under the memory
+    ``policy``, start-up untimed), the backends in a new random order, and that worker measures
+    the block's configurations in a random order too. So each (configuration, backend) is
+    measured in several processes, none of which inherits another's allocator or cache state,
+    and what a process's history still does to a timing becomes variance between its processes
+    (which the intervals carry) instead of a bias. A worker that crashes or runs past
+    ``timeout`` costs that (configuration, backend) and is replaced; after MAX_DEATHS the backend
+    is dropped. ``on_rows(rows)`` gets every row so far after each block; ``facts`` receives each
+    measured backend's version, environment, threads and memory policy for the run's header.
+    Returns (rows, skipped lines).
     """
-    from .worker import RemoteError
+    from .backend import availability_of
+    from .worker import RemoteError, Worker, WorkerError
 
-    machine = machine or machine_info()
-    load_before = load_average()
-    ready, skipped = [], []
-    for h in handles:
-        try:
-            info = h.request("setup", (op.name, pass_, shape, dtype, layout), timeout)
-            ready.append((h, info, []))
-        except RemoteError as exc:
-            skipped.append((h, Unsupported(str(exc)) if exc.type_name == "Unsupported" else exc))
-        except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
-            skipped.append((h, exc))
-    # ROUNDS rounds of (each backend in turn: busy warm-up, then its share of the samples):
-    # this machine's speed drifts over ~100 ms windows, and rounds spread the drift over all
-    # backends instead of letting one backend's whole measurement fall into a slow window.
-    per_round = [len(r) for r in np.array_split(np.arange(repeat), min(ROUNDS, repeat))]
-    for n_samples in per_round:
-        for entry in list(ready):
-            h, _, samples = entry
-            try:
-                samples.extend(h.request("samples", n_samples, timeout))
-            except Exception as exc:  # noqa: BLE001 - reported by the caller, the others go on
-                ready.remove(entry)
-                skipped.append((h, exc))
-    rows = []
-    load_after = load_average()
-    for h, info, samples in ready:
-        try:
-            facts = h.request("facts", info["nbytes"], timeout)
-        except Exception:  # noqa: BLE001 - facts are informative; the timing stands
-            facts = {"version": "", "environment": {}, "copy_gbps": None}
-        h.facts = {"version": facts["version"], "environment": facts["environment"]}  # for the run's header
-        spread = summarize(samples)
-        median = spread["median_s"]
-        nbytes = info["nbytes"]
-        gbps = nbytes / median / 1e9
-        in_effect = h.threads
-        # the machine's bandwidth with the threads asked for, whatever the backend managed to use;
-        # a device backend measures its own memory (Backend.copy_gbps, optional)
-        copy = facts["copy_gbps"] or copy_bandwidth(nbytes, threads or in_effect or 1)
-        env = facts["environment"]
-        rows.append({
-            "norm": op.name, "backend": h.name, "op": pass_, "dtype": dtype, "layout": layout,
-            "shape": format_shape(shape), **op.axes_of(shape),
-            "threads": in_effect if in_effect is not None else "",
-            **spread, "repeat": repeat, "number": info["number"],
-            "bytes": nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
-            "compile_s": info["compile_s"], "load_before": load_before, "load_after": load_after,
-            "machine": machine["machine"], "cpu": machine["cpu"],
-            "backend_version": facts["version"], "device": env.get("device_name", env.get("device", "cpu")),
-            "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "run_id": run_id,
-            "note": info.get("note", ""), "samples_s": list(samples),
-        })
+    rng = random.Random(seed)
+    machine = machine_info()
+    scopes = scopes or {}
+    rows, skipped, usable = [], [], []
+    for b in backends:
+        avail = availability_of(b)
+        if avail:
+            usable.append(b)
+        else:
+            skipped.append(f"{b.name}: unavailable ({avail.reason})")
+    deaths: dict[str, int] = {}
+    dropped: set[str] = set()
+
+    def failed(name: str, cfg: Config, exc: BaseException) -> str:
+        if isinstance(exc, Unsupported):
+            return f"{name} {cfg.label()}: unsupported ({exc})"
+        if isinstance(exc, WorkerError):
+            deaths[name] = deaths.get(name, 0) + 1
+            what = f"{exc.kind}, {exc}"
+            if deaths[name] >= MAX_DEATHS:
+                dropped.add(name)
+                what += f"; dropped for the rest of the run after {deaths[name]} failures"
+            return f"{name} {cfg.label()}: {what}"
+        kind = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
+        return f"{name} {cfg.label()}: error {kind} ({exc})"
+
+    for block in blocks_of(todo):
+        got: dict[tuple[int, str], list[dict]] = {}
+        lost: set[tuple[int, str]] = set()
+        info: dict[str, dict] = {}
+        for round_ in range(rigor.processes):
+            order = [b for b in usable if b.name not in dropped and block[0].op.name in getattr(b, "ops", {})]
+            rng.shuffle(order)
+            for b in order:
+                todo_here = [i for i in range(len(block)) if (i, b.name) not in lost]
+                rng.shuffle(todo_here)
+                w = Worker(b.name, plugins, threads, scopes.get(b.name), memory_policy=policy)
+                try:
+                    for i in todo_here:
+                        cfg = block[i]
+                        if b.name in dropped:
+                            break
+                        try:
+                            started = w.ensure(timeout)
+                        except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
+                            lost.add((i, b.name))
+                            skipped.append(failed(b.name, cfg, exc))
+                            continue
+                        if not started["available"]:
+                            dropped.add(b.name)
+                            skipped.append(f"{b.name}: unavailable in its worker ({started['reason']})")
+                            break
+                        info[b.name] = started
+                        try:
+                            load = load_average()
+                            setup = w.request("setup", (cfg.op.name, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout), timeout)
+                            res = w.request("samples", (rigor.min_samples, rigor.budget_s), timeout)
+                            if round_ == 0:
+                                res["facts"] = w.request("facts", setup["nbytes"], timeout)
+                        except Exception as exc:  # noqa: BLE001 - reported, the others go on
+                            lost.add((i, b.name))
+                            err = Unsupported(str(exc)) if isinstance(exc, RemoteError) and exc.type_name == "Unsupported" else exc
+                            skipped.append(failed(b.name, cfg, err))
+                            got.pop((i, b.name), None)
+                            continue
+                        got.setdefault((i, b.name), []).append({**setup, **res, "load": load, "load_after": load_average()})
+                        if progress:
+                            progress.step(f"{b.name} {cfg.label()}")
+                finally:
+                    w.stop()
+        for (i, name), procs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            if (i, name) in lost:
+                continue
+            cfg = block[i]
+            f = next((p["facts"] for p in procs if "facts" in p), {})
+            threads_in_effect = info.get(name, {}).get("threads")
+            rows.append(_row(cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout, name, procs, threads=threads_in_effect,
+                             asked_threads=threads, machine=machine, run_id=run_id,
+                             policy=info.get(name, {}).get("memory_policy", policy), facts=f))
+            if facts is not None and name not in facts and f:
+                facts[name] = {"version": f.get("version", ""), "environment": f.get("environment", {}),
+                               "threads": threads_in_effect, "memory_policy": info.get(name, {}).get("memory_policy")}
+        if on_rows and rows:
+            on_rows(rows)
     return rows, skipped

@@ -5,7 +5,7 @@ JSON::
     {"normbench_bench": 3, "runs": [<header of each run, normbench.runinfo.header>], "rows": [...]}
 
 CSV holds the same rows, one per line, with the raw samples as one space-separated column
-(``samples_s``) so ``normbench compare`` works on either; the run headers are in JSON only.
+(``samples_s``, and the samples per process likewise in ``process_n``) so ``normbench compare`` works on either; the run headers are in JSON only.
 Files written by normbench 0.4 and older (no samples, no run id) still load; what needs the
 samples says so.
 """
@@ -54,6 +54,8 @@ def read(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     for r in rows:
         if "samples_s" in r:
             r["samples_s"] = _samples_from_cell(r["samples_s"])
+        if "process_n" in r:
+            r["process_n"] = [int(k) for k in _samples_from_cell(r["process_n"])]
     return rows, runs
 
 
@@ -69,6 +71,8 @@ def write(path: Path, rows: list[dict[str, Any]], runs: list[dict[str, Any]]) ->
     if path.suffix.lower() == ".csv":
         if "samples_s" in df:
             df["samples_s"] = df["samples_s"].map(lambda v: " ".join(repr(float(x)) for x in v) if isinstance(v, list) else v)
+        if "process_n" in df:
+            df["process_n"] = df["process_n"].map(lambda v: " ".join(str(int(x)) for x in v) if isinstance(v, list) else v)
         atomic_write(path, df.to_csv(index=False))
     else:
         records = json.loads(df.to_json(orient="records"))  # NaN -> null, numpy types -> JSON

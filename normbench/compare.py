@@ -35,11 +35,22 @@ def samples_of(row: dict[str, Any]) -> list[float]:
     return [float(x) for x in s] if isinstance(s, (list, tuple)) else []
 
 
-def row_ratio(num: dict[str, Any], den: dict[str, Any]) -> stats.Ratio:
-    """``num``'s time over ``den``'s, from their samples; medians only (no interval) when a row has none."""
+def processes_of(row: dict[str, Any]) -> list[int] | None:
+    n = row.get("process_n")
+    return [int(k) for k in n] if isinstance(n, (list, tuple)) and n else None
+
+
+def is_contended(row: dict[str, Any]) -> bool:
+    v = row.get("contended")
+    return bool(v) and not (isinstance(v, float) and math.isnan(v))
+
+
+def row_ratio(num: dict[str, Any], den: dict[str, Any], confidence: float = stats.CONFIDENCE) -> stats.Ratio:
+    """``num``'s time over ``den``'s, from their samples (two-level when both rows carry their
+    processes); medians only (no interval) when a row has no samples."""
     a, b = samples_of(num), samples_of(den)
     if a and b:
-        return stats.ratio(a, b)
+        return stats.ratio(a, b, confidence, num_processes=processes_of(num), den_processes=processes_of(den))
     r = float(num["median_s"]) / float(den["median_s"])
     return stats.Ratio(r, 0.0, math.inf, math.nan, 1, 1)
 
@@ -68,28 +79,63 @@ def speedups(rows: Iterable[dict[str, Any]], baseline: str, keys: Sequence[str] 
     return out
 
 
+#: a configuration whose interval spans more than this factor (high / low) says too little to
+#: average: it is left out of its summary, which says how many were
+WIDE = 2.0
+
+
+def summarize_ratios(rs: Sequence[stats.Ratio], contended: int = 0) -> dict[str, Any]:
+    """One summary of per-configuration ratios (> 1: faster) that cannot contradict them.
+
+    Configurations whose interval is unresolved or spans more than :data:`WIDE` are left out of
+    the geometric mean (counted in ``wide``), and so are contended rows (counted by the caller).
+    The verdict is "faster" only when the mean's interval is above 1 *and* at least one
+    configuration is clearly faster, likewise "slower"; else "no clear difference".
+    """
+    verdicts = Counter(r.verdict(higher="faster", lower="slower") if r.resolved else "unresolved" for r in rs)
+    usable = [r for r in rs if r.resolved and r.high / r.low <= WIDE]
+    g = stats.geomean(usable) if usable else None
+    verdict = "no clear difference"
+    if g is not None and g.resolved and g.significant:
+        side = "faster" if g.ratio > 1 else "slower"
+        if verdicts[side]:
+            verdict = side
+    return {"geomean": g, "n": len(rs), "used": len(usable), "wide": len(rs) - len(usable), "contended": contended,
+            "faster": verdicts["faster"], "slower": verdicts["slower"],
+            "unclear": verdicts["no clear difference"] + verdicts["unresolved"], "verdict": verdict}
+
+
 def speedup_summary(rows: Sequence[dict[str, Any]], baseline: str) -> list[dict[str, Any]]:
     """Per backend, op and pass: the geometric-mean speed-up over ``baseline`` with its interval,
-    and how many configurations were clearly faster, clearly slower, or neither."""
+    how many configurations were clearly faster, clearly slower, or neither, and how many were
+    left out (contended, or an interval too wide: :func:`summarize_ratios`)."""
     rows = list(rows)
     per = speedups(rows, baseline)
+    base = {config_key(r, SAME_RUN_KEYS): r for r in rows if r["backend"] == baseline}
     groups: dict[tuple[str, str, str], list[stats.Ratio]] = {}
+    busy: Counter = Counter()
     for i, r in per.items():
-        groups.setdefault((rows[i]["backend"], rows[i]["norm"], rows[i]["op"]), []).append(r)
-    out = []
-    for (backend, norm, pass_), rs in groups.items():
-        verdicts = Counter(r.verdict(higher="faster", lower="slower") if r.resolved else "unresolved" for r in rs)
-        out.append({"backend": backend, "norm": norm, "op": pass_, "geomean": stats.geomean(rs), "n": len(rs),
-                    "faster": verdicts["faster"], "slower": verdicts["slower"],
-                    "unclear": verdicts["no clear difference"] + verdicts["unresolved"]})
-    return out
+        key = (rows[i]["backend"], rows[i]["norm"], rows[i]["op"])
+        if is_contended(rows[i]) or is_contended(base.get(config_key(rows[i], SAME_RUN_KEYS), {})):
+            busy[key] += 1
+            groups.setdefault(key, [])
+            continue
+        groups.setdefault(key, []).append(r)
+    return [{"backend": k[0], "norm": k[1], "op": k[2], **summarize_ratios(rs, busy[k])} for k, rs in groups.items()]
 
 
 def summary_line(s: dict[str, Any], baseline: str) -> str:
     g = s["geomean"]
-    where = g.text() if g.resolved else f"{g.ratio:.2f}x (no interval: too few samples)"
-    return (f"{s['backend']} vs {baseline}, {s['norm']} {s['op']}: {where} geometric mean over {s['n']} configurations "
-            f"(>1: faster; {s['faster']} faster, {s['slower']} slower, {s['unclear']} no clear difference)")
+    if g is None:
+        where = "no summary (no configuration with a usable interval)"
+    else:
+        where = (g.text() if g.resolved else f"{g.ratio:.2f}x (no interval: too few samples)") + \
+            f" geometric mean over {s['used']} configurations, {s['verdict']}"
+    left = [f"{s['wide']} left out (interval wider than {WIDE:g}x)"] if s.get("wide") else []
+    left += [f"{s['contended']} left out (contended)"] if s.get("contended") else []
+    return (f"{s['backend']} vs {baseline}, {s['norm']} {s['op']}: {where} "
+            f"(>1: faster; {s['faster']} faster, {s['slower']} slower, {s['unclear']} no clear difference"
+            + "".join(f"; {x}" for x in left) + ")")
 
 
 #: fewest matched configurations from which the run-to-run noise is estimated (else it is taken as 0)
@@ -137,22 +183,27 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
                                  "compare needs them: measure again with this normbench's `bench --output`")
             key = config_key(r)
             if key in out:  # one configuration measured twice in one file (--resume of another run): pool the samples
-                out[key] = {**out[key], "samples_s": samples_of(out[key]) + samples_of(r)}
+                n_a, n_b = processes_of(out[key]), processes_of(r)
+                out[key] = {**out[key], "samples_s": samples_of(out[key]) + samples_of(r),
+                            "process_n": (n_a or [len(samples_of(out[key]))]) + (n_b or [len(samples_of(r))]),
+                            "contended": is_contended(out[key]) or is_contended(r)}
             else:
                 out[key] = r
         return out
 
     ia, ib = index(a, "A"), index(b, "B")
     matched = [k for k in ia if k in ib]
-    raw = {k: stats.ratio(samples_of(ib[k]), samples_of(ia[k]), confidence) for k in matched}
+    raw = {k: row_ratio(ib[k], ia[k], confidence) for k in matched}
     z = stats.z_value(confidence)
 
     def half_widths(r: stats.Ratio) -> tuple[float, float]:
         d = math.log(r.ratio)
         return (d - math.log(r.low), math.log(r.high) - d) if r.resolved else (math.inf, math.inf)
 
-    resolved = [r for r in raw.values() if r.resolved]
-    tau = run_to_run_noise([math.log(r.ratio) for r in resolved], [sum(half_widths(r)) / (2 * z) for r in resolved])
+    busy = {k for k in matched if is_contended(ia[k]) or is_contended(ib[k])}
+    resolved = [r for k, r in raw.items() if r.resolved and k not in busy]
+    tau = run_to_run_noise([math.log(r.ratio) for r in resolved],
+                           [r.se if r.se is not None else sum(half_widths(r)) / (2 * z) for r in resolved])
     result = []
     for key in matched:
         r = raw[key]
@@ -160,10 +211,12 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
             d = math.log(r.ratio)
             lo_w, hi_w = half_widths(r)
             r = stats.Ratio(r.ratio, math.exp(d - math.hypot(lo_w, z * tau)), math.exp(d + math.hypot(hi_w, z * tau)),
-                            r.p, r.n_num, r.n_den)
+                            r.p, r.n_num, r.n_den, None if r.se is None else math.hypot(r.se, tau))
+        contended = key in busy  # shown, but no verdict: the machine, not the code, may explain it
         result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ia[key])),
-                       "b_median_s": statistics.median(samples_of(ib[key])), **r.as_dict(), "verdict": r.verdict(),
-                       "regression": r.significant and r.ratio > 1 + threshold})
+                       "b_median_s": statistics.median(samples_of(ib[key])), **r.as_dict(),
+                       "verdict": "contended" if contended else r.verdict(), "contended": contended,
+                       "regression": not contended and r.significant and r.ratio > 1 + threshold})
     counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia)),
               "noise": math.expm1(tau), "noise_estimated": len(resolved) >= MIN_FOR_NOISE}
     return result, counts

@@ -18,11 +18,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-#: version of the bench file layout: 3 = header per run ("runs"), raw samples and spread per row
-BENCH_SCHEMA = 3
+#: version of the bench file layout: 3 = header per run ("runs"), raw samples and spread per row;
+#: 4 = samples per process (``process_n``), memory policy, page faults and contention per row
+BENCH_SCHEMA = 4
 #: environment variables that change timings (thread pools, JIT, Keras's engine)
-ENV_PREFIXES = ("OMP_", "MKL_", "NUMBA_", "OPENBLAS_", "KMP_", "GOMP_", "TORCH_", "NORMBENCH_")
-ENV_NAMES = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES")
+ENV_PREFIXES = ("OMP_", "MKL_", "NUMBA_", "OPENBLAS_", "KMP_", "GOMP_", "TORCH_", "NORMBENCH_", "MALLOC_")
+ENV_NAMES = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "GLIBC_TUNABLES", "LD_PRELOAD")
 
 
 _command: list[str] | None = None
@@ -110,7 +111,7 @@ def git_commit() -> str:
 
 
 def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None, ended: str = "",
-           schema: int = BENCH_SCHEMA) -> dict[str, Any]:
+           schema: int = BENCH_SCHEMA, protocol: dict[str, Any] | None = None) -> dict[str, Any]:
     """The header of one run (see the module docstring)."""
     from . import __version__
 
@@ -119,6 +120,8 @@ def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None
         "normbench_version": __version__, "git_commit": git_commit(),
         "command": shlex.join(_command or sys.argv),
         "machine": machine_facts(), "environment_variables": env_vars(),
+        # the timing protocol: rigor (processes, samples, budget), memory policy, seed
+        **({"protocol": protocol} if protocol else {}),
         # the caller's own dict (not a copy): bench fills it in as backends are measured
         "backends": backends if backends is not None else {},
     }

@@ -46,16 +46,36 @@ def quantile(xs: Sequence[float], q: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
-def summarize(samples: Sequence[float]) -> dict[str, float | int | bool]:
-    """Per-row statistics of timing samples (seconds): n, median, q1, q3, min, max, dispersion, unstable."""
+def split(samples: Sequence[float], process_n: Sequence[int] | None) -> list[list[float]]:
+    """``samples`` cut into the processes that gave them (one group when ``process_n`` is missing
+    or does not add up, as in files written before processes were recorded)."""
+    xs = [float(x) for x in samples]
+    n = [int(k) for k in (process_n or [])]
+    if not n or sum(n) != len(xs) or min(n) < 1:
+        return [xs]
+    out, at = [], 0
+    for k in n:
+        out.append(xs[at:at + k])
+        at += k
+    return out
+
+
+def summarize(samples: Sequence[float], process_n: Sequence[int] | None = None) -> dict[str, float | int | bool]:
+    """Per-row statistics of timing samples (seconds): n, median, q1, q3, min, max, dispersion,
+    the processes and how far their medians spread ((max - min) / median), and unstable: either
+    spread above :data:`UNSTABLE`."""
     xs = [float(x) for x in samples if not math.isnan(float(x))]
     if not xs:
         raise ValueError("no samples")
     med = statistics.median(xs)
     q1, q3 = quantile(xs, 0.25), quantile(xs, 0.75)
     disp = (q3 - q1) / med if med > 0 else 0.0
+    groups = split(samples, process_n)
+    meds = [statistics.median(g) for g in groups if g]
+    pdisp = (max(meds) - min(meds)) / med if len(meds) > 1 and med > 0 else 0.0
     return {"n_samples": len(xs), "median_s": med, "q1_s": q1, "q3_s": q3, "min_s": min(xs), "max_s": max(xs),
-            "dispersion": disp, "unstable": disp > UNSTABLE}
+            "dispersion": disp, "processes": len(groups), "process_dispersion": pdisp,
+            "unstable": disp > UNSTABLE or pdisp > UNSTABLE}
 
 
 @lru_cache(maxsize=None)
@@ -150,6 +170,8 @@ class Ratio:
     p: float
     n_num: int
     n_den: int
+    #: standard error of log(ratio) where the interval came from one (two-level intervals), else None
+    se: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -173,12 +195,22 @@ class Ratio:
 
     def as_dict(self) -> dict[str, float | bool | None]:
         return {"ratio": self.ratio, "low": self.low if self.resolved else None,
-                "high": self.high if self.resolved else None, "p_value": self.p, "significant": self.significant}
+                "high": self.high if self.resolved else None, "p_value": self.p, "significant": self.significant,
+                "se": self.se}
 
 
-def ratio(num: Sequence[float], den: Sequence[float], confidence: float = CONFIDENCE) -> Ratio:
+def ratio(num: Sequence[float], den: Sequence[float], confidence: float = CONFIDENCE, *,
+          num_processes: Sequence[int] | None = None, den_processes: Sequence[int] | None = None) -> Ratio:
     """Ratio of the typical value of ``num`` to that of ``den`` (e.g. baseline time / backend time
-    is a speed-up), with a ``confidence`` interval (module docstring)."""
+    is a speed-up), with a ``confidence`` interval.
+
+    With the samples of each side split into at least two processes (``*_processes``: samples per
+    process, in order), the interval is two-level (:func:`two_level_ratio`); otherwise it is the
+    Mann-Whitney interval of the samples (module docstring), which knows nothing of processes.
+    """
+    gn, gd = split(num, num_processes), split(den, den_processes)
+    if len(gn) >= 2 and len(gd) >= 2:
+        return two_level_ratio(gn, gd, confidence)
     a = [math.log(v) for v in num if v > 0 and math.isfinite(v)]
     b = [math.log(v) for v in den if v > 0 and math.isfinite(v)]
     if not a or not b:
@@ -193,6 +225,95 @@ def ratio(num: Sequence[float], den: Sequence[float], confidence: float = CONFID
     return Ratio(est, low, high, mann_whitney_p(a, b), len(a), len(b))
 
 
+def _side(groups: Sequence[Sequence[float]]) -> tuple[float, float, int]:
+    """(mean of the processes' median log times, its squared standard error, degrees of freedom).
+
+    The process is the unit (a cluster-robust estimate): processes differ by more than their
+    samples do (allocator and cache state, page placement, ASLR), and the spread of the process
+    medians carries both levels. That spread, from a handful of processes, can come out near
+    zero by chance; it is never taken below what the samples within the processes imply for a
+    median (pi/2 * within variance / n)."""
+    logs = [[math.log(v) for v in g if v > 0 and math.isfinite(v)] for g in groups]
+    logs = [g for g in logs if g]
+    if not logs:
+        raise ValueError("ratio needs positive samples on both sides")
+    locs = [statistics.median(g) for g in logs]
+    k = len(locs)
+    between = statistics.variance(locs) if k > 1 else math.inf
+    within = statistics.fmean((math.pi / 2) * (1.4826 * _mad(g)) ** 2 / len(g) for g in logs)
+    return statistics.fmean(locs), max(between, within) / k, k - 1
+
+
+def _mad(xs: Sequence[float]) -> float:
+    c = statistics.median(xs)
+    return statistics.median(abs(x - c) for x in xs)
+
+
+def two_level_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float]],
+                    confidence: float = CONFIDENCE) -> Ratio:
+    """``num / den`` from samples grouped by process: the difference of the two sides' mean
+    process-median log times, with Welch's t interval on the processes (:func:`_side`)."""
+    mn, vn, dn = _side(num)
+    md, vd, dd = _side(den)
+    d = mn - md
+    se2 = vn + vd
+    if not math.isfinite(se2) or dn < 1 or dd < 1:
+        return Ratio(math.exp(d), 0.0, math.inf, math.nan, len(num), len(den))
+    se = math.sqrt(se2)
+    df = se2 ** 2 / ((vn ** 2 / dn if vn else 0.0) + (vd ** 2 / dd if vd else 0.0)) if (vn or vd) else dn + dd
+    t = t_quantile(1 - (1 - confidence) / 2, df)
+    p = 2 * (1 - t_cdf(abs(d) / se, df)) if se > 0 else (0.0 if d else 1.0)
+    return Ratio(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, len(num), len(den), se)
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the regularized incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        for num in (m * (b - m) * x / ((a + m2 - 1) * (a + m2)), -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1))):
+            d = 1 + num * d
+            d = 1 / (d if abs(d) > tiny else tiny)
+            c = 1 + num / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1) < 1e-14:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    if x <= 0:
+        return 0.0
+    if x >= 1:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1) / (a + b + 2):
+        return front * _betacf(a, b, x) / a
+    return 1 - front * _betacf(b, a, 1 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """Student's t distribution function (no SciPy)."""
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return 1 - tail if t >= 0 else tail
+
+
+def t_quantile(p: float, df: float) -> float:
+    """Inverse of :func:`t_cdf`, by bisection."""
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 def geomean(ratios: Sequence[Ratio], confidence: float = CONFIDENCE) -> Ratio:
     """Geometric mean of ratios; the interval combines their intervals' widths (in log space, as
     independent normal errors), so it shows measurement noise only."""
@@ -203,6 +324,7 @@ def geomean(ratios: Sequence[Ratio], confidence: float = CONFIDENCE) -> Ratio:
     if not all(r.resolved for r in ratios):
         return Ratio(est, 0.0, math.inf, math.nan, len(ratios), len(ratios))
     z = z_value(confidence)
-    se = [(math.log(r.high) - math.log(r.low)) / (2 * z) for r in ratios]
-    half = z * math.sqrt(sum(s * s for s in se)) / len(se)
-    return Ratio(est, est * math.exp(-half), est * math.exp(half), math.nan, len(ratios), len(ratios))
+    se = [r.se if r.se is not None else (math.log(r.high) - math.log(r.low)) / (2 * z) for r in ratios]
+    se_mean = math.sqrt(sum(s * s for s in se)) / len(se)
+    half = z * se_mean
+    return Ratio(est, est * math.exp(-half), est * math.exp(half), math.nan, len(ratios), len(ratios), se_mean)

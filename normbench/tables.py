@@ -53,7 +53,9 @@ class Progress:
     shows it is alive without flooding the log. The ETA assumes the remaining steps take as long
     as the finished ones did on average."""
 
-    def __init__(self, label: str, total: int, *, enabled: bool = True, stream=None, every: float = 10.0):
+    def __init__(self, label: str, total: int, *, enabled: bool = True, stream=None, every: float = 10.0,
+                 unit: str = ""):
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.tty = getattr(self.stream, "isatty", lambda: False)()
         self.enabled = enabled and total > 0
@@ -62,7 +64,7 @@ class Progress:
 
     def status(self, now: float) -> str:
         elapsed = now - self.start
-        text = f"{self.count}/{self.total}, {_clock(elapsed)} elapsed"
+        text = f"{self.count}/{self.total}{' ' + self.unit if self.unit else ''}, {_clock(elapsed)} elapsed"
         if 0 < self.count < self.total:
             text += f", ETA {_clock(elapsed / self.count * (self.total - self.count))}"
         return text

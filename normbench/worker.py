@@ -84,10 +84,12 @@ class Worker:
     """Parent side: one backend's worker process, started on demand, restarted after a death."""
 
     def __init__(self, backend: str | None, plugins: tuple[str, ...] = (), threads: int | None = None,
-                 scope: dict[str, list[str]] | None = None):
+                 scope: dict[str, list[str]] | None = None, memory_policy: str | None = None):
         """``backend=None`` starts a bare worker (discovery); ``scope`` limits the plugins it imports
-        (:meth:`Registry.worker_scope`)."""
+        (:meth:`Registry.worker_scope`); ``memory_policy`` is the allocator policy it starts under
+        (:mod:`normbench.memory`; None: the parent's environment, unchanged)."""
         self.backend, self.plugins, self.requested_threads = backend, tuple(plugins), threads
+        self.memory_policy = memory_policy
         self.scope = scope
         self.name = backend or "discovery"
         self.proc: subprocess.Popen | None = None
@@ -106,6 +108,10 @@ class Worker:
         # whatever the parent can import (a --plugin module beside the user, a test's fake
         # plugins), the worker can too
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+        if self.memory_policy:
+            from .memory import worker_env
+
+            env = worker_env(self.memory_policy, env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "normbench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             start_new_session=True, env=env,
@@ -224,7 +230,8 @@ class _Child:
         if avail:  # the expensive check, once per worker
             avail = probe_of(self.backend)
         in_effect = safe_call(lambda: self.backend.set_threads(threads)) if avail else None
-        return {"available": avail.available, "reason": avail.reason, "threads": in_effect}
+        return {"available": avail.available, "reason": avail.reason, "threads": in_effect,
+                "memory_policy": _POLICY_IN_EFFECT}
 
     def discover(self, payload):
         """Load every plugin, noting each step in the progress file (see normbench.discovery)."""
@@ -266,10 +273,12 @@ class _Child:
         return {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes,
                 "note": timing_note(b, op.name, pass_)}
 
-    def samples(self, n_samples):
+    def samples(self, payload):
+        """Samples within a budget: ``(min_samples, budget_s)`` (normbench.bench.run_samples)."""
         from .bench import run_samples
 
-        return run_samples(self.timing["prepared"], self.timing["number"], n_samples)
+        min_samples, budget_s = payload
+        return run_samples(self.timing["prepared"], self.timing["number"], min_samples, budget_s)
 
     def facts(self, nbytes):
         """Version, environment, threads in effect here, and a device's own copy bandwidth."""
@@ -281,7 +290,16 @@ class _Child:
                 "copy_gbps": safe_call(lambda: copy(nbytes)) if callable(copy) else None}
 
 
+_POLICY_IN_EFFECT = None
+
+
 def main() -> int:
+    global _POLICY_IN_EFFECT
+    policy = os.environ.get("NORMBENCH_MEMORY_POLICY")
+    if policy:  # before any plugin allocates: the policy holds for every timed call
+        from .memory import apply
+
+        _POLICY_IN_EFFECT = apply(policy)
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a plugin's prints go to stderr, never into the protocol stream
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when a worker stops

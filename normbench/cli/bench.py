@@ -5,26 +5,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 from ..backend import availability_of
 from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
 from ..errors import InputError, Unsupported
+from ..bench import MAX_DEATHS, RIGORS, Config, Rigor  # noqa: F401 - Config, MAX_DEATHS: public here too
 from ..opinfo import OpInfo, format_shape
 from . import common
-
-
-class Config(NamedTuple):
-    """One measurement to make: an op's pass on a shape, dtype and layout."""
-
-    op: OpInfo
-    pass_: str
-    shape: tuple[int, ...]
-    dtype: str
-    layout: str
-
-    def label(self) -> str:
-        return f"{self.op.name} {self.pass_} {format_shape(self.shape)} {self.dtype} {self.layout}"
 
 
 def _sweep(text: str) -> tuple[str, list[int]]:
@@ -71,7 +58,6 @@ def add_parser(sub) -> None:
     p.add_argument("--grid", default=None, help="a predefined grid of each op: quick, standard, full, smoke "
                                                 "(default: quick, unless shapes or a sweep are given)")
     p.add_argument("--threads", type=common.positive_int, default=None, help="CPU threads for every backend (recorded per row)")
-    p.add_argument("--repeat", type=common.positive_int, default=10, help="timed samples per measurement (default 10)")
     p.add_argument("--timeout", type=common.positive_float, default=300.0, metavar="S",
                    help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
@@ -87,6 +73,7 @@ def add_parser(sub) -> None:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="keep FILE's rows and skip the configurations it holds")
     again.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    timing_options(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -139,79 +126,77 @@ def configurations(op: OpInfo, shapes, dtypes, layouts, passes) -> list[Config]:
     return list(dict.fromkeys(out))
 
 
-#: a backend whose worker dies or runs past the time limit this often is dropped for the run
-MAX_DEATHS = 2
+def rigor_of(args) -> Rigor:
+    """The measurement rigor asked for: ``--rigor``'s preset, with ``--processes``/``--repeat`` over it."""
+    r = RIGORS[getattr(args, "rigor", None) or "default"]
+    return Rigor(r.name, getattr(args, "processes", None) or r.processes, getattr(args, "repeat", None) or r.min_samples,
+                 r.budget_s)
 
 
-def run_bench(backends, todo: list[Config], *, repeat: int, threads: int | None, progress=None, timeout: float | None = 300.0,
-              plugins: tuple[str, ...] = (), on_rows=None, scopes=None, run_id: str = "", facts: dict | None = None):
-    """Measure every configuration on every backend that implements its op, each backend in a
-    worker process of its own, the backends of a configuration back to back so their ratios are
-    fair. A worker that crashes or runs past ``timeout`` is killed and restarted for the next
-    configuration; after MAX_DEATHS the backend is dropped. ``on_rows(rows)`` is called with all
-    rows so far after every configuration; ``facts`` (a dict) receives each measured backend's
-    version, environment and threads in effect, for the run's header. Returns (rows, skipped lines)."""
+def timing_options(p) -> None:
+    """The timing protocol's options, shared by bench and run."""
+    p.add_argument("--rigor", choices=sorted(RIGORS), default="default",
+                   help="how hard to measure: " + "; ".join(f"{r.name}: {r.processes} processes x (>= {r.min_samples} "
+                                                            f"samples and >= {r.budget_s * 1e3:g} ms timed)"
+                                                            for r in RIGORS.values()) + " (default: default)")
+    p.add_argument("--processes", type=common.positive_int, default=None, metavar="N",
+                   help="fresh worker processes per configuration and backend (overrides --rigor's)")
+    p.add_argument("--repeat", type=common.positive_int, default=None, metavar="N",
+                   help="fewest timed samples per process (overrides --rigor's)")
+    p.add_argument("--memory-policy", choices=["reuse", "system"], default="reuse",
+                   help="allocator policy of every worker: reuse (default: glibc keeps freed memory, no page faults "
+                        "per call) or system (the C library's defaults, as a plain process pays them)")
+    p.add_argument("--wait-idle", type=common.positive_float, default=None, metavar="S",
+                   help="before timing, wait up to S seconds for the machine to be idle (no other runnable tasks)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the random process and configuration order")
+
+
+def wait_for_idle(limit: float | None) -> None:
+    """Say so when the machine is busy before timing starts (as pyperf does); with ``--wait-idle S``
+    wait up to S seconds for it to calm down."""
+    import time
+
+    from ..contention import machine_busy
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    busy, why = machine_busy(cores)
+    if busy and limit:
+        end = time.monotonic() + limit
+        print(f"normbench: machine busy ({why}); waiting up to {limit:g} s for it to be idle", file=sys.stderr)
+        while busy and time.monotonic() < end:
+            busy, why = machine_busy(cores, 2.0)
+    if busy:
+        print(f"normbench: warning: the machine is busy ({why}): contended samples are re-taken, rows that stay "
+              "contended are marked and left out of every summary; --wait-idle S waits for quiet", file=sys.stderr)
+
+
+def planned_steps(backends, todo: list[Config], rigor: Rigor) -> int:
+    """Measurements the plan makes: one per (configuration, implementing backend, process)."""
+    return sum(rigor.processes for cfg in todo for b in backends if cfg.op.name in getattr(b, "ops", {}))
+
+
+def protocol(rigor: Rigor, policy: str, seed: int | None) -> dict:
+    """The timing protocol of a run, for its header."""
+    from ..memory import describe
+
+    return {"rigor": rigor.name, "processes": rigor.processes, "min_samples": rigor.min_samples,
+            "budget_s": rigor.budget_s, "memory_policy": policy, "memory_policy_detail": describe(policy), "seed": seed}
+
+
+def run_bench(backends, todo: list[Config], *, rigor: Rigor | None = None, repeat: int | None = None,
+              threads: int | None, progress=None, timeout: float | None = 300.0, plugins: tuple[str, ...] = (),
+              on_rows=None, scopes=None, run_id: str = "", facts: dict | None = None, policy: str = "reuse",
+              seed: int | None = None):
+    """Measure every configuration on every backend under the timing protocol (normbench.bench.run_grid).
+
+    ``repeat`` (fewest samples per process) overrides ``rigor``'s. Returns (rows, skipped lines)."""
     from .. import bench
-    from ..worker import RemoteError, Worker, WorkerError
 
-    machine = bench.machine_info()
-    rows, skipped, usable = [], [], []
-    for b in backends:
-        avail = availability_of(b)
-        if avail:
-            usable.append(b)
-        else:
-            skipped.append(f"{b.name}: unavailable ({avail.reason})")
-    scopes = scopes or {}
-    workers = {b.name: Worker(b.name, plugins, threads, scopes.get(b.name)) for b in usable}
-    dropped: set[str] = set()
-
-    def failed(w, cfg, exc):
-        if isinstance(exc, Unsupported):
-            return f"{w.backend} {cfg.label()}: unsupported ({exc})"
-        if isinstance(exc, WorkerError):
-            what = f"{exc.kind}, {exc}"
-            if w.deaths >= MAX_DEATHS:
-                dropped.add(w.backend)
-                what += f"; dropped for the rest of the run after {w.deaths} failures"
-            return f"{w.backend} {cfg.label()}: {what}"
-        name = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
-        return f"{w.backend} {cfg.label()}: error {name} ({exc})"
-
-    try:
-        for cfg in todo:
-            handles = []
-            for b in usable:
-                w = workers[b.name]
-                if b.name in dropped or cfg.op.name not in getattr(b, "ops", {}):
-                    continue
-                try:
-                    info = w.ensure(timeout)
-                except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
-                    skipped.append(failed(w, cfg, exc))
-                    continue
-                if not info["available"]:
-                    dropped.add(b.name)
-                    skipped.append(f"{b.name}: unavailable in its worker ({info['reason']})")
-                    continue
-                handles.append(w)
-            got, failures = bench.measure_interleaved(handles, cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout,
-                                                      repeat=repeat, threads=threads, machine=machine, timeout=timeout,
-                                                      run_id=run_id)
-            if facts is not None:
-                for h in handles:
-                    if getattr(h, "facts", None) and h.backend not in facts:
-                        facts[h.backend] = {**h.facts, "threads": h.threads}
-            rows += got
-            skipped += [failed(w, cfg, exc) for w, exc in failures]
-            if on_rows and got:
-                on_rows(rows)
-            if progress:
-                progress.step(cfg.label())
-    finally:
-        for w in workers.values():
-            w.stop()
-    return rows, skipped
+    r = rigor or RIGORS["default"]
+    if repeat:
+        r = Rigor(r.name, r.processes, repeat, r.budget_s)
+    return bench.run_grid(backends, todo, rigor=r, threads=threads, timeout=timeout, plugins=plugins, scopes=scopes,
+                          policy=policy, run_id=run_id, progress=progress, on_rows=on_rows, facts=facts, seed=seed)
 
 
 def check_output(path: Path | None) -> None:
@@ -288,17 +273,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 print(f"resuming: {len(kept)} rows kept from {args.output}, {len(todo)} configurations to go", file=sys.stderr)
             elif not args.force:
                 raise InputError(f"{args.output} exists; --resume adds to it, --force overwrites it")
-        progress = Progress("bench", len(todo))
+        rigor = rigor_of(args)
+        progress = Progress("bench", planned_steps(backends, todo, rigor), unit="measurements")
         # built once (it runs git and reads /proc); ``facts`` fills in as backends are measured
-        head = runinfo.header(run_id, started, backends=facts)
+        head = runinfo.header(run_id, started, backends=facts, protocol=protocol(rigor, args.memory_policy, args.seed))
+        wait_for_idle(args.wait_idle)
 
         def save(rows):
             benchfile.write(args.output, kept + rows, kept_runs + [{**head, "ended": runinfo.now()}])
 
         try:
-            rows, skipped = run_bench(backends, todo, repeat=args.repeat, threads=args.threads, progress=progress,
-                                      scopes=registry.scopes, run_id=run_id, facts=facts,
-                                      timeout=args.timeout, plugins=tuple(args.plugin),
+            rows, skipped = run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
+                                      scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
+                                      timeout=args.timeout, plugins=tuple(args.plugin), seed=args.seed,
                                       on_rows=save if args.output else None)
         except KeyboardInterrupt:
             progress.done()

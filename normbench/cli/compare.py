@@ -91,20 +91,27 @@ def _summary(result, counts, args, stats) -> list[str]:
     """Geometric means per backend and pass, overall, the verdict counts and what matched."""
     def as_ratio(r):
         return stats.Ratio(r["ratio"], r["low"] if r["low"] is not None else 0.0,
-                           r["high"] if r["high"] is not None else math.inf, r["p_value"], 1, 1)
+                           r["high"] if r["high"] is not None else math.inf, r["p_value"], 1, 1, r.get("se"))
 
     lines = []
     groups: dict[tuple, list] = {}
-    for r in result:
+    quiet = [r for r in result if not r.get("contended")]
+    for r in quiet:
         groups.setdefault((r["backend"], r["norm"], r["op"]), []).append(as_ratio(r))
     for (backend, norm, pass_), rs in groups.items():
         lines.append(f"{backend} {norm} {pass_}: B/A {stats.geomean(rs).text(3)} geometric mean over {len(rs)}")
-    overall = stats.geomean([as_ratio(r) for r in result])
+    busy = len(result) - len(quiet)
+    if busy:
+        lines.append(f"{busy} configuration(s) contended in A or B (the machine was busy): shown, no verdict, not averaged")
+    if not quiet:
+        lines.append("no uncontended configuration in common: nothing to judge")
+        return lines
+    overall = stats.geomean([as_ratio(r) for r in quiet])
     slower = sum(r["verdict"] == "slower" for r in result)
     faster = sum(r["verdict"] == "faster" for r in result)
     regressions = [r for r in result if r["regression"]]
-    lines.append(f"overall: B/A {overall.text(3)} geometric mean over {len(result)} configurations; {slower} slower, "
-                 f"{faster} faster, {len(result) - slower - faster} no clear difference"
+    lines.append(f"overall: B/A {overall.text(3)} geometric mean over {len(quiet)} configurations; {slower} slower, "
+                 f"{faster} faster, {len(quiet) - slower - faster} no clear difference"
                  + (f"; only in A: {counts['only_a']}" if counts["only_a"] else "")
                  + (f"; only in B: {counts['only_b']}" if counts["only_b"] else ""))
     if counts["noise_estimated"]:

@@ -24,9 +24,11 @@ def add_parser(sub) -> None:
     p.add_argument("--output", "-o", type=Path, default=Path("normbench-report"), metavar="DIR", help="report folder (default normbench-report)")
     p.add_argument("--grid", default="quick", help="benchmark grid of each op: quick (default), standard, full or smoke")
     p.add_argument("--threads", type=common.positive_int, default=os.cpu_count(), help="CPU threads for every backend (default: all cores)")
-    p.add_argument("--repeat", type=common.positive_int, default=7, help="timed samples per measurement")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
+    from .bench import timing_options
+
+    timing_options(p)
     p.set_defaults(func=cmd_run)
 
 
@@ -79,8 +81,11 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     from .check import run_checks
     from .listing import backend_rows
 
-    run_id, facts = runinfo.new_run_id(), {}
-    head = runinfo.header(run_id, runinfo.now(), backends=facts)  # once; facts fill in as backends are measured
+    from .bench import protocol, rigor_of, wait_for_idle
+
+    run_id, facts, rigor = runinfo.new_run_id(), {}, rigor_of(args)
+    # once; facts fill in as backends are measured
+    head = runinfo.header(run_id, runinfo.now(), backends=facts, protocol=protocol(rigor, args.memory_policy, args.seed))
     print(f"run {run_id}")
     print("== 1/4 backends")
     chosen = {b.name for b in backends}
@@ -108,10 +113,13 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
                                                          grids[op.name].layouts, op.passes)]
     unavailable = {rep.name for rep in reports if not rep.available}
     usable = [b for b in backends if b.name not in unavailable]
-    progress = Progress("bench", len(todo))
-    bench_rows, skipped = run_bench(usable, todo, repeat=args.repeat, threads=args.threads, progress=progress,
-                                    scopes=registry.scopes, run_id=run_id, facts=facts,
-                                    plugins=tuple(args.plugin))
+    from .bench import planned_steps
+
+    progress = Progress("bench", planned_steps(usable, todo, rigor), unit="measurements")
+    wait_for_idle(args.wait_idle)
+    bench_rows, skipped = run_bench(usable, todo, rigor=rigor, threads=args.threads, progress=progress,
+                                    scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
+                                    plugins=tuple(args.plugin), seed=args.seed)
     progress.done()
     runs = [{**head, "ended": runinfo.now()}]
     benchfile.write(out / "bench.json", bench_rows, runs)  # canonical: header, rows, raw samples
@@ -123,8 +131,12 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
           f"{len(errors)} failed")
     baseline = args.baseline or ("torch-cpu" if any(r["backend"] == "torch-cpu" for r in bench_rows) else None)
     unstable = sum(bool(r["unstable"]) for r in bench_rows)
+    contended = sum(bool(r.get("contended")) for r in bench_rows)
     if unstable:
-        print(f"{unstable} of {len(bench_rows)} measurements unstable (IQR > 10% of the median); marked in the report")
+        print(f"{unstable} of {len(bench_rows)} measurements unstable (spread > 10% of the median); marked in the report")
+    if contended:
+        print(f"{contended} of {len(bench_rows)} measurements contended (the machine was busy): shown, but left out of "
+              "every summary")
     if baseline:
         print("\n".join(speedup_lines(bench_rows, baseline)))
 

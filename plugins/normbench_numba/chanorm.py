@@ -12,7 +12,6 @@ import numpy as np
 from normbench.dtypes import channels_last_order
 from normbench.ops import channelwise
 
-from .rownorm import _pool
 
 SERIAL_BELOW = 1 << 15
 _ck = None
@@ -53,9 +52,9 @@ def _like(x: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     s = math.prod(x.shape[2:])
     if kind == "cl":
         order = channels_last_order(x.ndim)
-        buf = _pool.empty(tuple(x.shape[i] for i in order), x.dtype)
+        buf = np.empty(tuple(x.shape[i] for i in order), x.dtype)
         return buf.transpose(np.argsort(order)), buf.reshape(n, s, c)
-    buf = _pool.empty(x.shape, x.dtype)
+    buf = np.empty(x.shape, x.dtype)
     return buf, buf.reshape(n, c, s)
 
 

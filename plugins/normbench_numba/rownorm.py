@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 
@@ -35,38 +34,6 @@ def _rows(x: np.ndarray, ns: tuple[int, ...]):
     return x.reshape(-1, h), h
 
 
-class _Pool:
-    """Output buffers reused once every array made from them is gone (a caching allocator, as
-    PyTorch keeps for CUDA). Why: a fresh 32 MB array from malloc is a fresh mmap, and the OS
-    zeroes its pages on first touch, ~3-5 ms per 32 MB on this VM: more than the whole kernel.
-    A buffer is free again when only the pool refers to it (NumPy views keep their base alive)."""
-
-    LIMIT = 1 << 31  # bytes kept at most; beyond it, plain np.empty
-
-    def __init__(self) -> None:
-        self.buffers: list[np.ndarray] = []
-        self.nbytes = 0
-
-    def empty(self, shape, dtype) -> np.ndarray:
-        dtype = np.dtype(dtype)
-        n = math.prod(shape) * dtype.itemsize
-        if n < (1 << 20):
-            return np.empty(shape, dtype)
-        for buf in self.buffers:
-            # references: the list, ``buf`` and getrefcount's argument; more means an array uses it
-            if buf.nbytes == n and sys.getrefcount(buf) <= 3:
-                return buf.view(dtype).reshape(shape)
-        if self.nbytes + n > self.LIMIT:
-            return np.empty(shape, dtype)
-        buf = np.empty(n, np.uint8)
-        self.buffers.append(buf)
-        self.nbytes += n
-        return buf.view(dtype).reshape(shape)
-
-
-_pool = _Pool()
-
-
 def _stat_shape(x, ns):
     return x.shape[:x.ndim - len(ns)] + (1,) * len(ns)
 
@@ -76,7 +43,7 @@ def layernorm_forward(x, normalized_shape, weight, bias, *, eps):
     if half_kind(x) is not None:
         return half_layernorm_forward(x, ns, weight, bias, eps)
     x2, h = _rows(x, ns)
-    y = _pool.empty(x.shape, x.dtype)
+    y = np.empty(x.shape, x.dtype)
     mean, rstd = np.empty(_stat_shape(x, ns), x.dtype), np.empty(_stat_shape(x, ns), x.dtype)
     if x.size:
         w = weight.reshape(h) if weight is not None else np.ones(h, x.dtype)
@@ -92,7 +59,7 @@ def layernorm_backward(dy, x, normalized_shape, weight, bias, mean, rstd):
         return half_layernorm_backward(dy, x, ns, weight, bias, mean, rstd)
     x2, h = _rows(x, ns)
     dy2, _ = _rows(dy, ns)
-    dx = _pool.empty(x.shape, x.dtype)
+    dx = np.empty(x.shape, x.dtype)
     blocks = _blocks(x2.shape[0]) if x.size else 1
     dw_part, db_part, coef = np.zeros((blocks, h), x.dtype), np.zeros((blocks, h), x.dtype), np.empty((blocks, 2), x.dtype)
     k = _kernels(x.size)
@@ -117,7 +84,7 @@ def rmsnorm_forward(x, normalized_shape, weight, *, eps):
     if half_kind(x) is not None:
         return half_rmsnorm_forward(x, ns, weight, eps)
     x2, h = _rows(x, ns)
-    y = _pool.empty(x.shape, x.dtype)
+    y = np.empty(x.shape, x.dtype)
     rrms = np.empty(_stat_shape(x, ns), x.dtype)
     if x.size:
         w = weight.reshape(h) if weight is not None else np.ones(h, x.dtype)
@@ -132,7 +99,7 @@ def rmsnorm_backward(dy, x, normalized_shape, weight, rrms):
         return half_rmsnorm_backward(dy, x, ns, weight, rrms)
     x2, h = _rows(x, ns)
     dy2, _ = _rows(dy, ns)
-    dx = _pool.empty(x.shape, x.dtype)
+    dx = np.empty(x.shape, x.dtype)
     blocks = _blocks(x2.shape[0]) if x.size else 1
     dw_part, coef = np.zeros((blocks, h), x.dtype), np.empty((blocks, 2), x.dtype)
     k = _kernels(x.size)
