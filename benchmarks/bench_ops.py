@@ -18,6 +18,13 @@ from normbench.backend import availability_of, safe_call
 from normbench.discovery import discover
 from normbench.opinfo import format_shape
 
+# The timing protocol's memory policy (normbench.memory), as bench's workers have it: asv starts
+# these processes itself, so it is set here, before any plugin allocates; NORMBENCH_MEMORY_POLICY=
+# system measures the C library's defaults instead. track_memory_policy records which was in effect.
+from normbench import memory as _memory  # noqa: E402
+
+MEMORY_POLICY = _memory.apply(os.environ.get(_memory.ENV, _memory.DEFAULT))
+
 # Plugins are found in a discovery process (one that dies importing costs only itself); a
 # benchmark then loads just its backend's plugin. asv runs each benchmark in its own process,
 # which is the isolation here.

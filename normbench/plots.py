@@ -28,6 +28,24 @@ HEAT_LIMIT = 3.0
 HEATMAP_FILL = 0.75
 
 
+#: one colour per backend in every plot of every report (tab10's), so numba is the same colour everywhere;
+#: a backend not listed gets one of tab20's from a stable hash of its name (crc32: not salted per process)
+COLOURS = {"torch-cpu": "#1f77b4", "numba": "#ff7f0e", "numpy": "#2ca02c", "torch-compile": "#d62728",
+           "onnxruntime": "#9467bd", "keras-torch": "#8c564b", "keras-jax": "#e377c2", "flax": "#7f7f7f",
+           "flax-nnx": "#bcbd22", "torch-cuda": "#17becf", "keras-tensorflow": "#393b79"}
+
+
+def colour_of(backend: str) -> str:
+    if backend in COLOURS:
+        return COLOURS[backend]
+    import zlib
+
+    from matplotlib import colormaps
+
+    r, g, b, _ = colormaps["tab20"](zlib.crc32(backend.encode()) % 20)
+    return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+
+
 def _plt():
     import matplotlib
 
@@ -84,7 +102,7 @@ def summary_plot(gm: pd.DataFrame, path: Path, baseline: str) -> Path | None:
         sel = last[last["backend"] == b].set_index(last[last["backend"] == b].apply(lambda r: f"{r.norm}\n{r.op}", axis=1))
         sel = sel.reindex(groups)
         x = np.arange(len(groups)) + (i - (len(backends) - 1) / 2) * width
-        ax.bar(x, sel["speedup"] - 1, width, bottom=1, label=b, yerr=_whiskers(sel["speedup"], sel["low"], sel["high"]),
+        ax.bar(x, sel["speedup"] - 1, width, bottom=1, label=b, color=colour_of(b), yerr=_whiskers(sel["speedup"], sel["low"], sel["high"]),
                capsize=2)  # bars grow from 1x: up is faster, down is slower
     ax.axhline(1.0, color="black", linewidth=0.8)
     _ratio_axis(ax)
@@ -146,9 +164,9 @@ def _line(g, x, fixed, metric, path: Path, title: str) -> list[Path]:
         b = b.sort_values(x)
         if metric == "time" and b["q1_s"].notna().any():
             ax.errorbar(b[x], b[column] * scale, yerr=_whiskers(b[column] * scale, b["q1_s"] * scale, b["q3_s"] * scale),
-                        marker="o", capsize=3, label=backend)
+                        marker="o", capsize=3, label=backend, color=colour_of(backend))
         else:
-            ax.plot(b[x], b[column] * scale, marker="o", label=backend)
+            ax.plot(b[x], b[column] * scale, marker="o", label=backend, color=colour_of(backend))
     if metric == "gbps" and sel["copy_gbps"].notna().any():
         floor = sel.groupby(x)["copy_gbps"].median().sort_index()
         ax.plot(floor.index, floor.values, linestyle="--", color="gray", label="copy floor")
@@ -196,7 +214,7 @@ def _bars(g, baseline: str, path: Path, title: str) -> list[Path]:
     for i, b in enumerate(backends):
         sel = g[g["backend"] == b].groupby("shape").first().reindex(shapes)
         x = np.arange(len(shapes)) + (i - (len(backends) - 1) / 2) * width
-        ax.bar(x, sel["speedup"] - 1, width, bottom=1, label=b,
+        ax.bar(x, sel["speedup"] - 1, width, bottom=1, label=b, color=colour_of(b),
                yerr=_whiskers(sel["speedup"], sel["sp_low"], sel["sp_high"]), capsize=2)
     ax.axhline(1.0, color="black", linewidth=0.8)
     _ratio_axis(ax)

@@ -219,11 +219,18 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
         return df
     t = df.dropna(subset=["median_s"]).copy()
     for col in ("floor_fraction", "gbps", "copy_gbps", "threads", "commit", "run", "source", "timestamp", "q1_s",
-                "q3_s", "dispersion", "unstable", "n_samples", "peakmem_bytes", "asv_stats", "note"):
+                "q3_s", "dispersion", "unstable", "n_samples", "peakmem_bytes", "asv_stats", "note", "contended"):
         if col not in t:
             t[col] = np.nan
     if "samples_s" not in t:
         t["samples_s"] = [[] for _ in range(len(t))]
+    if "process_n" not in t:
+        t["process_n"] = [[] for _ in range(len(t))]
+    # rows pooled below keep their process structure only when every one of them has it
+    t["process_n"] = [n if isinstance(n, (list, tuple)) and n else [len(x)] if isinstance(x, (list, tuple)) and x else []
+                      for n, x in zip(t["process_n"], t["samples_s"])]
+    t["contended"] = t["contended"].astype(object).map(lambda v: bool(v) if isinstance(v, (bool, np.bool_)) else
+                                                       str(v).lower() == "true")
     t["commit"] = t["commit"].astype(object).fillna("").astype(str)
     t["note"] = t["note"].astype(object).fillna("").astype(str)
     t["run"] = t["run"].astype(object).fillna("").astype(str)
@@ -236,9 +243,13 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
                dispersion=("dispersion", "max"), unstable=("unstable", "any"), n_samples=("n_samples", "sum"),
                peakmem_bytes=("peakmem_bytes", "max"), threads=("threads", "first"), source=("source", "first"),
                timestamp=("timestamp", "max"), samples_s=("samples_s", _pool), asv_stats=("asv_stats", "first"),
-               note=("note", "first"))
+               note=("note", "first"), process_n=("process_n", _pool), contended=("contended", "any"))
     agg.update({a: (a, "first") for a in axes})
     return t.groupby(KEYS, as_index=False, dropna=False, sort=False).agg(**agg)
+
+
+def _cfg_key(r) -> tuple:
+    return tuple(str(r[k]) for k in ("machine", "run", "commit", *CONFIG))
 
 
 def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -248,11 +259,16 @@ def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
 
     ups = pair_speedups(t.to_dict(orient="records"), baseline, keys=["machine", "run", "commit", *CONFIG])
     ratios = [ups.get(i) for i in range(len(t))]
+    base_busy = {_cfg_key(r): bool(r["contended"]) for _, r in t[t["backend"] == baseline].iterrows()}
     return t.assign(
         speedup=[r.ratio if r else np.nan for r in ratios],
         sp_low=[r.low if r and r.resolved else np.nan for r in ratios],
         sp_high=[r.high if r and r.resolved else np.nan for r in ratios],
         sp_clear=[bool(r and r.resolved and r.significant) for r in ratios],
+        sp_se=[r.se if r and r.se is not None else np.nan for r in ratios],
+        # a contended row, or a row whose baseline was, says nothing about the kernels
+        sp_busy=[bool(r is not None and (t.iloc[i]["contended"] or base_busy.get(_cfg_key(t.iloc[i]), False)))
+                 for i, r in enumerate(ratios)],
     )
 
 
@@ -317,7 +333,7 @@ def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.
 # -- writing ------------------------------------------------------------------------------------
 #: names of the PNGs a report writes; older ones in the output folder are removed first
 PLOT_PREFIXES = ("summary", "time-vs-", "gbps-vs-", "speedup-", "bars-")
-MARK_FAIL, MARK_UNSTABLE, MARK_NOTE = "†", "!", "‡"
+MARK_FAIL, MARK_UNSTABLE, MARK_NOTE, MARK_CONTENDED = "†", "!", "‡", "§"
 
 
 def _run_label(machine: str, run: str, n_machines: int) -> str:
@@ -358,6 +374,7 @@ def write_report(
     s = speedups(t, baseline) if not t.empty and baseline else t.assign(speedup=np.nan, sp_low=np.nan, sp_high=np.nan,
                                                                       sp_clear=False)
     if not t.empty:
+        lines += _trust(s, ops, baseline)
         lines += _summary(s, ops, baseline, failing)
         if plots and baseline:
             from . import plots as plotting
@@ -410,23 +427,79 @@ def _interval(sp, lo, hi) -> str:
     return f"{tilde}{sp:.2f}x [{lo:.2f}, {hi:.2f}]"
 
 
-def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
-    """Geometric-mean speed-up with its interval per machine, run, backend, op and pass."""
+def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo], *, keep_all: bool = False) -> pd.DataFrame:
+    """Geometric-mean speed-up with its interval per machine, run, backend, op and pass, as
+    :func:`normbench.compare.summarize_ratios` makes it: contended configurations and those with
+    an interval too wide are left out (counted), and the verdict cannot contradict the rows.
+    ``keep_all``: every configuration in, contended and wide ones too (what the run would have
+    said without those rules; the trust section compares the two)."""
     from . import stats
+    from .compare import summarize_ratios
 
     out = []
     for (machine, run, backend, norm, pass_), g in s.dropna(subset=["speedup"]).groupby(
             ["machine", "run", "backend", "norm", "op"], sort=False):
+        busy = g["sp_busy"].astype(bool) if "sp_busy" in g and not keep_all else pd.Series(False, index=g.index)
         rs = [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
-                          r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1) for r in g.itertuples()]
-        gm = stats.geomean(rs)
-        out.append({"machine": machine, "run": run, "backend": backend, "norm": norm, "op": pass_, "speedup": gm.ratio,
-                    "low": gm.low if gm.resolved else np.nan, "high": gm.high if gm.resolved else np.nan, "n": len(rs),
-                    "faster": int(sum(g["sp_clear"] & (g["speedup"] > 1))),
-                    "slower": int(sum(g["sp_clear"] & (g["speedup"] < 1)))})
+                          r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1,
+                          None if pd.isna(getattr(r, "sp_se", np.nan)) else r.sp_se) for r in g[~busy].itertuples()]
+        if keep_all:
+            rs = [stats.Ratio(r.ratio, r.low, r.high, r.p, 1, 1, r.se) if r.resolved else
+                  stats.Ratio(r.ratio, r.ratio / 1.5, r.ratio * 1.5, r.p, 1, 1) for r in rs]
+        summ = summarize_ratios(rs, int(busy.sum()))
+        if keep_all:
+            gm = stats.geomean(rs) if rs else None
+        else:
+            gm = summ["geomean"]
+        out.append({"machine": machine, "run": run, "backend": backend, "norm": norm, "op": pass_,
+                    "speedup": gm.ratio if gm else np.nan, "low": gm.low if gm and gm.resolved else np.nan,
+                    "high": gm.high if gm and gm.resolved else np.nan, "n": len(g), "used": summ["used"],
+                    "wide": summ["wide"], "contended": summ["contended"], "verdict": summ["verdict"],
+                    "faster": summ["faster"], "slower": summ["slower"]})
     order = {op.name: i for i, op in enumerate(ops)}
     df = pd.DataFrame(out)
     return df.sort_values("norm", key=lambda c: c.map(order), kind="stable") if not df.empty else df
+
+
+def _summary_cell(r) -> str:
+    """A summary's geomean, or why there is none, and what was left out of it."""
+    if pd.isna(r["speedup"]):
+        text = "no summary"
+    else:
+        text = _interval(r["speedup"], r["low"], r["high"])
+        if r["verdict"] == "no clear difference" and not text.startswith("~"):
+            text = "~" + text  # the rows do not back a clear verdict, whatever the mean's interval says
+    left = int(r["n"] - r["used"])
+    return text + (f" ({left} of {int(r['n'])} left out)" if left else "")
+
+
+def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[str]:
+    """How far the run can be trusted, at the top: unstable and contended rows, and the
+    summaries that they, or configurations with too-wide intervals, would have changed."""
+    from .compare import WIDE
+
+    n = len(s)
+    unstable, contended = int(s["unstable"].sum()), int(s["contended"].sum())
+    lines = ["## How far this run can be trusted", ""]
+    lines.append(f"- {n} measurements; {unstable} unstable ({MARK_UNSTABLE}: spread within or between processes above "
+                 f"{UNSTABLE:.0%} of the median), {contended} contended ({MARK_CONTENDED}: the machine was busy while "
+                 "they were timed, even after re-measuring; shown, left out of every summary).")
+    if baseline and "sp_busy" in s:
+        strict, loose = _geomeans(s, ops), _geomeans(s, ops, keep_all=True)
+        changed = []
+        for (a, b) in zip(strict.itertuples(), loose.itertuples()):
+            if a.used == a.n:
+                continue
+            before = _interval(b.speedup, b.low, b.high) if not pd.isna(b.speedup) else "none"
+            changed.append(f"{a.backend} {a.norm} {a.op}: {_summary_cell(a._asdict())} here; with every configuration "
+                           f"averaged in it would read {before}")
+        if changed:
+            lines.append(f"- Summaries that leave configurations out (contended, or an interval wider than {WIDE:g}x):")
+            lines += [f"  - {c}" for c in changed]
+        else:
+            lines.append("- Every summary averages all of its configurations: none was contended or too uncertain.")
+    lines.append("")
+    return lines
 
 
 def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[str]:
@@ -444,7 +517,7 @@ def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[str]:
     rows = []
     for (machine, run, backend), g in gm.sort_values(["machine", "run"], kind="stable").groupby(
             ["machine", "run", "backend"], sort=False):
-        cells = {f"{r.norm} {r.op}": _interval(r.speedup, r.low, r.high) for r in g.itertuples()}
+        cells = {f"{r.norm} {r.op}": _summary_cell(r._asdict()) for r in g.itertuples()}
         bad = any(failing.failed(n, backend, d, lay, sh) for n, d, lay, sh in
                   s[(s["backend"] == backend)][["norm", "dtype", "layout", "shape"]].drop_duplicates().itertuples(index=False))
         rows.append([_run_label(machine, run, n_machines), backend + (f" {MARK_FAIL}" if bad else ""),
@@ -554,8 +627,7 @@ def _op_summary(s: pd.DataFrame, op: OpInfo, baseline: str, failing) -> list[str
         gm = _geomeans(g, [op])
         for pass_ in passes:
             r = gm[gm["op"] == pass_] if not gm.empty else gm
-            cells.append(f"{_interval(r.iloc[0]['speedup'], r.iloc[0]['low'], r.iloc[0]['high'])} ({int(r.iloc[0]['n'])})"
-                         if len(r) else "")
+            cells.append(f"{_summary_cell(r.iloc[0])} (n={int(r.iloc[0]['n'])})" if len(r) else "")
         frac = g["floor_fraction"].dropna()
         bad = sorted({f"{d} {lay} {rank_of(sh)}-D" for d, lay, sh in
                       g[["dtype", "layout", "shape"]].drop_duplicates().itertuples(index=False)
@@ -582,6 +654,8 @@ def _cell(r, baseline: str, failing, op: OpInfo) -> str:
         text += f" ({', '.join(extra)})"
     if r.get("unstable"):
         text += f" {MARK_UNSTABLE}"
+    if r.get("contended"):
+        text += f" {MARK_CONTENDED}"
     if r.get("note"):
         text += f" {MARK_NOTE}"
     if failing.failed(op.name, r["backend"], r["dtype"], r["layout"], r["shape"]):

@@ -6,8 +6,13 @@ No SciPy: the few pieces needed are small and exact.
   whose dispersion exceeds :data:`UNSTABLE` (10%, pyperf's threshold for its stdev warning) is
   flagged unstable. IQR rather than stdev: one sample hit by a context switch should not
   condemn a row (it barely moves the quartiles), half of them spread wide should.
-- :func:`ratio`: the ratio of two sets of timing samples with a distribution-free confidence
-  interval. The estimate is the Hodges-Lehmann shift of the log times (the median of every
+- :func:`ratio`: the ratio of two sets of timing samples with a confidence interval. Samples
+  that come from several worker processes (bench's protocol: ``process_n``) get a **two-level**
+  interval (:func:`two_level_ratio`): the process is the unit, each side's location the mean of
+  its processes' median log times, Welch's t interval on the difference, so the spread between
+  processes (allocator and cache state, page placement) widens the interval as it should and a
+  single process's many samples cannot make it falsely narrow. Otherwise, one process a side,
+  the interval is distribution-free. The estimate is the Hodges-Lehmann shift of the log times (the median of every
   pairwise log ratio); the interval is the matching Mann-Whitney (Wilcoxon rank-sum) interval:
   the k-th smallest and k-th largest pairwise log ratio, k from the exact distribution of U for
   small samples and its normal approximation otherwise. It is *significant* exactly when the
@@ -16,8 +21,7 @@ No SciPy: the few pieces needed are small and exact.
 - :func:`geomean`: the geometric mean of several ratios, with an interval that carries their
   measurement noise (not their spread across configurations, which is a fact, not noise).
 
-Samples are treated as exchangeable. bench takes them in interleaved rounds, so slow drift on
-the machine widens both sides' spread (a wider, more honest interval) instead of shifting one.
+Within one process samples are treated as exchangeable; between processes they are not.
 """
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -222,22 +223,35 @@ def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
 
 
 def result_table(rows: list[dict], baseline: str = "torch-cpu") -> str:
-    """The terminal table of bench and run: time, spread, bandwidth, speed-up over ``baseline`` with its interval."""
-    from ..compare import speedup_text, speedups
+    """The terminal table of bench and run: time, spread within and between processes, page faults
+    per call, bandwidth, speed-up over ``baseline`` with its interval; ``!`` unstable, ``§`` contended."""
+    from ..compare import is_contended, speedup_text, speedups
     from ..tables import render
 
     ups = speedups(rows, baseline)
+
+    def faults(r):
+        v = r.get("faults_per_call")
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.0f}"
+
+    def marks(r):
+        return (" !" if r["unstable"] else "") + (" §" if is_contended(r) else "")
+
     out = render(
-        ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "IQR", "GB/s", "% floor",
-         f"vs {baseline}"],
+        ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "IQR", "procs", "faults/call",
+         "GB/s", "% floor", f"vs {baseline}"],
         [[r["norm"], r["backend"], r["op"], r["dtype"], r["layout"], r["shape"], r["threads"],
-          f"{r['median_s'] * 1e3:.3f}", f"{100 * r['dispersion']:.0f}%" + (" !" if r["unstable"] else ""),
+          f"{r['median_s'] * 1e3:.3f}", f"{100 * r['dispersion']:.0f}%",
+          f"{r.get('processes', 1)}: {100 * (r.get('process_dispersion') or 0):.0f}%" + marks(r), faults(r),
           f"{r['gbps']:.1f}", f"{100 * r['floor_fraction']:.0f}%", speedup_text(ups[i]) if i in ups else ""]
          for i, r in enumerate(rows)],
     )
     if any(r["unstable"] for r in rows):
-        out += ("\n! unstable: the samples' interquartile range exceeds 10% of the median (a busy machine? "
-                "see load_before/load_after in the file); treat that row's numbers as rough")
+        out += ("\n! unstable: the samples' interquartile range, or the spread of the processes' medians, exceeds 10% "
+                "of the median; treat that row's numbers as rough")
+    if any(is_contended(r) for r in rows):
+        out += ("\n§ contended: the machine was busy while it was timed, even after re-measuring (wait_fraction in the "
+                "file); shown, but left out of every summary")
     return out
 
 
