@@ -279,3 +279,21 @@ def test_timing_notes_are_marked_and_explained(tmp_path):
     which = text.split("which one is fastest")[1].split("## ")[0]
     assert "| keras-torch ‡ |" in which and f"‡ keras-torch: {note}." in which
     assert "‡ marks a timing that includes more than the pass" in text
+
+
+def test_contended_rows_are_shown_but_left_out_and_the_trust_section_says_what_they_changed(tmp_path):
+    rows = []
+    for shape, numba_scale, busy in (("8x16x8x8", 0.5, False), ("8x32x8x8", 0.5, False), ("8x64x8x8", 0.05, True)):
+        rows.append(_rows("r", "torch-cpu", shape, 1.0))
+        numba = _rows("r", "numba", shape, numba_scale)
+        numba["contended"] = busy  # 20x "faster" only because torch-cpu's processes shared their cores
+        rows.append(numba)
+    text = report.write_report(pd.DataFrame(rows), tmp_path / "rep", OPS, plots=False).read_text()
+    trust = text.split("## How far this run can be trusted")[1].split("## Summary")[0]
+    assert "1 contended" in trust
+    assert "numba batchnorm train: 2.00x [" in trust and "(1 of 3 left out)" in trust
+    assert "with every configuration averaged in it would read 4.31x" in trust
+    summary = text.split("## Summary")[1].split("##")[0]
+    assert "| numba | 2.00x [" in summary and "(1 of 3 left out)" in summary
+    train = text.split("### batchnorm train")[1].split("###")[0]
+    assert len([line for line in train.splitlines() if "§" in line]) == 1

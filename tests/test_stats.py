@@ -86,3 +86,68 @@ def test_geomean_interval_combines_measurement_noise():
     assert g.low < g.ratio < g.high
     # narrower than any single configuration's interval: noise averages out
     assert math.log(g.high / g.low) < min(math.log(r.high / r.low) for r in rs)
+
+
+def processes(rng, k, n, scale=1.0, between=0.08, within=0.02):
+    """k processes of n samples: each process has its own level (allocator, page placement), as
+    on this project's VM, where process medians of one configuration spread by up to 20%."""
+    out = []
+    for _ in range(k):
+        level = scale * math.exp(rng.gauss(0, between))
+        out.append([level * math.exp(rng.gauss(0, within)) for _ in range(n)])
+    return out
+
+
+def test_two_level_intervals_keep_false_alarms_near_five_percent_despite_process_levels():
+    rng = random.Random(7)
+    trials = 400
+    flat = sum(stats.ratio([x for p in a for x in p], [x for p in b for x in p]).significant
+               for a, b in ((processes(rng, 3, 30), processes(rng, 3, 30)) for _ in range(trials)))
+    two = 0
+    for _ in range(trials):
+        a, b = processes(rng, 3, 30), processes(rng, 3, 30)
+        r = stats.ratio([x for p in a for x in p], [x for p in b for x in p],
+                        num_processes=[len(p) for p in a], den_processes=[len(p) for p in b])
+        two += r.significant
+    # samples pooled as if from one process: most A/A pairs "differ"; the process as the unit: ~5%
+    assert flat / trials > 0.5
+    assert two / trials <= 0.09
+
+
+def test_two_level_interval_finds_a_thirty_percent_slowdown_with_quiet_processes():
+    rng = random.Random(11)
+    found = covered = 0
+    for _ in range(100):
+        a, b = processes(rng, 3, 20, between=0.03), processes(rng, 3, 20, scale=1.3, between=0.03)
+        r = stats.two_level_ratio(b, a)
+        found += r.significant and r.ratio > 1
+        covered += r.low <= 1.3 <= r.high
+    assert found >= 90 and covered >= 88
+
+
+def test_student_t_matches_its_table():
+    assert stats.t_quantile(0.975, 1) == pytest.approx(12.706, abs=1e-3)
+    assert stats.t_quantile(0.975, 4) == pytest.approx(2.776, abs=1e-3)
+    assert stats.t_quantile(0.975, 30) == pytest.approx(2.042, abs=1e-3)
+    assert stats.t_cdf(0.0, 3) == pytest.approx(0.5)
+
+
+def test_summary_of_processes():
+    s = stats.summarize([1.0, 1.0, 1.0, 1.2, 1.2, 1.2], [3, 3])
+    assert s["processes"] == 2 and s["process_dispersion"] == pytest.approx(0.2 / 1.1) and s["unstable"]
+    assert stats.summarize([1.0, 1.0, 1.0], [2, 2])["processes"] == 1  # does not add up: one group
+
+
+def test_a_summary_cannot_contradict_its_configurations():
+    from normbench.compare import summarize_ratios
+
+    clear = stats.Ratio(1.5, 1.3, 1.7, 0.01, 3, 3, 0.06)
+    unclear = [stats.Ratio(1.2, 0.95, 1.5, 0.2, 3, 3, 0.12) for _ in range(6)]
+    s = summarize_ratios(unclear)
+    # six "no clear difference" rows: the mean's interval alone would exclude 1; the verdict does not follow it
+    assert s["geomean"].significant and s["verdict"] == "no clear difference" and s["faster"] == 0
+    assert summarize_ratios(unclear + [clear])["verdict"] == "faster"
+    wide = stats.Ratio(5.0, 0.5, 40.0, 0.3, 3, 3)
+    s = summarize_ratios([clear, wide], contended=2)
+    assert s["used"] == 1 and s["wide"] == 1 and s["contended"] == 2 and s["geomean"].ratio == pytest.approx(1.5)
+    assert summarize_ratios([wide])["geomean"] is None

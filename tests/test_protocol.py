@@ -1,0 +1,65 @@
+"""The timing protocol's parts that need no timing: memory policy, contention readings, blocks."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from normbench import contention, memory
+from normbench.bench import RIGORS, Config, blocks_of
+from normbench.ops.batchnorm import OP
+from normbench.ops.layernorm import OP as LN
+
+
+def test_the_reuse_policy_replaces_the_users_malloc_variables_and_system_removes_them():
+    env = memory.worker_env("reuse", {"MALLOC_MMAP_THRESHOLD_": "1", "GLIBC_TUNABLES": "x", "PATH": "/bin"})
+    assert env["MALLOC_MMAP_THRESHOLD_"] == str(1 << 30) and env["MALLOC_TRIM_THRESHOLD_"] == str((1 << 31) - 1)
+    assert "GLIBC_TUNABLES" not in env and env["PATH"] == "/bin" and env[memory.ENV] == "reuse"
+    env = memory.worker_env("system", {"MALLOC_MMAP_THRESHOLD_": "1", "PATH": "/bin"})
+    assert not [k for k in env if k.startswith("MALLOC_")] and env[memory.ENV] == "system"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+def test_under_reuse_a_freed_64_mib_block_comes_back_without_page_faults():
+    probe = ("import resource, numpy as np, sys\n"
+             "from normbench import memory\n"
+             "print(memory.apply(sys.argv[1]))\n"
+             "def once():\n"
+             "    a = np.empty(16 << 20, np.float32); a[:] = 1\n"
+             "once(); once()\n"
+             "f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+             "for _ in range(5): once()\n"
+             "print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 5)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = {p: subprocess.run([sys.executable, "-c", probe, p], capture_output=True, text=True, env=env,
+                             check=True).stdout.split() for p in ("reuse", "system")}
+    assert out["reuse"][0] == "reuse" and float(out["reuse"][1]) < 10
+    # 64 MiB (above glibc's 32 MiB threshold cap) of fresh pages per call: what the policy removes (NumPy asks
+    # for transparent huge pages on large arrays, so it is hundreds of 2 MiB faults here, not 16,384)
+    assert float(out["system"][1]) > 100
+
+
+def test_a_sample_that_waited_for_a_cpu_is_contended():
+    a = contention.Reading(wall=0.0, cpu=0.0, delay_ns=0, nivcsw=0)
+    quiet = contention.between(a, contention.Reading(wall=0.01, cpu=0.02, delay_ns=20_000, nivcsw=0))
+    busy = contention.between(a, contention.Reading(wall=0.01, cpu=0.01, delay_ns=4_000_000, nivcsw=0))
+    unknown = contention.between(contention.Reading(0.0, 0.0, None, 0), contention.Reading(0.01, 0.01, None, 3))
+    assert not quiet.contended and quiet.cpu_fraction == pytest.approx(2.0)
+    assert busy.contended and busy.wait_fraction == pytest.approx(0.4)  # a woken pool thread queued behind a hog
+    assert not unknown.contended and unknown.wait_fraction is None and unknown.preemptions == 3
+
+
+def test_readings_of_this_process():
+    r = contention.read()
+    assert r.nivcsw >= 0 and r.cpu > 0
+    if sys.platform.startswith("linux"):
+        assert r.delay_ns is not None and contention.runnable_tasks() >= 1
+
+
+def test_blocks_keep_one_op_each_and_cover_the_plan_in_order():
+    todo = [Config(OP, "train", (8, i, 4, 4), "float32", "contiguous") for i in range(1, 15)]
+    todo += [Config(LN, "forward", (8, i), "float32", "contiguous") for i in range(1, 4)]
+    blocks = blocks_of(todo, size=6)
+    assert [len(b) for b in blocks] == [6, 6, 2, 3] and [c for b in blocks for c in b] == todo
+    assert all(len({c.op.name for c in b}) == 1 for b in blocks)
+    assert RIGORS["default"].processes >= 3  # the issue's floor: several fresh processes by default
