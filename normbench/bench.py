@@ -46,7 +46,7 @@ RETRY_FACTOR = 4
 #: samples per process at most, whatever the budget (a 2 ms floor per sample bounds it anyway)
 MAX_SAMPLES = 400
 #: configurations measured by one worker process in a row (see blocks_of)
-BLOCK = 12
+BLOCK = 24
 
 
 @dataclass(frozen=True)
@@ -339,10 +339,10 @@ class Config:
 
 
 def blocks_of(todo: list[Config], size: int = BLOCK) -> list[list[Config]]:
-    """Consecutive configurations of one op, at most ``size`` each: a block is measured in
-    ``processes`` rounds of one fresh worker per backend, so process start-up is paid per block,
-    not per configuration, while the backends of a configuration are still measured within
-    minutes of each other."""
+    """Consecutive configurations of one op, at most ``size`` each: in every round, one fresh
+    worker per backend measures a block, so process start-up is paid per block, not per
+    configuration, while the backends of a configuration are still measured within a minute or
+    so of each other."""
     out: list[list[Config]] = []
     for cfg in todo:
         if out and out[-1][0].op.name == cfg.op.name and len(out[-1]) < size:
@@ -361,15 +361,16 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
              progress=None, on_rows=None, facts: dict | None = None, seed: int | None = None):
     """Measure every configuration on every backend that implements its op (pyperf's process model).
 
-    The plan is cut into blocks (:func:`blocks_of`). Each block runs ``rigor.processes`` rounds;
-    in each round every backend gets a **fresh worker process** (started under the memory
-    ``policy``, start-up untimed), the backends in a new random order, and that worker measures
-    the block's configurations in a random order too. So each (configuration, backend) is
+    The plan is cut into blocks (:func:`blocks_of`) and measured in ``rigor.processes`` rounds
+    over the whole plan; in each round and block every backend gets a **fresh worker process**
+    (started under the memory ``policy``, start-up untimed), the backends in a new random order,
+    and that worker measures the block's configurations in a random order too. So each (configuration, backend) is
     measured in several processes, none of which inherits another's allocator or cache state,
     and what a process's history still does to a timing becomes variance between its processes
     (which the intervals carry) instead of a bias. A worker that crashes or runs past
     ``timeout`` costs that (configuration, backend) and is replaced; after MAX_DEATHS the backend
-    is dropped. ``on_rows(rows)`` gets every row so far after each block; ``facts`` receives each
+    is dropped. ``on_rows(rows)`` gets every row so far (with the processes each has had) after
+    each block; ``facts`` receives each
     measured backend's version, environment, threads and memory policy for the run's header.
     Returns (rows, skipped lines).
     """
@@ -379,7 +380,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
     rng = random.Random(seed)
     machine = machine_info()
     scopes = scopes or {}
-    rows, skipped, usable = [], [], []
+    skipped, usable = [], []
     for b in backends:
         avail = availability_of(b)
         if avail:
@@ -402,26 +403,47 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
         kind = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
         return f"{name} {cfg.label()}: error {kind} ({exc})"
 
-    for block in blocks_of(todo):
-        got: dict[tuple[int, str], list[dict]] = {}
-        lost: set[tuple[int, str]] = set()
-        info: dict[str, dict] = {}
-        for round_ in range(rigor.processes):
+    got: dict[tuple[int, str], list[dict]] = {}  # (index in the plan, backend) -> one result per process
+    lost: set[tuple[int, str]] = set()
+    info: dict[str, dict] = {}
+    index = {id(cfg): n for n, cfg in enumerate(todo)}
+
+    def rows_so_far() -> list[dict]:
+        out = []
+        for (n, name), procs in sorted(got.items()):
+            if (n, name) in lost:
+                continue
+            cfg = todo[n]
+            f = next((p["facts"] for p in procs if "facts" in p), {})
+            threads_in_effect = info.get(name, {}).get("threads")
+            out.append(_row(cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout, name, procs, threads=threads_in_effect,
+                            asked_threads=threads, machine=machine, run_id=run_id,
+                            policy=info.get(name, {}).get("memory_policy", policy), facts=f))
+            if facts is not None and name not in facts and f:
+                facts[name] = {"version": f.get("version", ""), "environment": f.get("environment", {}),
+                               "threads": threads_in_effect, "memory_policy": info.get(name, {}).get("memory_policy")}
+        return out
+
+    # rounds outermost: a configuration's processes are spread over the whole run, so the machine's
+    # drift over minutes (a VM's memory bandwidth moves with its neighbours) shows as spread between
+    # them, which the intervals carry, instead of hiding inside one block's minute
+    for round_ in range(rigor.processes):
+        for block in blocks_of(todo):
             order = [b for b in usable if b.name not in dropped and block[0].op.name in getattr(b, "ops", {})]
             rng.shuffle(order)
             for b in order:
-                todo_here = [i for i in range(len(block)) if (i, b.name) not in lost]
+                todo_here = [index[id(cfg)] for cfg in block if (index[id(cfg)], b.name) not in lost]
                 rng.shuffle(todo_here)
                 w = Worker(b.name, plugins, threads, scopes.get(b.name), memory_policy=policy)
                 try:
-                    for i in todo_here:
-                        cfg = block[i]
+                    for n in todo_here:
+                        cfg = todo[n]
                         if b.name in dropped:
                             break
                         try:
                             started = w.ensure(timeout)
                         except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
-                            lost.add((i, b.name))
+                            lost.add((n, b.name))
                             skipped.append(failed(b.name, cfg, exc))
                             continue
                         if not started["available"]:
@@ -433,31 +455,20 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                             load = load_average()
                             setup = w.request("setup", (cfg.op.name, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout), timeout)
                             res = w.request("samples", (rigor.min_samples, rigor.budget_s), timeout)
-                            if round_ == 0:
+                            if (n, b.name) not in got:
                                 res["facts"] = w.request("facts", setup["nbytes"], timeout)
                         except Exception as exc:  # noqa: BLE001 - reported, the others go on
-                            lost.add((i, b.name))
+                            lost.add((n, b.name))
                             err = Unsupported(str(exc)) if isinstance(exc, RemoteError) and exc.type_name == "Unsupported" else exc
                             skipped.append(failed(b.name, cfg, err))
-                            got.pop((i, b.name), None)
                             continue
-                        got.setdefault((i, b.name), []).append({**setup, **res, "load": load, "load_after": load_average()})
+                        got.setdefault((n, b.name), []).append({**setup, **res, "load": load, "load_after": load_average()})
                         if progress:
                             progress.step(f"{b.name} {cfg.label()}")
                 finally:
                     w.stop()
-        for (i, name), procs in sorted(got.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-            if (i, name) in lost:
-                continue
-            cfg = block[i]
-            f = next((p["facts"] for p in procs if "facts" in p), {})
-            threads_in_effect = info.get(name, {}).get("threads")
-            rows.append(_row(cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout, name, procs, threads=threads_in_effect,
-                             asked_threads=threads, machine=machine, run_id=run_id,
-                             policy=info.get(name, {}).get("memory_policy", policy), facts=f))
-            if facts is not None and name not in facts and f:
-                facts[name] = {"version": f.get("version", ""), "environment": f.get("environment", {}),
-                               "threads": threads_in_effect, "memory_policy": info.get(name, {}).get("memory_policy")}
-        if on_rows and rows:
-            on_rows(rows)
+            if on_rows and got:
+                # every row so far, each with the processes it has had: an interrupted run keeps them all
+                on_rows(rows_so_far())
+    rows = rows_so_far()
     return rows, skipped

@@ -126,13 +126,14 @@ def speedup_summary(rows: Sequence[dict[str, Any]], baseline: str) -> list[dict[
 
 def summary_line(s: dict[str, Any], baseline: str) -> str:
     g = s["geomean"]
+    n = s["n"] + s.get("contended", 0)
     if g is None:
         where = "no summary (no configuration with a usable interval)"
     else:
         where = (g.text() if g.resolved else f"{g.ratio:.2f}x (no interval: too few samples)") + \
-            f" geometric mean over {s['used']} configurations, {s['verdict']}"
-    left = [f"{s['wide']} left out (interval wider than {WIDE:g}x)"] if s.get("wide") else []
-    left += [f"{s['contended']} left out (contended)"] if s.get("contended") else []
+            f" geometric mean over {s['used']} of {n} configurations, {s['verdict']}"
+    left = [f"{s['wide']} left out: interval wider than {WIDE:g}x"] if s.get("wide") else []
+    left += [f"{s['contended']} left out: contended"] if s.get("contended") else []
     return (f"{s['backend']} vs {baseline}, {s['norm']} {s['op']}: {where} "
             f"(>1: faster; {s['faster']} faster, {s['slower']} slower, {s['unclear']} no clear difference"
             + "".join(f"; {x}" for x in left) + ")")
@@ -160,6 +161,29 @@ def run_to_run_noise(log_ratios: Sequence[float], within: Sequence[float]) -> fl
     return math.sqrt(max(0.0, spread - statistics.median(w * w for w in within)))
 
 
+def gate(ratios: dict, threshold: float, alpha: float) -> set:
+    """The configurations that fail the gate: slower than ``1 + threshold``, tested as one family.
+
+    The gate asks one question of the whole comparison (did anything get slower by more than the
+    threshold?), so its false alarms are controlled for the family with Holm's step-down
+    procedure on one-sided tests of log ratio <= log(1 + threshold) (normal, with each ratio's
+    standard error, run-to-run noise included). With 183 configurations a 95% test per
+    configuration would fail an A/A comparison most of the time on its noisiest rows alone.
+    """
+    tests = []
+    for key, r in ratios.items():
+        if r.se and r.se > 0 and math.isfinite(r.se):
+            zz = (math.log(r.ratio) - math.log1p(threshold)) / r.se
+            tests.append((0.5 * math.erfc(zz / math.sqrt(2)), key))
+    tests.sort()
+    failed = set()
+    for i, (p, key) in enumerate(tests):
+        if p > alpha / (len(tests) - i):
+            break
+        failed.add(key)
+    return failed
+
+
 def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, confidence: float = stats.CONFIDENCE,
                  threshold: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Match the configurations of two bench results and give B's time over A's for each.
@@ -171,8 +195,8 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
 
     Returns (one dict per matched configuration: the configuration's keys, ``a_median_s``,
     ``b_median_s``, ``ratio``, ``low``, ``high``, ``p_value`` (rank test on the samples alone),
-    ``significant`` (the widened interval excludes 1), ``verdict``, ``regression`` (significantly
-    slower by more than ``threshold``); a dict with the counts of configurations matched, only in
+    ``significant`` (the widened interval excludes 1), ``verdict``, ``regression`` (fails the gate:
+    slower than ``1 + threshold``, Holm-tested with the other configurations, :func:`gate`); a dict with the counts of configurations matched, only in
     A, only in B, and ``noise``: the run-to-run noise as a relative standard deviation).
     """
     def index(rows, name):
@@ -201,22 +225,41 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
         return (d - math.log(r.low), math.log(r.high) - d) if r.resolved else (math.inf, math.inf)
 
     busy = {k for k in matched if is_contended(ia[k]) or is_contended(ib[k])}
-    resolved = [r for k, r in raw.items() if r.resolved and k not in busy]
-    tau = run_to_run_noise([math.log(r.ratio) for r in resolved],
-                           [r.se if r.se is not None else sum(half_widths(r)) / (2 * z) for r in resolved])
-    result = []
+    resolved = {k: r for k, r in raw.items() if r.resolved and k not in busy}
+
+    def se_of(r: stats.Ratio) -> float:
+        return r.se if r.se is not None else sum(half_widths(r)) / (2 * z)
+
+    def noise(keys) -> float:
+        return run_to_run_noise([math.log(resolved[k].ratio) for k in keys], [se_of(resolved[k]) for k in keys])
+
+    tau = noise(list(resolved))
+    # per backend where it has enough configurations: a backend's kernels can be noisier on the machine than
+    # another's (torch-cpu's OpenMP kernels at 32-64 MB vary more between runs than numpy's), and one pooled
+    # figure would under-widen them and over-widen the rest
+    backend_at = CONFIG_KEYS.index("backend")
+    by_backend: dict[str, list] = {}
+    for k in resolved:
+        by_backend.setdefault(k[backend_at], []).append(k)
+    taus = {b: noise(keys) if len(keys) >= MIN_FOR_NOISE else tau for b, keys in by_backend.items()}
+    result, widened = [], {}
     for key in matched:
         r = raw[key]
         if r.resolved:
+            t = taus.get(key[backend_at], tau)
             d = math.log(r.ratio)
             lo_w, hi_w = half_widths(r)
-            r = stats.Ratio(r.ratio, math.exp(d - math.hypot(lo_w, z * tau)), math.exp(d + math.hypot(hi_w, z * tau)),
-                            r.p, r.n_num, r.n_den, None if r.se is None else math.hypot(r.se, tau))
+            r = stats.Ratio(r.ratio, math.exp(d - math.hypot(lo_w, z * t)), math.exp(d + math.hypot(hi_w, z * t)),
+                            r.p, r.n_num, r.n_den, math.hypot(se_of(r), t))
+            widened[key] = r
         contended = key in busy  # shown, but no verdict: the machine, not the code, may explain it
         result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ia[key])),
                        "b_median_s": statistics.median(samples_of(ib[key])), **r.as_dict(),
-                       "verdict": "contended" if contended else r.verdict(), "contended": contended,
-                       "regression": not contended and r.significant and r.ratio > 1 + threshold})
+                       "verdict": "contended" if contended else r.verdict(), "contended": contended})
+    gated = gate({k: r for k, r in widened.items() if k not in busy}, threshold, 1 - confidence)
+    for key, row in zip(matched, result):
+        row["regression"] = key in gated
     counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia)),
-              "noise": math.expm1(tau), "noise_estimated": len(resolved) >= MIN_FOR_NOISE}
+              "noise": math.expm1(tau), "noise_estimated": len(resolved) >= MIN_FOR_NOISE,
+              "noise_by_backend": {b: math.expm1(t) for b, t in taus.items() if len(by_backend[b]) >= MIN_FOR_NOISE}}
     return result, counts

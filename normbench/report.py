@@ -598,13 +598,19 @@ def _regression_section(t: pd.DataFrame) -> list[str]:
 def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
     lines = ["## How to read this", "",
              "- *time* is the median of timed samples (each the mean of enough back-to-back calls to last >= 2 ms), "
-             "device synchronized, output allocation included, JIT compilation and warm-up excluded; *IQR* is the "
-             "samples' interquartile range over the median.",
-             f"- {MARK_UNSTABLE} marks an unstable measurement: IQR above {UNSTABLE:.0%} of the median (pyperf warns at "
-             "the same spread); its numbers are rough.",
+             "taken in several fresh worker processes per backend under one memory policy (README, \"How normbench "
+             "times\"), device synchronized, output allocation included, JIT compilation and warm-up excluded; *IQR* "
+             "is the samples' interquartile range over the median.",
+             f"- {MARK_UNSTABLE} marks an unstable measurement: IQR, or the spread of its processes' medians, above "
+             f"{UNSTABLE:.0%} of the median (pyperf warns at the same spread); its numbers are rough.",
+             f"- {MARK_CONTENDED} marks a contended measurement: the machine was busy (its threads waited for a CPU) "
+             "even after re-measuring; it is shown, but left out of every geometric mean and of the *fastest* columns.",
              f"- *speed-up* is the baseline's ({baseline or 'none'}) time over the backend's time in the same run (> 1: "
-             "faster), with a 95% interval from the raw samples (Hodges-Lehmann estimate, Mann-Whitney interval); `~` "
-             "marks an interval that contains 1: no clear difference. Geometric means combine the intervals' widths.",
+             "faster), with a 95% interval over both levels of the measurement (Welch's t on the processes' median "
+             "log times; one process a side: Mann-Whitney on the samples); `~` marks an interval that contains 1: no "
+             "clear difference. Geometric means combine the intervals' widths, leave out contended configurations "
+             "and intervals wider than 2x (saying how many), and carry `~` whenever no configuration backs a "
+             "clear verdict.",
              f"- {MARK_FAIL} marks a backend that failed conformance (unexpectedly or as a known failure) for that "
              "dtype, layout and rank (in any pass: a backward defect matters to whoever trains); it is left out of "
              "the *fastest* columns.",
@@ -702,7 +708,8 @@ def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
         if g["backend"].nunique() < 2:
             continue
         bad = sorted(b for b in g["backend"] if failing.failed(op.name, b, dtype, layout, shape))
-        ok = g[~g["backend"].isin(bad)].sort_values("median_s")
+        busy = sorted(set(g.loc[g["contended"].astype(bool), "backend"]) - set(bad))  # timed on a busy machine
+        ok = g[~g["backend"].isin(bad + busy)].sort_values("median_s")
         if ok.empty:
             lead, best = "", "(none passed)"
         else:
@@ -713,12 +720,14 @@ def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
             else:
                 lead = "only one passed"
         label = [_run_label(machine, run, n_machines)] if several_runs else []
-        rows.append([*label, pass_, dtype, layout, shape, best, lead, ", ".join(bad)])
+        rows.append([*label, pass_, dtype, layout, shape, best, lead,
+                     ", ".join(bad + [f"{b} {MARK_CONTENDED}" for b in busy])])
     if not rows:
         return []
     head = (["run"] if several_runs else []) + ["pass", "dtype", "layout", "shape", "fastest that passed",
-                                                "ahead of the runner-up by", "excluded (failed conformance)"]
+                                                "ahead of the runner-up by", f"excluded (failed conformance; {MARK_CONTENDED} contended)"]
     return [f"### {op.name}: which one is fastest", "",
             "Per configuration, the fastest backend among those that passed conformance for its dtype and layout "
-            "(`~`: the lead is within the noise). Without conformance results (`--check`), no backend is excluded.", "",
+            f"and were not contended ({MARK_CONTENDED}) there (`~`: the lead is within the noise). Without conformance "
+            "results (`--check`), no backend is excluded for conformance.", "",
             markdown(head, rows), ""] + _notes(s)

@@ -3,7 +3,7 @@
 Both files come from ``normbench bench --output`` (JSON or CSV, with raw samples). For each
 configuration in both (norm, pass, shape, dtype, layout, threads, backend), B's time over A's
 with a 95% interval and a Mann-Whitney verdict (normbench.stats), then geometric means. Exit
-status 1 when a configuration got significantly slower by more than ``--threshold``, so CI can
+status 1 when a configuration got slower by more than ``--threshold`` (Holm-tested as a family), so CI can
 gate on it; 0 otherwise; 2 on bad input.
 """
 from __future__ import annotations
@@ -39,7 +39,8 @@ def add_parser(sub) -> None:
     p.add_argument("a", type=Path, metavar="A", help="the reference results (normbench bench --output, .json or .csv)")
     p.add_argument("b", type=Path, metavar="B", help="the results to judge against A")
     p.add_argument("--threshold", type=_fraction, default=0.10, metavar="FRACTION",
-                   help="exit 1 when a configuration is significantly slower by more than this (default 0.10 = 10%%)")
+                   help="exit 1 when a configuration is slower by more than this, tested as one family of configurations "
+                        "(Holm; default 0.10 = 10%%)")
     p.add_argument("--confidence", type=_confidence, default=0.95, help="of each interval (default 0.95)")
     p.add_argument("--norm", action="append", default=[], metavar="OP", help="only this op (repeatable)")
     p.add_argument("--backend", action="append", default=[], metavar="NAME", help="only this backend (repeatable)")
@@ -115,16 +116,19 @@ def _summary(result, counts, args, stats) -> list[str]:
                  + (f"; only in A: {counts['only_a']}" if counts["only_a"] else "")
                  + (f"; only in B: {counts['only_b']}" if counts["only_b"] else ""))
     if counts["noise_estimated"]:
-        lines.append(f"run-to-run noise between A and B beyond their samples' spread: {counts['noise']:.1%} (one standard "
-                     f"deviation, estimated from the {len(result)} configurations; every interval is widened by it)")
+        per = ", ".join(f"{b} {v:.1%}" for b, v in counts["noise_by_backend"].items())
+        lines.append(f"run-to-run noise between A and B beyond their processes' spread: {counts['noise']:.1%} (one standard "
+                     f"deviation, estimated from the {len(result)} configurations" + (f"; per backend: {per}" if per else "")
+                     + "; every interval is widened by its backend's)")
     else:
         lines.append("run-to-run noise not estimated (fewer than 8 configurations in common): the intervals carry only "
                      "the samples' spread, and a busy machine between the two runs shows up as a difference")
     if regressions:
-        lines.append(f"REGRESSION: {len(regressions)} configuration(s) significantly slower by more than "
-                     f"{args.threshold:.0%}: " + "; ".join(f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} "
+        lines.append(f"REGRESSION: {len(regressions)} configuration(s) slower by more than "
+                     f"{args.threshold:.0%} (Holm, family-wise {1 - args.confidence:.0%}): " + "; ".join(f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} "
                                                           f"{r['layout']} {r['ratio']:.2f}x" for r in regressions[:10])
                      + (" ..." if len(regressions) > 10 else ""))
     else:
-        lines.append(f"no significant slowdown above {args.threshold:.0%}")
+        lines.append(f"no configuration slower by more than {args.threshold:.0%} (Holm, family-wise "
+                     f"{1 - args.confidence:.0%})")
     return lines

@@ -2,7 +2,8 @@
 
 Kernels live in :mod:`normbench_numba.kernels` (imported, and numba with it, only on first use).
 Inputs under SERIAL_BELOW elements run serial twins of the same kernels: there, launching
-threads costs more than it saves (4x16x14x14: 2x faster serial).
+threads costs more than it saves (the threshold was chosen by measurement under the old timing
+protocol and is to be re-measured under the current one: issue 30).
 Layouts: contiguous NC... inputs run the per-channel kernels on an (N, C, S) view; channels_last
 and plain 2-D inputs run the row-block kernels on an (R, C) view; non-dense ("strided") inputs
 are first copied to contiguous memory. Outputs are allocated in the input's layout.
@@ -39,7 +40,8 @@ def _load_kernels():
 
 
 #: below this many elements a call runs the serial kernels: launching threads costs more than
-#: it saves (measured: parallel and serial break even around 64K float32 elements on 2 cores)
+#: it saves (parallel and serial broke even around 64K float32 elements on 2 cores under the old timing
+#: protocol; not yet re-measured under the current one)
 SERIAL_BELOW = 1 << 16
 
 

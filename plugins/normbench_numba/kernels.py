@@ -90,7 +90,7 @@ def _finish_blocks(shift, s1, s2, m, eps, weight, bias, affine, rm, rv, running,
 
     Kept out of the parallel kernels, where numba would turn array expressions into parallel
     regions of their own; and written out rather than calling _finish_stats per channel, which
-    measured 15x slower here (100 us at C = 1024)."""
+    measured much slower (old timing protocol; not re-measured since)."""
     a = _sum_blocks(s1)
     b = _sum_blocks(s2)
     for ch in range(a.shape[0]):
@@ -298,8 +298,9 @@ def eval_ncs(x, weight, bias, affine, rm, rv, eps, y, tmp):
 # -- channels last (R, C): parallel over blocks of rows -------------------------------------------
 # The elementwise passes see k rows at a time as one row of k*C values (a free reshape of the
 # contiguous (R, C) array, with the per-channel constants tiled k times): with C = 16 or 64 a row
-# is too short for the loop to run at speed. 2x faster at C = 16, 6% at C = 64. (The same for
-# the sums passes measured no gain, so they keep plain rows.)
+# is too short for the loop to run at speed (faster at C = 16 and 64 under the old timing protocol;
+# the figures are to be re-measured under the current one. The same for the sums passes measured
+# no gain, so they keep plain rows.)
 TILE = 1024
 
 
