@@ -128,7 +128,7 @@ def summary_line(s: dict[str, Any], baseline: str) -> str:
     g = s["geomean"]
     n = s["n"] + s.get("contended", 0)
     if g is None:
-        where = "no summary (no configuration with a usable interval)"
+        where = "no summary: every configuration left out"
     else:
         where = (g.text() if g.resolved else f"{g.ratio:.2f}x (no interval: too few samples)") + \
             f" geometric mean over {s['used']} of {n} configurations, {s['verdict']}"
