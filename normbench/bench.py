@@ -219,7 +219,7 @@ def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float) -> 
     steal0 = contention.steal_ticks()
     started = time.perf_counter()
     calls = 0
-    limit = started + RETRY_FACTOR * max(budget_s, min_samples * number * 1e-4) + 1.0
+    limit = None
     while True:
         a = contention.read()
         s = _sample(p.call, p.backend.synchronize, number)
@@ -233,13 +233,15 @@ def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float) -> 
         n = contention.runnable_tasks()
         if n is not None:
             others.append(n)
+        if limit is None:  # from the first sample's length: slow calls get the time their samples need
+            limit = started + RETRY_FACTOR * max(budget_s, min_samples * s * number) + 0.5
         done = len(kept) >= min_samples and sum(kept) * number >= budget_s
         if done or len(kept) >= MAX_SAMPLES or time.perf_counter() > limit:
             break
     wall = time.perf_counter() - started
     faults = (_minor_faults() - faults0) / calls
     steal1 = contention.steal_ticks()
-    contended = len(kept) < min_samples
+    contended = len(kept) < min_samples and bool(set_aside)  # short of samples because of the machine
     return {
         "samples": kept if not contended else kept + set_aside, "set_aside": len(set_aside) if not contended else 0,
         "contended": contended, "faults_per_call": faults,

@@ -72,7 +72,7 @@ def test_bench_json_carries_a_run_header_and_raw_samples(tmp_path, capsys):
 
 def test_bench_json_and_sweep(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["bench", "--backend", "numpy", "--sweep", "batch=2,4", "--sweep", "channels=3", "--sweep", "spatial=0,5",
+    assert main(["bench", "--rigor", "quick", "--backend", "numpy", "--sweep", "batch=2,4", "--sweep", "channels=3", "--sweep", "spatial=0,5",
                  "--op", "train", "--layout", "channels_last", "--repeat", "1", "--output", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert sorted(r["shape"] for r in rows) == ["2x3", "2x3x5x5", "4x3", "4x3x5x5"]
@@ -117,7 +117,7 @@ def test_bench_bad_input_is_one_line(capsys, argv, message):
 
 
 def test_unsupported_is_skipped_not_fatal(capsys):
-    assert main(["bench", "--backend", "numpy", "--shape", "4x4", "--dtype", "bfloat16", "--dtype", "float32",
+    assert main(["bench", "--rigor", "quick", "--backend", "numpy", "--shape", "4x4", "--dtype", "bfloat16", "--dtype", "float32",
                  "--op", "eval", "--repeat", "1"]) == 0
     out, err = capsys.readouterr()
     assert "float32" in out and "numpy batchnorm eval 4x4 bfloat16 contiguous: unsupported" in err

@@ -143,7 +143,7 @@ def test_backends_raising_everywhere_do_not_stop_the_rest(tmp_path, capsys):
     assert code == 1
     assert "ERROR: ops-raise batchnorm/dtypes/" in out and "RuntimeError: kernel launch failed" in out
     assert "unavailable: avail-raises" in out.split("\n\n")[-1]
-    code, out, err = run(capsys, "bench", "--plugin", "raising_backends", "--shape", "4x3x5x5", "--op", "train",
+    code, out, err = run(capsys, "bench", "--rigor", "quick", "--plugin", "raising_backends", "--shape", "4x3x5x5", "--op", "train",
                          "--repeat", "1", "--threads", "1")
     assert code == 0 and "numpy" in out and "torch-cpu" in out
     assert "ops-raise batchnorm train 4x3x5x5 float32 contiguous: error RuntimeError (kernel launch failed)" in err
@@ -159,7 +159,7 @@ def test_a_known_failure_that_passes_is_reported(capsys):
 
 def test_run_is_the_whole_product(tmp_path, capsys):
     out_dir = tmp_path / "report"
-    code, out, _ = run(capsys, "run", "--backend", "numpy", "--backend", "torch-cpu", "--grid", "smoke",
+    code, out, _ = run(capsys, "run", "--backend", "numpy", "--backend", "torch-cpu", "--grid", "smoke", "--rigor", "quick",
                        "--repeat", "2", "--output", str(out_dir))
     assert code == 0, out
     for step in ("== 1/4 backends", "== 2/4 conformance", "== 3/4 benchmarks", "== 4/4 report"):
@@ -182,7 +182,7 @@ def test_a_third_party_op_runs_through_every_command(tmp_path, capsys):
     code, out, _ = run(capsys, "check", "--plugin", "future_ops", "--list-cases", "--norm", "toynorm")
     assert out.split() == ["toynorm/basic/4x8-float64", "toynorm/basic/4x8-float32", "toynorm/basic/3x5x16-float32"]
     csv = tmp_path / "t.csv"
-    code, out, _ = run(capsys, "bench", "--plugin", "future_ops", "--norm", "toynorm", "--backend", "future",
+    code, out, _ = run(capsys, "bench", "--rigor", "quick", "--plugin", "future_ops", "--norm", "toynorm", "--backend", "future",
                        "--sweep", "rows=8,64", "--sweep", "hidden=16,128", "--repeat", "2", "--output", str(csv))
     assert code == 0
     import pandas as pd

@@ -46,7 +46,7 @@ def test_check_survives_segfault_abort_exit_and_spin(tmp_path, capsys):
 
 def test_bench_survives_crashes_and_keeps_the_rows(tmp_path, capsys):
     out_file = tmp_path / "rows.csv"
-    code, out, err = run(capsys, "bench", "--plugin", "crashing_backends", *_backends(CRASHERS + ["numpy"]),
+    code, out, err = run(capsys, "bench", "--rigor", "quick", "--plugin", "crashing_backends", *_backends(CRASHERS + ["numpy"]),
                          "--shape", "4x3x5x5", "--shape", "4x3", "--op", "train", "--op", "eval", "--repeat", "2",
                          "--timeout", "3", "--output", str(out_file))
     assert code == 0
@@ -66,7 +66,7 @@ def test_threads_are_in_effect_inside_the_timed_calls(tmp_path, capsys, monkeypa
     monkeypatch.setenv("NORMBENCH_SPY", str(spy))
     for threads in ("1", "2"):
         spy.write_text("")
-        code, out, err = run(capsys, "bench", "--plugin", "crashing_backends", "--backend", "thread-spy",
+        code, out, err = run(capsys, "bench", "--rigor", "quick", "--plugin", "crashing_backends", "--backend", "thread-spy",
                              "--shape", "64x8x8x8", "--op", "train", "--repeat", "3", "--threads", threads)
         assert code == 0, err
         seen = set(spy.read_text().split())
@@ -121,7 +121,7 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, argv, messa
 
 def test_existing_output_needs_resume_or_force_and_resume_skips_done(tmp_path, capsys):
     out_file = tmp_path / "r.csv"
-    base = ["bench", "--backend", "numpy", "--op", "train", "--repeat", "1", "--output", str(out_file)]
+    base = ["bench", "--rigor", "quick", "--backend", "numpy", "--op", "train", "--repeat", "1", "--output", str(out_file)]
     assert run(capsys, *base, "--shape", "4x3")[0] == 0
     code, _, err = run(capsys, *base, "--shape", "4x3", "--shape", "8x3")
     assert code == 2 and "exists; --resume adds to it, --force overwrites it" in err
@@ -135,20 +135,20 @@ def test_existing_output_needs_resume_or_force_and_resume_skips_done(tmp_path, c
 def test_a_second_run_into_the_same_output_refuses(tmp_path, capsys):
     out_file = tmp_path / "r.csv"
     with Lock(out_file):
-        code, _, err = run(capsys, "bench", "--backend", "numpy", "--shape", "4x3", "--op", "train", "--repeat", "1",
+        code, _, err = run(capsys, "bench", "--rigor", "quick", "--backend", "numpy", "--shape", "4x3", "--op", "train", "--repeat", "1",
                            "--output", str(out_file))
     assert code == 2 and f"(pid {os.getpid()}) is writing {out_file}" in err
 
 
 def test_threads_above_the_cores_warn(capsys):
-    code, _, err = run(capsys, "bench", "--backend", "numpy", "--shape", "4x3", "--op", "train", "--repeat", "1",
+    code, _, err = run(capsys, "bench", "--rigor", "quick", "--backend", "numpy", "--shape", "4x3", "--op", "train", "--repeat", "1",
                        "--threads", "1000")
     assert code == 0 and "--threads 1000 is more than the" in err
 
 
 def test_rows_record_the_threads_in_effect_not_the_ones_asked_for(capsys, tmp_path):
     out_file = tmp_path / "r.csv"
-    code, _, err = run(capsys, "bench", "--backend", "numpy", "--backend", "numba", "--shape", "4x3x5x5", "--op", "train",
+    code, _, err = run(capsys, "bench", "--rigor", "quick", "--backend", "numpy", "--backend", "numba", "--shape", "4x3x5x5", "--op", "train",
                        "--repeat", "1", "--threads", "2", "--output", str(out_file))
     assert code == 0, err
     threads = dict(pd.read_csv(out_file)[["backend", "threads"]].values)
@@ -211,7 +211,7 @@ def test_shards_split_the_grid_and_merge_in_report(tmp_path, capsys):
     files = []
     for k in (1, 2, 3):
         path = tmp_path / f"shard{k}.csv"
-        code, _, err = run(capsys, "bench", "--norm", "batchnorm", "--backend", "numpy", "--grid", "smoke", "--repeat", "2",
+        code, _, err = run(capsys, "bench", "--rigor", "quick", "--norm", "batchnorm", "--backend", "numpy", "--grid", "smoke", "--repeat", "2",
                            "--shard", f"{k}/3", "--output", str(path))
         assert code == 0, err
         files.append(path)

@@ -63,3 +63,18 @@ def test_blocks_keep_one_op_each_and_cover_the_plan_in_order():
     assert [len(b) for b in blocks] == [6, 6, 2, 3] and [c for b in blocks for c in b] == todo
     assert all(len({c.op.name for c in b}) == 1 for b in blocks)
     assert RIGORS["default"].processes >= 3  # the issue's floor: several fresh processes by default
+
+
+def test_slow_calls_get_the_time_their_samples_need_and_are_not_called_contended():
+    import time as _time
+
+    from normbench.bench import Prepared, run_samples
+
+    class Slow:
+        def synchronize(self):
+            pass
+
+    got = run_samples(Prepared(lambda: _time.sleep(0.15), Slow(), 1), number=1, min_samples=4, budget_s=0.01)
+    # 4 samples of 0.15 s need 0.6 s, beyond 4x the 10 ms budget: the limit follows the samples' own length
+    assert len(got["samples"]) == 4 and not got["contended"] and got["set_aside"] == 0
+    assert all(0.14 < s < 0.5 for s in got["samples"])

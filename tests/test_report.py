@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def bench_csv(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "b.csv"
-    assert main(["bench", "--backend", "numpy", "--backend", "torch-cpu", "--sweep", "batch=2,8", "--sweep", "channels=4,16",
+    assert main(["bench", "--rigor", "quick", "--backend", "numpy", "--backend", "torch-cpu", "--sweep", "batch=2,8", "--sweep", "channels=4,16",
                  "--sweep", "spatial=6", "--layout", "contiguous", "--repeat", "2", "--output", str(out)]) == 0
     return out
 

@@ -108,7 +108,7 @@ def _exercise(cwd, env, plugin_args, source, v1=False):
     summary = checked.stdout.strip().splitlines()[-1]
     assert summary.startswith("passed: 1 backend(s) on 1 op(s)") and "unsupported" in summary
     assert int(summary.split(" passed,")[0].split(", ")[-1]) >= 20  # float32 cases really ran
-    benched = normbench("bench", "--backend", "scratch", "--backend", "numpy", "--shape", "8x16x10x10", "--op", "train",
+    benched = normbench("bench", "--rigor", "quick", "--backend", "scratch", "--backend", "numpy", "--shape", "8x16x10x10", "--op", "train",
                         "--op", "backward", "--repeat", "2", "--output", "r.csv", *plugin_args, cwd=cwd, env=env)
     assert benched.returncode == 0, benched.stderr
     assert "scratch" in benched.stdout and "scratch batchnorm backward 8x16x10x10 float32 contiguous: unsupported" in benched.stderr
