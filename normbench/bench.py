@@ -72,8 +72,8 @@ RIGORS = {
 #: ``normbench compare``; ``load_before``/``load_after`` are the 1-minute load average around it;
 #: ``note`` is what the timing includes beyond the pass, as the backend declares it (Backend.timing_notes);
 #: ``memory_policy`` and ``faults_per_call`` (minor page faults per call) say what allocation cost;
-#: ``contended`` (a process could not get its samples uncontended), ``set_aside`` (contended samples
-#: re-taken), ``wait_fraction`` (run delay / wall), ``cpu_fraction`` (CPU / wall), ``runnable_tasks``
+#: ``contended`` (a process could not get its samples uncontended), ``set_aside`` (samples taken while
+#: descheduled: re-taken, or kept in a contended row), ``wait_fraction`` (run delay / wall), ``cpu_fraction`` (CPU / wall), ``runnable_tasks``
 #: (on the machine, this worker's own threads included) and ``steal_fraction`` (medians over
 #: processes) say what else ran; ``process_n`` the samples each
 #: process gave, in order (``samples_s`` is their concatenation), ``processes`` their number.
@@ -243,7 +243,8 @@ def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float) -> 
     steal1 = contention.steal_ticks()
     contended = len(kept) < min_samples and bool(set_aside)  # short of samples because of the machine
     return {
-        "samples": kept if not contended else kept + set_aside, "set_aside": len(set_aside) if not contended else 0,
+        # a contended process keeps its contended samples too (its row is marked and left out of summaries)
+        "samples": kept if not contended else kept + set_aside, "set_aside": len(set_aside),
         "contended": contended, "faults_per_call": faults,
         "wait_fraction": statistics.median(waits) if waits else None,
         "cpu_fraction": statistics.median(cpus), "runnable_tasks": statistics.median(others) if others else None,
