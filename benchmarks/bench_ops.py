@@ -20,7 +20,7 @@ from normbench.opinfo import format_shape
 
 # The timing protocol's memory policy (normbench.memory), as bench's workers have it: asv starts
 # these processes itself, so it is set here, before any plugin allocates; NORMBENCH_MEMORY_POLICY=
-# system measures the C library's defaults instead. track_memory_policy records which was in effect.
+# system measures the C library's defaults instead. MEMORY_POLICY holds the policy in effect.
 from normbench import memory as _memory  # noqa: E402
 
 MEMORY_POLICY = _memory.apply(os.environ.get(_memory.ENV, _memory.DEFAULT))

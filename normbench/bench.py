@@ -202,8 +202,9 @@ def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float) -> 
     the first calls run up to 3x slow. Around every sample (outside its timed region) the
     process's run delay and preemptions are read (:mod:`normbench.contention`); a sample taken
     while the kernel was descheduled is set aside and taken again, up to :data:`RETRY_FACTOR`
-    times the budget. Returns the samples, the ones set aside, whether the budget was reached
-    without them (``contended`` if not), and per-call page faults (``getrusage``'s minor-fault
+    times the budget. Returns the samples, how many were set aside, ``contended`` when the
+    process still lacks ``min_samples`` uncontended samples (its contended ones are then kept
+    too), and per-call page faults (``getrusage``'s minor-fault
     delta over every timed call: a timing dominated by allocation shows here).
     """
     from . import contention
@@ -378,7 +379,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
     Returns (rows, skipped lines).
     """
     from .backend import availability_of
-    from .worker import RemoteError, Worker, WorkerError
+    from .worker import RemoteError, WorkerError
 
     rng = random.Random(seed)
     machine = machine_info()
@@ -411,11 +412,16 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
     info: dict[str, dict] = {}
     index = {id(cfg): n for n, cfg in enumerate(todo)}
 
+    def lose(n: int, name: str, round_: int) -> None:
+        """No more processes for this pair; a row it already has keeps the processes it had."""
+        lost.add((n, name))
+        if progress:
+            for _ in range(rigor.processes - round_):
+                progress.step()
+
     def rows_so_far() -> list[dict]:
         out = []
         for (n, name), procs in sorted(got.items()):
-            if (n, name) in lost:
-                continue
             cfg = todo[n]
             f = next((p["facts"] for p in procs if "facts" in p), {})
             threads_in_effect = info.get(name, {}).get("threads")
@@ -426,6 +432,22 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                 facts[name] = {"version": f.get("version", ""), "environment": f.get("environment", {}),
                                "threads": threads_in_effect, "memory_policy": info.get(name, {}).get("memory_policy")}
         return out
+
+    try:
+        _rounds(rigor, todo, usable, dropped, lost, got, info, index, rng, lose, failed, rows_so_far, deaths,
+                plugins=plugins, threads=threads, scopes=scopes, policy=policy, timeout=timeout, progress=progress,
+                on_rows=on_rows, skipped=skipped)
+    except KeyboardInterrupt:
+        if on_rows and got:  # the block in progress too: every finished measurement is kept
+            on_rows(rows_so_far())
+        raise
+    return rows_so_far(), skipped
+
+
+def _rounds(rigor, todo, usable, dropped, lost, got, info, index, rng, lose, failed, rows_so_far, deaths, *, plugins,
+            threads, scopes, policy, timeout, progress, on_rows, skipped) -> None:
+    """run_grid's loops (its state passed in, so an interrupt leaves it for the caller to save)."""
+    from .worker import RemoteError, Worker, WorkerError
 
     # rounds outermost: a configuration's processes are spread over the whole run, so the machine's
     # drift over minutes (a VM's memory bandwidth moves with its neighbours) shows as spread between
@@ -446,7 +468,11 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                         try:
                             started = w.ensure(timeout)
                         except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
-                            lost.add((n, b.name))
+                            lose(n, b.name, round_)
+                            if not isinstance(exc, WorkerError):  # a plugin error at start-up counts as a death too
+                                deaths[b.name] = deaths.get(b.name, 0) + 1
+                                if deaths[b.name] >= MAX_DEATHS:
+                                    dropped.add(b.name)
                             skipped.append(failed(b.name, cfg, exc))
                             continue
                         if not started["available"]:
@@ -461,7 +487,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                             if (n, b.name) not in got:
                                 res["facts"] = w.request("facts", setup["nbytes"], timeout)
                         except Exception as exc:  # noqa: BLE001 - reported, the others go on
-                            lost.add((n, b.name))
+                            lose(n, b.name, round_)
                             err = Unsupported(str(exc)) if isinstance(exc, RemoteError) and exc.type_name == "Unsupported" else exc
                             skipped.append(failed(b.name, cfg, err))
                             continue
@@ -473,5 +499,3 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
             if on_rows and got:
                 # every row so far, each with the processes it has had: an interrupted run keeps them all
                 on_rows(rows_so_far())
-    rows = rows_so_far()
-    return rows, skipped

@@ -2,7 +2,7 @@
 
 JSON::
 
-    {"normbench_bench": 3, "runs": [<header of each run, normbench.runinfo.header>], "rows": [...]}
+    {"normbench_bench": 4, "runs": [<header of each run, normbench.runinfo.header>], "rows": [...]}
 
 CSV holds the same rows, one per line, with the raw samples as one space-separated column
 (``samples_s``, and the samples per process likewise in ``process_n``) so ``normbench compare`` works on either; the run headers are in JSON only.

@@ -166,15 +166,19 @@ def gate(ratios: dict, threshold: float, alpha: float) -> set:
 
     The gate asks one question of the whole comparison (did anything get slower by more than the
     threshold?), so its false alarms are controlled for the family with Holm's step-down
-    procedure on one-sided tests of log ratio <= log(1 + threshold) (normal, with each ratio's
-    standard error, run-to-run noise included). With 183 configurations a 95% test per
+    procedure on one-sided tests of log ratio <= log(1 + threshold) (Student's t with each
+    ratio's standard error, run-to-run noise included, and its Welch degrees of freedom). With 183 configurations a 95% test per
     configuration would fail an A/A comparison most of the time on its noisiest rows alone.
     """
     tests = []
     for key, r in ratios.items():
-        if r.se and r.se > 0 and math.isfinite(r.se):
-            zz = (math.log(r.ratio) - math.log1p(threshold)) / r.se
-            tests.append((0.5 * math.erfc(zz / math.sqrt(2)), key))
+        if r.se is not None and r.se > 0 and math.isfinite(r.se):
+            tt = (math.log(r.ratio) - math.log1p(threshold)) / r.se
+            # Student's t where the ratio came from a few processes a side (its Welch df), else normal
+            p = 1 - stats.t_cdf(tt, r.df) if r.df else 0.5 * math.erfc(tt / math.sqrt(2))
+            tests.append((p, key))
+        elif r.resolved and r.low > 1 + threshold:  # a zero-width interval above the threshold
+            tests.append((0.0, key))
     tests.sort()
     failed = set()
     for i, (p, key) in enumerate(tests):
@@ -196,7 +200,9 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
     Returns (one dict per matched configuration: the configuration's keys, ``a_median_s``,
     ``b_median_s``, ``ratio``, ``low``, ``high``, ``p_value`` (rank test on the samples alone),
     ``significant`` (the widened interval excludes 1), ``verdict``, ``regression`` (fails the gate:
-    slower than ``1 + threshold``, Holm-tested with the other configurations, :func:`gate`); a dict with the counts of configurations matched, only in
+    slower than ``1 + threshold``, Holm-tested with the other configurations, :func:`gate`),
+    ``group_regression`` (its backend's op and pass are slower than ``1 + threshold`` on their
+    geometric mean's interval); a dict with the counts of configurations matched, only in
     A, only in B, and ``noise``: the run-to-run noise as a relative standard deviation).
     """
     def index(rows, name):
@@ -250,15 +256,25 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
             d = math.log(r.ratio)
             lo_w, hi_w = half_widths(r)
             r = stats.Ratio(r.ratio, math.exp(d - math.hypot(lo_w, z * t)), math.exp(d + math.hypot(hi_w, z * t)),
-                            r.p, r.n_num, r.n_den, math.hypot(se_of(r), t))
+                            r.p, r.n_num, r.n_den, math.hypot(se_of(r), t), r.df)
             widened[key] = r
         contended = key in busy  # shown, but no verdict: the machine, not the code, may explain it
         result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ia[key])),
                        "b_median_s": statistics.median(samples_of(ib[key])), **r.as_dict(),
                        "verdict": "contended" if contended else r.verdict(), "contended": contended})
-    gated = gate({k: r for k, r in widened.items() if k not in busy}, threshold, 1 - confidence)
+    quiet = {k: r for k, r in widened.items() if k not in busy}
+    gated = gate(quiet, threshold, 1 - confidence)
+    # a slowdown shared by a backend's op and pass: their geometric mean, pooled over the configurations
+    # (few processes each are weak evidence alone, many together are not), above 1 + threshold
+    at = [CONFIG_KEYS.index(k) for k in ("backend", "norm", "op")]
+    groups: dict[tuple, list] = {}
+    for k, r in quiet.items():
+        groups.setdefault(tuple(k[i] for i in at), []).append(r)
+    slow_groups = {g for g, rs in groups.items() if len(rs) > 1 and (m := stats.geomean(rs, confidence)).resolved
+                   and m.low > 1 + threshold}
     for key, row in zip(matched, result):
         row["regression"] = key in gated
+        row["group_regression"] = key not in busy and tuple(key[i] for i in at) in slow_groups
     counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia)),
               "noise": math.expm1(tau), "noise_estimated": len(resolved) >= MIN_FOR_NOISE,
               "noise_by_backend": {b: math.expm1(t) for b, t in taus.items() if len(by_backend[b]) >= MIN_FOR_NOISE}}

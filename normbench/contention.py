@@ -30,18 +30,20 @@ WAIT_LIMIT = 0.05
 _TASKS = "/proc/self/task"
 
 
-def _run_delay_ns() -> int | None:
+def _run_delays() -> dict[str, int] | None:
+    """Run delay (ns) of each of this process's threads, by thread id (None where unreadable)."""
+    out = {}
     try:
-        total = 0
-        for tid in os.listdir(_TASKS):
-            try:
-                with open(f"{_TASKS}/{tid}/schedstat", "rb") as f:
-                    total += int(f.read().split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # a thread that ended between listdir and open
-        return total
+        tids = os.listdir(_TASKS)
     except OSError:
         return None
+    for tid in tids:
+        try:
+            with open(f"{_TASKS}/{tid}/schedstat", "rb") as f:
+                out[tid] = int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended between listdir and open
+    return out or None
 
 
 def runnable_tasks() -> int | None:
@@ -66,14 +68,14 @@ def steal_ticks() -> int | None:
 class Reading:
     wall: float
     cpu: float
-    delay_ns: int | None
+    delays: dict[str, int] | int | None  # by thread id (a plain total is accepted too)
     nivcsw: int
 
 
 def read() -> Reading:
     """A snapshot of this process (taken outside the timed region)."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return Reading(time.perf_counter(), ru.ru_utime + ru.ru_stime, _run_delay_ns(), ru.ru_nivcsw)
+    return Reading(time.perf_counter(), ru.ru_utime + ru.ru_stime, _run_delays(), ru.ru_nivcsw)
 
 
 @dataclass
@@ -89,9 +91,21 @@ class SampleState:
         return self.wait_fraction is not None and self.wait_fraction > WAIT_LIMIT
 
 
+def _delay_delta(a, b) -> int | None:
+    """Run delay accrued between two readings, over the threads seen in both (a thread that
+    started or ended in between cannot make it negative)."""
+    if a is None or b is None:
+        return None
+    if isinstance(a, int) and isinstance(b, int):
+        return max(0, b - a)
+    common = set(a) & set(b)
+    return sum(max(0, b[t] - a[t]) for t in common) if common else None
+
+
 def between(a: Reading, b: Reading) -> SampleState:
     wall = max(b.wall - a.wall, 1e-9)
-    wait = None if a.delay_ns is None or b.delay_ns is None else (b.delay_ns - a.delay_ns) / 1e9 / wall
+    delta = _delay_delta(a.delays, b.delays)
+    wait = None if delta is None else delta / 1e9 / wall
     return SampleState(wait, b.nivcsw - a.nivcsw, (b.cpu - a.cpu) / wall)
 
 

@@ -86,8 +86,14 @@ def apply(policy: str) -> str:
     libc = _libc()
     if libc is None or not hasattr(libc, "mallopt"):
         return "system (reuse asked for: not glibc)"
-    ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    return "reuse" if ok else "system (reuse asked for: glibc refused mallopt)"
+    if not libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD):
+        return "system (reuse asked for: glibc refused mallopt)"
+    if libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+        return "reuse"
+    # older glibc caps the threshold at half its heap size (32 MiB on 64-bit): reuse below that
+    if libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20):
+        return "reuse (mmap threshold 32 MiB: this glibc's maximum)"
+    return "system (reuse asked for: glibc refused mallopt)"
 
 
 def describe(policy: str) -> str:

@@ -266,6 +266,7 @@ def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
         sp_high=[r.high if r and r.resolved else np.nan for r in ratios],
         sp_clear=[bool(r and r.resolved and r.significant) for r in ratios],
         sp_se=[r.se if r and r.se is not None else np.nan for r in ratios],
+        sp_df=[r.df if r and r.df is not None else np.nan for r in ratios],
         # a contended row, or a row whose baseline was, says nothing about the kernels
         sp_busy=[bool(r is not None and (t.iloc[i]["contended"] or base_busy.get(_cfg_key(t.iloc[i]), False)))
                  for i, r in enumerate(ratios)],
@@ -442,10 +443,10 @@ def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo], *, keep_all: bool = False)
         busy = g["sp_busy"].astype(bool) if "sp_busy" in g and not keep_all else pd.Series(False, index=g.index)
         rs = [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
                           r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1,
-                          None if pd.isna(getattr(r, "sp_se", np.nan)) else r.sp_se) for r in g[~busy].itertuples()]
+                          None if pd.isna(getattr(r, "sp_se", np.nan)) else r.sp_se,
+                          None if pd.isna(getattr(r, "sp_df", np.nan)) else r.sp_df) for r in g[~busy].itertuples()]
         if keep_all:
-            rs = [stats.Ratio(r.ratio, r.low, r.high, r.p, 1, 1, r.se) if r.resolved else
-                  stats.Ratio(r.ratio, r.ratio / 1.5, r.ratio * 1.5, r.p, 1, 1) for r in rs]
+            rs = [r for r in rs if r.resolved]  # an unresolved ratio has no interval to average in
         summ = summarize_ratios(rs, int(busy.sum()))
         if keep_all:
             gm = stats.geomean(rs) if rs else None

@@ -176,6 +176,8 @@ class Ratio:
     n_den: int
     #: standard error of log(ratio) where the interval came from one (two-level intervals), else None
     se: float | None = None
+    #: degrees of freedom of that standard error (Welch's), None: normal
+    df: float | None = None
 
     @property
     def significant(self) -> bool:
@@ -200,7 +202,7 @@ class Ratio:
     def as_dict(self) -> dict[str, float | bool | None]:
         return {"ratio": self.ratio, "low": self.low if self.resolved else None,
                 "high": self.high if self.resolved else None, "p_value": self.p, "significant": self.significant,
-                "se": self.se}
+                "se": self.se, "df": self.df}
 
 
 def ratio(num: Sequence[float], den: Sequence[float], confidence: float = CONFIDENCE, *,
@@ -267,7 +269,7 @@ def two_level_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float
     df = se2 ** 2 / ((vn ** 2 / dn if vn else 0.0) + (vd ** 2 / dd if vd else 0.0)) if (vn or vd) else dn + dd
     t = t_quantile(1 - (1 - confidence) / 2, df)
     p = 2 * (1 - t_cdf(abs(d) / se, df)) if se > 0 else (0.0 if d else 1.0)
-    return Ratio(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, len(num), len(den), se)
+    return Ratio(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, len(num), len(den), se, df)
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -319,8 +321,10 @@ def t_quantile(p: float, df: float) -> float:
 
 
 def geomean(ratios: Sequence[Ratio], confidence: float = CONFIDENCE) -> Ratio:
-    """Geometric mean of ratios; the interval combines their intervals' widths (in log space, as
-    independent normal errors), so it shows measurement noise only."""
+    """Geometric mean of ratios; the interval combines their standard errors (in log space, as
+    independent errors), so it shows measurement noise only. Where the ratios carry Welch degrees
+    of freedom (two-level intervals) the combined interval is a t interval with Satterthwaite's
+    degrees of freedom, never a normal one on few processes."""
     if not ratios:
         raise ValueError("geomean of no ratios")
     logs = [math.log(r.ratio) for r in ratios]
@@ -330,5 +334,9 @@ def geomean(ratios: Sequence[Ratio], confidence: float = CONFIDENCE) -> Ratio:
     z = z_value(confidence)
     se = [r.se if r.se is not None else (math.log(r.high) - math.log(r.low)) / (2 * z) for r in ratios]
     se_mean = math.sqrt(sum(s * s for s in se)) / len(se)
-    half = z * se_mean
-    return Ratio(est, est * math.exp(-half), est * math.exp(half), math.nan, len(ratios), len(ratios), se_mean)
+    df = None
+    if all(r.df for r in ratios) and se_mean > 0:
+        df = sum(s * s for s in se) ** 2 / sum(s ** 4 / r.df for s, r in zip(se, ratios))
+    q = t_quantile(1 - (1 - confidence) / 2, df) if df else z
+    half = q * se_mean
+    return Ratio(est, est * math.exp(-half), est * math.exp(half), math.nan, len(ratios), len(ratios), se_mean, df)

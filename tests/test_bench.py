@@ -38,7 +38,8 @@ def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
     # two fresh processes each, at least 2 samples and 50 ms of timed calls in each
     assert all(len(n) == 2 and min(n) >= 2 and sum(n) == len(s) for n, s in zip(per_process, samples))
     assert (df["processes"] == 2).all() and (df["n_samples"] == [len(s) for s in samples]).all()
-    assert all(sum(s) * k >= 2 * 0.05 for s, k in zip(samples, df["number"]))
+    # (a process the machine kept descheduling stops short of its budget: its row is marked contended)
+    assert all(sum(s) * k >= 2 * 0.05 or busy for s, k, busy in zip(samples, df["number"], df["contended"]))
     assert all(min(s) == pytest.approx(m) for s, m in zip(samples, df["min_s"]))
     # one memory policy for every backend, and the page faults per call recorded (under it a steady-state call
     # takes none: tests/test_protocol.py; this short quick-rigor window may still see a heap growing)
@@ -67,7 +68,7 @@ def test_bench_json_carries_a_run_header_and_raw_samples(tmp_path, capsys):
     row = data["rows"][0]
     assert row["run_id"] == "shard-run" and len(row["samples_s"]) == row["n_samples"] == sum(row["process_n"])
     assert len(row["process_n"]) == 2 and min(row["process_n"]) >= 5
-    assert row["median_s"] == pytest.approx(statistics.median(row["samples_s"]), rel=1e-6)  # JSON keeps 10 digits
+    assert row["median_s"] == pytest.approx(statistics.median(row["samples_s"]), abs=1e-10)  # JSON: 10 decimals
 
 
 def test_bench_json_and_sweep(tmp_path, capsys):

@@ -40,9 +40,12 @@ def test_under_reuse_a_freed_64_mib_block_comes_back_without_page_faults():
 
 
 def test_a_sample_that_waited_for_a_cpu_is_contended():
-    a = contention.Reading(wall=0.0, cpu=0.0, delay_ns=0, nivcsw=0)
-    quiet = contention.between(a, contention.Reading(wall=0.01, cpu=0.02, delay_ns=20_000, nivcsw=0))
-    busy = contention.between(a, contention.Reading(wall=0.01, cpu=0.01, delay_ns=4_000_000, nivcsw=0))
+    a = contention.Reading(wall=0.0, cpu=0.0, delays={"1": 0, "2": 0}, nivcsw=0)
+    quiet = contention.between(a, contention.Reading(wall=0.01, cpu=0.02, delays={"1": 20_000, "2": 0}, nivcsw=0))
+    busy = contention.between(a, contention.Reading(wall=0.01, cpu=0.01, delays={"1": 0, "2": 4_000_000}, nivcsw=0))
+    # a thread that ended (its delay gone) and one that started cannot make the wait negative or huge
+    churn = contention.between(a, contention.Reading(wall=0.01, cpu=0.01, delays={"2": 10, "9": 10**9}, nivcsw=0))
+    assert churn.wait_fraction == pytest.approx(1e-6) and not churn.contended
     unknown = contention.between(contention.Reading(0.0, 0.0, None, 0), contention.Reading(0.01, 0.01, None, 3))
     assert not quiet.contended and quiet.cpu_fraction == pytest.approx(2.0)
     assert busy.contended and busy.wait_fraction == pytest.approx(0.4)  # a woken pool thread queued behind a hog
@@ -53,7 +56,7 @@ def test_readings_of_this_process():
     r = contention.read()
     assert r.nivcsw >= 0 and r.cpu > 0
     if sys.platform.startswith("linux"):
-        assert r.delay_ns is not None and contention.runnable_tasks() >= 1
+        assert r.delays and contention.runnable_tasks() >= 1
 
 
 def test_blocks_keep_one_op_each_and_cover_the_plan_in_order():

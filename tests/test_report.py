@@ -36,7 +36,7 @@ def test_report_from_bench_file(bench_csv, tmp_path, capsys):
     assert main(["report", "--input", str(bench_csv), "--check", str(check), "--output", str(out)]) == 0
     text = (out / "README.md").read_text()
     assert "## batchnorm: Batch normalization" in text and "### batchnorm train" in text and "### batchnorm backward" in text
-    assert "numpy" in text and "torch-cpu" in text and "] (n=4)" in text  # speed-ups with counts
+    assert "numpy" in text and "torch-cpu" in text and "(n=4)" in text  # speed-ups with counts (or why none)
     assert "| xfail |" in text  # torch-cpu's channels_last defect, with its measured error
     # the summary first, the failure list after the speed tables
     assert text.index("## How far this run can be trusted") < text.index("## Summary") < text.index("## Conformance") < text.index("### batchnorm train") \

@@ -62,7 +62,7 @@ def add_parser(sub) -> None:
     p.add_argument("--timeout", type=common.positive_float, default=300.0, metavar="S",
                    help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
-                   help="write rows to FILE (.csv or .json), rewritten after every configuration")
+                   help="write rows to FILE (.csv or .json), rewritten after every block of configurations and on Ctrl-C")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="measure only shard K of N of the configurations (split a grid across machines; "
                         "normbench report --input merges the files)")
@@ -282,6 +282,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.output and args.output.exists():
             if args.resume:
                 kept, kept_runs = benchfile.read(args.output)
+                # a configuration interrupted before its last round is measured again, whole
+                short = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept
+                         if r.get("process_n") and len(r["process_n"]) < rigor_of(args).processes}
+                kept = [r for r in kept if (r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) not in short]
+                if short:
+                    print(f"resuming: {len(short)} configurations had fewer processes than asked; measuring them again",
+                          file=sys.stderr)
                 done = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept}
                 todo = [c for c in todo if (c.op.name, c.pass_, format_shape(c.shape), c.dtype, c.layout) not in done]
                 print(f"resuming: {len(kept)} rows kept from {args.output}, {len(todo)} configurations to go", file=sys.stderr)

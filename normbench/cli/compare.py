@@ -2,7 +2,8 @@
 
 Both files come from ``normbench bench --output`` (JSON or CSV, with raw samples). For each
 configuration in both (norm, pass, shape, dtype, layout, threads, backend), B's time over A's
-with a 95% interval and a Mann-Whitney verdict (normbench.stats), then geometric means. Exit
+with a 95% interval over processes and runs, and a verdict (normbench.stats, normbench.compare),
+then geometric means. Exit
 status 1 when a configuration got slower by more than ``--threshold`` (Holm-tested as a family), so CI can
 gate on it; 0 otherwise; 2 on bad input.
 """
@@ -40,7 +41,7 @@ def add_parser(sub) -> None:
     p.add_argument("b", type=Path, metavar="B", help="the results to judge against A")
     p.add_argument("--threshold", type=_fraction, default=0.10, metavar="FRACTION",
                    help="exit 1 when a configuration is slower by more than this, tested as one family of configurations "
-                        "(Holm; default 0.10 = 10%%)")
+                        "(Holm), or a backend's op and pass is on its geometric mean (default 0.10 = 10%%)")
     p.add_argument("--confidence", type=_confidence, default=0.95, help="of each interval (default 0.95)")
     p.add_argument("--norm", action="append", default=[], metavar="OP", help="only this op (repeatable)")
     p.add_argument("--backend", action="append", default=[], metavar="NAME", help="only this backend (repeatable)")
@@ -70,7 +71,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not result:
         raise InputError(f"{args.a} and {args.b} have no configuration in common (norm, pass, shape, dtype, layout, "
                          "threads, backend)")
-    regressions = [r for r in result if r["regression"]]
+    regressions = [r for r in result if r["regression"] or r.get("group_regression")]
     summary = _summary(result, counts, args, stats)
     if args.json:
         json.dump(result, sys.stdout, indent=1)
@@ -92,7 +93,7 @@ def _summary(result, counts, args, stats) -> list[str]:
     """Geometric means per backend and pass, overall, the verdict counts and what matched."""
     def as_ratio(r):
         return stats.Ratio(r["ratio"], r["low"] if r["low"] is not None else 0.0,
-                           r["high"] if r["high"] is not None else math.inf, r["p_value"], 1, 1, r.get("se"))
+                           r["high"] if r["high"] is not None else math.inf, r["p_value"], 1, 1, r.get("se"), r.get("df"))
 
     lines = []
     groups: dict[tuple, list] = {}
@@ -111,6 +112,7 @@ def _summary(result, counts, args, stats) -> list[str]:
     slower = sum(r["verdict"] == "slower" for r in result)
     faster = sum(r["verdict"] == "faster" for r in result)
     regressions = [r for r in result if r["regression"]]
+    group_slow = list(dict.fromkeys((r["backend"], r["norm"], r["op"]) for r in result if r.get("group_regression")))
     lines.append(f"overall: B/A {overall.text(3)} geometric mean over {len(quiet)} configurations; {slower} slower, "
                  f"{faster} faster, {len(quiet) - slower - faster} no clear difference"
                  + (f"; only in A: {counts['only_a']}" if counts["only_a"] else "")
@@ -118,17 +120,21 @@ def _summary(result, counts, args, stats) -> list[str]:
     if counts["noise_estimated"]:
         per = ", ".join(f"{b} {v:.1%}" for b, v in counts["noise_by_backend"].items())
         lines.append(f"run-to-run noise between A and B beyond their processes' spread: {counts['noise']:.1%} (one standard "
-                     f"deviation, estimated from the {len(result)} configurations" + (f"; per backend: {per}" if per else "")
+                     f"deviation, estimated from the {len(quiet)} uncontended configurations" + (f"; per backend: {per}" if per else "")
                      + "; every interval is widened by its backend's)")
     else:
         lines.append("run-to-run noise not estimated (fewer than 8 configurations in common): the intervals carry only "
                      "the samples' spread, and a busy machine between the two runs shows up as a difference")
+    for backend, norm, pass_ in group_slow:
+        g = stats.geomean(groups[(backend, norm, pass_)])
+        lines.append(f"REGRESSION: {backend} {norm} {pass_} slower by more than {args.threshold:.0%} on its geometric "
+                     f"mean: B/A {g.text(3)}")
     if regressions:
         lines.append(f"REGRESSION: {len(regressions)} configuration(s) slower by more than "
                      f"{args.threshold:.0%} (Holm, family-wise {1 - args.confidence:.0%}): " + "; ".join(f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} "
                                                           f"{r['layout']} {r['ratio']:.2f}x" for r in regressions[:10])
                      + (" ..." if len(regressions) > 10 else ""))
-    else:
+    elif not group_slow:
         lines.append(f"no configuration slower by more than {args.threshold:.0%} (Holm, family-wise "
-                     f"{1 - args.confidence:.0%})")
+                     f"{1 - args.confidence:.0%}), and no backend's op and pass on its geometric mean")
     return lines

@@ -27,7 +27,9 @@ for a in (1, 2, 3):
     rows, code, _ = compare(out / f"aa-{a}.json", out / "ab-1.3.json", "--backend", "subject")
     slower = sum(r["verdict"] == "slower" for r in rows)
     gated = sum(r["regression"] for r in rows)
+    groups = len({(r["norm"], r["op"]) for r in rows if r.get("group_regression")})
     lines.append(f"A/B aa-{a} vs ab-1.3 (subject): {slower}/{len(rows)} flagged slower ({slower / len(rows):.0%}), "
-                 f"{gated} past the 10% gate, gate exit {code}")
+                 f"{gated} past the 10% gate alone, {groups} of 5 op/pass groups past it on their geometric mean, "
+                 f"gate exit {code}")
 print("\n".join(lines))
 (out / "summary.txt").write_text("\n".join(lines) + "\n")
