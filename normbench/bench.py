@@ -379,7 +379,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
     Returns (rows, skipped lines).
     """
     from .backend import availability_of
-    from .worker import RemoteError, WorkerError
+    from .worker import RemoteError, Worker, WorkerError
 
     rng = random.Random(seed)
     machine = machine_info()
@@ -434,68 +434,58 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
         return out
 
     try:
-        _rounds(rigor, todo, usable, dropped, lost, got, info, index, rng, lose, failed, rows_so_far, deaths,
-                plugins=plugins, threads=threads, scopes=scopes, policy=policy, timeout=timeout, progress=progress,
-                on_rows=on_rows, skipped=skipped)
+        # rounds outermost: a configuration's processes are spread over the whole run, so the machine's
+        # drift over minutes (a VM's memory bandwidth moves with its neighbours) shows as spread between
+        # them, which the intervals carry, instead of hiding inside one block's minute
+        for round_ in range(rigor.processes):
+            for block in blocks_of(todo):
+                order = [b for b in usable if b.name not in dropped and block[0].op.name in getattr(b, "ops", {})]
+                rng.shuffle(order)
+                for b in order:
+                    todo_here = [index[id(cfg)] for cfg in block if (index[id(cfg)], b.name) not in lost]
+                    rng.shuffle(todo_here)
+                    w = Worker(b.name, plugins, threads, scopes.get(b.name), memory_policy=policy)
+                    try:
+                        for n in todo_here:
+                            cfg = todo[n]
+                            if b.name in dropped:
+                                break
+                            try:
+                                started = w.ensure(timeout)
+                            except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
+                                lose(n, b.name, round_)
+                                if not isinstance(exc, WorkerError):  # a plugin error at start-up counts as a death too
+                                    deaths[b.name] = deaths.get(b.name, 0) + 1
+                                    if deaths[b.name] >= MAX_DEATHS:
+                                        dropped.add(b.name)
+                                skipped.append(failed(b.name, cfg, exc))
+                                continue
+                            if not started["available"]:
+                                dropped.add(b.name)
+                                skipped.append(f"{b.name}: unavailable in its worker ({started['reason']})")
+                                break
+                            info[b.name] = started
+                            try:
+                                load = load_average()
+                                setup = w.request("setup", (cfg.op.name, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout), timeout)
+                                res = w.request("samples", (rigor.min_samples, rigor.budget_s), timeout)
+                                if (n, b.name) not in got:
+                                    res["facts"] = w.request("facts", setup["nbytes"], timeout)
+                            except Exception as exc:  # noqa: BLE001 - reported, the others go on
+                                lose(n, b.name, round_)
+                                err = Unsupported(str(exc)) if isinstance(exc, RemoteError) and exc.type_name == "Unsupported" else exc
+                                skipped.append(failed(b.name, cfg, err))
+                                continue
+                            got.setdefault((n, b.name), []).append({**setup, **res, "load": load, "load_after": load_average()})
+                            if progress:
+                                progress.step(f"{b.name} {cfg.label()}")
+                    finally:
+                        w.stop()
+                if on_rows and got:
+                    # every row so far, each with the processes it has had: an interrupted run keeps them all
+                    on_rows(rows_so_far())
     except KeyboardInterrupt:
         if on_rows and got:  # the block in progress too: every finished measurement is kept
             on_rows(rows_so_far())
         raise
     return rows_so_far(), skipped
-
-
-def _rounds(rigor, todo, usable, dropped, lost, got, info, index, rng, lose, failed, rows_so_far, deaths, *, plugins,
-            threads, scopes, policy, timeout, progress, on_rows, skipped) -> None:
-    """run_grid's loops (its state passed in, so an interrupt leaves it for the caller to save)."""
-    from .worker import RemoteError, Worker, WorkerError
-
-    # rounds outermost: a configuration's processes are spread over the whole run, so the machine's
-    # drift over minutes (a VM's memory bandwidth moves with its neighbours) shows as spread between
-    # them, which the intervals carry, instead of hiding inside one block's minute
-    for round_ in range(rigor.processes):
-        for block in blocks_of(todo):
-            order = [b for b in usable if b.name not in dropped and block[0].op.name in getattr(b, "ops", {})]
-            rng.shuffle(order)
-            for b in order:
-                todo_here = [index[id(cfg)] for cfg in block if (index[id(cfg)], b.name) not in lost]
-                rng.shuffle(todo_here)
-                w = Worker(b.name, plugins, threads, scopes.get(b.name), memory_policy=policy)
-                try:
-                    for n in todo_here:
-                        cfg = todo[n]
-                        if b.name in dropped:
-                            break
-                        try:
-                            started = w.ensure(timeout)
-                        except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
-                            lose(n, b.name, round_)
-                            if not isinstance(exc, WorkerError):  # a plugin error at start-up counts as a death too
-                                deaths[b.name] = deaths.get(b.name, 0) + 1
-                                if deaths[b.name] >= MAX_DEATHS:
-                                    dropped.add(b.name)
-                            skipped.append(failed(b.name, cfg, exc))
-                            continue
-                        if not started["available"]:
-                            dropped.add(b.name)
-                            skipped.append(f"{b.name}: unavailable in its worker ({started['reason']})")
-                            break
-                        info[b.name] = started
-                        try:
-                            load = load_average()
-                            setup = w.request("setup", (cfg.op.name, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout), timeout)
-                            res = w.request("samples", (rigor.min_samples, rigor.budget_s), timeout)
-                            if (n, b.name) not in got:
-                                res["facts"] = w.request("facts", setup["nbytes"], timeout)
-                        except Exception as exc:  # noqa: BLE001 - reported, the others go on
-                            lose(n, b.name, round_)
-                            err = Unsupported(str(exc)) if isinstance(exc, RemoteError) and exc.type_name == "Unsupported" else exc
-                            skipped.append(failed(b.name, cfg, err))
-                            continue
-                        got.setdefault((n, b.name), []).append({**setup, **res, "load": load, "load_after": load_average()})
-                        if progress:
-                            progress.step(f"{b.name} {cfg.label()}")
-                finally:
-                    w.stop()
-            if on_rows and got:
-                # every row so far, each with the processes it has had: an interrupted run keeps them all
-                on_rows(rows_so_far())

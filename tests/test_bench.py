@@ -38,8 +38,9 @@ def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
     # two fresh processes each, at least 2 samples and 50 ms of timed calls in each
     assert all(len(n) == 2 and min(n) >= 2 and sum(n) == len(s) for n, s in zip(per_process, samples))
     assert (df["processes"] == 2).all() and (df["n_samples"] == [len(s) for s in samples]).all()
-    # (a process the machine kept descheduling stops short of its budget: its row is marked contended)
-    assert all(sum(s) * k >= 2 * 0.05 or busy for s, k, busy in zip(samples, df["number"], df["contended"]))
+    # at least one process's budget of timed calls (the row's ``number`` is the median of its processes', so
+    # each process's own budget cannot be rebuilt from it; a contended process stops short of its budget)
+    assert all(sum(s) * k >= 0.05 or busy for s, k, busy in zip(samples, df["number"], df["contended"]))
     assert all(min(s) == pytest.approx(m) for s, m in zip(samples, df["min_s"]))
     # one memory policy for every backend, and the page faults per call recorded (under it a steady-state call
     # takes none: tests/test_protocol.py; this short quick-rigor window may still see a heap growing)

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from ..backend import availability_of
-from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
-from ..errors import InputError, Unsupported
 from ..bench import MAX_DEATHS, RIGORS, Config, Rigor  # noqa: F401 - Config, MAX_DEATHS: public here too
+from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
+from ..errors import InputError
 from ..opinfo import OpInfo, format_shape
 from . import common
 
