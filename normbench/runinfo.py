@@ -58,9 +58,14 @@ def cpu_model(cpuinfo: str | None = None) -> str:
     return platform.processor() or platform.machine()
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def machine_facts() -> dict[str, Any]:
     """CPU, cores, frequency governor and memory where the OS lets us read them ("" where not)."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = usable_cores()
     mem = ""
     for line in _read("/proc/meminfo").splitlines():
         if line.startswith("MemTotal:"):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -159,7 +158,9 @@ def wait_for_idle(limit: float | None) -> None:
 
     from ..contention import machine_busy
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from ..runinfo import usable_cores
+
+    cores = usable_cores()
     busy, why = machine_busy(cores)
     if busy and limit:
         end = time.monotonic() + limit
@@ -208,7 +209,9 @@ def check_output(path: Path | None) -> None:
 
 
 def warn_threads(threads: int | None) -> None:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from ..runinfo import usable_cores
+
+    usable = usable_cores()
     if threads and usable and threads > usable:
         print(f"normbench: warning: --threads {threads} is more than the {usable} usable cores: threads will share "
               "cores and the timings say little", file=sys.stderr)

@@ -23,8 +23,9 @@ def add_parser(sub) -> None:
     common.backend_option(p)
     p.add_argument("--output", "-o", type=Path, default=Path("normbench-report"), metavar="DIR", help="report folder (default normbench-report)")
     p.add_argument("--grid", default="quick", help="benchmark grid of each op: quick (default), standard, full or smoke")
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    p.add_argument("--threads", type=common.positive_int, default=usable,
+    from ..runinfo import usable_cores
+
+    p.add_argument("--threads", type=common.positive_int, default=usable_cores(),
                    help="CPU threads for every backend (default: the cores this process may use)")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
