@@ -34,10 +34,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .backend import Backend, safe_call, why_unsupported
+from . import memory
+from .backend import Backend, safe_call, timing_note, why_unsupported
 from .errors import Unsupported
 from .opinfo import OpInfo, format_shape
 from .stats import summarize
+from .worker import RemoteError, Worker, WorkerError, handler
 
 MIN_SAMPLE_S = 2e-3
 SETTLE_S = 0.05
@@ -379,7 +381,6 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
     Returns (rows, skipped lines).
     """
     from .backend import availability_of
-    from .worker import RemoteError, Worker, WorkerError
 
     rng = random.Random(seed)
     machine = machine_info()
@@ -467,10 +468,10 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                             info[b.name] = started
                             try:
                                 load = load_average()
-                                setup = w.request("setup", (cfg.op.name, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout), timeout)
-                                res = w.request("samples", (rigor.min_samples, rigor.budget_s), timeout)
+                                setup = w.request(setup_in_worker, (cfg.op.name, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout), timeout)
+                                res = w.request(samples_in_worker, (rigor.min_samples, rigor.budget_s), timeout)
                                 if (n, b.name) not in got:
-                                    res["facts"] = w.request("facts", setup["nbytes"], timeout)
+                                    res["facts"] = w.request(facts_in_worker, setup["nbytes"], timeout)
                             except Exception as exc:  # noqa: BLE001 - reported, the others go on
                                 lose(n, b.name, round_)
                                 err = Unsupported(str(exc)) if isinstance(exc, RemoteError) and exc.type_name == "Unsupported" else exc
@@ -489,3 +490,67 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
             on_rows(rows_so_far())
         raise
     return rows_so_far(), skipped
+
+
+def configurations(op: OpInfo, shapes, dtypes, layouts, passes) -> list[Config]:
+    """Every (pass, shape, dtype, layout) of one op, without repeats; layouts the shape has only."""
+    out = [Config(op, p, tuple(shape), dtype, layout) for shape in shapes for dtype in dtypes
+           for layout in op.layouts_for(tuple(shape), layouts) for p in passes]
+    return list(dict.fromkeys(out))
+
+
+def planned_steps(backends, todo: list[Config], rigor: Rigor) -> int:
+    """Measurements the plan makes: one per (configuration, implementing backend, process)."""
+    return sum(rigor.processes for cfg in todo for b in backends if cfg.op.name in getattr(b, "ops", {}))
+
+
+def protocol(rigor: Rigor, policy: str, seed: int | None) -> dict:
+    """The timing protocol of a run, for its header."""
+    return {"rigor": rigor.name, "processes": rigor.processes, "min_samples": rigor.min_samples,
+            "budget_s": rigor.budget_s, "memory_policy": policy, "memory_policy_detail": memory.describe(policy), "seed": seed}
+
+
+def run_bench(backends, todo: list[Config], *, rigor: Rigor | None = None, repeat: int | None = None,
+              threads: int | None, progress=None, timeout: float | None = 300.0, plugins: tuple[str, ...] = (),
+              on_rows=None, scopes=None, run_id: str = "", facts: dict | None = None, policy: str = "reuse",
+              seed: int | None = None):
+    """Measure every configuration on every backend under the timing protocol (:func:`run_grid`).
+
+    ``repeat`` (fewest samples per process) overrides ``rigor``'s. Returns (rows, skipped lines)."""
+    r = rigor or RIGORS["default"]
+    if repeat:
+        r = Rigor(r.name, r.processes, repeat, r.budget_s)
+    return run_grid(backends, todo, rigor=r, threads=threads, timeout=timeout, plugins=plugins, scopes=scopes,
+                          policy=policy, run_id=run_id, progress=progress, on_rows=on_rows, facts=facts, seed=seed)
+
+
+# -- the worker side of a measurement -------------------------------------------------------------------
+@handler
+def setup_in_worker(state, payload) -> dict[str, Any]:
+    """Prepare and calibrate one configuration; it stays ready for ``samples`` requests."""
+    op_name, pass_, shape, dtype, layout = payload
+    op, b = state.ops[op_name], state.backend
+    t0 = time.perf_counter()
+    b.prepare(op.name, dtype, layout, len(shape))
+    compile_s = time.perf_counter() - t0
+    p = prepare_call(b, op, pass_, shape, dtype, layout)
+    number, warmup = calibrate(p)
+    state.timing = {"prepared": p, "number": number}
+    return {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes,
+            "note": timing_note(b, op.name, pass_)}
+
+
+@handler
+def samples_in_worker(state, payload) -> dict[str, Any]:
+    """Samples within a budget: ``(min_samples, budget_s)`` (:func:`run_samples`)."""
+    min_samples, budget_s = payload
+    return run_samples(state.timing["prepared"], state.timing["number"], min_samples, budget_s)
+
+
+@handler
+def facts_in_worker(state, nbytes) -> dict[str, Any]:
+    """Version, environment, and a device's own copy bandwidth, from inside the worker."""
+    b = state.backend
+    copy = getattr(b, "copy_gbps", None)
+    return {"version": safe_call(b.version, ""), "environment": safe_call(b.environment, {}) or {},
+            "copy_gbps": safe_call(lambda: copy(nbytes)) if callable(copy) else None}

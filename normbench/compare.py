@@ -139,6 +139,12 @@ def summary_line(s: dict[str, Any], baseline: str) -> str:
             + "".join(f"; {x}" for x in left) + ")")
 
 
+def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
+    """Geometric-mean speed-up of each backend over ``baseline`` per op and pass, on shared
+    configurations of the same run, with its interval (see normbench.compare)."""
+    return [summary_line(s, baseline) for s in speedup_summary(rows, baseline)]
+
+
 #: fewest matched configurations from which the run-to-run noise is estimated (else it is taken as 0)
 MIN_FOR_NOISE = 8
 

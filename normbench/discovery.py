@@ -19,6 +19,8 @@ from typing import Any, Iterable
 
 from .backend import Availability, KnownFailure, Support, availability_of, safe_call
 from .errors import InputError
+from .pluginmanager import LoadedBackend, PluginProblem, load
+from .worker import RemoteError, Worker, WorkerError, handler
 
 #: seconds a plugin's import (or hook, or ``availability()``) may take before it counts as hung;
 #: ``NORMBENCH_IMPORT_TIMEOUT`` overrides it
@@ -111,9 +113,6 @@ def discover(plugins: Iterable[str] = (), *, timeout: float | None = None):
     Never raises for a broken plugin: one that kills or hangs the discovery process is a
     :class:`PluginProblem` like any other.
     """
-    from .pluginmanager import LoadedBackend, PluginProblem, load
-    from .worker import RemoteError, Worker, WorkerError
-
     plugins = tuple(plugins)
     timeout = import_timeout() if timeout is None else timeout
     excluded: dict[str, str] = {}
@@ -126,7 +125,7 @@ def discover(plugins: Iterable[str] = (), *, timeout: float | None = None):
             size = lambda: os.path.getsize(progress)  # noqa: E731 - each step appends a line
             try:
                 worker.start(timeout)
-                data = worker.request("discover", (plugins, list(excluded), progress), timeout, progress=size)
+                data = worker.request(discover_in_worker, (plugins, list(excluded), progress), timeout, progress=size)
                 break
             except WorkerError as exc:
                 stage, plugin = _last_step(progress)
@@ -152,3 +151,42 @@ def discover(plugins: Iterable[str] = (), *, timeout: float | None = None):
     registry.scopes = {info.name: {"only": [*data["op_plugins"], source.plugin], "exclude": list(excluded)}
                        for info, source in data["backends"]}
     return registry
+
+
+def backend_rows(registry, ops=None) -> list[dict]:
+    """One dict per backend; ``ops`` maps each op it declares to its passes, dtypes, layouts, ranks."""
+    ops = ops if ops is not None else registry.select_ops([])
+    rows = []
+    for name, loaded in registry.backends.items():
+        b = loaded.backend
+        avail = availability_of(b)
+        rows.append({
+            "name": name,
+            "available": avail.available,
+            "reason": avail.reason,
+            "source": str(loaded.source),
+            "distribution": loaded.source.distribution,
+            "distribution_version": loaded.source.version,
+            "plugin": loaded.source.plugin,
+            "api_version": getattr(b, "original_api_version", getattr(b, "api_version", None)),
+            "implementation_version": safe_call(b.version, "") if avail.available else "",
+            "description": getattr(b, "description", ""),
+            "ops": {op.name: b.ops[op.name].as_dict(op) for op in ops if op.name in b.ops},
+            "known_failures": [{"case": k.case, "reason": k.reason} for k in getattr(b, "known_failures", ())],
+        })
+    return rows
+
+
+@handler
+def discover_in_worker(state, payload) -> dict[str, Any]:
+    """Worker side of discovery: load every plugin, noting each step in the progress file."""
+    plugins, exclude, path = payload
+    with open(path, "a", buffering=1) as log:
+        def step(stage: str, plugin: str) -> None:
+            log.write(f"{stage}\t{plugin}\n")
+            log.flush()
+
+        registry = load(plugins, exclude=exclude, progress=step)
+        info = describe_registry(registry, step)
+        step("done", "")
+    return info

@@ -16,7 +16,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+from .conformance import checker
 from .errors import InputError
+from .results import CaseResult
 
 Shape = tuple[int, ...]
 
@@ -68,11 +70,13 @@ class OpInfo:
     dtypes: tuple[str, ...]
     layouts: tuple[str, ...]
     ranks: tuple[int, ...]
-    #: conformance: case groups, every case (ids start with "<name>/"), and how one is run
+    #: conformance: case groups, every case (ids start with "<name>/"), and the calls that check
+    #: one: ``plan(case, passes)`` -> list of :class:`normbench.conformance.spec.Step` for the passes
+    #: the backend supports (the op's references, data and tolerances; the checker does the rest)
     case_groups: tuple[str, ...]
     cases: Callable[[], list]
-    run_case: Callable[[Any, Any], Any]
-    #: hypothesis strategy of random cases (run through ``run_case``), or None
+    plan: Callable[[Any, tuple[str, ...]], list]
+    #: hypothesis strategy of random cases (checked like the others), or None
     property_cases: Callable[[], Any] | None
     #: benchmarks: grids by name ("quick", "standard", "full", "smoke"), the axes of a shape
     grids: Mapping[str, Grid]
@@ -89,6 +93,12 @@ class OpInfo:
     bytes_moved: Callable[[str, Shape, str], int]
     byte_model: str
     plots: PlotSpec = field(default_factory=PlotSpec)
+    #: inputs of this rank or lower have one memory layout (checked as contiguous)
+    layout_rank: int = 1
+
+    def run_case(self, backend: Any, case: Any) -> CaseResult:
+        """Check ``case`` on ``backend`` with the one checker (:mod:`normbench.conformance.checker`)."""
+        return checker.run_case(self, backend, case)
 
     def method(self, pass_: str) -> str:
         """Name of the backend method implementing ``pass_``."""

@@ -15,6 +15,7 @@ only, which stops them.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import select
@@ -24,6 +25,10 @@ import subprocess
 import sys
 import time
 from typing import Any, Callable
+
+from . import memory
+from .backend import availability_of, probe_of, safe_call
+from .pluginmanager import load
 
 _HEADER = struct.Struct("<Q")
 START_S = 120.0
@@ -109,9 +114,7 @@ class Worker:
         # plugins), the worker can too
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
         if self.memory_policy:
-            from .memory import worker_env
-
-            env = worker_env(self.memory_policy, env)
+            env = memory.worker_env(self.memory_policy, env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "normbench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             start_new_session=True, env=env,
@@ -119,7 +122,7 @@ class Worker:
         if self.backend is None:
             return self.info
         try:
-            self.info = self.request("init", (self.plugins, self.backend, self.requested_threads, self.scope), timeout)
+            self.info = self.request(init, (self.plugins, self.backend, self.requested_threads, self.scope), timeout)
         except BaseException:
             self.stop()
             raise
@@ -155,9 +158,10 @@ class Worker:
                 pass
 
     # -- requests ----------------------------------------------------------------------------------
-    def request(self, kind: str, payload: Any = None, timeout: float | None = None,
+    def request(self, kind: Callable[..., Any] | str, payload: Any = None, timeout: float | None = None,
                 progress: Callable[[], Any] | None = None) -> Any:
-        """Send one request and wait for its answer. Raises WorkerDied, WorkerTimedOut, RemoteError.
+        """Send one request (``kind``: a :func:`handler`, or its "module:function") and wait for its
+        answer. Raises WorkerDied, WorkerTimedOut, RemoteError.
 
         With ``progress`` (polled every half second), ``timeout`` is the longest time allowed
         without a change in its value rather than for the whole request.
@@ -166,7 +170,7 @@ class Worker:
         if proc is None:
             raise WorkerDied("worker not started")
         try:
-            _write(proc.stdin, (kind, payload))
+            _write(proc.stdin, (handler_name(kind), payload))
         except (BrokenPipeError, OSError):
             raise self._died() from None
         fd = proc.stdout.fileno()
@@ -211,100 +215,65 @@ class Worker:
 
 
 # -- child side ------------------------------------------------------------------------------------
-class _Child:
-    """What runs in the worker: the registry, one backend, and the handlers of each request."""
+#: request handlers, ``fn(state, payload)``, by "module:function"; registered with :func:`handler` by
+#: the modules that use workers (bench, the conformance runner, discovery). A worker imports a
+#: handler's module when a request first names it, so this module imports none of them.
+HANDLERS: dict[str, Callable[["ChildState", Any], Any]] = {}
+
+
+def handler(fn: Callable[["ChildState", Any], Any]) -> Callable[["ChildState", Any], Any]:
+    """Register ``fn`` as a request handler (a decorator); a request names it by the function itself."""
+    HANDLERS[handler_name(fn)] = fn
+    return fn
+
+
+def handler_name(fn: Callable[..., Any] | str) -> str:
+    return fn if isinstance(fn, str) else f"{fn.__module__}:{fn.__name__}"
+
+
+def _find_handler(name: str) -> Callable[["ChildState", Any], Any]:
+    if name not in HANDLERS:
+        module, _, _ = name.partition(":")
+        importlib.import_module(module)  # its @handler decorators register it
+    try:
+        return HANDLERS[name]
+    except KeyError:
+        raise LookupError(f"no worker request handler {name!r}") from None
+
+
+class ChildState:
+    """What a worker holds between requests: its backend, the op records, a prepared timing."""
 
     def __init__(self) -> None:
         self.backend = None
         self.ops: dict[str, Any] = {}
         self.timing: dict[str, Any] = {}
-
-    def init(self, payload):
-        from .backend import availability_of, probe_of, safe_call
-        from .pluginmanager import load
-
-        plugins, name, threads, scope = payload
-        registry = load(plugins, **(scope or {}))
-        self.backend, self.ops = registry.get(name), registry.op_infos()
-        avail = availability_of(self.backend)
-        if avail:  # the expensive check, once per worker
-            avail = probe_of(self.backend)
-        in_effect = safe_call(lambda: self.backend.set_threads(threads)) if avail else None
-        return {"available": avail.available, "reason": avail.reason, "threads": in_effect,
-                "memory_policy": _POLICY_IN_EFFECT}
-
-    def discover(self, payload):
-        """Load every plugin, noting each step in the progress file (see normbench.discovery)."""
-        from .discovery import describe_registry
-        from .pluginmanager import load
-
-        plugins, exclude, path = payload
-        with open(path, "a", buffering=1) as log:
-            def step(stage: str, plugin: str) -> None:
-                log.write(f"{stage}\t{plugin}\n")
-                log.flush()
-
-            registry = load(plugins, exclude=exclude, progress=step)
-            info = describe_registry(registry, step)
-            step("done", "")
-        return info
-
-    def case(self, payload):
-        from .conformance.runner import apply_known
-
-        op_name, case = payload
-        op = self.ops[op_name]
-        return apply_known(self.backend, op.run_case(self.backend, case))
-
-    def setup(self, payload):
-        """Prepare and calibrate one configuration; it stays ready for ``samples`` requests."""
-        from .backend import timing_note
-        from .bench import calibrate, prepare_call
-
-        op_name, pass_, shape, dtype, layout = payload
-        op = self.ops[op_name]
-        b = self.backend
-        t0 = time.perf_counter()
-        b.prepare(op.name, dtype, layout, len(shape))
-        compile_s = time.perf_counter() - t0
-        p = prepare_call(b, op, pass_, shape, dtype, layout)
-        number, warmup = calibrate(p)
-        self.timing = {"prepared": p, "number": number}
-        return {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes,
-                "note": timing_note(b, op.name, pass_)}
-
-    def samples(self, payload):
-        """Samples within a budget: ``(min_samples, budget_s)`` (normbench.bench.run_samples)."""
-        from .bench import run_samples
-
-        min_samples, budget_s = payload
-        return run_samples(self.timing["prepared"], self.timing["number"], min_samples, budget_s)
-
-    def facts(self, nbytes):
-        """Version, environment, threads in effect here, and a device's own copy bandwidth."""
-        from .backend import safe_call
-
-        b = self.backend
-        copy = getattr(b, "copy_gbps", None)
-        return {"version": safe_call(b.version, ""), "environment": safe_call(b.environment, {}) or {},
-                "copy_gbps": safe_call(lambda: copy(nbytes)) if callable(copy) else None}
+        self.memory_policy: str | None = None
 
 
-_POLICY_IN_EFFECT = None
+@handler
+def init(state: ChildState, payload):
+    """Load the plugins (those ``scope`` allows), pick the backend, probe it, set its threads."""
+    plugins, name, threads, scope = payload
+    registry = load(plugins, **(scope or {}))
+    state.backend, state.ops = registry.get(name), registry.op_infos()
+    avail = availability_of(state.backend)
+    if avail:  # the expensive check, once per worker
+        avail = probe_of(state.backend)
+    in_effect = safe_call(lambda: state.backend.set_threads(threads)) if avail else None
+    return {"available": avail.available, "reason": avail.reason, "threads": in_effect,
+            "memory_policy": state.memory_policy}
 
 
 def main() -> int:
-    global _POLICY_IN_EFFECT
+    state = ChildState()
     policy = os.environ.get("NORMBENCH_MEMORY_POLICY")
     if policy:  # before any plugin allocates: the policy holds for every timed call
-        from .memory import apply
-
-        _POLICY_IN_EFFECT = apply(policy)
+        state.memory_policy = memory.apply(policy)
     proto_out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a plugin's prints go to stderr, never into the protocol stream
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when a worker stops
     stdin = sys.stdin.buffer
-    child = _Child()
     while True:
         header = stdin.read(_HEADER.size)
         if len(header) < _HEADER.size:
@@ -312,7 +281,7 @@ def main() -> int:
         (size,) = _HEADER.unpack(header)
         kind, payload = pickle.loads(stdin.read(size))
         try:
-            reply = ("ok", getattr(child, kind)(payload))
+            reply = ("ok", _find_handler(kind)(state, payload))
         except Exception as exc:  # noqa: BLE001 - the backend's exception goes back as data
             lines = str(exc).strip().splitlines()
             reply = ("raise", (type(exc).__name__, lines[0] if lines else ""))
@@ -323,4 +292,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as ``python -m normbench.worker``: use the module's importable copy, whose HANDLERS the
+    # handler modules register into (this file also runs as __main__, a second module object)
+    from normbench.worker import main as _main
+
+    sys.exit(_main())

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..backend import availability_of
-from ..bench import MAX_DEATHS, RIGORS, Config, Rigor  # noqa: F401 - Config, MAX_DEATHS: public here too
+from .. import bench, compare
+from ..bench import Config
 from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
 from ..errors import InputError
 from ..opinfo import OpInfo, format_shape
@@ -73,7 +74,7 @@ def add_parser(sub) -> None:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="keep FILE's rows and skip the configurations it holds")
     again.add_argument("--force", action="store_true", help="overwrite an existing FILE")
-    timing_options(p)
+    common.timing_options(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -111,7 +112,7 @@ def plan(args, ops: list[OpInfo]) -> list[Config]:
             shapes += [s for s in grid.shapes() if s not in shapes]
             op_dtypes, op_layouts = dtypes or list(grid.dtypes), layouts or list(grid.layouts)
         op_passes = [p for p in (passes or op.passes) if p in op.passes]
-        todo += configurations(op, shapes, op_dtypes or ["float32"], op_layouts or ["contiguous"], op_passes)
+        todo += bench.configurations(op, shapes, op_dtypes or ["float32"], op_layouts or ["contiguous"], op_passes)
     if left_out and not fitted:
         raise left_out[0][1]  # fits no op at all: the input itself is wrong
     for op, exc in left_out:
@@ -119,110 +120,11 @@ def plan(args, ops: list[OpInfo]) -> list[Config]:
     return list(dict.fromkeys(todo))
 
 
-def configurations(op: OpInfo, shapes, dtypes, layouts, passes) -> list[Config]:
-    """Every (pass, shape, dtype, layout) of one op, without repeats; layouts the shape has only."""
-    out = [Config(op, p, tuple(shape), dtype, layout) for shape in shapes for dtype in dtypes
-           for layout in op.layouts_for(tuple(shape), layouts) for p in passes]
-    return list(dict.fromkeys(out))
-
-
-def rigor_of(args) -> Rigor:
-    """The measurement rigor asked for: ``--rigor``'s preset, with ``--processes``/``--repeat`` over it."""
-    r = RIGORS[getattr(args, "rigor", None) or "default"]
-    return Rigor(r.name, getattr(args, "processes", None) or r.processes, getattr(args, "repeat", None) or r.min_samples,
-                 r.budget_s)
-
-
-def timing_options(p) -> None:
-    """The timing protocol's options, shared by bench and run."""
-    p.add_argument("--rigor", choices=sorted(RIGORS), default="default",
-                   help="how hard to measure: " + "; ".join(f"{r.name}: {r.processes} processes x (>= {r.min_samples} "
-                                                            f"samples and >= {r.budget_s * 1e3:g} ms timed)"
-                                                            for r in RIGORS.values()) + " (default: default)")
-    p.add_argument("--processes", type=common.positive_int, default=None, metavar="N",
-                   help="fresh worker processes per configuration and backend (overrides --rigor's)")
-    p.add_argument("--repeat", type=common.positive_int, default=None, metavar="N",
-                   help="fewest timed samples per process (overrides --rigor's)")
-    p.add_argument("--memory-policy", choices=["reuse", "system"], default="reuse",
-                   help="allocator policy of every worker: reuse (default: glibc keeps freed memory, no page faults "
-                        "per call) or system (the C library's defaults, as a plain process pays them)")
-    p.add_argument("--wait-idle", type=common.positive_float, default=None, metavar="S",
-                   help="before timing, wait up to S seconds for the machine to be idle (no other runnable tasks)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the random process and configuration order")
-
-
-def wait_for_idle(limit: float | None) -> None:
-    """Say so when the machine is busy before timing starts (as pyperf does); with ``--wait-idle S``
-    wait up to S seconds for it to calm down."""
-    import time
-
-    from ..contention import machine_busy
-
-    from ..runinfo import usable_cores
-
-    cores = usable_cores()
-    busy, why = machine_busy(cores)
-    if busy and limit:
-        end = time.monotonic() + limit
-        print(f"normbench: machine busy ({why}); waiting up to {limit:g} s for it to be idle", file=sys.stderr)
-        while busy and time.monotonic() < end:
-            busy, why = machine_busy(cores, 2.0)
-    if busy:
-        print(f"normbench: warning: the machine is busy ({why}): contended samples are re-taken, rows that stay "
-              "contended are marked and left out of every summary; --wait-idle S waits for quiet", file=sys.stderr)
-
-
-def planned_steps(backends, todo: list[Config], rigor: Rigor) -> int:
-    """Measurements the plan makes: one per (configuration, implementing backend, process)."""
-    return sum(rigor.processes for cfg in todo for b in backends if cfg.op.name in getattr(b, "ops", {}))
-
-
-def protocol(rigor: Rigor, policy: str, seed: int | None) -> dict:
-    """The timing protocol of a run, for its header."""
-    from ..memory import describe
-
-    return {"rigor": rigor.name, "processes": rigor.processes, "min_samples": rigor.min_samples,
-            "budget_s": rigor.budget_s, "memory_policy": policy, "memory_policy_detail": describe(policy), "seed": seed}
-
-
-def run_bench(backends, todo: list[Config], *, rigor: Rigor | None = None, repeat: int | None = None,
-              threads: int | None, progress=None, timeout: float | None = 300.0, plugins: tuple[str, ...] = (),
-              on_rows=None, scopes=None, run_id: str = "", facts: dict | None = None, policy: str = "reuse",
-              seed: int | None = None):
-    """Measure every configuration on every backend under the timing protocol (normbench.bench.run_grid).
-
-    ``repeat`` (fewest samples per process) overrides ``rigor``'s. Returns (rows, skipped lines)."""
-    from .. import bench
-
-    r = rigor or RIGORS["default"]
-    if repeat:
-        r = Rigor(r.name, r.processes, repeat, r.budget_s)
-    return bench.run_grid(backends, todo, rigor=r, threads=threads, timeout=timeout, plugins=plugins, scopes=scopes,
-                          policy=policy, run_id=run_id, progress=progress, on_rows=on_rows, facts=facts, seed=seed)
-
-
 def check_output(path: Path | None) -> None:
     from ..output import check_writable
 
     if path is not None:
         check_writable(path, suffixes=(".csv", ".json"))
-
-
-def warn_threads(threads: int | None) -> None:
-    from ..runinfo import usable_cores
-
-    usable = usable_cores()
-    if threads and usable and threads > usable:
-        print(f"normbench: warning: --threads {threads} is more than the {usable} usable cores: threads will share "
-              "cores and the timings say little", file=sys.stderr)
-
-
-def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
-    """Geometric-mean speed-up of each backend over ``baseline`` per op and pass, on shared
-    configurations of the same run, with its interval (see normbench.compare)."""
-    from ..compare import speedup_summary, summary_line
-
-    return [summary_line(s, baseline) for s in speedup_summary(rows, baseline)]
 
 
 def result_table(rows: list[dict], baseline: str = "torch-cpu") -> str:
@@ -264,7 +166,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ..tables import Progress
 
     check_output(args.output)
-    warn_threads(args.threads)
+    common.warn_threads(args.threads)
     registry = common.load_registry(args)
     ops, backends = common.selected(registry, args)
     todo = plan(args, ops)
@@ -287,7 +189,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 kept, kept_runs = benchfile.read(args.output)
                 # a configuration interrupted before its last round is measured again, whole
                 short = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept
-                         if r.get("process_n") and len(r["process_n"]) < rigor_of(args).processes}
+                         if r.get("process_n") and len(r["process_n"]) < common.rigor_of(args).processes}
                 kept = [r for r in kept if (r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) not in short]
                 if short:
                     print(f"resuming: {len(short)} configurations had fewer processes than asked; measuring them again",
@@ -297,17 +199,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 print(f"resuming: {len(kept)} rows kept from {args.output}, {len(todo)} configurations to go", file=sys.stderr)
             elif not args.force:
                 raise InputError(f"{args.output} exists; --resume adds to it, --force overwrites it")
-        rigor = rigor_of(args)
-        progress = Progress("bench", planned_steps(backends, todo, rigor), unit="measurements")
+        rigor = common.rigor_of(args)
+        progress = Progress("bench", bench.planned_steps(backends, todo, rigor), unit="measurements")
         # built once (it runs git and reads /proc); ``facts`` fills in as backends are measured
-        head = runinfo.header(run_id, started, backends=facts, protocol=protocol(rigor, args.memory_policy, args.seed))
-        wait_for_idle(args.wait_idle)
+        head = runinfo.header(run_id, started, backends=facts, protocol=bench.protocol(rigor, args.memory_policy, args.seed))
+        common.wait_for_idle(args.wait_idle)
 
         def save(rows):
             benchfile.write(args.output, kept + rows, kept_runs + [{**head, "ended": runinfo.now()}])
 
         try:
-            rows, skipped = run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
+            rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
                                       scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
                                       timeout=args.timeout, plugins=tuple(args.plugin), seed=args.seed,
                                       on_rows=save if args.output else None)
@@ -322,7 +224,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(result_table(rows, args.baseline))
     for s in skipped:
         print(f"skipped: {s}", file=sys.stderr)
-    ratios = speedup_lines(rows, args.baseline)
+    ratios = compare.speedup_lines(rows, args.baseline)
     if ratios:
         print()
         print("\n".join(ratios))

@@ -30,39 +30,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_check)
 
 
-def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
-               done=None, known=None):
-    """Every (op, backend) pair the backend declares, each backend in a worker process of its
-    own: a list of BackendReport. ``on_report(reports)`` after each pair (to save them).
-    ``done`` maps (backend, op) to a BackendReport kept from an earlier run (``--resume``);
-    ``known`` is the user's known-failures file (a KnownFailuresFile), applied to every result."""
-    from ..backend import availability_of
-    from ..conformance import runner
-    from ..tables import Progress
-
-    reports, done = [], done or {}
-    for b in backends:
-        avail = availability_of(b)
-        for op in ops:
-            if not registry.supports(b, op.name):
-                continue
-            if (b.name, op.name) in done:
-                reports.append(done[(b.name, op.name)])
-                continue
-            if not avail:
-                reports.append(runner.BackendReport(b.name, op.name, False, avail.reason))
-                continue
-            op_cases = [c for c in cases if c.op == op.name]
-            bar = Progress(f"check {b.name} {op.name}", len(op_cases), enabled=progress)
-            reports.append(runner.check_backend_isolated(b.name, op, op_cases, plugins=plugins, threads=threads,
-                                                         scope=registry.worker_scope(b.name), known=known,
-                                                         timeout=timeout, on_result=lambda r: bar.step()))
-            bar.done()
-            if on_report:
-                on_report(reports)
-    return reports
-
-
 def print_tables(reports, ops, cases, stream=None) -> None:
     """Per op, a backend x case-group table, then one line per failure or known failure."""
     import shutil
@@ -104,33 +71,6 @@ def print_tables(reports, ops, cases, stream=None) -> None:
             print(f"DROPPED: {rep.name} {rep.op}: {len(skipped)} cases not run ({skipped[0].message})", file=stream)
 
 
-def kept_reports(path: Path, cases) -> dict:
-    """(backend, op) -> BackendReport from an earlier ``check --output`` file, for those that ran
-    every case selected now (a partial or different selection is run again)."""
-    from ..compat_v1 import upgrade_check
-    from ..conformance.runner import BackendReport
-    from ..errors import InputError
-    from ..results import CaseResult
-
-    try:
-        data = json.loads(path.read_text())
-        data = data if "norms" in data else upgrade_check(data)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot resume from {path}: {exc}") from None
-    by_id = {c.id: c for c in cases}
-    out = {}
-    for op, entry in (data.get("norms") or {}).items():
-        wanted = {c.id for c in cases if c.op == op}
-        for b in entry.get("backends", []):
-            stored = {d["case"]: d for d in b.get("cases", [])}
-            if b.get("available", True) and not wanted <= set(stored):
-                continue
-            rep = BackendReport(b["name"], op, bool(b.get("available", True)), b.get("reason", ""))
-            rep.results = [CaseResult.from_dict(stored[i], by_id[i]) for i in by_id if i in wanted and i in stored]
-            out[(b["name"], op)] = rep
-    return out
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     from ..conformance import runner
     from ..errors import InputError
@@ -159,7 +99,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         check_writable(args.output, suffixes=(".json",))
     elif args.resume:
         raise InputError("--resume needs --output FILE (the results to resume)")
-    done = kept_reports(args.output, cases) if args.resume and args.output.exists() else {}
+    done = runner.kept_reports(args.output, cases) if args.resume and args.output.exists() else {}
     if done:
         print(f"resuming: {len(done)} finished (backend, op) results kept from {args.output}", file=sys.stderr)
 
@@ -179,7 +119,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     with lock_for(args.output):
         try:
-            keep(run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
+            keep(runner.run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
                             progress=not args.json, plugins=tuple(args.plugin), on_report=keep, done=done,
                             known=known))
         except KeyboardInterrupt:

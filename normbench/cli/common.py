@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Sequence
 
+from ..bench import RIGORS, Rigor
+from ..contention import machine_busy
 from ..errors import InputError
+from ..runinfo import usable_cores
 
 
 class Parser(argparse.ArgumentParser):
@@ -92,3 +96,51 @@ def checked_passes(ops, passes: Sequence[str]) -> list[str]:
         if p not in known:
             raise InputError(f"unknown op {p!r} (a pass); expected one of {', '.join(known)}")
     return list(passes)
+
+
+# -- the timing protocol's options, shared by bench and run --------------------------------------------
+def rigor_of(args) -> Rigor:
+    """The measurement rigor asked for: ``--rigor``'s preset, with ``--processes``/``--repeat`` over it."""
+    r = RIGORS[getattr(args, "rigor", None) or "default"]
+    return Rigor(r.name, getattr(args, "processes", None) or r.processes, getattr(args, "repeat", None) or r.min_samples,
+                 r.budget_s)
+
+
+def timing_options(p) -> None:
+    """The timing protocol's options, shared by bench and run."""
+    p.add_argument("--rigor", choices=sorted(RIGORS), default="default",
+                   help="how hard to measure: " + "; ".join(f"{r.name}: {r.processes} processes x (>= {r.min_samples} "
+                                                            f"samples and >= {r.budget_s * 1e3:g} ms timed)"
+                                                            for r in RIGORS.values()) + " (default: default)")
+    p.add_argument("--processes", type=positive_int, default=None, metavar="N",
+                   help="fresh worker processes per configuration and backend (overrides --rigor's)")
+    p.add_argument("--repeat", type=positive_int, default=None, metavar="N",
+                   help="fewest timed samples per process (overrides --rigor's)")
+    p.add_argument("--memory-policy", choices=["reuse", "system"], default="reuse",
+                   help="allocator policy of every worker: reuse (default: glibc keeps freed memory, no page faults "
+                        "per call) or system (the C library's defaults, as a plain process pays them)")
+    p.add_argument("--wait-idle", type=positive_float, default=None, metavar="S",
+                   help="before timing, wait up to S seconds for the machine to be idle (no other runnable tasks)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the random process and configuration order")
+
+
+def wait_for_idle(limit: float | None) -> None:
+    """Say so when the machine is busy before timing starts (as pyperf does); with ``--wait-idle S``
+    wait up to S seconds for it to calm down."""
+    cores = usable_cores()
+    busy, why = machine_busy(cores)
+    if busy and limit:
+        end = time.monotonic() + limit
+        print(f"normbench: machine busy ({why}); waiting up to {limit:g} s for it to be idle", file=sys.stderr)
+        while busy and time.monotonic() < end:
+            busy, why = machine_busy(cores, 2.0)
+    if busy:
+        print(f"normbench: warning: the machine is busy ({why}): contended samples are re-taken, rows that stay "
+              "contended are marked and left out of every summary; --wait-idle S waits for quiet", file=sys.stderr)
+
+
+def warn_threads(threads: int | None) -> None:
+    usable = usable_cores()
+    if threads and usable and threads > usable:
+        print(f"normbench: warning: --threads {threads} is more than the {usable} usable cores: threads will share "
+              "cores and the timings say little", file=sys.stderr)

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from ..backend import availability_of, safe_call
+from .. import discovery
 from . import common
 
 
@@ -17,30 +17,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_list)
 
 
-def backend_rows(registry, ops=None) -> list[dict]:
-    """One dict per backend; ``ops`` maps each op it declares to its passes, dtypes, layouts, ranks."""
-    ops = ops if ops is not None else registry.select_ops([])
-    rows = []
-    for name, loaded in registry.backends.items():
-        b = loaded.backend
-        avail = availability_of(b)
-        rows.append({
-            "name": name,
-            "available": avail.available,
-            "reason": avail.reason,
-            "source": str(loaded.source),
-            "distribution": loaded.source.distribution,
-            "distribution_version": loaded.source.version,
-            "plugin": loaded.source.plugin,
-            "api_version": getattr(b, "original_api_version", getattr(b, "api_version", None)),
-            "implementation_version": safe_call(b.version, "") if avail.available else "",
-            "description": getattr(b, "description", ""),
-            "ops": {op.name: b.ops[op.name].as_dict(op) for op in ops if op.name in b.ops},
-            "known_failures": [{"case": k.case, "reason": k.reason} for k in getattr(b, "known_failures", ())],
-        })
-    return rows
-
-
 def op_rows(registry, ops) -> list[dict]:
     return [{"name": op.name, "title": op.title, "passes": list(op.passes), "axes": list(op.axes),
              "source": str(registry.ops[op.name].source), "case_groups": list(op.case_groups)} for op in ops]
@@ -49,7 +25,7 @@ def op_rows(registry, ops) -> list[dict]:
 def cmd_list(args: argparse.Namespace) -> int:
     registry = common.load_registry(args)
     ops = registry.select_ops(args.norm)
-    rows = backend_rows(registry, ops)
+    rows = discovery.backend_rows(registry, ops)
     if args.norm:
         rows = [r for r in rows if r["ops"]]
     if args.json:

@@ -29,15 +29,13 @@ def add_parser(sub) -> None:
                    help="CPU threads for every backend (default: the cores this process may use)")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
-    from .bench import timing_options
 
-    timing_options(p)
+    common.timing_options(p)
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ..output import Lock, check_writable
-    from .bench import warn_threads
 
     registry = common.load_registry(args)
     ops, backends = common.selected(registry, args)
@@ -48,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InputError(f"--baseline {args.baseline!r} is not among the selected backends "
                          f"({', '.join(b.name for b in backends)})")
     check_writable(args.output, directory=True)
-    warn_threads(args.threads)
+    common.warn_threads(args.threads)
     with Lock(args.output):
         staging = args.output.parent / f".{args.output.name}.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
@@ -77,18 +75,14 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     """The four steps, written into ``out``; True if a conformance case failed unexpectedly."""
     import pandas as pd
 
-    from .. import benchfile, report, runinfo
+    from .. import bench, benchfile, compare, report, runinfo
     from ..conformance import runner
+    from ..discovery import backend_rows
     from ..tables import Progress, render
-    from .bench import configurations, run_bench, speedup_lines
-    from .check import run_checks
-    from .listing import backend_rows
 
-    from .bench import protocol, rigor_of, wait_for_idle
-
-    run_id, facts, rigor = runinfo.new_run_id(), {}, rigor_of(args)
+    run_id, facts, rigor = runinfo.new_run_id(), {}, common.rigor_of(args)
     # once; facts fill in as backends are measured
-    head = runinfo.header(run_id, runinfo.now(), backends=facts, protocol=protocol(rigor, args.memory_policy, args.seed))
+    head = runinfo.header(run_id, runinfo.now(), backends=facts, protocol=bench.protocol(rigor, args.memory_policy, args.seed))
     print(f"run {run_id}")
     print("== 1/4 backends")
     chosen = {b.name for b in backends}
@@ -102,7 +96,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
 
     print("\n== 2/4 conformance")
     cases = runner.select_cases(ops)
-    reports = run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
+    reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
                          plugins=tuple(args.plugin))
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
@@ -112,15 +106,13 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     print(check["summary"])
 
     print(f"\n== 3/4 benchmarks ({args.grid} grid, {args.threads} threads)")
-    todo = [cfg for op in ops for cfg in configurations(op, grids[op.name].shapes(), grids[op.name].dtypes,
+    todo = [cfg for op in ops for cfg in bench.configurations(op, grids[op.name].shapes(), grids[op.name].dtypes,
                                                          grids[op.name].layouts, op.passes)]
     unavailable = {rep.name for rep in reports if not rep.available}
     usable = [b for b in backends if b.name not in unavailable]
-    from .bench import planned_steps
-
-    progress = Progress("bench", planned_steps(usable, todo, rigor), unit="measurements")
-    wait_for_idle(args.wait_idle)
-    bench_rows, skipped = run_bench(usable, todo, rigor=rigor, threads=args.threads, progress=progress,
+    progress = Progress("bench", bench.planned_steps(usable, todo, rigor), unit="measurements")
+    common.wait_for_idle(args.wait_idle)
+    bench_rows, skipped = bench.run_bench(usable, todo, rigor=rigor, threads=args.threads, progress=progress,
                                     scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
                                     plugins=tuple(args.plugin), seed=args.seed)
     progress.done()
@@ -141,7 +133,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
         print(f"{contended} of {len(bench_rows)} measurements contended (the machine was busy): shown, but left out of "
               "every summary")
     if baseline:
-        print("\n".join(speedup_lines(bench_rows, baseline)))
+        print("\n".join(compare.speedup_lines(bench_rows, baseline)))
 
     print("\n== 4/4 report")
     path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=baseline, check=check, runs=runs)

@@ -6,16 +6,21 @@ verdicts. Op-agnostic: cases, and how each is run, come from the op's :class:`Op
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..backend import KnownFailure, availability_of
+from ..compat_v1 import upgrade_check
 from ..dtypes import check_dtype
 from ..errors import InputError
 from ..limits import TimedOut, call_with_timeout
 from ..opinfo import OpInfo
 from ..results import FAILING, CaseResult
+from ..tables import Progress
+from ..worker import RemoteError, Worker, WorkerError, handler
 
 DEFAULT_TIMEOUT = 120.0  # seconds per case: generous for a first JIT compilation
 
@@ -152,8 +157,6 @@ class IsolatedBackend:
 
     def __init__(self, name: str, plugins: Sequence[str] = (), threads: int | None = None,
                  scope: dict | None = None):
-        from ..worker import Worker
-
         self.name = name
         self.worker = Worker(name, tuple(plugins), threads, scope)
         self.in_a_row, self.dropped = 0, ""
@@ -165,12 +168,10 @@ class IsolatedBackend:
 
     def run(self, op: OpInfo, case: Any, timeout: float | None = DEFAULT_TIMEOUT) -> CaseResult | None:
         """The case's result, or None when the backend is unavailable in the worker."""
-        from ..worker import RemoteError, WorkerError
-
         try:
             if not self.available(timeout)[0]:
                 return None
-            result = self.worker.request("case", (op.name, case), timeout)
+            result = self.worker.request(run_case_in_worker, (op.name, case), timeout)
             self.in_a_row = 0
         except WorkerError as exc:
             self.in_a_row += 1
@@ -261,3 +262,61 @@ def check_json(reports: list[BackendReport], registry: Any, *, run: dict[str, An
         "notices": list(registry.notices),
         "norms": norms,
     }
+
+
+def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
+               done=None, known=None):
+    """Every (op, backend) pair the backend declares, each backend in a worker process of its
+    own: a list of BackendReport. ``on_report(reports)`` after each pair (to save them).
+    ``done`` maps (backend, op) to a BackendReport kept from an earlier run (``--resume``);
+    ``known`` is the user's known-failures file (a KnownFailuresFile), applied to every result."""
+    reports, done = [], done or {}
+    for b in backends:
+        avail = availability_of(b)
+        for op in ops:
+            if not registry.supports(b, op.name):
+                continue
+            if (b.name, op.name) in done:
+                reports.append(done[(b.name, op.name)])
+                continue
+            if not avail:
+                reports.append(BackendReport(b.name, op.name, False, avail.reason))
+                continue
+            op_cases = [c for c in cases if c.op == op.name]
+            bar = Progress(f"check {b.name} {op.name}", len(op_cases), enabled=progress)
+            reports.append(check_backend_isolated(b.name, op, op_cases, plugins=plugins, threads=threads,
+                                                         scope=registry.worker_scope(b.name), known=known,
+                                                         timeout=timeout, on_result=lambda r: bar.step()))
+            bar.done()
+            if on_report:
+                on_report(reports)
+    return reports
+
+
+def kept_reports(path: Path, cases) -> dict:
+    """(backend, op) -> BackendReport from an earlier ``check --output`` file, for those that ran
+    every case selected now (a partial or different selection is run again)."""
+    try:
+        data = json.loads(path.read_text())
+        data = data if "norms" in data else upgrade_check(data)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot resume from {path}: {exc}") from None
+    by_id = {c.id: c for c in cases}
+    out = {}
+    for op, entry in (data.get("norms") or {}).items():
+        wanted = {c.id for c in cases if c.op == op}
+        for b in entry.get("backends", []):
+            stored = {d["case"]: d for d in b.get("cases", [])}
+            if b.get("available", True) and not wanted <= set(stored):
+                continue
+            rep = BackendReport(b["name"], op, bool(b.get("available", True)), b.get("reason", ""))
+            rep.results = [CaseResult.from_dict(stored[i], by_id[i]) for i in by_id if i in wanted and i in stored]
+            out[(b["name"], op)] = rep
+    return out
+
+
+@handler
+def run_case_in_worker(state, payload) -> CaseResult:
+    """Worker side of a conformance case: check it, with the backend's own known failures applied."""
+    op_name, case = payload
+    return apply_known(state.backend, state.ops[op_name].run_case(state.backend, case))

@@ -30,12 +30,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..backend import eps_kwargs
-from ..casecheck import CaseFailed, CaseSession, call_checking_error, checked
-from ..closeness import compare_arrays
+from ..conformance.spec import Arg, Out, Raises, Saved, State, Step
 from ..dtypes import HALF_DTYPES, ITEMSIZE, MACHINE_EPS, cast_host, to_layout
 from ..errors import InputError
 from ..opinfo import Grid, PlotSpec, Shape, parse_sizes
-from ..results import CaseResult
 
 LAYOUTS: tuple[str, ...] = ("contiguous", "channels_last", "strided")
 #: GroupNorm benchmarks use 32 groups (the GroupNorm paper's and most models' default)
@@ -389,143 +387,101 @@ def channel_l2(a: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum(f * f, axis=(0, *range(2, a.ndim))))
 
 
-# -- running a case -------------------------------------------------------------------------------
-def run_case(op: ChanOp, opinfo: Any, backend: Any, case: Case) -> CaseResult:
-    """Run ``case`` of ``op`` on ``backend``. Never raises for a backend's misbehaviour."""
-    declared = getattr(backend, "ops", {}).get(op.name)
-    if declared is None:
-        return CaseResult(case, "unsupported", f"backend does not declare op {op.name}")
-    support = declared.resolved(opinfo)
-    layout = case.layout if case.rank > 2 else "contiguous"
-    reasons = {p: support.why_not(p, case.dtype, layout, case.rank) for p in case.passes}
-    if case.dyl != case.layout and "backward" in reasons and support.layouts is not None \
-            and case.dyl not in support.layouts and reasons["backward"] is None:
-        reasons["backward"] = f"layout {case.dyl} (of dy) not supported"
-    passes = tuple(p for p, why in reasons.items() if why is None)
-    if not passes:
-        return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
-    session = CaseSession(backend)
-    return checked(case, passes, session, lambda: _run(op, session, case, passes))
-
-
-def _run(op: ChanOp, session: CaseSession, case: Case, passes: tuple[str, ...]) -> str:
+# -- the checker's steps ----------------------------------------------------------------------------
+def plan(op: ChanOp, case: Case, passes: tuple[str, ...]) -> list[Step]:
+    """The checker's steps for ``case``: forward (GroupNorm) or train (InstanceNorm, updating the
+    running statistics when given), eval from the initial running statistics, and backward from
+    the first pass's statistics (or the reference's, when it did not run or kept them)."""
     data = make_data(case)
-    b, native, host, unchanged = session.b, session.native, session.host, session.unchanged
     dtype, pdt, G, shape = case.dtype, case.param_dtype, case.G, case.shape
     n, c = shape[0], shape[1]
     has_params = data.weight is not None or data.bias is not None or data.running_mean is not None
     sdt = op.stat_dtype(dtype, pdt if has_params else None)
-
-    def cmp(name, actual, ref, dt, scale=1.0, cond_err=0.0):
-        session.comparisons.append(compare_arrays(name, actual, ref, dt, scale=scale, cond_err=cond_err))
-
     x64 = np.asarray(data.x, np.float64)
     w64 = None if data.weight is None else np.asarray(data.weight, np.float64)
     b64 = None if data.bias is None else np.asarray(data.bias, np.float64)
-    n_x, n_w, n_b = native(data.x, dtype), native(data.weight, pdt), native(data.bias, pdt)
-    params = [("weight", n_w, data.weight), ("bias", n_b, data.bias)]
-    first = passes[0]
     w_abs = float(np.max(np.abs(w64))) if w64 is not None and w64.size else 1.0
     ok = case.expect == "ok"
-    if ok or case.expect == "empty":
-        ref_y, ref = forward(x64, G, w64, b64, case.eps)
-        rstd0 = np.nan_to_num(ref["rstd"], posinf=0.0)
-        cond = unit_absmax(x64, G) * rstd0  # |x| / std per unit: how much a rounding of x is magnified
-    stats_native = None
-    message = ""
-
-    if first in ("forward", "train"):
-        fwd = b.kernel(op.name, first)
-        n_rm, n_rv = native(data.running_mean, pdt), native(data.running_var, pdt)
-        if op.grouped:
-            call = lambda: fwd(n_x, case.groups, n_w, n_b, eps=case.eps)  # noqa: E731
-        else:
-            call = lambda: fwd(n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps)  # noqa: E731
-        out, raised = call_checking_error(call, _why_bad(case) if case.expect == "error" else None,
-                                          BAD_WORDS.get(case.bad, ()))
-        if raised:
-            return raised
-        if not isinstance(out, (tuple, list)) or len(out) != 3:
-            raise CaseFailed(f"{op.name}_{first} must return (y, mean, rstd), got {type(out).__name__}")
-        unchanged([("x", n_x, data.x), *params])
-        y = host(out[0], "y", dtype, shape)
-        cmp("y", y, ref_y, dtype, scale=expand(unit_rms(ref_y, G), shape), cond_err=expand(cond, shape) * w_abs)
-        hidden = out[1] is None and out[2] is None  # an implementation that does not expose them
-        if hidden:
-            message = "saved statistics not returned by the implementation: not checked"
-        else:
-            stats_native = out[1:]
-        if ok and not hidden:
-            mean = host(out[1], "mean", sdt, (n, G))
-            std = np.sqrt(np.maximum(ref["var"], 0.0))
-            cmp("mean", mean, ref["mean"], sdt, scale=std, cond_err=unit_absmax(x64, G))
-            rstd = host(out[2], "rstd", sdt, (n, G))
-            cmp("rstd", rstd, ref["rstd"], sdt, cond_err=ref["rstd"] * (1 + MACHINE_EPS[sdt] * cond**2))
-            if data.running_mean is not None:
-                _check_running(session, case, data, ref, cond, n_rm, n_rv, pdt)
+    first = "forward" if op.grouped else "train"
+    steps: list[Step] = []
     if case.expect == "error":
-        raise CaseFailed(f"{_why_bad(case)}: must raise")
+        if first in passes:
+            step = _first_step(op, case, data, first, ())
+            steps.append(replace(step, raises=Raises(_why_bad(case), BAD_WORDS.get(case.bad, ()))))
+        return steps
+
+    ref_y, ref = forward(x64, G, w64, b64, case.eps)
+    rstd0 = np.nan_to_num(ref["rstd"], posinf=0.0)
+    cond = unit_absmax(x64, G) * rstd0  # |x| / std per unit: how much a rounding of x is magnified
+
+    if first in passes:
+        std = np.sqrt(np.maximum(ref["var"], 0.0))
+        outs = (Out("y", dtype, shape, ref_y, scale=expand(unit_rms(ref_y, G), shape), cond_err=expand(cond, shape) * w_abs),
+                Out("mean", sdt, (n, G), ref["mean"], scale=std, cond_err=unit_absmax(x64, G), stat=True, checked=ok),
+                Out("rstd", sdt, (n, G), ref["rstd"], cond_err=ref["rstd"] * (1 + MACHINE_EPS[sdt] * cond**2), stat=True,
+                    checked=ok))
+        steps.append(_first_step(op, case, data, first, outs))
 
     if "eval" in passes and ok:
-        n_rm, n_rv = native(data.running_mean, pdt), native(data.running_var, pdt)
-        y = b.kernel(op.name, "eval")(n_x, n_w, n_b, n_rm, n_rv, eps=case.eps)
-        unchanged([("x", n_x, data.x), *params, ("running_mean", n_rm, data.running_mean),
-                   ("running_var", n_rv, data.running_var)])
         rm64, rv64 = np.asarray(data.running_mean, np.float64), np.asarray(data.running_var, np.float64)
         ref_e = eval_forward(x64, w64, b64, rm64, rv64, case.eps)
         inv = 1.0 / np.sqrt(rv64 + case.eps)
         spread = np.abs(x64) + np.abs(per_channel(rm64, x64.ndim))
         cond_e = spread * per_channel(inv * (np.abs(w64) if w64 is not None else 1.0), x64.ndim)
-        cmp("y(eval)", host(y, "y(eval)", dtype, shape), ref_e, dtype, scale=expand(unit_rms(ref_e, G), shape),
-            cond_err=np.nan_to_num(cond_e, posinf=0.0))
+        args = (Arg("x", data.x, dtype), Arg("weight", data.weight, pdt), Arg("bias", data.bias, pdt),
+                Arg("running_mean", data.running_mean, pdt), Arg("running_var", data.running_var, pdt))
+        steps.append(Step("eval", "eval", args, {"eps": case.eps}, tag="eval",
+                          returns=Out("y", dtype, shape, ref_e, scale=expand(unit_rms(ref_e, G), shape),
+                                      cond_err=np.nan_to_num(cond_e, posinf=0.0))))
 
     if "backward" in passes:
-        if stats_native is None:  # train/forward unsupported, or empty: the reference's statistics
-            stats_native = [native(cast_host(np.nan_to_num(ref[s]), sdt), sdt) for s in ("mean", "rstd")]
-        n_dy = native(data.dy, dtype)
-        before = [b.to_numpy(s).copy() for s in stats_native]
-        bwd = b.kernel(op.name, "backward")
-        kw = eps_kwargs(bwd, case.eps)
-        if op.grouped:
-            out = bwd(n_dy, n_x, case.groups, n_w, n_b, *stats_native, **kw)
-        else:
-            out = bwd(n_dy, n_x, n_w, n_b, *stats_native, **kw)
-        if not isinstance(out, (tuple, list)) or len(out) != 3:
-            raise CaseFailed(f"{op.name}_backward must return (dx, dweight, dbias), got {type(out).__name__}")
-        unchanged([("x", n_x, data.x), ("dy", n_dy, data.dy), *params,
-                   *((s, nat, o) for s, nat, o in zip(("mean", "rstd"), stats_native, before))])
         dy64 = np.asarray(data.dy, np.float64)
         dx_ref, grads = backward(dy64, x64, G, w64, case.eps)
-        dx = host(out[0], "dx", dtype, shape)
         w_ch = np.abs(w64) if w64 is not None else np.ones(c)
         g_rms = unit_rms(dy64 * per_channel(w_ch, x64.ndim), G) if x64.size else np.zeros((n, G))
         dx_scale = np.maximum(rstd0 * g_rms, unit_rms(dx_ref, G))
-        cmp("dx", dx, dx_ref, dtype, scale=expand(dx_scale, shape), cond_err=expand(cond * dx_scale, shape))
         cond_max = float(np.max(cond)) if cond.size else 0.0
-        for i, (p, given) in enumerate((("weight", data.weight), ("bias", data.bias)), start=1):
-            if given is None:
-                if out[i] is not None:
-                    raise CaseFailed(f"d{p}: returned a gradient for an absent {p} (expected None)")
-                continue
-            got = host(out[i], f"d{p}", pdt, (c,))
-            cmp(f"d{p}", got, grads[p], pdt, scale=channel_l2(grads[f"terms_{p}"]),
-                cond_err=cond_max * channel_l2(dy64) if p == "weight" else 0.0)
-    return message
+        outs = [Out("dx", dtype, shape, dx_ref, scale=expand(dx_scale, shape), cond_err=expand(cond * dx_scale, shape))]
+        for p, given in (("weight", data.weight), ("bias", data.bias)):
+            outs.append(Out(f"d{p}", absent=True) if given is None else
+                        Out(f"d{p}", pdt, (c,), grads[p], scale=channel_l2(grads[f"terms_{p}"]),
+                            cond_err=cond_max * channel_l2(dy64) if p == "weight" else 0.0))
+        groups = (case.groups,) if op.grouped else ()
+        args = (Arg("dy", data.dy, dtype), Arg("x", data.x, dtype), *groups, Arg("weight", data.weight, pdt),
+                Arg("bias", data.bias, pdt), Saved("mean", first, 1, ref["mean"], sdt), Saved("rstd", first, 2, ref["rstd"], sdt))
+        steps.append(Step("backward", "backward", args, declared_kwargs={"eps": case.eps}, returns=tuple(outs)))
+    return steps
 
 
-def _check_running(session, case, data, ref, cond, n_rm, n_rv, pdt) -> None:
+def _first_step(op: ChanOp, case: Case, data: CaseData, pass_: str, outs: tuple) -> Step:
+    """GroupNorm's forward or InstanceNorm's train, with InstanceNorm's running statistics (updated
+    in place, and judged after the call when the case is a valid one)."""
+    dtype, pdt = case.dtype, case.param_dtype
+    x, w, b = Arg("x", data.x, dtype), Arg("weight", data.weight, pdt), Arg("bias", data.bias, pdt)
+    outs = outs or (Out("y"), Out("mean"), Out("rstd"))
+    if op.grouped:
+        return Step(pass_, pass_, (x, case.groups, w, b), {"eps": case.eps}, returns=outs)
+    after: tuple[Out, ...] = ()
+    if data.running_mean is not None and case.expect == "ok":
+        after = _running_after(case, data)
+    return Step(pass_, pass_, (x, w, b, State("running_mean", data.running_mean, pdt),
+                               State("running_var", data.running_var, pdt)),
+                {"momentum": case.momentum, "eps": case.eps}, returns=outs,
+                mutates=frozenset({"running_mean", "running_var"}), states_after=after)
+
+
+def _running_after(case: Case, data: CaseData) -> tuple[Out, Out]:
     """InstanceNorm's running statistics after train: updated in place, as the reference says."""
+    x64 = np.asarray(data.x, np.float64)
+    _, ref = forward(x64, case.G, None, None, case.eps)
+    cond = unit_absmax(x64, case.G) * np.nan_to_num(ref["rstd"], posinf=0.0)
     m = math.prod(case.shape[2:])
     new_mean, new_var = running_update(data.running_mean, data.running_var, ref["mean"], ref["var"], m, case.momentum)
-    mom = case.momentum
-    got_m = session.host(n_rm, "running_mean", pdt, (case.shape[1],))
-    got_v = session.host(n_rv, "running_var", pdt, (case.shape[1],))
-    absmax = unit_absmax(np.asarray(data.x, np.float64), case.G)
+    mom, pdt, c = case.momentum, case.param_dtype, case.shape[1]
     unbiased = ref["var"] * (m / (m - 1))
-    session.comparisons.append(compare_arrays("running_mean", got_m, new_mean, pdt,
-                                              cond_err=mom * absmax.mean(axis=0)))
     var_err = unbiased * (1 + MACHINE_EPS[pdt] * cond**2)
-    session.comparisons.append(compare_arrays("running_var", got_v, new_var, pdt, cond_err=mom * var_err.mean(axis=0)))
+    return (Out("running_mean", pdt, (c,), new_mean, cond_err=mom * unit_absmax(x64, case.G).mean(axis=0)),
+            Out("running_var", pdt, (c,), new_var, cond_err=mom * var_err.mean(axis=0)))
 
 
 #: words one of which an error refusing each kind of invalid input must contain (torch's and ours)
@@ -677,23 +633,3 @@ def property_cases(op: ChanOp):
         return case
 
     return cases()
-
-
-def make_opinfo(op: ChanOp, title: str, grids: Mapping[str, Grid], groups: int):
-    """The op's record (OpInfo), every field bound to ``op``; benchmarks use ``groups`` groups."""
-    from functools import partial
-
-    from ..dtypes import DTYPES
-    from ..opinfo import OpInfo
-
-    multiple = groups if op.grouped else 1
-    info = OpInfo(
-        name=op.name, title=title, passes=op.passes, dtypes=DTYPES, layouts=LAYOUTS, ranks=op.ranks,
-        case_groups=tuple(dict.fromkeys(c.group for c in all_cases(op))),
-        cases=partial(all_cases, op), run_case=lambda backend, case: run_case(op, info, backend, case),
-        property_cases=partial(property_cases, op), grids=grids, axes=AXES, axes_of=axes_of,
-        sweep_shape=make_sweep_shape(op.name, multiple, 0 if op.grouped else 1), parse_shape=make_parse_shape(op.name, min(op.ranks), multiple),
-        layouts_for=layouts_for, bench_call=partial(bench_call, op, groups), bytes_moved=bytes_moved,
-        byte_model=BYTE_MODEL, plots=PLOTS,
-    )
-    return info

@@ -25,12 +25,11 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..backend import eps_kwargs
-from ..casecheck import CaseFailed, CaseSession, call_checking_error, checked
-from ..closeness import compare_arrays
+from ..conformance.spec import Arg, Out, Raises, Saved, Step
 from ..dtypes import ITEMSIZE, MACHINE_EPS, cast_host, to_layout
 from ..errors import InputError
+from ..hostapi import Call, check_eps, check_grad, input_dtype, params_dtype, pass_of, stats_or_reference
 from ..opinfo import Grid, PlotSpec, Shape, parse_sizes
-from ..results import CaseResult
 
 PASSES: tuple[str, ...] = ("forward", "backward")
 LAYOUTS: tuple[str, ...] = ("contiguous", "strided")
@@ -245,115 +244,68 @@ def over_rows_l2(a: np.ndarray, k: int) -> np.ndarray:
     return np.sqrt(np.sum(f * f, axis=tuple(range(a.ndim - k))))
 
 
-def run_case(op: RowOp, opinfo: Any, backend: Any, case: Case) -> CaseResult:
-    """Run ``case`` of ``op`` on ``backend``. Never raises for a backend's misbehaviour."""
-    declared = getattr(backend, "ops", {}).get(op.name)
-    if declared is None:
-        return CaseResult(case, "unsupported", f"backend does not declare op {op.name}")
-    support = declared.resolved(opinfo)
-    layout = case.layout if case.rank > 1 else "contiguous"
-    reasons = {p: support.why_not(p, case.dtype, layout, case.rank) for p in case.passes}
-    if case.dy_layout != case.layout and "backward" in case.passes and support.layouts is not None \
-            and case.dy_layout not in support.layouts:
-        reasons["backward"] = f"layout {case.dy_layout} (of dy) not supported"
-    passes = tuple(p for p, why in reasons.items() if why is None)
-    if not passes:
-        return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
-    session = CaseSession(backend)
-    return checked(case, passes, session, lambda: _run(op, session, case, passes))
-
-
-def _run(op: RowOp, session: CaseSession, case: Case, passes: tuple[str, ...]) -> str:
+def plan(op: RowOp, case: Case, passes: tuple[str, ...]) -> list[Step]:
+    """The checker's steps for ``case``: forward, then backward from the forward's statistics
+    (or the reference's, when the forward did not run or kept them)."""
     data = make_data(case, op.params)
-    k, ns, dtype = case.k, case.normalized_shape, case.dtype
-    pdt = case.param_dtype
+    k, ns, dtype, pdt, shape = case.k, case.normalized_shape, case.dtype, case.param_dtype, case.shape
     has_w = data.params.get("weight") is not None
     sdt = op.stat_dtype(dtype, pdt if any(v is not None for v in data.params.values()) else None)
-    stat_shape = case.shape[:case.rank - k] + (1,) * k
-
-    b, native, host, unchanged = session.b, session.native, session.host, session.unchanged
-
-    def cmp(name, actual, ref, dt, scale=1.0, cond_err=0.0):
-        session.comparisons.append(compare_arrays(name, actual, ref, dt, scale=scale, cond_err=cond_err))
-
+    stat_shape = shape[:case.rank - k] + (1,) * k
+    p64 = {p: None if v is None else np.asarray(v, np.float64) for p, v in data.params.items()}
     x64 = np.asarray(data.x, np.float64)
-    n_x = native(data.x, dtype)
-    n_params = {p: native(v, pdt) for p, v in data.params.items()}
-    call_ns = ns
-    if case.bad == "normalized_shape":
-        call_ns = (ns[-1] + 1,)
-    elif case.bad == "weight":
-        n_params["weight"] = native(cast_host(np.ones(ns[-1] + 1), pdt), pdt)
-    forward = b.kernel(op.name, "forward")
     eps = case.eps
-    ref_y, ref_stats = op.forward(x64, ns, {p: None if v is None else np.asarray(v, np.float64)
-                                             for p, v in data.params.items()}, eps, dtype)
-    w_abs = np.max(np.abs(np.asarray(data.params["weight"], np.float64))) if has_w else 1.0
+    ref_y, ref_stats = op.forward(x64, ns, p64, eps, dtype)
+    w_abs = np.max(np.abs(p64["weight"])) if has_w else 1.0
     # |x| / std (LayerNorm) or |x| * rrms (RMSNorm) per row: how much a rounding of x is magnified
     inv = ref_stats[op.stats[-1]]
     cond = row_absmax(x64, k) * np.nan_to_num(inv, posinf=0.0)
-    stats_native = None
-    message = ""
+    ok = case.expect == "ok"
+    steps: list[Step] = []
 
     if "forward" in passes:
-        bad = f"{case.bad} does not fit input of shape {list(case.shape)}" if case.expect == "error" else None
-        words = {"normalized_shape": ("normalized_shape", "shape"), "weight": ("weight",)}.get(case.bad, ())
-        out, raised = call_checking_error(lambda: forward(n_x, call_ns, *(n_params[p] for p in op.params), eps=eps),
-                                          bad, words)
-        if raised:
-            return raised
-        n_out = 1 + len(op.stats)
-        if not isinstance(out, (tuple, list)) or len(out) != n_out:
-            raise CaseFailed(f"{op.name}_forward must return (y, {', '.join(op.stats)}), got {type(out).__name__}")
-        unchanged([("x", n_x, data.x), *((p, n_params[p], data.params[p]) for p in op.params)])
-        y = host(out[0], "y", dtype, case.shape)
-        cmp("y", y, ref_y, dtype, scale=row_rms(ref_y, k), cond_err=cond * w_abs)
-        hidden = all(o is None for o in out[1:])  # an implementation that does not expose them (Keras, Flax)
-        if hidden and case.expect == "ok":
-            message = "saved statistics not returned by the implementation: not checked"
-        elif case.expect == "ok":
-            for i, name in enumerate(op.stats, start=1):
-                got = host(out[i], name, sdt, stat_shape)
-                ref = ref_stats[name]
-                if name == "mean":
-                    std = np.sqrt(np.maximum(ref_stats["var"], 0.0))
-                    cmp(name, got, ref, sdt, scale=std, cond_err=row_absmax(x64, k))
-                else:  # an inverse root of a mean of squares: relative error, magnified by cancellation
-                    cmp(name, got, ref, sdt, cond_err=ref * (1 + MACHINE_EPS[sdt] * cond**2) if op.centered else ref)
-            stats_native = out[1:]
+        params = [Arg(p, data.params[p], pdt) for p in op.params]
+        call_ns = ns
+        if case.bad == "normalized_shape":
+            call_ns = (ns[-1] + 1,)
+        elif case.bad == "weight":
+            params[0] = Arg("weight", cast_host(np.ones(ns[-1] + 1), pdt), pdt)
+        raises = None
+        if case.expect == "error":
+            words = {"normalized_shape": ("normalized_shape", "shape"), "weight": ("weight",)}.get(case.bad, ())
+            raises = Raises(f"{case.bad} does not fit input of shape {list(shape)}", words)
+        outs = [Out("y", dtype, shape, ref_y, scale=row_rms(ref_y, k), cond_err=cond * w_abs, checked=raises is None)]
+        for name in op.stats:
+            ref = ref_stats[name]
+            if name == "mean":
+                scale, cond_err = np.sqrt(np.maximum(ref_stats["var"], 0.0)), row_absmax(x64, k)
+            else:  # an inverse root of a mean of squares: relative error, magnified by cancellation
+                scale, cond_err = 1.0, ref * (1 + MACHINE_EPS[sdt] * cond**2) if op.centered else ref
+            outs.append(Out(name, sdt, stat_shape, ref, scale=scale, cond_err=cond_err, stat=True, checked=ok))
+        steps.append(Step("forward", "forward", (Arg("x", data.x, dtype), call_ns, *params), {"eps": eps},
+                          returns=tuple(outs), raises=raises))
     if case.expect == "error":
-        raise CaseFailed(f"{case.bad} does not fit input of shape {list(case.shape)}: must raise")
+        return steps
 
     if "backward" in passes:
-        if stats_native is None:  # forward unsupported, or empty: the reference's statistics
-            stats_native = [native(cast_host(np.nan_to_num(ref_stats[s]), sdt), sdt) for s in op.stats]
-        n_dy = native(data.dy, dtype)
-        before = [b.to_numpy(s).copy() for s in stats_native]
-        bwd = b.kernel(op.name, "backward")
-        out = bwd(n_dy, n_x, ns, *(n_params[p] for p in op.params), *stats_native, **eps_kwargs(bwd, eps))
-        if not isinstance(out, (tuple, list)) or len(out) != 1 + len(op.params):
-            raise CaseFailed(f"{op.name}_backward must return (dx, {', '.join('d' + p for p in op.params)}), "
-                          f"got {type(out).__name__}")
-        unchanged([("x", n_x, data.x), ("dy", n_dy, data.dy), *((p, n_params[p], data.params[p]) for p in op.params),
-                   *((s, n, o) for s, n, o in zip(op.stats, stats_native, before))])
         dy64 = np.asarray(data.dy, np.float64)
-        dx_ref, grads = op.backward(dy64, x64, ns, {p: None if v is None else np.asarray(v, np.float64)
-                                                     for p, v in data.params.items()}, eps, dtype)
-        dx = host(out[0], "dx", dtype, case.shape)
+        dx_ref, grads = op.backward(dy64, x64, ns, p64, eps, dtype)
         inv0 = np.nan_to_num(inv, posinf=0.0)
         dx_scale = np.maximum(w_abs * inv0 * row_rms(dy64, k), row_rms(dx_ref, k))
-        cmp("dx", dx, dx_ref, dtype, scale=dx_scale, cond_err=cond * dx_scale)
         cond_max = float(np.max(cond)) if cond.size else 0.0
-        for i, p in enumerate(op.params, start=1):
+        outs = [Out("dx", dtype, shape, dx_ref, scale=dx_scale, cond_err=cond * dx_scale)]
+        for p in op.params:
             if data.params[p] is None:
-                if out[i] is not None:
-                    raise CaseFailed(f"d{p}: returned a gradient for an absent {p} (expected None)")
+                outs.append(Out(f"d{p}", absent=True))
                 continue
-            got = host(out[i], f"d{p}", pdt, ns)
             terms = grads[f"terms_{p}"]  # the summed terms, for the scale of the sum's rounding
-            cmp(f"d{p}", got, grads[p], pdt, scale=over_rows_l2(terms, k),
-                cond_err=cond_max * over_rows_l2(dy64, k) if p == "weight" else 0.0)
-    return message
+            outs.append(Out(f"d{p}", pdt, ns, grads[p], scale=over_rows_l2(terms, k),
+                            cond_err=cond_max * over_rows_l2(dy64, k) if p == "weight" else 0.0))
+        saved = tuple(Saved(name, "forward", i, ref_stats[name], sdt) for i, name in enumerate(op.stats, start=1))
+        steps.append(Step("backward", "backward", (Arg("dy", data.dy, dtype), Arg("x", data.x, dtype), ns,
+                                                   *(Arg(p, data.params[p], pdt) for p in op.params), *saved),
+                          declared_kwargs={"eps": eps}, returns=tuple(outs)))
+    return steps
 
 
 # -- benchmarks -----------------------------------------------------------------------------------
@@ -477,19 +429,41 @@ def property_cases(op: RowOp):
     return cases()
 
 
-def make_opinfo(op: RowOp, title: str):
-    """The op's record (OpInfo), every field bound to ``op``."""
-    from functools import partial
+# -- host-level calls (the ops' api modules) -------------------------------------------------------------
+def check_rows(op: RowOp, opinfo: Any, input, normalized_shape, params: dict, eps, *, allow_none_eps: bool = False):
+    dtype = input_dtype(input)
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    try:
+        ns = tuple(int(n) for n in normalized_shape)
+    except (TypeError, ValueError):
+        raise InputError(f"{op.name}: normalized_shape must be a sequence of ints, got {normalized_shape!r}") from None
+    pdt = params_dtype(dtype, **params)
+    validate(input, ns, params, op.name)
+    check_eps(eps, allow_none_eps)
+    return dtype, ns, pdt
 
-    from ..dtypes import DTYPES
-    from ..opinfo import OpInfo
 
-    info = OpInfo(
-        name=op.name, title=title, passes=PASSES, dtypes=DTYPES, layouts=LAYOUTS, ranks=RANKS, case_groups=GROUPS,
-        cases=partial(all_cases, op), run_case=lambda backend, case: run_case(op, info, backend, case),
-        property_cases=partial(property_cases, op), grids=GRIDS, axes=AXES, axes_of=axes_of,
-        sweep_shape=sweep_shape, parse_shape=parse_shape, layouts_for=layouts_for,
-        bench_call=partial(bench_call, op), bytes_moved=partial(bytes_moved, op), byte_model=byte_model(op),
-        plots=PLOTS,
-    )
-    return info
+def row_forward(op, opinfo, input, ns, params: dict, dtype, pdt, eps, c: Call):
+    fwd = pass_of(c.b, opinfo, "forward", dtype, input)
+    n_params = [c.to(params[p], pdt or dtype) for p in op.params]
+    n_x = c.to(input, dtype)
+    out = fwd(n_x, ns, *n_params, eps=eps)
+    return n_x, n_params, out
+
+
+def row_backward(op, opinfo, grad_output, input, ns, params: dict, eps, backend, allow_none_eps=False):
+    dtype, ns, pdt = check_rows(op, opinfo, input, ns, params, eps, allow_none_eps=allow_none_eps)
+    check_grad(grad_output, input)
+    c = Call(backend)
+    bwd = pass_of(c.b, opinfo, "backward", dtype, input)
+    n_x, n_params, out = row_forward(op, opinfo, input, ns, params, dtype, pdt, eps, c)
+    sdt = op.stat_dtype(dtype, pdt)
+    stats = list(out[1:])
+    if all(s is None for s in stats):
+        p64 = {p: None if v is None else np.asarray(v, np.float64) for p, v in params.items()}
+        _, ref = op.forward(np.asarray(input, np.float64), ns, p64, eps, dtype)
+        stats = stats_or_reference(c, stats, [ref[s] for s in op.stats], sdt)
+    grads = bwd(c.to(grad_output, dtype), n_x, ns, *n_params, *stats, **eps_kwargs(bwd, eps))
+    c.done()
+    return (c.back(grads[0]),) + tuple(None if params[p] is None else c.back(g) for p, g in zip(op.params, grads[1:]))

@@ -1,10 +1,11 @@
 """Batch normalization: everything specific to the op lives in this package.
 
-``reference`` (float64 oracle), ``validate`` (input checks), ``cases`` (the conformance grid),
-``strategies`` (random cases for the property tests), ``tolerances`` (per dtype and output),
-``check`` (running a case), ``bytes`` (traffic model), ``grids`` (benchmark axes and grids),
-``bench`` (set-up of a timed call), ``api`` (host-level calls through a backend). :data:`OP`
-gathers them in one record, registered through the ``normbench_ops`` hook.
+Every op package has the same modules: ``reference`` (the float64 oracle), ``validate`` (input
+checks), ``cases`` (the conformance grid and its data), ``strategies`` (random cases for the
+property tests), ``check`` (a case's steps and tolerances, for the one checker), ``bench``
+(benchmark axes, grids, byte model, the set-up of a timed call) and ``api`` (host-level calls
+through a backend, :mod:`normbench.functional`'s). :data:`OP` gathers them in one record,
+registered through the ``normbench_ops`` hook.
 
 Passes, implemented by a backend as ``batchnorm_<pass>`` (semantics: PyTorch's
 ``F.batch_norm``, docs/semantics.md)::
@@ -26,11 +27,10 @@ from __future__ import annotations
 from ...dtypes import DTYPES, LAYOUTS, RANKS
 from ...hookspecs import hookimpl
 from ...opinfo import OpInfo, PlotSpec
-from . import grids, reference
-from .bench import bench_call
-from .bytes import BYTE_MODEL, TRAFFIC, bytes_moved
+from . import bench, reference
+from .bench import BYTE_MODEL, TRAFFIC, bench_call, bytes_moved
 from .cases import GROUPS, NAME, PASSES, Case, all_cases, make_data
-from .check import run_case
+from .check import plan
 from .reference import momentum_factor, unbiased_running_var
 from .strategies import property_cases
 
@@ -43,18 +43,19 @@ OP = OpInfo(
     ranks=RANKS,
     case_groups=GROUPS,
     cases=all_cases,
-    run_case=run_case,
+    plan=plan,
     property_cases=property_cases,
-    grids=grids.GRIDS,
-    axes=grids.AXES,
-    axes_of=grids.axes_of,
-    sweep_shape=grids.sweep_shape,
-    parse_shape=grids.parse_shape,
-    layouts_for=grids.layouts_for,
+    grids=bench.GRIDS,
+    axes=bench.AXES,
+    axes_of=bench.axes_of,
+    sweep_shape=bench.sweep_shape,
+    parse_shape=bench.parse_shape,
+    layouts_for=bench.layouts_for,
     bench_call=bench_call,
     bytes_moved=bytes_moved,
     byte_model=BYTE_MODEL,
     plots=PlotSpec(lines=(("batch", "time"), ("channels", "gbps")), heatmap=("batch", "channels")),
+    layout_rank=2,
 )
 
 
@@ -63,5 +64,5 @@ def normbench_ops():
     return [OP]
 
 
-__all__ = ["OP", "NAME", "PASSES", "GROUPS", "TRAFFIC", "Case", "all_cases", "make_data", "run_case",
+__all__ = ["OP", "NAME", "PASSES", "GROUPS", "TRAFFIC", "Case", "all_cases", "make_data", "plan",
            "bytes_moved", "momentum_factor", "reference", "unbiased_running_var"]

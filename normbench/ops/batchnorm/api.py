@@ -1,5 +1,9 @@
 """Host-level batch norm through any backend: NumPy in, NumPy out, validated first.
 
+``batch_norm`` and ``batch_norm_backward`` have ``F.batch_norm``'s signature (and are
+:mod:`normbench.functional`'s); ``train_forward``, ``eval_forward`` and ``backward`` are the three
+passes one by one, with the saved statistics::
+
     from normbench.ops.batchnorm import api
     y, mean, invstd = api.train_forward("numba", x, weight, bias, running_mean, running_var)
 
@@ -11,42 +15,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...backend import Backend, availability_of
-from ...dtypes import layout_of, param_dtype
+from ...backend import Backend
+from ...dtypes import param_dtype
 from ...errors import InputError, Unsupported
-from .cases import NAME
+from ...hostapi import Call, backend_of, check_grad, copy_of, pass_of, stats_or_reference
+from . import OP, reference
 from .validate import validate
-
-
-def _backend(backend: Backend | str) -> Backend:
-    if isinstance(backend, str):
-        from ...pluginmanager import load
-
-        backend = load().get(backend)
-    avail = availability_of(backend)
-    if not avail:
-        raise Unsupported(f"backend {backend.name} is unavailable: {avail.reason}")
-    return backend
 
 
 def _require(backend: Backend, pass_: str, dtype: str, x: np.ndarray):
     """The pass method, or Unsupported naming the backend and what it lacks."""
-    from . import OP
-
-    declared = getattr(backend, "ops", {}).get(NAME)
-    if declared is None:
-        raise Unsupported(f"backend {backend.name} does not implement {NAME}")
-    why = declared.resolved(OP).why_not(pass_, dtype, layout_of(x) if x.ndim > 2 else "contiguous", x.ndim)
-    if why:
-        raise Unsupported(f"backend {backend.name}: {why}")
-    return backend.kernel(NAME, pass_)
+    return pass_of(backend, OP, pass_, dtype, x)
 
 
 def train_forward(backend, x, weight=None, bias=None, running_mean=None, running_var=None, *,
                   momentum: float | None = 0.1, eps: float = 1e-5, num_batches_tracked: int = 1, dtype: str | None = None):
     """Training forward; returns (y, save_mean, save_invstd) as NumPy arrays."""
     name = validate(x, weight, bias, running_mean, running_var, training=True, momentum=momentum, eps=eps, dtype=dtype)
-    b = _backend(backend)
+    b = backend_of(backend)
     train = _require(b, "train", name, x)
     pdt = param_dtype(name)
     conv = [None if a is None else b.from_numpy(a, pdt) for a in (weight, bias, running_mean, running_var)]
@@ -62,7 +48,7 @@ def train_forward(backend, x, weight=None, bias=None, running_mean=None, running
 def eval_forward(backend, x, weight, bias, running_mean, running_var, *, eps: float = 1e-5, dtype: str | None = None):
     """Inference forward with running statistics; returns y."""
     name = validate(x, weight, bias, running_mean, running_var, training=False, eps=eps, dtype=dtype)
-    b = _backend(backend)
+    b = backend_of(backend)
     run_eval = _require(b, "eval", name, x)
     pdt = param_dtype(name)
     conv = [None if a is None else b.from_numpy(a, pdt) for a in (weight, bias, running_mean, running_var)]
@@ -82,7 +68,7 @@ def backward(backend, dy, x, weight, save_mean, save_invstd, *, eps: float = 1e-
             f"dy must be an array of the input's shape {tuple(x.shape)} and dtype {x.dtype}, got "
             f"{getattr(dy, 'shape', type(dy).__name__)} {getattr(dy, 'dtype', '')}".rstrip()
         )
-    b = _backend(backend)
+    b = backend_of(backend)
     run_backward = _require(b, "backward", name, x)
     pdt = param_dtype(name)
     w = None if weight is None else b.from_numpy(weight, pdt)
@@ -90,3 +76,55 @@ def backward(backend, dy, x, weight, save_mean, save_invstd, *, eps: float = 1e-
                      b.from_numpy(save_invstd, pdt), eps=eps)
     b.synchronize()
     return tuple(None if o is None else b.to_numpy(o) for o in out)
+
+
+def batch_norm(input: np.ndarray, running_mean: np.ndarray | None, running_var: np.ndarray | None,
+               weight: np.ndarray | None = None, bias: np.ndarray | None = None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5, *, backend: Backend | str) -> np.ndarray:
+    """``F.batch_norm``: training normalizes with the batch's statistics (and updates the running
+    ones in place), eval with the running statistics."""
+    dtype = validate(input, weight, bias, running_mean, running_var, training=bool(training), momentum=momentum, eps=eps)
+    c = Call(backend)
+    pdt = param_dtype(dtype)
+    args = [c.to(a, pdt) for a in (weight, bias, running_mean, running_var)]
+    if training:
+        y, _, _ = pass_of(c.b, OP, "train", dtype, input)(c.to(input, dtype), *args, momentum=momentum, eps=eps,
+                                                                    num_batches_tracked=1)
+        c.done()
+        if running_mean is not None:
+            running_mean[...] = c.back(args[2])
+            running_var[...] = c.back(args[3])
+    else:
+        y = pass_of(c.b, OP, "eval", dtype, input)(c.to(input, dtype), *args, eps=eps)
+        c.done()
+    return c.back(y)
+
+
+def batch_norm_backward(grad_output: np.ndarray, input: np.ndarray, running_mean: np.ndarray | None,
+                        running_var: np.ndarray | None, weight: np.ndarray | None = None, bias: np.ndarray | None = None,
+                        training: bool = False, momentum: float | None = 0.1, eps: float = 1e-5, *,
+                        backend: Backend | str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Gradients of :func:`batch_norm` in training mode (the pass every backend has); the running
+    statistics are left as they are."""
+    dtype = validate(input, weight, bias, running_mean, running_var, training=bool(training), momentum=momentum, eps=eps)
+    check_grad(grad_output, input)
+    if not training:
+        raise Unsupported("batch_norm_backward: normbench's batch norm has a training-mode backward only "
+                          "(training=False differentiates through the running statistics)")
+    c = Call(backend)
+    pdt = param_dtype(dtype)
+    train = pass_of(c.b, OP, "train", dtype, input)
+    backward = pass_of(c.b, OP, "backward", dtype, input)
+    w, b_ = c.to(weight, pdt), c.to(bias, pdt)
+    n_x = c.to(input, dtype)
+    _, mean, invstd = train(n_x, w, b_, c.to(copy_of(running_mean), pdt), c.to(copy_of(running_var), pdt),
+                            momentum=momentum, eps=eps, num_batches_tracked=1)
+    ref = None
+    if mean is None and invstd is None:
+        ref = reference.train_forward(input, weight, bias, eps=eps)
+    mean, invstd = stats_or_reference(c, (mean, invstd), (ref.save_mean, ref.save_invstd) if ref else (), pdt)
+    dx, dw, db = backward(c.to(grad_output, dtype), n_x, w, mean, invstd, eps=eps)
+    c.done()
+    if weight is None:
+        return c.back(dx), None, None
+    return c.back(dx), c.back(dw), c.back(db)

@@ -1,168 +1,158 @@
-"""Run one batch-norm conformance case against a backend and compare every output."""
+"""Batch norm's conformance steps for the one checker: references, data and tolerances.
+
+Tolerances (the terms :func:`normbench.closeness.compare_arrays` takes): an element passes when
+``|actual - ref| <= atol * S + rtol * |ref| + K * eps(dtype) * cond * T``:
+
+* ``rtol``/``atol`` are ``torch.testing.assert_close``'s defaults for the output's dtype
+  (table :data:`normbench.closeness.BASE`), unchanged.
+* ``S`` is the natural size of the output in that channel (so atol means "1e-5 of the output's
+  scale", not of 1): the channel RMS of y; for dx the size of the terms it cancels,
+  ``|w| * invstd * rms(dy)`` (with m = 2, dx is exactly 0 but its terms are not); the L2 norm of
+  the summed terms for dweight (``dy * xhat``) and dbias (``dy``), since a float32 sum's rounding
+  grows with it; the channel std for the means. Never below 1.
+* The last term admits the rounding no algorithm can avoid when |x| >> std: the mean kept in
+  the compute dtype is off by about eps(dtype) * |x|, which ``invstd`` magnifies. ``cond`` is
+  ``max|x_c| * invstd_c`` per channel, ``T`` the scale that error is carried into, and
+  ``K = 4`` (docs/semantics.md: "single digits"). For well-conditioned data this term is at the
+  level of ``atol``; at x = 1e4 + N(0, 1) in float32 it admits ~5e-3 in y, which still fails
+  a one-pass ``E[x^2] - E[x]^2`` (error of order 1) and PyTorch's CPU channels_last kernel
+  (~1e-2 and growing with the size).
+
+Non-finite values must appear exactly where the reference has them (NaN/Inf propagate to their
+channel only); finite ones are compared as above.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from ...backend import Backend
-from ...casecheck import CaseFailed, CaseSession, call_checking_error, checked, same
+from ...conformance.spec import Arg, Out, Raises, Saved, State, Step
 from ...dtypes import MACHINE_EPS, param_dtype
-from ...errors import Unsupported
-from ...results import CaseResult
 from . import reference
-from .cases import NAME, PASSES, Case, CaseData, make_data
-from .tolerances import channel_absmax, channel_l2, channel_rms, compare
+from .cases import Case, make_data
+from .reference import reduce_axes
 
 
-class _Session(CaseSession):
-    """The shared case session plus batch norm's pass methods and parameter dtype."""
-
-    def __init__(self, backend: Backend, case: Case):
-        super().__init__(backend)
-        self.case = case
-        self.train = self.eval = self.backward = None  # the pass methods, where supported
-        self.pdt = param_dtype(case.dtype)
-
-    def cmp(self, output: str, actual, ref, dtype: str, **kw) -> None:
-        self.comparisons.append(compare(output, actual, ref, dtype, **kw))
-
-
-def _support(backend: Backend):
-    from . import OP  # the record is built from this module: import it at call time
-
-    declared = getattr(backend, "ops", {}).get(NAME)
-    return None if declared is None else declared.resolved(OP)
-
-
-def run_case(backend: Backend, case: Case) -> CaseResult:
-    """Run ``case`` on ``backend``. Never raises for a backend's misbehaviour: it is the result."""
-    support = _support(backend)
-    if support is None:
-        return CaseResult(case, "unsupported", f"backend does not declare op {NAME}")
-    layout = case.layout if case.rank > 2 else "contiguous"
-    reasons = {p: support.why_not(p, case.dtype, layout, case.rank) for p in case.passes}
-    if case.dy_layout and case.dy_layout != case.layout and reasons.get("backward", "set") is None \
-            and support.layouts is not None and case.dy_layout not in support.layouts:
-        reasons["backward"] = f"layout {case.dy_layout} (of dy) not supported"
-    passes = tuple(p for p, why in reasons.items() if why is None)
-    if not passes:
-        return CaseResult(case, "unsupported", "; ".join(dict.fromkeys(r for r in reasons.values() if r)))
+def plan(case: Case, passes: tuple[str, ...]) -> list[Step]:
+    """The checker's steps for ``case``: ``case.steps`` training forwards (y, saved statistics and
+    the running statistics after each), an eval forward from the running statistics reached, and
+    a backward from the last step's saved statistics (or the reference's)."""
     data = make_data(case)
-    s = _Session(backend, case)
-
-    def body() -> str:
-        s.train, s.eval, s.backward = (backend.kernel(NAME, p) if p in passes else None for p in PASSES)
-        message = _run(s, case, data, passes)
-        if not s.comparisons and case.expect == "ok":
-            raise Unsupported("none of this case's checks applies to the passes the backend supports")
-        return message
-
-    return checked(case, passes, s, body)
-
-
-def _run(s: _Session, case: Case, data: CaseData, passes: tuple[str, ...]) -> str:
-    b, pdt = s.b, s.pdt  # pdt: dtype of parameters and statistics, and of their tolerances
+    pdt = param_dtype(case.dtype)  # dtype of parameters and statistics, and of their tolerances
+    channels, shape = case.shape[1], case.shape
     w_abs = np.abs(np.asarray(data.weight, np.float64)) if data.weight is not None else 1.0
+    running = data.running_mean is not None
+    weight, bias = Arg("weight", data.weight, pdt), Arg("bias", data.bias, pdt)
+    rm, rv = State("running_mean", data.running_mean, pdt), State("running_var", data.running_var, pdt)
     rm_ref, rv_ref = data.running_mean, data.running_var
-    n_rm, n_rv = s.native(data.running_mean, pdt), s.native(data.running_var, pdt)
-    n_w, n_b = s.native(data.weight, pdt), s.native(data.bias, pdt)
-    saved = None  # (reference TrainResult, native mean, native invstd) of the last step
-    message = ""
-    channels = case.shape[1]
+    last_ref = None  # the reference TrainResult of the last training step
+    steps: list[Step] = []
 
     if "train" in passes:
         for step, x in enumerate(data.xs, start=1):
-            n_x = s.native(x, case.dtype)
-            bad = f"m = 1 in training (shape {case.shape})" if case.expect == "error" else None
-            out, raised = call_checking_error(lambda: s.train(
-                n_x, n_w, n_b, n_rm, n_rv, momentum=case.momentum, eps=case.eps, num_batches_tracked=step), bad,
-                ("value", "channel", "batch", "size"))
-            if raised:
-                return raised
-            if not isinstance(out, (tuple, list)) or len(out) != 3:
-                raise CaseFailed(f"{NAME}_train must return (y, save_mean, save_invstd), got {type(out).__name__}")
-            s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias)])
-            ref = reference.train_forward(
-                x, data.weight, data.bias, rm_ref, rv_ref, momentum=case.momentum, eps=case.eps, num_batches_tracked=step
-            )
-            y = s.host(out[0], "y", case.dtype, case.shape)
             tag = f"step {step}"
-            if case.expect != "empty":  # no statistics from an empty batch: y's shape and the running stats only
+            kwargs = {"momentum": case.momentum, "eps": case.eps, "num_batches_tracked": step}
+            args = (Arg("x", x, case.dtype), weight, bias, rm, rv)
+            mutates = frozenset({"running_mean", "running_var"})
+            if case.expect == "error":
+                steps.append(Step(f"train ({tag})", "train", args, kwargs, mutates=mutates,
+                                  returns=(Out("y"), Out("save_mean"), Out("save_invstd")),
+                                  raises=Raises(f"m = 1 in training (shape {shape})", ("value", "channel", "batch", "size"))))
+                return steps
+            ref = reference.train_forward(
+                x, data.weight, data.bias, rm_ref, rv_ref, momentum=case.momentum, eps=case.eps, num_batches_tracked=step)
+            if case.expect == "empty":  # no statistics from an empty batch: y's shape, and the running stats untouched
+                why = "an empty batch must leave running statistics untouched"
+                outs = (Out("y", case.dtype, shape), Out("save_mean", checked=False), Out("save_invstd", checked=False))
+                after = (Out("running_mean", pdt, (channels,), exact=rm_ref, exact_why=why),
+                         Out("running_var", pdt, (channels,), exact=rv_ref, exact_why=why)) if running else ()
+            else:
                 absmax = channel_absmax(np.asarray(x, np.float64))
                 cond = absmax * ref.save_invstd
                 std = np.sqrt(ref.var)
-                s.cmp(f"y ({tag})", y, ref.y, case.dtype, scale=channel_rms(ref.y), cond_err=cond * w_abs)
-                if out[1] is None and out[2] is None:
-                    # an implementation that does not expose its batch statistics (ONNX training mode,
-                    # Keras, Flax): y and the running statistics are checked, and the backward (if
-                    # any) gets the reference's statistics
-                    message = "saved statistics not returned by the implementation: not checked"
-                else:
-                    mean = s.host(out[1], "save_mean", pdt, (channels,))
-                    invstd = s.host(out[2], "save_invstd", pdt, (channels,))
-                    s.cmp(f"save_mean ({tag})", mean, ref.save_mean, pdt, scale=std, cond_err=absmax)
-                    s.cmp(f"save_invstd ({tag})", invstd, ref.save_invstd, pdt,
-                          cond_err=ref.save_invstd * (1 + MACHINE_EPS[pdt] * cond**2))
-                    saved = (ref, out[1], out[2], x)
-            if n_rm is not None:
-                rm = s.host(n_rm, "running_mean", pdt, (channels,))
-                rv = s.host(n_rv, "running_var", pdt, (channels,))
-                if case.expect == "empty":
-                    if not (same(rm, rm_ref) and same(rv, rv_ref)):
-                        raise CaseFailed("an empty batch must leave running statistics untouched")
-                else:
-                    s.cmp(f"running_mean ({tag})", rm, ref.running_mean, pdt, scale=std, cond_err=absmax)
-                    s.cmp(f"running_var ({tag})", rv, ref.running_var, pdt, cond_err=np.abs(ref.running_var) * (1 + MACHINE_EPS[pdt] * cond**2))
-            rm_ref, rv_ref = ref.running_mean, ref.running_var
-        if case.expect == "error":
-            raise CaseFailed("m = 1 in training must raise")
+                outs = (Out("y", case.dtype, shape, ref.y, **_tol(ref.y, channel_rms(ref.y), cond * w_abs)),
+                        Out("save_mean", pdt, (channels,), ref.save_mean, scale=std, cond_err=absmax, stat=True),
+                        Out("save_invstd", pdt, (channels,), ref.save_invstd,
+                            cond_err=ref.save_invstd * (1 + MACHINE_EPS[pdt] * cond**2), stat=True))
+                after = (Out("running_mean", pdt, (channels,), ref.running_mean, scale=std, cond_err=absmax),
+                         Out("running_var", pdt, (channels,), ref.running_var,
+                             cond_err=np.abs(ref.running_var) * (1 + MACHINE_EPS[pdt] * cond**2))) if running else ()
+                rm_ref, rv_ref = ref.running_mean, ref.running_var
+            last_ref = ref
+            steps.append(Step(f"train ({tag})", "train", args, kwargs, returns=outs, mutates=mutates, states_after=after,
+                              tag=tag))
 
     if "eval" in passes and case.running:
+        # with train unsupported, eval runs on the initial statistics
         x = data.xs[-1]
-        n_x = s.native(x, case.dtype)
-        rm_before, rv_before = b.to_numpy(n_rm).copy(), b.to_numpy(n_rv).copy()
-        # with train unsupported, eval runs on the initial statistics (n_rm/n_rv untouched)
-        y = s.eval(n_x, n_w, n_b, n_rm, n_rv, eps=case.eps)
-        s.unchanged([("x", n_x, x), ("weight", n_w, data.weight), ("bias", n_b, data.bias),
-                     ("running_mean (eval must not update it)", n_rm, rm_before), ("running_var", n_rv, rv_before)])
         ref_y = reference.eval_forward(x, data.weight, data.bias, rm_ref, rv_ref, eps=case.eps)
         invstd_r = 1.0 / np.sqrt(np.asarray(rv_ref, np.float64) + case.eps)
         cond = channel_absmax(np.asarray(x, np.float64)) * invstd_r
-        s.cmp("y (eval)", s.host(y, "y (eval)", case.dtype, case.shape), ref_y, case.dtype, scale=channel_rms(ref_y), cond_err=cond * w_abs)
+        steps.append(Step("eval", "eval", (Arg("x", x, case.dtype), weight, bias, rm, rv), {"eps": case.eps},
+                          tag="eval", returns=Out("y", case.dtype, shape, ref_y, **_tol(ref_y, channel_rms(ref_y), cond * w_abs))))
 
     if "backward" in passes and case.expect in ("ok", "empty"):
         x = data.xs[-1]
-        if saved is None:  # train unsupported (or empty batch): use the reference's statistics
-            ref_t = reference.train_forward(x, data.weight, data.bias, momentum=case.momentum, eps=case.eps)
-            with np.errstate(over="ignore"):  # out of the dtype's range: inf, as the backend would hold it
-                mean_h = np.nan_to_num(ref_t.save_mean).astype(np.dtype(pdt))
-                invstd_h = np.nan_to_num(ref_t.save_invstd).astype(np.dtype(pdt))
-            saved = (ref_t, s.native(mean_h, pdt), s.native(invstd_h, pdt), x)
-        ref_t, n_mean, n_invstd, x = saved
-        n_x, n_dy = s.native(x, case.dtype), s.native(data.dy, case.dtype)
-        mean_before, invstd_before = b.to_numpy(n_mean).copy(), b.to_numpy(n_invstd).copy()
-        out = s.backward(n_dy, n_x, n_w, n_mean, n_invstd, eps=case.eps)
-        if not isinstance(out, (tuple, list)) or len(out) != 3:
-            raise CaseFailed(f"{NAME}_backward must return (dx, dweight, dbias), got {type(out).__name__}")
-        s.unchanged([("x", n_x, x), ("dy", n_dy, data.dy), ("weight", n_w, data.weight),
-                     ("save_mean", n_mean, mean_before), ("save_invstd", n_invstd, invstd_before)])
+        label = f"train (step {len(data.xs)})"
+        ref_t = last_ref if last_ref is not None and case.expect == "ok" else \
+            reference.train_forward(x, data.weight, data.bias, momentum=case.momentum, eps=case.eps)
         dx_ref, dw_ref, db_ref = reference.backward(data.dy, x, data.weight, ref_t.save_mean, ref_t.save_invstd, eps=case.eps)
-        dx = s.host(out[0], "dx", case.dtype, case.shape)
-        dy64 = np.asarray(data.dy, np.float64)
-        cond = channel_absmax(np.asarray(x, np.float64)) * np.nan_to_num(ref_t.save_invstd)
+        dy64, x64 = np.asarray(data.dy, np.float64), np.asarray(x, np.float64)
+        invstd = np.nan_to_num(ref_t.save_invstd)
+        cond = channel_absmax(x64) * invstd
         # dx cancels terms of size |w| * invstd * |dy| (exactly, when m = 2): that is its scale
-        dx_scale = np.maximum(w_abs * np.nan_to_num(ref_t.save_invstd) * channel_rms(dy64), channel_rms(dx_ref))
-        s.cmp("dx", dx, dx_ref, case.dtype, scale=dx_scale, cond_err=cond * dx_scale)
+        dx_scale = np.maximum(w_abs * invstd * channel_rms(dy64), channel_rms(dx_ref))
+        outs = [Out("dx", case.dtype, shape, dx_ref, **_tol(dx_ref, dx_scale, cond * dx_scale))]
         if data.weight is not None:
-            x64 = np.asarray(x, np.float64)
             with np.errstate(invalid="ignore"):
                 xhat = (x64 - _cv(ref_t.save_mean, x64.ndim)) * _cv(ref_t.save_invstd, x64.ndim) if x64.size else x64
-            dw = s.host(out[1], "dweight", pdt, (channels,))
-            db = s.host(out[2], "dbias", pdt, (channels,))
             g_norm = channel_l2(dy64) if dy64.size else np.zeros(channels)
-            s.cmp("dweight", dw, dw_ref, pdt, scale=channel_l2(dy64 * xhat) if x64.size else 1.0, cond_err=cond * g_norm)
-            s.cmp("dbias", db, db_ref, pdt, scale=g_norm)
-    return message
+            outs += [Out("dweight", pdt, (channels,), dw_ref, scale=channel_l2(dy64 * xhat) if x64.size else 1.0,
+                         cond_err=cond * g_norm),
+                     Out("dbias", pdt, (channels,), db_ref, scale=g_norm)]
+        else:  # affine=False: the parameter gradients are not looked at
+            outs += [Out("dweight", checked=False), Out("dbias", checked=False)]
+        args = (Arg("dy", data.dy, case.dtype), Arg("x", x, case.dtype), weight,
+                Saved("save_mean", label, 1, ref_t.save_mean, pdt), Saved("save_invstd", label, 2, ref_t.save_invstd, pdt))
+        steps.append(Step("backward", "backward", args, {"eps": case.eps}, returns=tuple(outs)))
+    return steps
+
+
+def _tol(ref: np.ndarray, scale, cond_err) -> dict:
+    """Per-channel scale and conditioning term broadcast along axis 1 of ``ref``."""
+    return {"scale": per_channel(scale, ref), "cond_err": per_channel(cond_err, ref)}
 
 
 def _cv(v, ndim):
     return reference.channel_view(np.asarray(v, np.float64), ndim)
+
+
+def _per_channel(v: np.ndarray, ndim: int) -> np.ndarray:
+    return v.reshape((1, -1) + (1,) * (ndim - 2)) if ndim > 1 else v
+
+
+def channel_rms(a: np.ndarray) -> np.ndarray:
+    """RMS over every axis but 1, ignoring non-finite values; shape (C,)."""
+    finite = np.where(np.isfinite(a), a, 0.0)
+    if a.size == 0:
+        return np.zeros(a.shape[1])
+    return np.sqrt(np.mean(finite * finite, axis=reduce_axes(a.ndim)))
+
+
+def channel_l2(a: np.ndarray) -> np.ndarray:
+    finite = np.where(np.isfinite(a), a, 0.0)
+    return np.sqrt(np.sum(finite * finite, axis=reduce_axes(a.ndim)))
+
+
+def channel_absmax(a: np.ndarray) -> np.ndarray:
+    finite = np.where(np.isfinite(a), np.abs(a), 0.0)
+    if a.size == 0:
+        return np.zeros(a.shape[1])
+    return np.max(finite, axis=reduce_axes(a.ndim))
+
+
+def per_channel(v: np.ndarray | float, ref: np.ndarray) -> np.ndarray:
+    """A per-channel (C,) scale or conditioning term (or a scalar) laid along axis 1 of ``ref``."""
+    v = np.asarray(v, dtype=np.float64)
+    if ref.ndim > 1:
+        return _per_channel(np.broadcast_to(v, (ref.shape[1],)), ref.ndim)
+    return v

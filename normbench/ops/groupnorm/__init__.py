@@ -1,6 +1,7 @@
 """Group normalization (``F.group_norm``): the reference and the op's record.
 
-The machinery shared with InstanceNorm (cases, checking, per-unit tolerances, grids over batch x
+Its modules are those of every op package (normbench/ops/batchnorm says which); the
+machinery shared with InstanceNorm (cases, checking, per-unit tolerances, grids over batch x
 channels x spatial, byte model) is in :mod:`normbench.ops.channelwise`; the formulas are in
 :mod:`.reference`. Passes, implemented by a backend as ``groupnorm_<pass>``::
 
@@ -14,23 +15,24 @@ by G, a parameter of the wrong length, or a batch with one value per group must 
 """
 from __future__ import annotations
 
+from ...dtypes import DTYPES
 from ...hookspecs import hookimpl
-from ..channelwise import STANDARD_GROUPS, ChanOp, make_grid, make_opinfo
-from . import reference
+from ...opinfo import OpInfo
+from .. import channelwise
+from . import bench, reference
+from .bench import STANDARD_SHAPES
+from .cases import GROUPS, all_cases
+from .check import plan
+from .reference import CHANOP, NAME
+from .strategies import property_cases
 
-NAME = "groupnorm"
-CHANOP = ChanOp(name=NAME, passes=("forward", "backward"), grouped=True, stat_dtype=reference.stat_dtype,
-                ranks=(2, 3, 4, 5))
-#: the shapes the issue and the report lead with: a ResNet-ish stage, detection, a U-Net block
-STANDARD_SHAPES = ((32, 64, 56, 56), (8, 256, 28, 28), (4, 512, 64, 64), (16, 128, 32, 32))
-GRIDS = {
-    "quick": make_grid((2, 8), (64, 256), (28,)),
-    "standard": make_grid(extra=STANDARD_SHAPES),
-    "smoke": make_grid((2, 4), (32, 64), (4,)),
-    "full": make_grid((1, 4, 16, 64), (32, 128, 512), (7, 14, 28, 56, 112), dtypes=("float32", "float64", "bfloat16"),
-                      extra=STANDARD_SHAPES),
-}
-OP = make_opinfo(CHANOP, "Group normalization", GRIDS, STANDARD_GROUPS)
+OP = OpInfo(
+    name=NAME, title="Group normalization", passes=CHANOP.passes, dtypes=DTYPES, layouts=channelwise.LAYOUTS, ranks=CHANOP.ranks,
+    case_groups=GROUPS, cases=all_cases, plan=plan, property_cases=property_cases, grids=bench.GRIDS, axes=bench.AXES,
+    axes_of=bench.axes_of, sweep_shape=bench.sweep_shape, parse_shape=bench.parse_shape, layouts_for=bench.layouts_for,
+    bench_call=bench.bench_call, bytes_moved=bench.bytes_moved, byte_model=bench.BYTE_MODEL, plots=bench.PLOTS,
+    layout_rank=2,
+)
 
 
 @hookimpl

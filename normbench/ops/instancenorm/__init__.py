@@ -1,6 +1,7 @@
 """Instance normalization (``F.instance_norm``): the reference and the op's record.
 
-Shared machinery with GroupNorm is in :mod:`normbench.ops.channelwise` (InstanceNorm is its
+Its modules are those of every op package (normbench/ops/batchnorm says which); the
+machinery shared with GroupNorm is in :mod:`normbench.ops.channelwise` (InstanceNorm is its
 G = C case plus running statistics). Passes, implemented by a backend as ``instancenorm_<pass>``::
 
     instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, eps) -> (y, mean, rstd)
@@ -17,23 +18,24 @@ under input statistics, or a parameter of the wrong length, must raise.
 """
 from __future__ import annotations
 
+from ...dtypes import DTYPES
 from ...hookspecs import hookimpl
-from ..channelwise import ChanOp, make_grid, make_opinfo
-from . import reference
+from ...opinfo import OpInfo
+from .. import channelwise
+from . import bench, reference
+from .bench import STANDARD_SHAPES
+from .cases import GROUPS, all_cases
+from .check import plan
+from .reference import CHANOP, NAME
+from .strategies import property_cases
 
-NAME = "instancenorm"
-CHANOP = ChanOp(name=NAME, passes=("train", "eval", "backward"), grouped=False, stat_dtype=reference.stat_dtype,
-                ranks=(3, 4, 5))
-#: style transfer and medical-imaging-like shapes, plus the CNN stage GroupNorm leads with
-STANDARD_SHAPES = ((1, 64, 256, 256), (4, 128, 128, 128), (8, 256, 28, 28), (32, 64, 56, 56))
-GRIDS = {
-    "quick": make_grid((1, 8), (64, 256), (28,)),
-    "standard": make_grid(extra=STANDARD_SHAPES),
-    "smoke": make_grid((2, 4), (4, 8), (4,)),
-    "full": make_grid((1, 4, 16, 64), (16, 64, 256), (14, 28, 56, 128, 256), dtypes=("float32", "float64", "bfloat16"),
-                      extra=STANDARD_SHAPES),
-}
-OP = make_opinfo(CHANOP, "Instance normalization", GRIDS, 0)
+OP = OpInfo(
+    name=NAME, title="Instance normalization", passes=CHANOP.passes, dtypes=DTYPES, layouts=channelwise.LAYOUTS, ranks=CHANOP.ranks,
+    case_groups=GROUPS, cases=all_cases, plan=plan, property_cases=property_cases, grids=bench.GRIDS, axes=bench.AXES,
+    axes_of=bench.axes_of, sweep_shape=bench.sweep_shape, parse_shape=bench.parse_shape, layouts_for=bench.layouts_for,
+    bench_call=bench.bench_call, bytes_moved=bench.bytes_moved, byte_model=bench.BYTE_MODEL, plots=bench.PLOTS,
+    layout_rank=2,
+)
 
 
 @hookimpl

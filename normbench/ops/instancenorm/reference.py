@@ -34,3 +34,9 @@ def stat_dtype(dtype: str, param_dtype: str | None) -> str:
     if dtype in ("float16", "bfloat16") and param_dtype == "float32":
         return "float32"
     return dtype
+
+
+NAME = "instancenorm"
+#: what the channel-wise family (normbench.ops.channelwise) needs to know of this op
+CHANOP = channelwise.ChanOp(name=NAME, passes=("train", "eval", "backward"), grouped=False, stat_dtype=stat_dtype,
+                            ranks=(3, 4, 5))

@@ -1,6 +1,7 @@
 """Layer normalization (``F.layer_norm``): the reference and the op's record.
 
-The machinery shared with RMSNorm (cases, checking, tolerances, grids over tokens x hidden,
+Its modules are those of every op package (normbench/ops/batchnorm says which); the machinery
+shared with RMSNorm (cases, checking, tolerances, grids over tokens x hidden,
 byte model) is in :mod:`normbench.ops.rowwise`; the formulas are in :mod:`.reference`.
 Passes, implemented by a backend as ``layernorm_<pass>``::
 
@@ -14,14 +15,23 @@ input dtype. A ``normalized_shape`` or parameter that does not fit ``x`` must ra
 """
 from __future__ import annotations
 
+from ...dtypes import DTYPES
 from ...hookspecs import hookimpl
-from ..rowwise import RowOp, make_opinfo
-from . import reference
+from ...opinfo import OpInfo
+from .. import rowwise
+from . import bench, reference
+from .cases import GROUPS, all_cases
+from .check import plan
+from .reference import NAME, ROWOP
+from .strategies import property_cases
 
-NAME = "layernorm"
-ROWOP = RowOp(name=NAME, params=("weight", "bias"), stats=("mean", "rstd"), forward=reference.forward,
-              backward=reference.backward, stat_dtype=reference.stat_dtype, eps_values=(1e-5, 1e-3, 1e-12))
-OP = make_opinfo(ROWOP, "Layer normalization")
+OP = OpInfo(
+    name=NAME, title="Layer normalization", passes=rowwise.PASSES, dtypes=DTYPES, layouts=rowwise.LAYOUTS, ranks=rowwise.RANKS,
+    case_groups=GROUPS, cases=all_cases, plan=plan, property_cases=property_cases, grids=bench.GRIDS, axes=bench.AXES,
+    axes_of=bench.axes_of, sweep_shape=bench.sweep_shape, parse_shape=bench.parse_shape, layouts_for=bench.layouts_for,
+    bench_call=bench.bench_call, bytes_moved=bench.bytes_moved, byte_model=bench.BYTE_MODEL, plots=bench.PLOTS,
+    layout_rank=1,
+)
 
 
 @hookimpl

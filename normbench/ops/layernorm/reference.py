@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..rowwise import row_axes
+from ..rowwise import RowOp, row_axes
 
 
 def forward(x: np.ndarray, normalized_shape, params: dict, eps: float, dtype: str = "float64"):
@@ -49,3 +49,9 @@ def stat_dtype(dtype: str, param_dtype: str | None) -> str:
     if dtype in ("float16", "bfloat16") and param_dtype == "float32":
         return "float32"
     return dtype
+
+
+NAME = "layernorm"
+#: what the row-wise family (normbench.ops.rowwise) needs to know of this op
+ROWOP = RowOp(name=NAME, params=('weight', 'bias'), stats=('mean', 'rstd'), forward=forward, backward=backward,
+              stat_dtype=stat_dtype, eps_values=(1e-5, 1e-3, 1e-12))

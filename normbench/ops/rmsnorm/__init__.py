@@ -1,6 +1,7 @@
 """RMS normalization (``F.rms_norm``): the reference and the op's record.
 
-The machinery shared with LayerNorm is in :mod:`normbench.ops.rowwise`; the formulas, and
+Its modules are those of every op package (normbench/ops/batchnorm says which); the machinery
+shared with LayerNorm is in :mod:`normbench.ops.rowwise`; the formulas, and
 ``eps=None`` (float32's or float64's machine epsilon, *not* 1e-5), are in :mod:`.reference`.
 Passes, implemented by a backend as ``rmsnorm_<pass>``::
 
@@ -14,15 +15,23 @@ must raise.
 """
 from __future__ import annotations
 
+from ...dtypes import DTYPES
 from ...hookspecs import hookimpl
-from ..rowwise import RowOp, make_opinfo
-from . import reference
-from .reference import resolve_eps
+from ...opinfo import OpInfo
+from .. import rowwise
+from . import bench, reference
+from .cases import GROUPS, all_cases
+from .check import plan
+from .reference import NAME, ROWOP, resolve_eps
+from .strategies import property_cases
 
-NAME = "rmsnorm"
-ROWOP = RowOp(name=NAME, params=("weight",), stats=("rrms",), forward=reference.forward, backward=reference.backward,
-              stat_dtype=reference.stat_dtype, eps_values=(None, 1e-6, 1e-5), centered=False)
-OP = make_opinfo(ROWOP, "RMS normalization")
+OP = OpInfo(
+    name=NAME, title="RMS normalization", passes=rowwise.PASSES, dtypes=DTYPES, layouts=rowwise.LAYOUTS, ranks=rowwise.RANKS,
+    case_groups=GROUPS, cases=all_cases, plan=plan, property_cases=property_cases, grids=bench.GRIDS, axes=bench.AXES,
+    axes_of=bench.axes_of, sweep_shape=bench.sweep_shape, parse_shape=bench.parse_shape, layouts_for=bench.layouts_for,
+    bench_call=bench.bench_call, bytes_moved=bench.bytes_moved, byte_model=bench.BYTE_MODEL, plots=bench.PLOTS,
+    layout_rank=1,
+)
 
 
 @hookimpl

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...dtypes import MACHINE_EPS
-from ..rowwise import row_axes
+from ..rowwise import RowOp, row_axes
 
 
 def resolve_eps(eps: float | None, dtype: str) -> float:
@@ -44,3 +44,9 @@ def backward(dy: np.ndarray, x: np.ndarray, normalized_shape, params: dict, eps:
 def stat_dtype(dtype: str, param_dtype: str | None) -> str:
     """Saved rrms: float32 for half inputs whatever the weight, else the input's dtype."""
     return "float32" if dtype in ("float16", "bfloat16") else dtype
+
+
+NAME = "rmsnorm"
+#: what the row-wise family (normbench.ops.rowwise) needs to know of this op
+ROWOP = RowOp(name=NAME, params=('weight',), stats=('rrms',), forward=forward, backward=backward,
+              stat_dtype=stat_dtype, eps_values=(None, 1e-6, 1e-5), centered=False)

@@ -69,7 +69,7 @@ def test_training_mode_maps_momentum_and_unbiased_variance(backend, momentum):
 
 def test_train_and_eval_are_benchmarked(backend):
     """Backward, which ONNX Runtime's inference package lacks, is skipped with its reason, not broken."""
-    from normbench.cli.bench import Config, run_bench
+    from normbench.bench import Config, run_bench
 
     todo = [Config(OP, p, (4, 8, 6, 6), "float32", "contiguous") for p in OP.passes]
     rows, skipped = run_bench([backend], todo, repeat=2, threads=1)

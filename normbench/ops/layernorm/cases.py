@@ -1,0 +1,17 @@
+"""Layer normalization's conformance grid and its deterministic data (the row-wise family's)."""
+from __future__ import annotations
+
+from .. import rowwise
+from ..rowwise import GROUPS, Case
+from .reference import ROWOP
+
+
+def all_cases() -> list[Case]:
+    return rowwise.all_cases(ROWOP)
+
+
+def make_data(case: Case) -> rowwise.CaseData:
+    return rowwise.make_data(case, ROWOP.params)
+
+
+__all__ = ["GROUPS", "Case", "all_cases", "make_data"]
