@@ -100,6 +100,8 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
         self.deaths = 0
+        #: processes the backend left running in its worker's process group (killed), over all starts
+        self.leftovers = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, timeout: float | None = 300.0) -> dict[str, Any]:
@@ -112,7 +114,8 @@ class Worker:
         self.stop()
         # whatever the parent can import (a --plugin module beside the user, a test's fake
         # plugins), the worker can too
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path),
+                   NORMBENCH_PARENT_PID=str(os.getpid()))
         if self.memory_policy:
             env = memory.worker_env(self.memory_policy, env)
         self.proc = subprocess.Popen(
@@ -142,6 +145,7 @@ class Worker:
         proc, self.proc = self.proc, None
         if proc is None:
             return
+        left = [pid for pid in group_members(proc.pid) if pid != proc.pid]  # seen before the worker goes
         if proc.poll() is None:
             try:
                 proc.stdin.close()
@@ -151,11 +155,26 @@ class Worker:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        self._kill_group(proc.pid, left)
         for stream in (proc.stdin, proc.stdout):
             try:
                 stream.close()
             except Exception:  # noqa: BLE001
                 pass
+
+    def _kill_group(self, pgid: int, seen: list[int]) -> None:
+        """Kill what the backend left in its worker's process group (its own children), saying so;
+        ``seen``: those found while the worker still ran (its forks from Python die with it)."""
+        left = sorted(set(seen) | set(group_members(pgid)))
+        if not left:
+            return
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.leftovers += len(left)
+        print(f"normbench: backend {self.name} left {len(left)} process(es) running after its worker ended "
+              f"(pid {', '.join(map(str, left[:5]))}); killed", file=sys.stderr)
 
     # -- requests ----------------------------------------------------------------------------------
     def request(self, kind: Callable[..., Any] | str, payload: Any = None, timeout: float | None = None,
@@ -178,11 +197,13 @@ class Worker:
         seen = progress() if progress else None
         while True:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if progress:
-                wait = 0.5 if wait is None else min(wait, 0.5)
+            wait = 0.5 if wait is None else min(wait, 0.5)  # look at the worker itself twice a second
             ready, _, _ = select.select([fd], [], [], wait)
             if ready:
                 break
+            if proc.poll() is not None and not select.select([fd], [], [], 0)[0]:
+                # the worker is gone but the pipe is not closed: a child of the backend holds it
+                raise self._died()
             if progress and deadline is not None:
                 now = progress()
                 if now != seen:
@@ -265,7 +286,48 @@ def init(state: ChildState, payload):
             "memory_policy": state.memory_policy}
 
 
+def group_members(pgid: int) -> list[int]:
+    """Live processes in process group ``pgid`` (Linux /proc; elsewhere none are found)."""
+    out = []
+    try:
+        pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return out
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+            out.append(pid)
+    return out
+
+
+def _die_with_parent() -> None:
+    """On Linux, the kernel kills this worker when the harness dies (SIGKILL, ``timeout``, a
+    cancelled CI job), and every process the backend forks from Python too: none is left
+    spinning. The harness may already be gone by the time this runs: then exit."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+
+        def arm() -> None:
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+
+        arm()
+        os.register_at_fork(after_in_child=arm)  # the parent of a forked child is this worker
+    except (OSError, AttributeError):
+        return
+    parent = os.environ.get("NORMBENCH_PARENT_PID")
+    if parent and parent.isdigit() and os.getppid() != int(parent):
+        os._exit(1)
+
+
 def main() -> int:
+    _die_with_parent()
     state = ChildState()
     policy = os.environ.get("NORMBENCH_MEMORY_POLICY")
     if policy:  # before any plugin allocates: the policy holds for every timed call

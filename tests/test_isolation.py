@@ -257,3 +257,65 @@ def test_check_resume_keeps_finished_backends_and_runs_the_rest(tmp_path, capsys
     assert "passed: 2 backend(s) on 1 op(s)" in out
     code, _, err = run(capsys, "check", "--backend", "numpy", "--resume")
     assert code == 2 and "--resume needs --output FILE" in err
+
+
+# -- a backend's processes end with it, and with the harness ---------------------------------------------
+def _descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and /proc: Linux only")
+def test_a_killed_harness_leaves_no_worker_or_backend_child_running(tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent / "fake_plugins"), *sys.path]))
+    cmd = [sys.executable, "-c", "import sys; from normbench.cli import main; sys.exit(main())", "bench", "--plugin", "forking_backends", "--backend", "fork-spin",
+           "--norm", "batchnorm", "--op", "train", "--shape", "8x4", "--rigor", "quick", "--timeout", "120"]
+    harness = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        procs: list[int] = []
+        while time.monotonic() < deadline and len(procs) < 2:  # the worker and the backend's child
+            time.sleep(0.2)
+            procs = _descendants(harness.pid)
+        assert len(procs) >= 2, "the worker and the backend's child never started"
+    finally:
+        harness.kill()  # as kill -9 or a cancelled CI job does
+        harness.wait()
+    end = time.monotonic() + 5
+    while time.monotonic() < end and any(_alive(p) for p in procs):
+        time.sleep(0.1)
+    assert not [p for p in procs if _alive(p)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups in /proc: Linux only")
+def test_a_backends_leftover_child_is_killed_and_named_and_a_held_pipe_is_a_crash(capsys):
+    t0 = time.monotonic()
+    code, out, err = run(capsys, "check", "--norm", "batchnorm", "--plugin", "forking_backends", "--backend", "fork-stay",
+                         "--backend", "fork-exit", "--case", "batchnorm/dtypes/16x6-float64", "--timeout", "60")
+    assert time.monotonic() - t0 < 40  # the exit is seen as it happens, not after the 60 s limit
+    assert "CRASH: fork-exit batchnorm/dtypes/16x6-float64: worker exited with status 3" in out
+    assert "backend fork-stay left 2 process(es) running after its worker ended" in err  # one per training step
+    assert "backend fork-exit left 1 process(es) running" in err

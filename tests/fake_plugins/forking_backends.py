@@ -1,0 +1,25 @@
+"""Backends that fork inside the training pass: a child left behind, a worker that exits while
+its child holds the result pipe, and a spin with a child (for killing the harness)."""
+import os
+import time
+
+import normbench
+from wrong_backends import Wrong
+
+
+class Forking(Wrong):
+    def batchnorm_train(self, *args, **kwargs):
+        if os.fork() == 0:  # the child sleeps, holding the worker's pipes
+            time.sleep(300)
+            os._exit(0)
+        if self.bug == "exit":
+            os._exit(3)
+        if self.bug == "spin":
+            while True:
+                pass
+        return super().batchnorm_train(*args, **kwargs)
+
+
+@normbench.hookimpl
+def normbench_backends():
+    return [Forking(f"fork-{bug}", bug) for bug in ("stay", "exit", "spin")]
