@@ -45,12 +45,12 @@ def _data(shape, dtype, seed=0):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
 def test_batch_norm(backend, dtype, affine):
     x, dy = _data((6, 5, 4, 3), dtype)
     rng = np.random.default_rng(1)
-    w = rng.uniform(0.5, 1.5, 5).astype(dtype) if affine else None
-    b = rng.uniform(-1, 1, 5).astype(dtype) if affine else None
+    w = rng.uniform(0.5, 1.5, 5).astype(dtype) if affine in ("both", "weight") else None
+    b = rng.uniform(-1, 1, 5).astype(dtype) if affine in ("both", "bias") else None
     rm, rv = rng.uniform(-0.5, 0.5, 5).astype(dtype), rng.uniform(0.5, 2, 5).astype(dtype)
     # training: y and the running statistics, updated in place
     rm_t, rv_t = _t(rm), _t(rv)

@@ -8,7 +8,11 @@ from pathlib import Path
 
 from ..backend import availability_of
 from .. import bench, compare
-from ..bench import Config
+from ..bench import MAX_DEATHS, RIGORS, Config, Rigor, configurations, run_bench
+from .common import rigor_of
+
+#: moved to normbench.bench and cli.common in 0.9; still importable from here
+__all__ = ["MAX_DEATHS", "RIGORS", "Config", "Rigor", "configurations", "run_bench", "rigor_of", "cmd_bench", "add_parser"]
 from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
 from ..errors import InputError
 from ..opinfo import OpInfo, format_shape

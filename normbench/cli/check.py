@@ -6,7 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+from ..conformance.runner import kept_reports, run_checks
 from . import common
+
+#: run_checks and kept_reports moved to normbench.conformance.runner in 0.9; still importable from here
+__all__ = ["run_checks", "kept_reports", "cmd_check", "add_parser"]
 
 
 def add_parser(sub) -> None:

@@ -6,6 +6,10 @@ import json
 import sys
 
 from .. import discovery
+from ..discovery import backend_rows
+
+#: backend_rows moved to normbench.discovery in 0.9; still importable from here
+__all__ = ["backend_rows", "cmd_list", "add_parser"]
 from . import common
 
 

@@ -147,7 +147,11 @@ def run_case(op: Any, backend: Any, case: Any) -> CaseResult:
     passes, why = supported_passes(op, backend, case)
     if not passes:
         return CaseResult(case, "unsupported", why)
-    steps = op.plan(case, passes)  # the op's own code: an exception here is normbench's bug, not the backend's
+    try:
+        steps = op.plan(case, passes)
+    except Exception as exc:  # noqa: BLE001 - the op's own set-up failed: say so, and go on with the others
+        return CaseResult(case, "error", f"normbench could not set up this case (the op's plan, not the backend): "
+                                         f"{one_line(exc)}")
     session = CaseSession(backend)
 
     def body() -> str:
