@@ -54,10 +54,11 @@ class Progress:
     as the finished ones did on average."""
 
     def __init__(self, label: str, total: int, *, enabled: bool = True, stream=None, every: float = 10.0,
-                 unit: str = ""):
+                 unit: str = "", redraw: bool = True):
+        """``redraw=False``: lines, never a bar redrawn in place (several bars run at once)."""
         self.unit = unit
         self.stream = stream or sys.stderr
-        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.tty = redraw and getattr(self.stream, "isatty", lambda: False)()
         self.enabled = enabled and total > 0
         self.label, self.total, self.count, self.every = label, total, 0, every
         self.start = self.last = time.monotonic()

@@ -319,3 +319,23 @@ def test_a_backends_leftover_child_is_killed_and_named_and_a_held_pipe_is_a_cras
     assert "CRASH: fork-exit batchnorm/dtypes/16x6-float64: worker exited with status 3" in out
     assert "backend fork-stay left 2 process(es) running after its worker ended" in err  # one per training step
     assert "backend fork-exit left 1 process(es) running" in err
+
+
+def test_check_jobs_gives_the_same_results_as_one_backend_at_a_time(tmp_path, capsys):
+    """--jobs 2 checks two backends at once; the file and the tables are those of --jobs 1."""
+    outs, files = [], []
+    for jobs in ("1", "2"):
+        path = tmp_path / f"check-{jobs}.json"
+        code, out, _ = run(capsys, "check", "--norm", "batchnorm", "--plugin", "crashing_backends", "--jobs", jobs,
+                           *_backends(["numpy", "crash-exit", "numba"]), "--group", "dtypes", "--timeout", "60",
+                           "--output", str(path))
+        assert code == 1  # crash-exit crashes
+        outs.append(out)
+        files.append(json.loads(path.read_text()))
+
+    def content(data):
+        return [(b["name"], b["counts"], [(c["case"], c["status"], c["message"], c["max_abs"]) for c in b["cases"]])
+                for b in data["norms"]["batchnorm"]["backends"]]
+    assert content(files[0]) == content(files[1])
+    assert [b["name"] for b in files[1]["norms"]["batchnorm"]["backends"]] == ["numpy", "crash-exit", "numba"]
+    assert outs[0] == outs[1]

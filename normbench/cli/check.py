@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..conformance.runner import kept_reports, run_checks
+from ..runinfo import usable_cores
 from . import common
 
 #: run_checks and kept_reports moved to normbench.conformance.runner in 0.9; still importable from here
@@ -23,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--dtype", action="append", default=[], metavar="DTYPE", help="only cases of this dtype (repeatable)")
     p.add_argument("--timeout", type=common.positive_float, default=120.0, metavar="S", help="time limit per case (default 120 s)")
     p.add_argument("--threads", type=common.positive_int, default=None, help="CPU threads for each backend")
+    p.add_argument("--jobs", "-j", type=common.positive_int, default=None, metavar="N",
+                   help="check N backends at once, each in its own worker processes (default: the usable cores); "
+                        "the output is the same as one at a time")
     p.add_argument("--list-cases", action="store_true", help="print the case ids and exit")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
@@ -124,8 +128,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     with lock_for(args.output):
         try:
             keep(runner.run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
-                            progress=not args.json, plugins=tuple(args.plugin), on_report=keep, done=done,
-                            known=known))
+                                   progress=not args.json, plugins=tuple(args.plugin), on_report=keep, done=done,
+                                   known=known, jobs=args.jobs or usable_cores()))
         except KeyboardInterrupt:
             where = f"; results of every finished backend are in {args.output}" if args.output else ""
             print(f"normbench: interrupted{where}", file=sys.stderr)

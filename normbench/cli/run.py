@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import InputError
+from ..runinfo import usable_cores
 from . import common
 
 
@@ -23,8 +24,6 @@ def add_parser(sub) -> None:
     common.backend_option(p)
     p.add_argument("--output", "-o", type=Path, default=Path("normbench-report"), metavar="DIR", help="report folder (default normbench-report)")
     p.add_argument("--grid", default="quick", help="benchmark grid of each op: quick (default), standard, full or smoke")
-    from ..runinfo import usable_cores
-
     p.add_argument("--threads", type=common.positive_int, default=usable_cores(),
                    help="CPU threads for every backend (default: the cores this process may use)")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
@@ -97,6 +96,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     print("\n== 2/4 conformance")
     cases = runner.select_cases(ops)
     reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
+                                jobs=usable_cores(),
                          plugins=tuple(args.plugin))
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available

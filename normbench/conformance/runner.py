@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,32 +266,82 @@ def check_json(reports: list[BackendReport], registry: Any, *, run: dict[str, An
 
 
 def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
-               done=None, known=None):
+               done=None, known=None, jobs: int = 1):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
-    own: a list of BackendReport. ``on_report(reports)`` after each pair (to save them).
-    ``done`` maps (backend, op) to a BackendReport kept from an earlier run (``--resume``);
-    ``known`` is the user's known-failures file (a KnownFailuresFile), applied to every result."""
-    reports, done = [], done or {}
+    own: a list of BackendReport, in backend then op order whatever ``jobs`` is. ``on_report(reports)``
+    after each pair (to save them: the pairs finished so far, in that order). ``done`` maps
+    (backend, op) to a BackendReport kept from an earlier run (``--resume``); ``known`` is the
+    user's known-failures file (a KnownFailuresFile), applied to every result.
+
+    ``jobs`` > 1 checks that many backends at once (each in its own workers; a backend's ops one
+    after another). Conformance is not timed, so nothing is measured while it runs."""
+    done = done or {}
+    results: dict[int, BackendReport] = {}
+    todo: dict[str, list[tuple[int, Any]]] = {}  # backend name -> [(position, op)]
+    position = 0
     for b in backends:
         avail = availability_of(b)
         for op in ops:
             if not registry.supports(b, op.name):
                 continue
             if (b.name, op.name) in done:
-                reports.append(done[(b.name, op.name)])
-                continue
-            if not avail:
-                reports.append(BackendReport(b.name, op.name, False, avail.reason))
-                continue
+                results[position] = done[(b.name, op.name)]
+            elif not avail:
+                results[position] = BackendReport(b.name, op.name, False, avail.reason)
+            else:
+                todo.setdefault(b.name, []).append((position, op))
+            position += 1
+    lock = threading.Lock()
+    parallel = jobs > 1 and len(todo) > 1
+
+    def check_backend(name: str) -> None:
+        for pos, op in todo[name]:
             op_cases = [c for c in cases if c.op == op.name]
-            bar = Progress(f"check {b.name} {op.name}", len(op_cases), enabled=progress)
-            reports.append(check_backend_isolated(b.name, op, op_cases, plugins=plugins, threads=threads,
-                                                         scope=registry.worker_scope(b.name), known=known,
-                                                         timeout=timeout, on_result=lambda r: bar.step()))
+            bar = Progress(f"check {name} {op.name}", len(op_cases), enabled=progress, redraw=not parallel)
+            rep = check_backend_isolated(name, op, op_cases, plugins=plugins, threads=threads,
+                                         scope=registry.worker_scope(name), known=known, timeout=timeout,
+                                         on_result=lambda r: bar.step())
             bar.done()
-            if on_report:
-                on_report(reports)
-    return reports
+            with lock:
+                results[pos] = rep
+                if on_report:
+                    on_report([results[i] for i in sorted(results)])
+
+    if not parallel:
+        for name in todo:
+            check_backend(name)
+    else:
+        _in_threads(check_backend, list(todo), jobs)
+    return [results[i] for i in sorted(results)]
+
+
+def _in_threads(fn: Callable[[str], None], items: list[str], jobs: int) -> None:
+    """``fn(item)`` for every item, ``jobs`` at a time, in daemon threads (a Ctrl-C in the main
+    thread is not held up by them; their workers die with the process). The first error is raised."""
+    pending = list(items)
+    errors: list[BaseException] = []
+    guard = threading.Lock()
+
+    def loop() -> None:
+        while True:
+            with guard:
+                if not pending or errors:
+                    return
+                item = pending.pop(0)
+            try:
+                fn(item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                with guard:
+                    errors.append(exc)
+
+    pool = [threading.Thread(target=loop, name=f"normbench-check-{i}", daemon=True) for i in range(min(jobs, len(items)))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        while t.is_alive():
+            t.join(0.2)  # joined in slices: Ctrl-C reaches the main thread
+    if errors:
+        raise errors[0]
 
 
 def kept_reports(path: Path, cases) -> dict:
