@@ -31,6 +31,16 @@ from .backend import availability_of, probe_of, safe_call
 from .pluginmanager import load
 
 _HEADER = struct.Struct("<Q")
+#: how a worker starts: ``-c`` puts the current directory first on sys.path, where a file named
+#: like a standard module (struct.py, json.py) would break every worker, so it goes; the parent's
+#: own sys.path entries come after the standard library and site-packages
+BOOTSTRAP = """\
+import os, sys
+del sys.path[0]
+sys.path += [p for p in os.environ.pop("NORMBENCH_SYS_PATH", "").split(os.pathsep) if p and p not in sys.path]
+from normbench.worker import main
+sys.exit(main())
+"""
 START_S = 120.0
 
 
@@ -113,13 +123,14 @@ class Worker:
         timeout = max(timeout, START_S) if timeout else None
         self.stop()
         # whatever the parent can import (a --plugin module beside the user, a test's fake
-        # plugins), the worker can too
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path),
+        # plugins), the worker can too: after the standard library and site-packages, so that a
+        # struct.py or json.py in the current directory shadows nothing (BOOTSTRAP)
+        env = dict(os.environ, NORMBENCH_SYS_PATH=os.pathsep.join(p or os.getcwd() for p in sys.path),
                    NORMBENCH_PARENT_PID=str(os.getpid()))
         if self.memory_policy:
             env = memory.worker_env(self.memory_policy, env)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "normbench.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-c", BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             start_new_session=True, env=env,
         )
         if self.backend is None:
@@ -354,8 +365,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # run as ``python -m normbench.worker``: use the module's importable copy, whose HANDLERS the
-    # handler modules register into (this file also runs as __main__, a second module object)
+    # run as ``python -m normbench.worker`` (workers start through BOOTSTRAP): use the module's
+    # importable copy, whose HANDLERS the handler modules register into
     from normbench.worker import main as _main
 
     sys.exit(_main())

@@ -339,3 +339,20 @@ def test_check_jobs_gives_the_same_results_as_one_backend_at_a_time(tmp_path, ca
     assert content(files[0]) == content(files[1])
     assert [b["name"] for b in files[1]["norms"]["batchnorm"]["backends"]] == ["numpy", "crash-exit", "numba"]
     assert outs[0] == outs[1]
+
+
+def test_files_in_the_current_directory_shadow_nothing_in_the_workers(tmp_path):
+    """A struct.py or json.py beside the user broke every worker (python -m put the directory first)."""
+    for name in ("struct", "json"):
+        (tmp_path / f"{name}.py").write_text(f"raise ImportError('the {name}.py in the current directory was imported')\n")
+    (tmp_path / "beside.py").write_text(  # a --plugin module beside the user still loads in the workers
+        "import normbench\nfrom normbench_numpy import NumpyBackend\n\n\nclass Beside(NumpyBackend):\n    name = 'beside'\n\n\n"
+        "@normbench.hookimpl\ndef normbench_backends():\n    return [Beside()]\n")
+    script = Path(sys.executable).parent / "normbench"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(script), "check", "--plugin", "beside", "--backend", "beside", "--backend", "numpy",
+                           "--norm", "layernorm", "--case", "layernorm/dtypes/*"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "current directory was imported" not in done.stdout + done.stderr
+    assert "passed: 2 backend(s)" in done.stdout.strip().splitlines()[-1]
