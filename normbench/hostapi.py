@@ -4,7 +4,7 @@ arguments every op has (dtype, parameter dtypes, eps, grad_output)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -103,8 +103,26 @@ def copy_of(a: np.ndarray | None) -> np.ndarray | None:
     return None if a is None else a.copy()
 
 
-def stats_or_reference(c: Call, got: Sequence, fallback: Sequence[np.ndarray], dtype: str) -> list:
-    """The statistics a forward returned, or (all None: kept to itself) the float64 ones rounded."""
+def stats_or_reference(c: Call, got: Sequence, fallback: Callable[[], Sequence[np.ndarray]], dtype: str) -> list:
+    """The statistics a forward returned, or (all None: kept to itself) the float64 ones that
+    ``fallback()`` computes, rounded to ``dtype``."""
     if all(s is None for s in got):
-        return [c.to(cast_host(np.nan_to_num(f), dtype), dtype) for f in fallback]
+        return [c.to(cast_host(np.nan_to_num(f), dtype), dtype) for f in fallback()]
     return list(got)
+
+
+def forward_with_running(c: Call, op: Any, dtype: str, input: np.ndarray, params: Sequence, running_mean, running_var,
+                         pdt: str, training: bool, eps: float, **train_kwargs: Any) -> np.ndarray:
+    """Batch and instance norm's forward: ``train`` (updating the running statistics given as arrays in
+    place, as torch does) or ``eval``; returns y on the host."""
+    args = [c.to(a, pdt) for a in (*params, running_mean, running_var)]
+    if training:
+        y = pass_of(c.b, op, "train", dtype, input)(c.to(input, dtype), *args, eps=eps, **train_kwargs)[0]
+        c.done()
+        if running_mean is not None:
+            running_mean[...] = c.back(args[-2])
+            running_var[...] = c.back(args[-1])
+    else:
+        y = pass_of(c.b, op, "eval", dtype, input)(c.to(input, dtype), *args, eps=eps)
+        c.done()
+    return c.back(y)

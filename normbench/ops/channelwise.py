@@ -96,6 +96,12 @@ def forward(x: np.ndarray, groups: int, weight, bias, eps: float):
     return y, {"mean": mean, "rstd": rstd, "var": var}
 
 
+def reference_stats(x: np.ndarray, groups: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, rstd) per unit in float64, as a forward returns them."""
+    _, stats = forward(x, groups, None, None, eps)
+    return stats["mean"], stats["rstd"]
+
+
 def backward(dy: np.ndarray, x: np.ndarray, groups: int, weight, eps: float):
     """(dx, {"weight", "bias", "terms_weight", "terms_bias"}): per unit,
     ``dx = rstd (g - mean(g) - xhat mean(g xhat))`` with ``g = dy * weight[c]``."""

@@ -459,11 +459,12 @@ def row_backward(op, opinfo, grad_output, input, ns, params: dict, eps, backend,
     bwd = pass_of(c.b, opinfo, "backward", dtype, input)
     n_x, n_params, out = row_forward(op, opinfo, input, ns, params, dtype, pdt, eps, c)
     sdt = op.stat_dtype(dtype, pdt)
-    stats = list(out[1:])
-    if all(s is None for s in stats):
+    def reference():
         p64 = {p: None if v is None else np.asarray(v, np.float64) for p, v in params.items()}
         _, ref = op.forward(np.asarray(input, np.float64), ns, p64, eps, dtype)
-        stats = stats_or_reference(c, stats, [ref[s] for s in op.stats], sdt)
+        return [ref[s] for s in op.stats]
+
+    stats = stats_or_reference(c, out[1:], reference, sdt)
     grads = bwd(c.to(grad_output, dtype), n_x, ns, *n_params, *stats, **eps_kwargs(bwd, eps))
     c.done()
     return (c.back(grads[0]),) + tuple(None if params[p] is None else c.back(g) for p, g in zip(op.params, grads[1:]))

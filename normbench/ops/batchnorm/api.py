@@ -18,7 +18,7 @@ import numpy as np
 from ...backend import Backend
 from ...dtypes import param_dtype
 from ...errors import InputError, Unsupported
-from ...hostapi import Call, backend_of, check_grad, copy_of, pass_of, stats_or_reference
+from ...hostapi import Call, backend_of, check_grad, copy_of, forward_with_running, pass_of, stats_or_reference
 from . import OP, reference
 from .validate import validate
 
@@ -87,18 +87,8 @@ def batch_norm(input: np.ndarray, running_mean: np.ndarray | None, running_var: 
     c = Call(backend)
     pdt = param_dtype(dtype)
     weight, bias = _affine(weight, bias, input.shape[1], pdt)
-    args = [c.to(a, pdt) for a in (weight, bias, running_mean, running_var)]
-    if training:
-        y, _, _ = pass_of(c.b, OP, "train", dtype, input)(c.to(input, dtype), *args, momentum=momentum, eps=eps,
-                                                                    num_batches_tracked=1)
-        c.done()
-        if running_mean is not None:
-            running_mean[...] = c.back(args[2])
-            running_var[...] = c.back(args[3])
-    else:
-        y = pass_of(c.b, OP, "eval", dtype, input)(c.to(input, dtype), *args, eps=eps)
-        c.done()
-    return c.back(y)
+    return forward_with_running(c, OP, dtype, input, (weight, bias), running_mean, running_var, pdt, bool(training), eps,
+                                momentum=momentum, num_batches_tracked=1)
 
 
 def batch_norm_backward(grad_output: np.ndarray, input: np.ndarray, running_mean: np.ndarray | None,
@@ -122,10 +112,11 @@ def batch_norm_backward(grad_output: np.ndarray, input: np.ndarray, running_mean
     n_x = c.to(input, dtype)
     _, mean, invstd = train(n_x, w, b_, c.to(copy_of(running_mean), pdt), c.to(copy_of(running_var), pdt),
                             momentum=momentum, eps=eps, num_batches_tracked=1)
-    ref = None
-    if mean is None and invstd is None:
-        ref = reference.train_forward(input, weight, bias, eps=eps)
-    mean, invstd = stats_or_reference(c, (mean, invstd), (ref.save_mean, ref.save_invstd) if ref else (), pdt)
+    def ref():
+        r = reference.train_forward(input, weight, bias, eps=eps)
+        return r.save_mean, r.save_invstd
+
+    mean, invstd = stats_or_reference(c, (mean, invstd), ref, pdt)
     dx, dw, db = backward(c.to(grad_output, dtype), n_x, w, mean, invstd, eps=eps)
     c.done()
     return c.back(dx), c.back(dw) if given[0] else None, c.back(db) if given[1] else None

@@ -41,8 +41,7 @@ def group_norm_backward(grad_output: np.ndarray, input: np.ndarray, num_groups: 
     _, mean, rstd = fwd(n_x, int(num_groups), w, b_, eps=eps)
     given = pdt if (weight is not None or bias is not None) else None
     sdt = CHANOP.stat_dtype(dtype, given)
-    _, ref = channelwise.forward(input, int(num_groups), None, None, eps) if mean is None and rstd is None else (None, {})
-    mean, rstd = stats_or_reference(c, (mean, rstd), [ref[s] for s in ("mean", "rstd")] if ref else [], sdt)
+    mean, rstd = stats_or_reference(c, (mean, rstd), lambda: channelwise.reference_stats(input, int(num_groups), eps), sdt)
     dx, dw, db = bwd(c.to(grad_output, dtype), n_x, int(num_groups), w, b_, mean, rstd, **eps_kwargs(bwd, eps))
     c.done()
     return c.back(dx), None if weight is None else c.back(dw), None if bias is None else c.back(db)

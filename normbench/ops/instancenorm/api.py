@@ -6,7 +6,8 @@ import numpy as np
 
 from ...backend import Backend, eps_kwargs
 from ...errors import InputError, Unsupported
-from ...hostapi import Call, check_eps, check_grad, copy_of, input_dtype, params_dtype_or_input, pass_of, stats_or_reference
+from ...hostapi import (Call, check_eps, check_grad, copy_of, forward_with_running, input_dtype, params_dtype_or_input,
+                        pass_of, stats_or_reference)
 from .. import channelwise
 from . import OP
 from .reference import CHANOP
@@ -19,17 +20,8 @@ def instance_norm(input: np.ndarray, running_mean: np.ndarray | None = None, run
     (when given) are updated in place with their batch average."""
     dtype, pdt = _checks(input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps)
     c = Call(backend)
-    args = [c.to(a, pdt) for a in (weight, bias, running_mean, running_var)]
-    if use_input_stats:
-        y, _, _ = pass_of(c.b, OP, "train", dtype, input)(c.to(input, dtype), *args, momentum=momentum, eps=eps)
-        c.done()
-        if running_mean is not None:
-            running_mean[...] = c.back(args[2])
-            running_var[...] = c.back(args[3])
-    else:
-        y = pass_of(c.b, OP, "eval", dtype, input)(c.to(input, dtype), *args, eps=eps)
-        c.done()
-    return c.back(y)
+    return forward_with_running(c, OP, dtype, input, (weight, bias), running_mean, running_var, pdt, bool(use_input_stats),
+                                eps, momentum=momentum)
 
 
 def instance_norm_backward(grad_output: np.ndarray, input: np.ndarray, running_mean: np.ndarray | None = None,
@@ -52,8 +44,7 @@ def instance_norm_backward(grad_output: np.ndarray, input: np.ndarray, running_m
                           momentum=momentum, eps=eps)
     given = pdt if any(a is not None for a in (weight, bias, running_mean)) else None
     sdt = CHANOP.stat_dtype(dtype, given)
-    _, ref = channelwise.forward(input, input.shape[1], None, None, eps) if mean is None and rstd is None else (None, {})
-    mean, rstd = stats_or_reference(c, (mean, rstd), [ref[s] for s in ("mean", "rstd")] if ref else [], sdt)
+    mean, rstd = stats_or_reference(c, (mean, rstd), lambda: channelwise.reference_stats(input, input.shape[1], eps), sdt)
     dx, dw, db = bwd(c.to(grad_output, dtype), n_x, w, b_, mean, rstd, **eps_kwargs(bwd, eps))
     c.done()
     return c.back(dx), None if weight is None else c.back(dw), None if bias is None else c.back(db)
