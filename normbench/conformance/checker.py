@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..backend import one_line
+from ..backend import one_line, support_of
 from ..closeness import compare_arrays
 from ..dtypes import cast_host, layout_of, to_layout
 from ..errors import Unsupported
@@ -126,10 +126,9 @@ def checked(case: Any, passes: tuple[str, ...], session: CaseSession, body: Call
 def supported_passes(op: Any, backend: Any, case: Any) -> tuple[tuple[str, ...], str]:
     """The passes of ``case`` that ``backend`` declares for this dtype, layout and rank, and why
     the others are not (one line). An input of rank ``op.layout_rank`` or lower has one layout."""
-    declared = getattr(backend, "ops", {}).get(op.name)
-    if declared is None:
+    support = support_of(backend, op)
+    if support is None:
         return (), f"backend does not declare op {op.name}"
-    support = declared.resolved(op)
     rank = len(case.shape)
     layout = case.layout if rank > op.layout_rank else "contiguous"
     reasons = {p: support.why_not(p, case.dtype, layout, rank) for p in case.passes}

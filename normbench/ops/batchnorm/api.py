@@ -23,17 +23,12 @@ from . import OP, reference
 from .validate import validate
 
 
-def _require(backend: Backend, pass_: str, dtype: str, x: np.ndarray):
-    """The pass method, or Unsupported naming the backend and what it lacks."""
-    return pass_of(backend, OP, pass_, dtype, x)
-
-
 def train_forward(backend, x, weight=None, bias=None, running_mean=None, running_var=None, *,
                   momentum: float | None = 0.1, eps: float = 1e-5, num_batches_tracked: int = 1, dtype: str | None = None):
     """Training forward; returns (y, save_mean, save_invstd) as NumPy arrays."""
     name = validate(x, weight, bias, running_mean, running_var, training=True, momentum=momentum, eps=eps, dtype=dtype)
     b = backend_of(backend)
-    train = _require(b, "train", name, x)
+    train = pass_of(b, OP, "train", name, x)
     pdt = param_dtype(name)
     conv = [None if a is None else b.from_numpy(a, pdt) for a in (weight, bias, running_mean, running_var)]
     y, mean, invstd = train(b.from_numpy(x, name), *conv, momentum=momentum, eps=eps,
@@ -49,7 +44,7 @@ def eval_forward(backend, x, weight, bias, running_mean, running_var, *, eps: fl
     """Inference forward with running statistics; returns y."""
     name = validate(x, weight, bias, running_mean, running_var, training=False, eps=eps, dtype=dtype)
     b = backend_of(backend)
-    run_eval = _require(b, "eval", name, x)
+    run_eval = pass_of(b, OP, "eval", name, x)
     pdt = param_dtype(name)
     conv = [None if a is None else b.from_numpy(a, pdt) for a in (weight, bias, running_mean, running_var)]
     y = run_eval(b.from_numpy(x, name), *conv, eps=eps)
@@ -69,7 +64,7 @@ def backward(backend, dy, x, weight, save_mean, save_invstd, *, eps: float = 1e-
             f"{getattr(dy, 'shape', type(dy).__name__)} {getattr(dy, 'dtype', '')}".rstrip()
         )
     b = backend_of(backend)
-    run_backward = _require(b, "backward", name, x)
+    run_backward = pass_of(b, OP, "backward", name, x)
     pdt = param_dtype(name)
     w = None if weight is None else b.from_numpy(weight, pdt)
     out = run_backward(b.from_numpy(dy, name), b.from_numpy(x, name), w, b.from_numpy(save_mean, pdt),
