@@ -17,12 +17,13 @@ from .backend import (
     Backend,
     KnownFailure,
     Support,
+    load_known_failures,
 )
 from .errors import InputError, NormbenchError, PluginError, UnknownBackendError, Unsupported
 from .hookspecs import hookimpl
 from .opinfo import Grid, OpInfo, PlotSpec
 
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 
 def __getattr__(name: str) -> Any:
@@ -45,6 +46,7 @@ __all__ = [
     "Grid",
     "InputError",
     "KnownFailure",
+    "load_known_failures",
     "NormbenchError",
     "OpInfo",
     "PlotSpec",

@@ -15,13 +15,13 @@ Backends written for version 1 (one op only, with a flat ``capabilities``) still
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Mapping
 
 import numpy as np
 
 from .dtypes import DTYPES, dtype_name
+from .known import KnownFailure, load_known_failures
 
 #: Version of this contract. A backend states the version it was written against in
 #: ``Backend.api_version``; the harness accepts every version in :data:`SUPPORTED_API_VERSIONS`.
@@ -100,26 +100,6 @@ class Availability:
 
     def __bool__(self) -> bool:
         return self.available
-
-
-@dataclass(frozen=True)
-class KnownFailure:
-    """A defect of the implementation behind a backend, found by the conformance suite.
-
-    ``case`` is an ``fnmatch`` pattern over case ids, which start with the op
-    (``<op>/<group>/...``; ``normbench check --list-cases`` shows them), or a regular
-    expression (full match) when it starts with ``re:``. A matching failure is reported as
-    *known* (with its measured error) and does not fail ``check``; a matching case that passes
-    is reported as *xpass* so the entry can be removed.
-    """
-
-    case: str
-    reason: str
-
-    def matches(self, case_id: str) -> bool:
-        if self.case.startswith("re:"):
-            return re.fullmatch(self.case[3:], case_id) is not None
-        return fnmatch.fnmatchcase(case_id, self.case)
 
 
 class Backend:
@@ -337,6 +317,7 @@ __all__ = [
     "availability_of",
     "contract_problems",
     "eps_kwargs",
+    "load_known_failures",
     "one_line",
     "probe_of",
     "safe_call",

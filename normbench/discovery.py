@@ -172,7 +172,7 @@ def backend_rows(registry, ops=None) -> list[dict]:
             "implementation_version": safe_call(b.version, "") if avail.available else "",
             "description": getattr(b, "description", ""),
             "ops": {op.name: b.ops[op.name].as_dict(op) for op in ops if op.name in b.ops},
-            "known_failures": [{"case": k.case, "reason": k.reason} for k in getattr(b, "known_failures", ())],
+            "known_failures": [k.as_dict() for k in getattr(b, "known_failures", ())],
         })
     return rows
 

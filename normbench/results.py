@@ -22,6 +22,8 @@ class Comparison:
     #: max of error / tolerance (<= 1 passes)
     worst: float
     detail: str = ""
+    #: the pass whose output this is (known failures may be limited to passes)
+    pass_: str = ""
 
     def summary(self) -> str:
         if self.detail:
@@ -29,11 +31,13 @@ class Comparison:
         return f"{self.output}: max abs err {self.max_abs:.3g}, max rel err {self.max_rel:.3g} ({self.worst:.3g}x tolerance)"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"output": self.output, "ok": self.ok, "max_abs": self.max_abs, "max_rel": self.max_rel, "worst": self.worst}
+        return {"output": self.output, "ok": self.ok, "max_abs": self.max_abs, "max_rel": self.max_rel, "worst": self.worst,
+                "pass": self.pass_}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Comparison":
-        return cls(d["output"], bool(d["ok"]), float(d["max_abs"]), float(d["max_rel"]), float(d["worst"]))
+        return cls(d["output"], bool(d["ok"]), float(d["max_abs"]), float(d["max_rel"]), float(d["worst"]),
+                   pass_=d.get("pass", ""))
 
 
 @dataclass
@@ -47,6 +51,8 @@ class CaseResult:
     comparisons: list[Comparison] = field(default_factory=list)
     passes_run: tuple[str, ...] = ()
     known_reason: str = ""
+    #: the passes the failure lies in (empty when unknown, e.g. the worker died)
+    failed_in: tuple[str, ...] = ()
 
     @property
     def failures(self) -> list[Comparison]:
@@ -69,13 +75,14 @@ class CaseResult:
     def from_dict(cls, d: dict[str, Any], case: Any) -> "CaseResult":
         """A result read back from check JSON (``case``: the case object with that id)."""
         return cls(case, d["status"], d.get("message", ""), [Comparison.from_dict(c) for c in d.get("outputs", [])],
-                   known_reason=d.get("known_reason", ""))
+                   known_reason=d.get("known_reason", ""), failed_in=tuple(d.get("failed_in", ())))
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "case": self.case.id, "group": self.case.group, "dtype": getattr(self.case, "dtype", ""),
             "layout": getattr(self.case, "layout", ""), "rank": len(getattr(self.case, "shape", ()) or ()) or None,
-            "status": self.status, "message": self.message,
+            **({"key": self.case.key.as_dict()} if hasattr(self.case, "key") else {}),
+            "status": self.status, "message": self.message, "failed_in": list(self.failed_in),
             "known_reason": self.known_reason, "max_abs": self.max_abs, "max_rel": self.max_rel,
             "outputs": [c.as_dict() for c in self.comparisons],
         }

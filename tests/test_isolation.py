@@ -48,7 +48,9 @@ def test_bench_survives_crashes_and_keeps_the_rows(tmp_path, capsys):
     out_file = tmp_path / "rows.csv"
     code, out, err = run(capsys, "bench", "--rigor", "quick", "--plugin", "crashing_backends", *_backends(CRASHERS + ["numpy"]),
                          "--shape", "4x3x5x5", "--shape", "4x3", "--op", "train", "--op", "eval", "--repeat", "2",
-                         "--timeout", "3", "--output", str(out_file))
+                         "--timeout", "3", "--seed", "2", "--output", str(out_file))
+    # --seed: the order is random per run, and with some orders both trains crash (and the backend is
+    # dropped) before any eval is reached; seed 2 reaches an eval first
     assert code == 0
     assert "crash-segfault batchnorm train 4x3x5x5 float32 contiguous: crash, worker killed by SIGSEGV (signal 11)" in err
     assert "crash-abort batchnorm train 4x3x5x5 float32 contiguous: crash, worker killed by SIGABRT (signal 6)" in err

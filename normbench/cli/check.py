@@ -136,6 +136,9 @@ def cmd_check(args: argparse.Namespace) -> int:
             return 130
     for warning in known.stale() if known else ():
         print(f"normbench: warning: known-failures {warning}", file=sys.stderr)
+    if not (args.case or args.group or args.dtype):
+        for warning in runner.stale_known_failures(reports, registry):
+            print(f"normbench: warning: {warning}", file=sys.stderr)
     if args.json:
         json.dump(runner.check_json(reports, registry, **run), sys.stdout, indent=2)
         print()

@@ -40,6 +40,12 @@ class CaseSession:
     def __init__(self, backend: Any):
         self.b = backend
         self.comparisons: list[Comparison] = []
+        self.pass_ = ""  # the pass being run: a failure is attributed to it
+
+    def failed_in(self, raised: bool = True) -> tuple[str, ...]:
+        """The passes the case failed in: those of failing comparisons, and the current one if it raised."""
+        passes = [c.pass_ for c in self.comparisons if not c.ok] + ([self.pass_] if raised else [])
+        return tuple(dict.fromkeys(p for p in passes if p))
 
     def native(self, a: np.ndarray | None, dtype: str):
         """A backend array from a private copy: from_numpy may alias its argument (torch.from_numpy,
@@ -111,14 +117,15 @@ def checked(case: Any, passes: tuple[str, ...], session: CaseSession, body: Call
     except Unsupported as exc:
         return CaseResult(case, "unsupported", str(exc), session.comparisons, passes)
     except CaseFailed as exc:
-        return CaseResult(case, "fail", str(exc), session.comparisons, passes)
+        return CaseResult(case, "fail", str(exc), session.comparisons, passes, failed_in=session.failed_in())
     except Exception as exc:  # noqa: BLE001 - the backend's exception is the finding
-        return CaseResult(case, "error", one_line(exc), session.comparisons, passes)
+        return CaseResult(case, "error", one_line(exc), session.comparisons, passes, failed_in=session.failed_in())
     bad = [c for c in session.comparisons if not c.ok]
     if bad:
         worst = max(bad, key=lambda c: c.worst)
         more = f" (+{len(bad) - 1} more outputs)" if len(bad) > 1 else ""
-        return CaseResult(case, "fail", worst.summary() + more, session.comparisons, passes)
+        return CaseResult(case, "fail", worst.summary() + more, session.comparisons, passes,
+                          failed_in=session.failed_in(raised=False))
     return CaseResult(case, "pass", message, session.comparisons, passes)
 
 
@@ -179,6 +186,7 @@ def execute(op_name: str, s: CaseSession, steps: list[Step]) -> str:
     handed: dict[str, tuple] = {}  # step label -> its outputs, where its statistics were checked
     message = ""
     for step in steps:
+        s.pass_ = step.pass_
         fn = s.b.kernel(op_name, step.pass_)
         args, watch = [], []
         for a in step.args:
@@ -244,3 +252,4 @@ def judge(s: CaseSession, o: Out, native: Any, tag: str = "") -> None:
             raise CaseFailed(o.exact_why or f"{name}: must equal its value before the call")
     elif o.ref is not None:
         s.comparisons.append(compare_arrays(name, arr, o.ref, o.dtype, scale=o.scale, cond_err=o.cond_err))
+        s.comparisons[-1].pass_ = s.pass_

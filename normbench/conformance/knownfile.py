@@ -61,7 +61,7 @@ class KnownFailuresFile:
                 except re.error as exc:
                     raise InputError(f"{path}:{number}: bad regular expression {pattern[3:]!r}: {exc}") from None
             reason = parts[2] if len(parts) > 2 else "listed in the known-failures file"
-            out.entries.append(Entry(backend, KnownFailure(pattern, reason), f"{path}:{number}"))
+            out.entries.append(Entry(backend, KnownFailure(pattern, reason, source=f"{path}:{number}"), f"{path}:{number}"))
         return out
 
     def apply(self, backend: str, result: CaseResult) -> CaseResult:
@@ -70,7 +70,7 @@ class KnownFailuresFile:
         self.seen.add(backend)
         match = None
         for i, entry in enumerate(self.entries):
-            if entry.backend == backend and entry.failure.matches(result.case.id):
+            if entry.backend == backend and entry.failure.matches(result.case):
                 self.used.add(i)
                 match = match or entry
         if match is None or result.status in ("xfail", "xpass"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from ..backend import KnownFailure, availability_of
+from ..known import Usage
 from ..compat_v1 import upgrade_check
 from ..dtypes import check_dtype
 from ..errors import InputError
@@ -48,23 +49,25 @@ def select_cases(
     return cases
 
 
-def known_failure(backend: Any, case: Any) -> KnownFailure | None:
+def known_failure(backend: Any, result: CaseResult) -> KnownFailure | None:
+    """The backend's known failure that covers ``result``: its case matches, and a failure lies
+    within the passes the entry names."""
     for kf in getattr(backend, "known_failures", ()) or ():
-        if kf.matches(case.id):
+        if kf.matches(result.case) and (result.status not in FAILING or kf.covers(result.failed_in)):
             return kf
     return None
 
 
 def apply_known(backend: Any, result: CaseResult) -> CaseResult:
     """Turn a listed failure into "xfail" and an unexpected pass of a listed case into "xpass"."""
-    kf = known_failure(backend, result.case)
+    kf = known_failure(backend, result)
     if kf is None:
         return result
     if result.status in FAILING:
         result.status, result.known_reason = "xfail", kf.reason
     elif result.status == "pass":
         result.status, result.known_reason = "xpass", kf.reason
-        result.message = f"listed as a known failure ({kf.reason}) but passes: remove the entry"
+        result.message = f"listed as a known failure{f' ({kf.source})' if kf.source else ''} but passes: remove the entry"
     return result
 
 
@@ -215,6 +218,27 @@ def check_backend_isolated(
         return _run_cases(report, op, cases, run_one, on_result)
     finally:
         iso.close()
+
+
+def stale_known_failures(reports: list[BackendReport], registry: Any) -> list[str]:
+    """Warnings for a backend's own known failures that matched no case it ran, on the ops it ran
+    (call it only when every case ran: a narrowed run leaves entries unmatched by design)."""
+    usage: dict[str, Usage] = {}
+    ops: dict[str, set[str]] = {}
+    for rep in reports:
+        if not rep.available:
+            continue
+        if rep.name not in usage:
+            try:
+                usage[rep.name] = Usage(tuple(getattr(registry.get(rep.name), "known_failures", ()) or ()))
+            except Exception:  # noqa: BLE001 - a backend the registry no longer knows has nothing to warn about
+                continue
+        ops.setdefault(rep.name, set()).add(rep.op)
+        for r in rep.results:
+            if r.status not in ("unsupported", "skipped"):
+                usage[rep.name].note(r.case)
+    return [f"{name}'s known failure {kf.source or kf.case} ({kf.describe()}) matches no case that ran (stale entry?)"
+            for name, u in usage.items() for kf in u.stale(ops[name])]
 
 
 def summary_line(reports: list[BackendReport]) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..backend import eps_kwargs
+from ..conformance.case import CaseRecord, fmt, unique_ids
 from ..conformance.spec import Arg, Out, Raises, Saved, State, Step
 from ..dtypes import HALF_DTYPES, ITEMSIZE, MACHINE_EPS, cast_host, to_layout
 from ..errors import InputError
@@ -188,7 +189,7 @@ def validate_instancenorm(x: Any, weight: Any = None, bias: Any = None, running_
 
 # -- cases ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Case:
+class Case(CaseRecord):
     norm: str
     group: str
     shape: tuple[int, ...]
@@ -221,10 +222,6 @@ class Case:
         return self.norm
 
     @property
-    def rank(self) -> int:
-        return len(self.shape)
-
-    @property
     def G(self) -> int:
         return self.groups or self.shape[1]
 
@@ -244,21 +241,16 @@ class Case:
             return ("train",)
         return ("train", "eval", "backward") if self.running else ("train", "backward")
 
-    @property
-    def id(self) -> str:
-        parts = [
-            "x".join(map(str, self.shape)), self.dtype,
+    def tags(self) -> tuple[str, ...]:
+        return (
             f"G={self.groups}" if self.groups else "",
-            "" if self.pdtype == "same" else f"w={self.pdtype}",
-            "" if self.layout == "contiguous" else self.layout,
             "" if self.dyl == self.layout else f"dy={self.dyl}",
             "" if self.weight else "noweight", "" if self.bias else "nobias",
-            f"running-m={self.momentum:g}" if self.running else "",
-            "" if self.eps == 1e-5 else f"eps={self.eps:g}",
+            f"running-m={fmt(self.momentum)}" if self.running else "",
+            "" if self.eps == 1e-5 else f"eps={fmt(self.eps)}",
             "" if self.data == "normal" else self.data,
             f"bad-{self.bad}" if self.bad else "",
-        ]
-        return f"{self.norm}/{self.group}/" + "-".join(p for p in parts if p)
+        )
 
 
 def all_cases(op: ChanOp) -> list[Case]:
@@ -328,9 +320,7 @@ def all_cases(op: ChanOp) -> list[Case]:
     else:
         cases += [replace(err, shape=(2, 3, 1), bad="spatial"), replace(err, bad="weight"),
                   replace(err, bad="running", running=True)]
-    ids = [c.id for c in cases]
-    assert len(ids) == len(set(ids)), "case ids must be unique"
-    return cases
+    return unique_ids(cases)
 
 
 @dataclass
@@ -346,7 +336,7 @@ class CaseData:
 def make_data(case: Case) -> CaseData:
     """Deterministic host inputs: instances differ in scale and shift, to catch an axis or grouping
     mix-up (interleaved groups normalize to different numbers); special data sits in unit 0."""
-    rng = np.random.default_rng(case.seed + sum(map(ord, case.id)))
+    rng = case.rng()
     shape = case.shape
     n, c = shape[0], shape[1]
     inst = (n, c) + (1,) * (len(shape) - 2)

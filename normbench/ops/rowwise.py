@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..backend import eps_kwargs
+from ..conformance.case import CaseRecord, fmt, unique_ids
 from ..conformance.spec import Arg, Out, Raises, Saved, Step
 from ..dtypes import ITEMSIZE, MACHINE_EPS, cast_host, to_layout
 from ..errors import InputError
@@ -60,7 +61,7 @@ class RowOp:
 
 # -- cases --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Case:
+class Case(CaseRecord):
     norm: str
     group: str
     shape: tuple[int, ...]
@@ -89,10 +90,6 @@ class Case:
         return self.norm
 
     @property
-    def rank(self) -> int:
-        return len(self.shape)
-
-    @property
     def normalized_shape(self) -> tuple[int, ...]:
         return self.shape[self.rank - self.k:]
 
@@ -104,22 +101,16 @@ class Case:
     def passes(self) -> tuple[str, ...]:
         return ("forward",) if self.expect == "error" else PASSES
 
-    @property
-    def id(self) -> str:
-        parts = [
-            "x".join(map(str, self.shape)),
-            self.dtype,
-            "" if self.pdtype == "same" else f"w={self.pdtype}",
-            "" if self.layout == "contiguous" else self.layout,
+    def tags(self) -> tuple[str, ...]:
+        return (
             "" if self.dy_layout == self.layout else f"dy={self.dy_layout}",
             "" if self.k == 1 else f"k={self.k}",
             "" if self.weight else "noweight",
             "nobias" if self.bias is False else "",
-            "" if self.eps == 1e-5 else f"eps={'None' if self.eps is None else format(self.eps, 'g')}",
+            "" if self.eps == 1e-5 else f"eps={fmt(self.eps)}",
             "" if self.data == "normal" else self.data,
             f"bad-{self.bad}" if self.bad else "",
-        ]
-        return f"{self.norm}/{self.group}/" + "-".join(p for p in parts if p)
+        )
 
 
 def all_cases(op: RowOp) -> list[Case]:
@@ -163,9 +154,7 @@ def all_cases(op: RowOp) -> list[Case]:
     cases += [replace(base, group="errors", shape=(4, 8), expect="error", bad="normalized_shape"),
               replace(base, group="errors", shape=(4, 8), expect="error", bad="weight")]
     cases += [replace(base, group="empty", shape=s, expect="empty") for s in ((0, 8), (2, 0, 8))]
-    ids = [c.id for c in cases]
-    assert len(ids) == len(set(ids)), "case ids must be unique"
-    return cases
+    return unique_ids(cases)
 
 
 @dataclass
@@ -177,7 +166,7 @@ class CaseData:
 
 def make_data(case: Case, params: Sequence[str]) -> CaseData:
     """Deterministic host inputs of ``case`` (rows differ in scale and shift, to catch an axis mix-up)."""
-    rng = np.random.default_rng(case.seed + sum(map(ord, case.id)))
+    rng = case.rng()
     rows = math.prod(case.shape[:case.rank - case.k])
     lead = case.shape[:case.rank - case.k] + (1,) * case.k
     x = rng.standard_normal(case.shape)

@@ -16,14 +16,18 @@ import glob
 import math
 import importlib.util
 from importlib.metadata import PackageNotFoundError, version as dist_version
+from pathlib import Path
 
 import numpy as np
 
 import normbench
-from normbench import Availability, Backend, KnownFailure, Support, Unsupported
+from normbench import Availability, Backend, Support, Unsupported, load_known_failures
 from normbench.ops import rowwise
 from normbench.ops.batchnorm import momentum_factor
 from normbench.dtypes import layout_of
+
+#: the defects of PyTorch's kernels that conformance finds, as data (normbench.known)
+KNOWN_FAILURES = Path(__file__).with_name("known_failures.toml")
 
 _TORCH_DTYPES = {"float64": "float64", "float32": "float32", "float16": "float16", "bfloat16": "bfloat16"}
 
@@ -251,90 +255,7 @@ class TorchCPUBackend(_TorchBackend):
     name = "torch-cpu"
     description = "PyTorch ATen CPU kernels (native_batch_norm, native_layer_norm, _fused_rms_norm and their backwards)"
     device = "cpu"
-    known_failures = (
-        KnownFailure(
-            "batchnorm/offset/*x16x16x16-float32-channels_last-offset*",
-            "ATen CPU channels_last batch_norm loses accuracy when |mean| >> std (error grows with size; "
-            "0.07-0.11 in y at 32x64x56x56 over three seeds): an accuracy defect, not rounding (docs/semantics.md)",
-        ),
-        *(
-            KnownFailure(
-                pattern,
-                "ATen CPU's generic-stride backward (3-D channels-last or non-dense bfloat16 input) sums dbias in "
-                "bfloat16 instead of float32: error ~eps_bf16 * sqrt(m) (0.06 at 16x8x64); found by the "
-                "property tests too",
-            )
-            for pattern in (  # with affine only: dbias is what goes wrong
-                r"re:batchnorm/.*/\d+x\d+x\d+-bfloat16-channels_last(?!.*noaffine).*",
-                r"re:batchnorm/.*-bfloat16-strided(?!.*noaffine).*",
-            )
-        ),
-        *(
-            KnownFailure(
-                f"batchnorm/*-{half}-*noaffine-nostats*",
-                f"with no float32 weight or running stats, ATen returns the saved mean/invstd of a {half} "
-                "input in that half dtype, not float32 (docs/semantics.md: saved stats are float32 for half inputs)",
-            )
-            for half in ("float16", "bfloat16")
-        ),
-        *(
-            KnownFailure(
-                pattern,
-                "ATen CPU batch_norm backward (its channels_last and 2-D kernels) reads a non-contiguous weight as if "
-                "it were dense: dx is wrong by O(1) (1.6-1.9 at 4x3x5x6 channels_last and 16x6 float32; rel. error 1), "
-                "dweight and dbias are right; F.batch_norm + autograd with a strided weight fails the same way",
-            )
-            for pattern in ("batchnorm/*-channels_last-*params=strided*", r"re:batchnorm/[a-z]+/\d+x\d+-[a-z0-9]+-.*params=strided.*")
-        ),
-        *(
-            KnownFailure(
-                f"layernorm/*-{half}*",
-                f"ATen CPU native_layer_norm_backward sums dbias (and dweight) of {half} input in the half dtype, "
-                "not float32 (NORM-SEMANTICS: accumulation is float32 for half inputs): dbias off by several ulps "
-                "(0.0096 against float32 accumulation at 4x8x64 float16), up to 1.7e3x the tolerance with float32 "
-                "parameters, where the result is float32 but the sum was not",
-            )
-            for half in ("float16", "bfloat16")
-        ),
-        KnownFailure(  # weight absent, bias present (the id says noweight but not nobias)
-            r"re:groupnorm/.*-noweight(?!-nobias).*",
-            "ATen native_group_norm_backward raises 'tensor does not have a device' when weight is None and dbias is "
-            "requested: F.group_norm(x, G, weight=None, bias=b) cannot be differentiated (autograd fails the same way)",
-        ),
-        KnownFailure(
-            r"re:groupnorm/(offset|constant|property)/.*-(float32|float16|bfloat16)-.*channels_last.*(offset|constant).*",
-            "ATen CPU channels_last group_norm computes the variance in one pass (E[x^2] - E[x]^2 in float32): with "
-            "x = 1e4 + N(0,1) rstd is 329x too large (relative error 329, y off by 1.1e3, dx by 8e6); a constant group "
-            "gets rstd 0.27 off (460x the tolerance), in float16 (float32 parameters) up to 1.05 off (1.8e3x)",
-        ),
-        KnownFailure(
-            r"re:groupnorm/offset/.*-float32-.*offset.*|groupnorm/property/.*-float32-.*",
-            "ATen CPU group_norm (contiguous) loses accuracy when |mean| >> std: rstd relative error 1.3e-4 with "
-            "x = 1e4 + N(0,1) (7.4x the tolerance; ~1000 float32 ulps) where a two-pass variance is off by ~1e-7. "
-            "The property tests hit it on groups of 2 values even at |mean| ~ 5 std (rstd 3e-6 off, 1.5x; 5e-4, 16x, "
-            "with the offset): every float32 property case is listed, since the draw decides",
-        ),
-        KnownFailure(
-            r"re:instancenorm/.*-(float16|bfloat16)(?!-w=float32).*",
-            "ATen instance_norm (batch norm over (1, N*C, *) with repeated parameters) with half parameters rounds "
-            "each instance's dbias/dweight to the half dtype before summing over the batch (autograd's repeat "
-            "backward): dbias off by up to 0.0047 at 4x8x5 float16 (8.9x the tolerance of one rounding of a "
-            "float32 sum); with float32 parameters the sums are exact. Data-dependent: where the extra roundings "
-            "happen to stay within one ulp the case passes (XPASS)",
-        ),
-        KnownFailure(  # half input, float32 bias and running statistics, no weight
-            r"re:instancenorm/.*-(float16|bfloat16)-w=float32-.*noweight-running-.*",
-            "F.instance_norm rejects valid mixed precision: half input with float32 running statistics and a float32 "
-            "bias but no weight raises 'mixed dtype (CPU): expect parameter to have scalar type of Float' (with a "
-            "weight, or without running statistics, the same call works)",
-        ),
-        KnownFailure(  # rows shorter than 1000 (the last size in the id has at most 3 digits)
-            r"re:layernorm/[a-z]+/(\d+x)*\d{1,3}-float32-.*offset.*",
-            "ATen CPU layer_norm's statistics lose accuracy on short rows when |mean| >> std (x = 1e4 + N(0,1)): "
-            "rstd relative error 1.1e-4 at hidden 64 (~900 float32 ulps, 6.5x the tolerance) and 1.4e-3 at "
-            "hidden 2, where a two-pass variance is off by ~1e-7; hidden 8192 takes another path and passes",
-        ),
-    )
+    known_failures = load_known_failures(KNOWN_FAILURES, "torch-cpu")
 
     def environment(self) -> dict:
         env = super().environment()

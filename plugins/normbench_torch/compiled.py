@@ -30,10 +30,10 @@ import sysconfig
 import time
 import types
 
-from normbench import Availability, KnownFailure
+from normbench import Availability, load_known_failures
 from normbench.backend import one_line
 
-from . import _TorchBackend, _torch, _torch_version
+from . import KNOWN_FAILURES, _TorchBackend, _torch, _torch_version
 
 #: the passes compiled: every pass torch-cpu implements
 PASSES = {
@@ -92,33 +92,7 @@ class TorchCompileBackend(_TorchBackend):
     description = ("torch.compile (Inductor C++ codegen, fullgraph, static shapes) of the torch-cpu passes; "
                    "compiled once per configuration, in the warm-up")
     device = "cpu"
-    known_failures: tuple[KnownFailure, ...] = (
-        KnownFailure(
-            r"re:batchnorm/.*-(float16|bfloat16)(-.*)?",
-            "Inductor's batch norm returns the saved mean/invstd of a half input in the half dtype, where eager "
-            "ATen returns float32 (docs/semantics.md): 'save_mean: dtype float16, expected float32' on every half case",
-        ),
-        KnownFailure(
-            r"re:(layernorm|groupnorm|instancenorm)/.*-(float16|bfloat16)-(.*-)?w=float32.*",
-            "Inductor returns the saved mean/rstd of half input with float32 parameters in the half dtype, where "
-            "eager ATen returns float32 (NORM-SEMANTICS): 'mean: dtype float16, expected float32'",
-        ),
-        KnownFailure(
-            r"re:batchnorm/offset/(8|32)x16x16x16-float32-.*offset.*",
-            "Inductor's float32 batch-norm statistics lose accuracy when |mean| >> std (x = 1e4 + N(0,1)): "
-            "save_invstd relative error 1.2e-4 to 3.2e-4 at 8-32x16x16x16 (6.9x-18x the tolerance), either layout",
-        ),
-        KnownFailure(
-            "layernorm/offset/4x8192-float32-offset",
-            "Inductor's float32 layer-norm statistics on rows of 8192 values of 1e4 + N(0,1): rstd relative error "
-            "8.6e-5 (4.9x the tolerance); eager ATen passes this case",
-        ),
-        KnownFailure(
-            "groupnorm/offset/2x8x16x16-float32-G=4-channels_last-offset",
-            "Inductor's channels_last group-norm backward with |mean| >> std (x = 1e4 + N(0,1)): dweight off by "
-            "0.46 (relative 0.026, 4x the tolerance)",
-        ),
-    )
+    known_failures = load_known_failures(KNOWN_FAILURES, "torch-compile")
 
     def __init__(self) -> None:
         self._compiled: dict = {}

@@ -2,8 +2,8 @@
 
 Each case is one scenario run against a backend: ``steps`` training forwards (checking y, the
 saved statistics and the running statistics after every step), then an eval forward with the
-running statistics reached, then a backward from the last step's saved statistics. Case ids are
-stable (``batchnorm/group/...``) so that known-failure entries can name them with fnmatch patterns.
+running statistics reached, then a backward from the last step's saved statistics. Ids are
+rendered by :class:`~normbench.conformance.case.CaseRecord` (``batchnorm/<group>/...``).
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ...conformance.case import CaseRecord, fmt, unique_ids
 from ...dtypes import DTYPES, cast_host, param_dtype, to_layout
 
 
@@ -19,7 +20,7 @@ PASSES: tuple[str, ...] = ("train", "eval", "backward")
 
 
 @dataclass(frozen=True)
-class Case:
+class Case(CaseRecord):
     group: str
     shape: tuple[int, ...]
     dtype: str = "float32"
@@ -44,26 +45,22 @@ class Case:
     train: bool = True
 
     @property
-    def rank(self) -> int:
-        return len(self.shape)
+    def param_dtype(self) -> str:
+        """weight, bias and running statistics: float32 for half inputs (BN-SEMANTICS)."""
+        return param_dtype(self.dtype)
 
-    @property
-    def id(self) -> str:
-        parts = [
-            "x".join(map(str, self.shape)),
-            self.dtype,
-            self.layout if self.rank > 2 else "",
+    def tags(self) -> tuple[str, ...]:
+        return (
             "" if self.affine else "noaffine",
             "" if self.running else "nostats",
-            "" if self.momentum == 0.1 else f"momentum={self.momentum}",
-            "" if self.eps == 1e-5 else f"eps={self.eps:g}",
+            "" if self.momentum == 0.1 else f"momentum={fmt(self.momentum)}",
+            "" if self.eps == 1e-5 else f"eps={fmt(self.eps)}",
             "" if self.data == "normal" else self.data,
             f"dy={self.dy_layout}" if self.dy_layout and self.dy_layout != self.layout else "",
             "params=strided" if self.param_layout == "strided" else "",
             "" if self.train else "evalonly",
             self.label,
-        ]
-        return f"{NAME}/{self.group}/" + "-".join(p for p in parts if p)
+        )
 
     @property
     def op(self) -> str:
@@ -171,9 +168,7 @@ def all_cases() -> list[Case]:
     for shape in ((0, 4), (0, 4, 5, 6)):
         for running in (True, False):
             cases.append(Case("empty", shape, "float32", running=running, expect="empty", steps=1))
-    ids = [c.id for c in cases]
-    assert len(ids) == len(set(ids)), "case ids must be unique"
-    return cases
+    return unique_ids(cases)
 
 
 @dataclass
@@ -191,7 +186,7 @@ class CaseData:
 
 def make_data(case: Case) -> CaseData:
     """Deterministic inputs for ``case``."""
-    rng = np.random.default_rng(case.seed + sum(map(ord, case.id)))
+    rng = case.rng()
     channels = case.shape[1]
     pdt = param_dtype(case.dtype)
 

@@ -35,11 +35,12 @@ from __future__ import annotations
 import functools
 import importlib.util
 from importlib.metadata import PackageNotFoundError, version as dist_version
+from pathlib import Path
 
 import numpy as np
 
 import normbench
-from normbench import Availability, Backend, KnownFailure, Support, Unsupported
+from normbench import Availability, Backend, Support, Unsupported, load_known_failures
 from normbench.ops import rowwise
 from normbench.ops.batchnorm import momentum_factor, unbiased_running_var
 from normbench.ops.channelwise import validate_groupnorm
@@ -63,32 +64,8 @@ def _dist(name: str) -> str:
 
 
 #: found by `normbench check` (flax 0.12.8, jax 0.10.2), with each class's default arguments
-BN_FAILURES = (
-    KnownFailure(
-        r"re:batchnorm/offset/.*-float32-.*",
-        "Flax's default use_fast_variance=True computes the variance in one pass (E[x^2] - E[x]^2): with "
-        "x = 1e4 + N(0,1) in float32, y is off by 650 (2.1e5x the tolerance) and dx by 2e6",
-    ),
-    KnownFailure(
-        "batchnorm/shapes/2x3-float32",
-        "Flax's one-pass variance (use_fast_variance=True) on channels of 2 float32 values: y relative error "
-        "2.6e-4 (4.9x the tolerance)",
-    ),
-)
-ROW_GROUP_FAILURES = (
-    KnownFailure(
-        r"re:layernorm/offset/.*|layernorm/constant/4x96-float32-constant",
-        "Flax LayerNorm's default use_fast_variance=True (one-pass variance): with x = 1e4 + N(0,1) dx is off by "
-        "8e6 in float32 (9e8x the tolerance) and y by 2.7e-4 in float64 on rows of 2 (2e3x); constant rows: dx off "
-        "by 4.0 (33x)",
-    ),
-    KnownFailure(
-        r"re:groupnorm/offset/.*|groupnorm/shapes/16x2-float32-G=1|groupnorm/constant/2x8x6x6-float32-G=4-channels_last-constant",
-        "Flax GroupNorm's default use_fast_variance=True (one-pass variance): x = 1e4 + N(0,1) gives y off by "
-        "1.7e3 in float32 (2.6e5x) and dx 149x the tolerance in float64; groups of 2 values dx 5x; constant "
-        "groups dx 8.7x",
-    ),
-)
+#: the defects of Flax's layers that conformance finds, as data (normbench.known)
+KNOWN_FAILURES = Path(__file__).with_name("known_failures.toml")
 
 
 class _FlaxBackend(Backend):
@@ -186,7 +163,7 @@ class _FlaxBackend(Backend):
 class FlaxLinenBackend(_FlaxBackend):
     name = "flax"
     description = "flax.linen BatchNorm, LayerNorm, GroupNorm, RMSNorm (default arguments), jax.jit per configuration"
-    known_failures = BN_FAILURES + ROW_GROUP_FAILURES
+    known_failures = load_known_failures(KNOWN_FAILURES, "flax")
     ops = {
         "batchnorm": Support(dtypes=DTYPES, layouts={"contiguous", "channels_last"}),
         "layernorm": Support(dtypes=DTYPES, layouts={"contiguous"}),
@@ -349,7 +326,7 @@ class FlaxNnxBackend(_FlaxBackend):
 
     name = "flax-nnx"
     description = "flax.nnx BatchNorm (default arguments), split/merge under jax.jit per configuration"
-    known_failures = BN_FAILURES
+    known_failures = load_known_failures(KNOWN_FAILURES, "flax-nnx")
     ops = {"batchnorm": Support(dtypes=DTYPES, layouts={"contiguous", "channels_last"})}
 
     def _module(self, x, c, eps, momentum, affine, dt, train):

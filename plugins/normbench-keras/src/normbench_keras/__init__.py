@@ -42,11 +42,12 @@ import importlib.util
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version as dist_version
+from pathlib import Path
 
 import numpy as np
 
 import normbench
-from normbench import Availability, Backend, KnownFailure, Support, Unsupported
+from normbench import Availability, Backend, Support, Unsupported, load_known_failures
 from normbench.ops import rowwise
 from normbench.ops.batchnorm import momentum_factor, unbiased_running_var
 from normbench.ops.channelwise import validate_groupnorm
@@ -69,35 +70,15 @@ def _engine_dist(engine: str) -> str:
 
 #: found by `normbench check` (keras 3.15.1; measured on the torch engine unless said): the same
 #: layer code runs on every engine, so most of the list is shared (an engine where a case passes shows XPASS)
-FLOAT64_IN_FLOAT32 = (
-    KnownFailure(
-        r"re:(batchnorm|layernorm|rmsnorm|groupnorm)/.*-float64.*",
-        "On the torch and jax engines Keras computes float64 input in float32 (the tensorflow engine does not): BatchNormalization's compute dtype is "
-        "backend.result_type(float64, 'float32'), which Keras resolves to float32; errors of 2.3e-7 to 2.2e-6 "
-        "(1.1x-6x the float64 tolerance) in y, dx, dweight on ordinary data, 162x on constant channels, "
-        "1.95e6x (y off by 0.26) on LayerNorm rows of two values of 1e4 + N(0,1)",
-    ),
-)
-KNOWN_FAILURES = (
-    KnownFailure(
-        r"re:(batchnorm|groupnorm)/offset/.*",
-        "Keras's moments compute the variance in one pass, E[x^2] - E[x]^2 (keras.src.backend.torch.nn.moments "
-        "says so): with x = 1e4 + N(0,1) the variance cancels to a negative number and every y of the channel or "
-        "group is NaN on the torch engine (float32 and float64); on jax the error stays finite (dweight 1.2x-1.3x)",
-    ),
-    KnownFailure(
-        r"re:batchnorm/shapes/2x3-float32|groupnorm/shapes/(16x2-float32-G=1|64x32x2x2-float32-G=32)",
-        "Keras's one-pass variance on channels or groups of 2-4 float32 values: y relative error 2.6e-4 "
-        "(4.9x the tolerance) at 2x3, dx off by 0.0039 (5.1x) at 16x2 G=1, 1.9x at 64x32x2x2 G=32",
-    ),
-)
+#: the defects of Keras's layers that conformance finds, as data (normbench.known)
+KNOWN_FAILURES = Path(__file__).with_name("known_failures.toml")
 
 
 class KerasBackend(Backend):
     """Keras 3 on one engine (subclasses fix it)."""
 
     engine = ""
-    known_failures = KNOWN_FAILURES
+    known_failures: tuple = ()
     # normbench >= 0.7 marks these timings in its report (older versions ignore the attribute)
     timing_notes = {"*/backward": "backward includes the forward (Keras keeps no saved statistics: the engine's "
                                   "autograd reruns the layer), as in a training step"}
@@ -410,27 +391,21 @@ class KerasBackend(Backend):
 class KerasTorch(KerasBackend):
     name = "keras-torch"
     engine = "torch"
-    known_failures = FLOAT64_IN_FLOAT32 + KNOWN_FAILURES
+    known_failures = load_known_failures(KNOWN_FAILURES, "keras-torch")
     description = "Keras 3 layers on the torch engine (eager, as Keras's torch trainer runs them)"
 
 
 class KerasJax(KerasBackend):
     name = "keras-jax"
     engine = "jax"
-    known_failures = FLOAT64_IN_FLOAT32 + KNOWN_FAILURES
+    known_failures = load_known_failures(KNOWN_FAILURES, "keras-jax")
     description = "Keras 3 layers on the jax engine (stateless_call under jax.jit, as model.fit runs them)"
 
 
 class KerasTensorFlow(KerasBackend):
     name = "keras-tensorflow"
     engine = "tensorflow"
-    known_failures = KNOWN_FAILURES + (
-        KnownFailure(
-            "batchnorm/shapes/16x8x1024-float32-contiguous",
-            "Keras on tensorflow (2.21) sums dweight over 16384 float32 values in float32: off by 1.85e-3 (relative "
-            "7.4e-5, 1.05x the tolerance of a float32 result of a wider sum)",
-        ),
-    )
+    known_failures = load_known_failures(KNOWN_FAILURES, "keras-tensorflow")
     description = "Keras 3 layers on the tensorflow engine (stateless_call under tf.function, as model.fit runs them)"
 
 

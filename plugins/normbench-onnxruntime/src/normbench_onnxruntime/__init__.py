@@ -45,17 +45,21 @@ from __future__ import annotations
 
 import importlib.util
 from importlib.metadata import version as dist_version
+from pathlib import Path
 
 import numpy as np
 
 import normbench
-from normbench import Availability, Backend, KnownFailure, Support, Unsupported
+from normbench import Availability, Backend, Support, Unsupported, load_known_failures
 from normbench.ops.batchnorm import momentum_factor, unbiased_running_var
 
 _ONNX_TYPES = {"float32": 1, "float64": 11}  # onnx.TensorProto.FLOAT / DOUBLE
 OPSET = 15
 LN_OPSET = 17
 GN_OPSET = 21
+
+#: the defects of ONNX Runtime's kernels that conformance finds, as data (normbench.known)
+KNOWN_FAILURES = Path(__file__).with_name("known_failures.toml")
 
 
 class OnnxRuntimeBackend(Backend):
@@ -69,43 +73,7 @@ class OnnxRuntimeBackend(Backend):
            "groupnorm": Support(passes={"forward"}, dtypes={"float64", "float32"}, layouts={"contiguous"}),
            "instancenorm": Support(passes={"train"}, dtypes={"float32"}, layouts={"contiguous"})}
 
-    known_failures = (
-        KnownFailure(
-            r"re:batchnorm/offset/.*-float64-.*offset.*",
-            "ONNX's momentum attribute is float32: in training mode 1 - 0.1 becomes 0.89999998, so float64 running "
-            "statistics of data with |mean| >> std are off by 2.4e-7 relative (running_mean 2.4e-4 off at mean 1e4, "
-            "2.4x the float64 tolerance); y is right",
-        ),
-        KnownFailure(
-            r"re:layernorm/offset/64x2-float32-offset|layernorm/property/.*-float32-.*offset.*",
-            "ONNX Runtime's LayerNormalization (float32 statistics) loses accuracy on short rows when |mean| >> std: "
-            "rstd relative error 2.7e-3 on rows of 2 values of 1e4 + N(0,1) (1.9e-4, 10.6x the tolerance, on the "
-            "property tests' 1x1x1x2 row); rows of 8 and more pass",
-        ),
-        KnownFailure(
-            r"re:groupnorm/(offset|property)/.*-float32-.*offset.*",
-            "ONNX Runtime's GroupNormalization (float32 statistics) computes the variance in one pass without "
-            "clamping it: with x = 1e4 + N(0,1) the variance comes out negative and every y of the group is NaN "
-            "(2x8x16x16, G=4), or wrong by 111 (a group of 2 values, found by the property tests)",
-        ),
-        KnownFailure(
-            r"re:groupnorm/offset/16x2-float64-.*|groupnorm/property/.*-float64-.*offset.*",
-            "ONNX Runtime's GroupNormalization with float64 statistics (stash_type=double) still computes the "
-            "variance in one pass: with x = 1e4 + N(0,1) in groups of 2, y is off by 1.3e-5 (32x the tolerance; a "
-            "two-pass float64 variance is exact to ~1e-12); groups of 512 stay within it (~1e-7 off)",
-        ),
-        KnownFailure(  # every float32 property case: tiny random groups hit it often
-            r"re:groupnorm/shapes/16x2-float32-G=1|groupnorm/property/.*-float32-.*",
-            "ONNX Runtime's GroupNormalization computes float32 statistics in one pass (E[x^2] - E[x]^2): groups of 2 "
-            "values with |mean| ~ std lose 1e-4 relative accuracy in y (8.9e-5 off at 16x2, G=1: 2.7x the tolerance; "
-            "8.7x on a 2x2 group found by the property tests). Data-dependent: large groups of centred data pass",
-        ),
-        KnownFailure(
-            "groupnorm/shapes/1x4x131072-float32-G=1",
-            "ONNX Runtime's GroupNormalization sums a group of 524288 float32 values in float32: y off by 4.5e-5 "
-            "(1.7x the tolerance; a float64 or pairwise sum is exact to rounding)",
-        ),
-    )
+    known_failures = load_known_failures(KNOWN_FAILURES, "onnxruntime")
 
     def __init__(self) -> None:
         self._sessions: dict = {}
