@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import memory
+from . import memory, records
 from .backend import Backend, safe_call, timing_note, why_unsupported
 from .errors import Unsupported
 from .opinfo import OpInfo, format_shape
@@ -68,25 +68,9 @@ RIGORS = {
     "rigorous": Rigor("rigorous", 6, 10, 0.4),
 }
 
-#: columns of every row; the axes of the row's op (OpInfo.axes) follow "shape". The spread
-#: (quartiles, ``dispersion`` = IQR / median, ``unstable``) is :func:`normbench.stats.summarize`'s;
-#: ``samples_s`` holds the raw samples (a list in JSON, space-separated in CSV) for intervals and
-#: ``normbench compare``; ``load_before``/``load_after`` are the 1-minute load average around it;
-#: ``note`` is what the timing includes beyond the pass, as the backend declares it (Backend.timing_notes);
-#: ``memory_policy`` and ``faults_per_call`` (minor page faults per call) say what allocation cost;
-#: ``contended`` (a process could not get its samples uncontended), ``set_aside`` (samples taken while
-#: descheduled: re-taken, or kept in a contended row), ``wait_fraction`` (run delay / wall), ``cpu_fraction`` (CPU / wall), ``runnable_tasks``
-#: (on the machine, this worker's own threads included) and ``steal_fraction`` (medians over
-#: processes) say what else ran; ``process_n`` the samples each
-#: process gave, in order (``samples_s`` is their concatenation), ``processes`` their number.
-COLUMNS = [
-    "norm", "backend", "op", "dtype", "layout", "shape", "threads",
-    "median_s", "q1_s", "q3_s", "min_s", "max_s", "n_samples", "dispersion", "unstable", "repeat", "number",
-    "bytes", "gbps", "copy_gbps", "floor_fraction", "compile_s", "load_before", "load_after",
-    "memory_policy", "faults_per_call", "contended", "set_aside", "wait_fraction", "cpu_fraction", "runnable_tasks",
-    "steal_fraction", "process_dispersion", "processes",
-    "machine", "cpu", "backend_version", "device", "timestamp", "run_id", "note", "samples_s", "process_n",
-]
+#: columns of every row, declared with their types and meanings in :class:`normbench.records.Measurement`
+#: (the axes of the row's op, OpInfo.axes, follow "shape")
+COLUMNS = records.COLUMNS
 
 
 def columns_for(rows: list[dict[str, Any]]) -> list[str]:
@@ -265,7 +249,8 @@ def _minor_faults() -> int:
 def _row(op: OpInfo, pass_: str, shape, dtype: str, layout: str, backend: str, procs: list[dict[str, Any]], *,
          threads: int | None, asked_threads: int | None, machine: dict, run_id: str, policy: str,
          facts: dict | None = None) -> dict[str, Any]:
-    """One row (see :data:`COLUMNS`) from the per-process results of one (configuration, backend)."""
+    """One row (a :class:`~normbench.records.Measurement`, flat) from the per-process results of one
+    (configuration, backend)."""
     facts = facts or {}
     samples = [s for p in procs for s in p["samples"]]
     spread = summarize(samples, [len(p["samples"]) for p in procs])
@@ -280,22 +265,21 @@ def _row(op: OpInfo, pass_: str, shape, dtype: str, layout: str, backend: str, p
         return statistics.median(vals) if vals else None
 
     env = facts.get("environment", {})
-    return {
-        "norm": op.name, "backend": backend, "op": pass_, "dtype": dtype, "layout": layout,
-        "shape": format_shape(shape), **op.axes_of(shape), "threads": threads if threads is not None else "",
-        **spread, "repeat": len(samples), "number": int(statistics.median(p["number"] for p in procs)),
-        "bytes": nbytes, "gbps": gbps, "copy_gbps": copy, "floor_fraction": gbps / copy,
-        "compile_s": procs[0]["compile_s"], "load_before": procs[0].get("load"), "load_after": procs[-1].get("load_after"),
-        "memory_policy": policy, "faults_per_call": med("faults_per_call"),
-        "contended": any(p["contended"] for p in procs), "set_aside": sum(p["set_aside"] for p in procs),
-        "wait_fraction": med("wait_fraction"), "cpu_fraction": med("cpu_fraction"),
-        "runnable_tasks": med("runnable_tasks"), "steal_fraction": med("steal_fraction"),
-        "machine": machine["machine"], "cpu": machine["cpu"],
-        "backend_version": facts.get("version", ""), "device": env.get("device_name", env.get("device", "cpu")),
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "run_id": run_id,
-        "note": procs[0].get("note", ""), "samples_s": samples,
-        "process_n": [len(p["samples"]) for p in procs],
-    }
+    return records.Measurement(
+        norm=op.name, backend=backend, op=pass_, dtype=dtype, layout=layout, shape=format_shape(shape),
+        axes=dict(op.axes_of(shape)), threads=threads if threads is not None else "",
+        **spread, repeat=len(samples), number=int(statistics.median(p["number"] for p in procs)),
+        bytes=nbytes, gbps=gbps, copy_gbps=copy, floor_fraction=gbps / copy,
+        compile_s=procs[0]["compile_s"], load_before=procs[0].get("load"), load_after=procs[-1].get("load_after"),
+        memory_policy=policy, faults_per_call=med("faults_per_call"),
+        contended=any(p["contended"] for p in procs), set_aside=sum(p["set_aside"] for p in procs),
+        wait_fraction=med("wait_fraction"), cpu_fraction=med("cpu_fraction"),
+        runnable_tasks=med("runnable_tasks"), steal_fraction=med("steal_fraction"),
+        machine=machine["machine"], cpu=machine["cpu"],
+        backend_version=facts.get("version", ""), device=env.get("device_name", env.get("device", "cpu")),
+        timestamp=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), run_id=run_id,
+        note=procs[0].get("note", ""), samples_s=samples, process_n=[len(p["samples"]) for p in procs],
+    ).as_row()
 
 
 def measure(

@@ -12,24 +12,16 @@ samples says so.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .runinfo import BENCH_SCHEMA
+from .records import BENCH_SCHEMA, Measurement, RunHeader
 
 
-def _samples_from_cell(v: Any) -> list[float]:
-    if isinstance(v, list):
-        return [float(x) for x in v]
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
-        return []
-    return [float(x) for x in str(v).split()]
-
-
-def read(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(rows, run headers) of a bench file; each row's ``samples_s`` is a list (empty if not recorded)."""
+def read(path: Path) -> tuple[list[dict[str, Any]], list[RunHeader]]:
+    """(rows, run headers) of a bench file, each row parsed through :class:`Measurement` (so its
+    ``samples_s`` is a list, empty if not recorded) and given back as a flat row."""
     import pandas as pd
 
     path = Path(path)
@@ -48,19 +40,26 @@ def read(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             raise InputError(f"{path} is not JSON ({exc})") from None
         if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
             raise InputError(f"{path} is not a normbench bench JSON file (no 'rows')")
-        rows, runs = data["rows"], list(data.get("runs", []))
+        version = data.get("normbench_bench", BENCH_SCHEMA)
+        if not isinstance(version, int) or version > BENCH_SCHEMA:
+            raise InputError(f"{path}: bench file schema {version!r} is newer than this normbench reads "
+                             f"(up to {BENCH_SCHEMA}); upgrade normbench")
+        rows = data["rows"]
+        runs = [RunHeader.from_dict(h, f"{path}, run {i}") for i, h in enumerate(data.get("runs") or [], start=1)]
     else:
         raise InputError(f"unknown results file type {path.name!r}; expected .csv or .json")
-    for r in rows:
-        if "samples_s" in r:
-            r["samples_s"] = _samples_from_cell(r["samples_s"])
-        if "process_n" in r:
-            r["process_n"] = [int(k) for k in _samples_from_cell(r["process_n"])]
-    return rows, runs
+    if rows and not any("norm" in r for r in rows):
+        from .compat_v1 import upgrade_bench_rows
+
+        rows = upgrade_bench_rows(rows)  # written by normbench 0.1, before ops
+    return [Measurement.from_row(r, f"{path}, row {i}").as_row() for i, r in enumerate(rows, start=1)], runs
 
 
-def write(path: Path, rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> None:
-    """Replace ``path`` with every row so far (atomically: the file is always complete and valid)."""
+def write(path: Path, rows: list[dict[str, Any]], runs: list[RunHeader | dict[str, Any]]) -> None:
+    """Replace ``path`` with every row so far (atomically: the file is always complete and valid);
+    a header given as a dict is checked as a :class:`RunHeader` first."""
+    runs = [h if isinstance(h, RunHeader) else RunHeader.from_dict(h, f"{path}: run {i}")
+            for i, h in enumerate(runs, start=1)]
     import pandas as pd
 
     from .bench import columns_for
@@ -76,4 +75,5 @@ def write(path: Path, rows: list[dict[str, Any]], runs: list[dict[str, Any]]) ->
         atomic_write(path, df.to_csv(index=False))
     else:
         records = json.loads(df.to_json(orient="records"))  # NaN -> null, numpy types -> JSON
-        atomic_write(path, json.dumps({"normbench_bench": BENCH_SCHEMA, "runs": runs, "rows": records}, indent=1))
+        atomic_write(path, json.dumps({"normbench_bench": BENCH_SCHEMA, "runs": [h.as_dict() for h in runs],
+                                             "rows": records}, indent=1))

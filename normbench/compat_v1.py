@@ -152,11 +152,9 @@ class V1Backend(Backend):
 __all__ = ["Capabilities", "OPS", "V1Backend", "is_v1", "momentum_factor"]
 
 
-def upgrade_bench_rows(df):
+def upgrade_bench_rows(rows: list[dict]) -> list[dict]:
     """Bench rows written by normbench 0.1 (no ``norm`` column): they are all batch norm."""
-    df = df.copy()
-    df.insert(0, "norm", OP)
-    return df
+    return [{"norm": OP, **r} for r in rows]
 
 
 def upgrade_check(data: dict) -> dict:

@@ -25,6 +25,7 @@ import pandas as pd
 from .bench import COLUMNS
 from .errors import InputError
 from .opinfo import OpInfo, format_shape, rank_of
+from .records import RunHeader
 from .results import FAILING, NOTABLE, group_cell
 from .stats import UNSTABLE
 from .tables import markdown
@@ -59,13 +60,8 @@ def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo], runs: list | None =
         if runs is not None:
             runs += headers
         df = pd.DataFrame(rows)
-        if "norm" not in df.columns and not df.empty:
-            from .compat_v1 import upgrade_bench_rows
-
-            df = upgrade_bench_rows(df)  # written by normbench 0.1, before ops
-        missing = {"norm", "backend", "op", "shape", "median_s"} - set(df.columns)
-        if missing and not df.empty:
-            raise InputError(f"{path} lacks the columns {', '.join(sorted(missing))}: not a normbench bench file")
+        if not df.empty and df["median_s"].isna().all():
+            raise InputError(f"{path} has no timings (median_s): not a normbench bench file")
         df["source"] = f"bench:{path.name}"
         df["commit"] = ""
         # rows of normbench 0.4 and older carry no run id: each file is then one run
@@ -351,7 +347,7 @@ def _with_order(s: pd.DataFrame) -> tuple[pd.DataFrame, int, bool]:
 
 def write_report(
     df: pd.DataFrame, out_dir: Path, ops: Sequence[OpInfo], *, baseline: str | None = "torch-cpu",
-    check: dict | None = None, runs: list[dict] | None = None, title: str = "normbench report", plots: bool = True,
+    check: dict | None = None, runs: list[RunHeader] | None = None, title: str = "normbench report", plots: bool = True,
 ) -> Path:
     """Write ``out_dir/README.md`` (and PNGs). ``baseline=None``: torch-cpu if it was measured, else no speed-ups."""
     out_dir = Path(out_dir)
@@ -556,19 +552,17 @@ def _failure_list(check: dict) -> list[str]:
     return lines
 
 
-def _runs_section(df: pd.DataFrame, runs: list[dict] | None) -> list[str]:
+def _runs_section(df: pd.DataFrame, runs: list[RunHeader] | None) -> list[str]:
     """Each run's header (machine facts, versions, settings), and the threads each backend ran with."""
     lines = ["## Runs and machines", ""]
     for h in runs or []:
-        m = h.get("machine", {})
-        facts = [["run id", h.get("run_id", "")], ["started / ended", f"{h.get('started', '')} / {h.get('ended', '')}"],
-                 ["normbench", f"{h.get('normbench_version', '')} {h.get('git_commit', '')}".strip()],
-                 ["command", f"`{h.get('command', '')}`"]]
-        facts += [[k, v] for k, v in m.items() if v not in ("", None)]
-        facts += [[f"env {k}", v] for k, v in (h.get("environment_variables") or {}).items()]
+        facts = [["run id", h.run_id], ["started / ended", f"{h.started} / {h.ended}"],
+                 ["normbench", f"{h.normbench_version} {h.git_commit}".strip()], ["command", f"`{h.command}`"]]
+        facts += [[k, v] for k, v in h.machine.items() if v not in ("", None)]
+        facts += [[f"env {k}", v] for k, v in h.environment_variables.items()]
         facts += [[f"backend {k}", f"{v.get('version', '')}, threads {v.get('threads', '')}"]
-                  for k, v in (h.get("backends") or {}).items()]
-        lines += [f"### run {h.get('run_id', '')}", "", markdown(["", ""], facts), ""]
+                  for k, v in h.backends.items()]
+        lines += [f"### run {h.run_id}", "", markdown(["", ""], facts), ""]
     if "machine" in df:
         cols = [c for c in ("machine", "run", "cpu", "backend", "threads") if c in df]
         m = df[cols].astype(object).fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()

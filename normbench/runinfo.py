@@ -18,9 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-#: version of the bench file layout: 3 = header per run ("runs"), raw samples and spread per row;
-#: 4 = samples per process (``process_n``), memory policy, page faults and contention per row
-BENCH_SCHEMA = 4
+from .records import BENCH_SCHEMA, RunHeader  # noqa: F401 - BENCH_SCHEMA: its old home
 #: environment variables that change timings (thread pools, JIT, Keras's engine)
 ENV_PREFIXES = ("OMP_", "MKL_", "NUMBA_", "OPENBLAS_", "KMP_", "GOMP_", "TORCH_", "NORMBENCH_", "MALLOC_")
 ENV_NAMES = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "GLIBC_TUNABLES", "LD_PRELOAD")
@@ -116,17 +114,12 @@ def git_commit() -> str:
 
 
 def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None, ended: str = "",
-           schema: int = BENCH_SCHEMA, protocol: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The header of one run (see the module docstring)."""
+           schema: int = BENCH_SCHEMA, protocol: dict[str, Any] | None = None) -> RunHeader:
+    """The header of one run (see the module docstring). ``backends`` is kept as the caller's own
+    dict (not a copy): bench fills it in as backends are measured."""
     from . import __version__
 
-    return {
-        "schema": schema, "run_id": run_id, "started": started, "ended": ended or now(),
-        "normbench_version": __version__, "git_commit": git_commit(),
-        "command": shlex.join(_command or sys.argv),
-        "machine": machine_facts(), "environment_variables": env_vars(),
-        # the timing protocol: rigor (processes, samples, budget), memory policy, seed
-        **({"protocol": protocol} if protocol else {}),
-        # the caller's own dict (not a copy): bench fills it in as backends are measured
-        "backends": backends if backends is not None else {},
-    }
+    return RunHeader(run_id=run_id, started=started, ended=ended or now(), schema=schema,
+                     normbench_version=__version__, git_commit=git_commit(), command=shlex.join(_command or sys.argv),
+                     machine=machine_facts(), environment_variables=env_vars(), protocol=protocol or None,
+                     backends=backends if backends is not None else {})

@@ -168,7 +168,7 @@ def test_two_runs_of_one_machine_stay_apart(tmp_path):
                     [{"run_id": "run-b"}])
     runs = []
     df = report.load_bench([a, b], OPS, runs)
-    assert [r["run_id"] for r in runs] == ["run-a", "run-b"]
+    assert [r.run_id for r in runs] == ["run-a", "run-b"]
     text = report.write_report(df, tmp_path / "rep", OPS, runs=runs, plots=False).read_text()
     summary = text.split("## Summary")[1].split("## batchnorm")[0]
     # never merged into one median: one run says 2x faster, the other 2x slower (samples carry 1% noise)

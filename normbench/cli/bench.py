@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -210,7 +211,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         common.wait_for_idle(args.wait_idle)
 
         def save(rows):
-            benchfile.write(args.output, kept + rows, kept_runs + [{**head, "ended": runinfo.now()}])
+            benchfile.write(args.output, kept + rows, kept_runs + [dataclasses.replace(head, ended=runinfo.now())])
 
         try:
             rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,

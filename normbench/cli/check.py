@@ -111,9 +111,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if done:
         print(f"resuming: {len(done)} finished (backend, op) results kept from {args.output}", file=sys.stderr)
 
+    from ..records import CHECK_SCHEMA
     from ..runinfo import header, new_run_id, now
 
-    run = {"run": header(new_run_id(), now(), schema=3)}  # once: it runs git and reads /proc
+    run = {"run": header(new_run_id(), now(), schema=CHECK_SCHEMA)}  # once: it runs git and reads /proc
 
     def save(reports):
         if args.output:

@@ -48,7 +48,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if not default.is_dir():
             raise InputError(f"nothing to report: give --input FILE (from normbench bench) or run asv first ({default} does not exist)")
         args.asv = str(default)
-    runs: list[dict] = []
+    runs: list = []  # RunHeader of every input file's runs
     frames = [report.load_bench(args.input, ops, runs)]
     if args.asv is not None:
         frames.append(report.load_asv(Path(args.asv) if args.asv else asv_results_dir(), ops))

@@ -7,12 +7,14 @@ going refuses (a lock).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
 from pathlib import Path
 
 from ..errors import InputError
+from ..records import CHECK_SCHEMA
 from ..runinfo import usable_cores
 from . import common
 
@@ -101,7 +103,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
                                             else f"unavailable ({rep.reason})"))
-    check = runner.check_json(reports, registry, run={**head, "schema": 3})
+    check = runner.check_json(reports, registry, run=dataclasses.replace(head, schema=CHECK_SCHEMA))
     (out / "check.json").write_text(json.dumps(check, indent=1))
     print(check["summary"])
 
@@ -116,7 +118,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
                                     scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
                                     plugins=tuple(args.plugin), seed=args.seed)
     progress.done()
-    runs = [{**head, "ended": runinfo.now()}]
+    runs = [dataclasses.replace(head, ended=runinfo.now())]
     benchfile.write(out / "bench.json", bench_rows, runs)  # canonical: header, rows, raw samples
     benchfile.write(out / "bench.csv", bench_rows, runs)  # flat export
     errors = [s for s in skipped if ": unsupported (" not in s and ": unavailable (" not in s]

@@ -5,6 +5,7 @@ verdicts. Op-agnostic: cases, and how each is run, come from the op's :class:`Op
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import threading
@@ -15,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..backend import KnownFailure, availability_of
 from ..known import Usage
+from ..records import CHECK_SCHEMA, RunHeader
 from ..compat_v1 import upgrade_check
 from ..dtypes import check_dtype
 from ..errors import InputError
@@ -261,7 +263,7 @@ def summary_line(reports: list[BackendReport]) -> str:
     return text
 
 
-def check_json(reports: list[BackendReport], registry: Any, *, run: dict[str, Any] | None = None) -> dict[str, Any]:
+def check_json(reports: list[BackendReport], registry: Any, *, run: RunHeader | None = None) -> dict[str, Any]:
     """The ``check --json`` document: a run header (``run``: :func:`normbench.runinfo.header`, made
     once per command; a new one when None), then results keyed by op (norm), then by backend (each
     with the version of the implementation behind it)."""
@@ -278,10 +280,10 @@ def check_json(reports: list[BackendReport], registry: Any, *, run: dict[str, An
         except Exception:  # noqa: BLE001 - a backend the registry no longer knows: no version to give
             entry["version"] = ""
         norms.setdefault(rep.op, {"backends": []})["backends"].append(entry)
-    run = run or header(new_run_id(), now(), schema=3)
+    run = run or header(new_run_id(), now(), schema=CHECK_SCHEMA)
     return {
-        "normbench_check": 3,
-        "run": {**run, "ended": now(), "backends": versions},
+        "normbench_check": CHECK_SCHEMA,
+        "run": dataclasses.replace(run, ended=now(), backends=versions).as_dict(),
         "summary": summary_line(reports),
         "problems": [str(p) for p in registry.problems],
         "notices": list(registry.notices),

@@ -1,0 +1,214 @@
+"""Typed records of what a run writes: its header, and one measurement (a bench row).
+
+Each field is declared once, here, with its type and meaning; the bench file's JSON is these
+records serialized under a version (``normbench_bench``, :data:`BENCH_SCHEMA`), and reading a
+file parses every header and row back through them. A file from a newer normbench, a row missing
+what identifies it, or a value of the wrong type is refused in one line naming the file and the
+row. Files of older schemas load, with the columns they lack left empty.
+
+Rows travel as flat dicts (:meth:`Measurement.as_row`) where pandas takes them: tables, reports,
+``compare``. The record, not the dict, is what bench makes and what a file is checked against.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import InputError
+
+#: version of the bench file layout: 3 = header per run ("runs"), raw samples and spread per row;
+#: 4 = samples per process (``process_n``), memory policy, page faults and contention per row
+BENCH_SCHEMA = 4
+#: version of ``check --json``
+CHECK_SCHEMA = 3
+
+
+@dataclass
+class RunHeader:
+    """One run: what made it and where (README, "What a result file says about its run")."""
+
+    run_id: str
+    started: str = ""
+    ended: str = ""
+    schema: int = BENCH_SCHEMA
+    normbench_version: str = ""
+    git_commit: str = ""
+    command: str = ""
+    machine: dict[str, Any] = field(default_factory=dict)
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    #: the timing protocol: rigor (processes, samples, budget), memory policy, seed (bench runs only)
+    protocol: dict[str, Any] | None = None
+    #: backend name -> version, environment, threads, memory policy; bench fills it in as it goes
+    backends: dict[str, dict] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if out["protocol"] is None:
+            del out["protocol"]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "run header") -> "RunHeader":
+        if not isinstance(d, Mapping):
+            raise InputError(f"{where}: a run header must be an object, got {type(d).__name__}")
+        if not d.get("run_id"):
+            raise InputError(f"{where}: the run header has no run_id")
+        schema = d.get("schema", BENCH_SCHEMA)
+        if not isinstance(schema, int) or schema > max(BENCH_SCHEMA, CHECK_SCHEMA):
+            raise InputError(f"{where}: run header schema {schema!r} is newer than this normbench reads "
+                             f"(up to {BENCH_SCHEMA}); upgrade normbench")
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        for name in ("machine", "environment_variables", "backends"):
+            if values.get(name) is None:
+                values[name] = {}
+            elif not isinstance(values[name], Mapping):
+                raise InputError(f"{where}: {name!r} must be an object, got {type(values[name]).__name__}")
+        return cls(**values)
+
+
+def _num(v: Any) -> float | None:
+    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return float(v)
+
+
+def _samples(v: Any) -> list[float]:
+    """A sample list from JSON (a list) or CSV (a space-separated cell)."""
+    if isinstance(v, list):
+        return [float(x) for x in v]
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
+        return []
+    return [float(x) for x in str(v).split()]
+
+
+@dataclass
+class Measurement:
+    """One (configuration, backend) of a bench run: the samples of every process and what they
+    summarize to, the bandwidth floor, and what else ran (bench.py's module doc, "the protocol")."""
+
+    norm: str
+    backend: str
+    op: str  # the pass
+    shape: str
+    dtype: str = ""
+    layout: str = ""
+    threads: int | str = ""
+    median_s: float | None = None
+    q1_s: float | None = None
+    q3_s: float | None = None
+    min_s: float | None = None
+    max_s: float | None = None
+    n_samples: int | None = None
+    #: IQR / median of all samples
+    dispersion: float | None = None
+    unstable: bool | None = None
+    repeat: int | None = None
+    #: calls per sample
+    number: int | None = None
+    bytes: int | None = None
+    gbps: float | None = None
+    #: a memory copy of the same bytes with the same threads, in the same run
+    copy_gbps: float | None = None
+    floor_fraction: float | None = None
+    #: untimed preparation (JIT compilation, data, warm-up)
+    compile_s: float | None = None
+    #: 1-minute load average around the row
+    load_before: float | None = None
+    load_after: float | None = None
+    memory_policy: str | None = None
+    #: minor page faults per call: what allocation cost
+    faults_per_call: float | None = None
+    #: a process could not get its samples uncontended
+    contended: bool | None = None
+    #: samples taken while descheduled: re-taken, or kept in a contended row
+    set_aside: int | None = None
+    wait_fraction: float | None = None
+    cpu_fraction: float | None = None
+    runnable_tasks: float | None = None
+    steal_fraction: float | None = None
+    process_dispersion: float | None = None
+    processes: int | None = None
+    machine: str = ""
+    cpu: str = ""
+    backend_version: str = ""
+    device: str = ""
+    timestamp: str = ""
+    run_id: str = ""
+    #: what the timing includes beyond the pass, as the backend declares it (Backend.timing_notes)
+    note: str = ""
+    #: every sample (seconds), process after process
+    samples_s: list[float] = field(default_factory=list)
+    #: samples each process gave, in order
+    process_n: list[int] = field(default_factory=list)
+    #: the op's axes of the shape (batch, channels, hidden...), written after "shape"
+    axes: dict[str, int] = field(default_factory=dict)
+
+    def as_row(self) -> dict[str, Any]:
+        """The flat row: :data:`COLUMNS`, with the axes after "shape"."""
+        out: dict[str, Any] = {}
+        for name in COLUMNS:
+            out[name] = getattr(self, name)
+            if name == "shape":
+                out.update(self.axes)
+        return out
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], where: str = "row") -> "Measurement":
+        """Parse a row read from a bench file (JSON or CSV); unknown columns are the op's axes."""
+        missing = [k for k in IDENTITY if row.get(k) in (None, "") or (isinstance(row.get(k), float) and math.isnan(row[k]))]
+        if missing:
+            raise InputError(f"{where}: no {missing[0]!r} (a bench row needs {', '.join(IDENTITY)})")
+        values: dict[str, Any] = {}
+        axes: dict[str, int] = {}
+        for k, v in row.items():
+            if k in _KINDS:
+                try:
+                    values[k] = _KINDS[k](v)
+                except (TypeError, ValueError):
+                    raise InputError(f"{where}: {k} = {v!r} is not {_KIND_NAMES.get(_KINDS[k], 'valid')}") from None
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v):
+                axes[k] = int(v)
+        return cls(**values, axes=axes)
+
+
+def _int(v: Any) -> int | None:
+    n = _num(v)
+    return None if n is None else int(n)
+
+
+def _bool(v: Any) -> bool | None:
+    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, str):
+        if v.lower() not in ("true", "false"):
+            raise ValueError(v)
+        return v.lower() == "true"
+    return bool(v)
+
+
+def _str(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _threads(v: Any) -> int | str:
+    n = _num(v) if not isinstance(v, str) or v.strip() else None
+    return "" if n is None else int(n)
+
+
+#: the columns of a row, in order (the axes follow "shape")
+COLUMNS = ["norm", "backend", "op", "dtype", "layout", "shape"] + [
+    f.name for f in dataclasses.fields(Measurement) if f.name not in ("norm", "backend", "op", "dtype", "layout", "shape",
+                                                                       "axes")]
+#: what a row cannot lack
+IDENTITY = ("norm", "backend", "op", "shape")
+_KINDS = {f.name: {"float | None": _num, "int | None": _int, "bool | None": _bool, "str": _str,
+                   "str | None": lambda v: _str(v) or None, "list[float]": _samples,
+                   "list[int]": lambda v: [int(x) for x in _samples(v)], "int | str": _threads}[f.type]
+          for f in dataclasses.fields(Measurement) if f.name != "axes"}
+_KIND_NAMES = {_num: "a number", _int: "an integer", _bool: "true or false", _samples: "a list of numbers",
+               _threads: "a thread count"}

@@ -1,0 +1,64 @@
+"""Typed records: a run header and a measurement, serialized as versioned JSON and parsed back."""
+import dataclasses
+import json
+
+import pytest
+
+from normbench import benchfile
+from normbench.cli import main
+from normbench.errors import InputError
+from normbench.records import BENCH_SCHEMA, COLUMNS, Measurement, RunHeader
+from normbench.runinfo import header, new_run_id, now
+
+
+def _measurement(**extra):
+    return Measurement(norm="layernorm", backend="numpy", op="forward", dtype="float32", layout="contiguous",
+                       shape="64x256", axes={"rows": 64, "hidden": 256}, threads=1, median_s=2e-4, q1_s=1.9e-4,
+                       q3_s=2.1e-4, n_samples=4, unstable=False, contended=False, processes=2,
+                       samples_s=[1.9e-4, 2e-4, 2e-4, 2.1e-4], process_n=[2, 2], run_id="r1", **extra)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_a_measurement_and_its_header_survive_a_file(tmp_path, suffix):
+    m = _measurement()
+    head = header("r1", now(), protocol={"rigor": "quick"})
+    path = tmp_path / f"bench{suffix}"
+    benchfile.write(path, [m.as_row()], [head])
+    (row,), runs = benchfile.read(path)
+    assert Measurement.from_row(row) == m
+    assert list(row)[:8] == ["norm", "backend", "op", "dtype", "layout", "shape", "rows", "hidden"]
+    if suffix == ".json":
+        assert json.loads(path.read_text())["normbench_bench"] == BENCH_SCHEMA
+        (again,) = runs
+        assert again == head and again.protocol == {"rigor": "quick"} and again.machine == head.machine
+    else:
+        assert runs == []  # CSV is the flat export: headers live in JSON only
+
+
+def test_the_header_is_a_typed_record():
+    head = header(new_run_id(), now())
+    assert isinstance(head, RunHeader) and head.normbench_version and head.machine["cpu"]
+    d = head.as_dict()
+    assert "protocol" not in d and d["schema"] == BENCH_SCHEMA
+    assert RunHeader.from_dict(d) == head
+    assert set(COLUMNS) == {f.name for f in dataclasses.fields(Measurement)} - {"axes"}
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"normbench_bench": 99, "rows": []}, "bench file schema 99 is newer than this normbench reads (up to 4)"),
+    ({"rows": [{"norm": "batchnorm", "backend": "numpy", "op": "train", "shape": "2x8", "median_s": "fast"}]},
+     "row 1: median_s = 'fast' is not a number"),
+    ({"rows": [{"norm": "batchnorm", "op": "train", "shape": "2x8"}]}, "row 1: no 'backend'"),
+    ({"rows": [], "runs": [{"started": "x"}]}, "run 1: the run header has no run_id"),
+    ({"rows": [], "runs": [{"run_id": "r", "machine": "mine"}]}, "run 1: 'machine' must be an object"),
+    ({"rows": [{"norm": "batchnorm", "backend": "numpy", "op": "train", "shape": "2x8", "unstable": "maybe"}]},
+     "row 1: unstable = 'maybe' is not true or false"),
+])
+def test_a_file_that_is_not_what_it_claims_is_refused_in_one_line(tmp_path, capsys, data, message):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        benchfile.read(path)
+    assert main(["report", "--input", str(path), "--output", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
