@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar, Mapping
 import numpy as np
 
 from .dtypes import DTYPES, dtype_name
+from .errors import shadowing_note
 from .known import KnownFailure, load_known_failures
 
 #: Version of this contract. A backend states the version it was written against in
@@ -260,7 +261,7 @@ def one_line(exc: BaseException) -> str:
     first = lines[0] if lines else ""
     if len(first) > 300:  # some libraries put a whole dispatch table on one line
         first = first[:297] + "..."
-    return f"{type(exc).__name__}: {first}".rstrip(": ")
+    return f"{type(exc).__name__}: {first}".rstrip(": ") + shadowing_note()
 
 
 REQUIRED_ATTRS = ("name", "availability", "from_numpy", "to_numpy", "synchronize")

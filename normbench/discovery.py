@@ -12,6 +12,7 @@ workers, each of which imports just its own plugin and the op plugins.
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -28,11 +29,18 @@ IMPORT_TIMEOUT_S = 60.0
 
 
 def import_timeout() -> float:
+    """The limit in seconds; ``inf`` (spelt out) means none. Zero, a negative number or NaN is refused,
+    not read as "no limit"."""
+    text = os.environ.get("NORMBENCH_IMPORT_TIMEOUT")
+    if text is None:
+        return IMPORT_TIMEOUT_S
     try:
-        return float(os.environ.get("NORMBENCH_IMPORT_TIMEOUT", IMPORT_TIMEOUT_S))
+        value = float(text)
     except ValueError:
-        raise InputError(f"NORMBENCH_IMPORT_TIMEOUT must be a number of seconds, "
-                         f"got {os.environ['NORMBENCH_IMPORT_TIMEOUT']!r}") from None
+        value = math.nan
+    if not value > 0:
+        raise InputError(f"NORMBENCH_IMPORT_TIMEOUT must be a positive number of seconds (or inf), got {text!r}")
+    return value
 #: at most this many plugins are excluded for killing discovery before it gives up
 MAX_EXCLUDED = 8
 

@@ -29,3 +29,21 @@ class Unsupported(NormbenchError):
     their :class:`~normbench.backend.Capabilities` so most requests are filtered before the call;
     raising this covers finer-grained limits (e.g. float16 only on some ranks).
     """
+
+
+def shadowing_note() -> str:
+    """`` (note: ...)`` naming modules imported under a standard-library name from somewhere else
+    (a ``json.py`` on the path breaks torch deep inside its import), or "" when there are none."""
+    import os
+    import sys
+    import sysconfig
+
+    std = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")}
+    found = []
+    for name in sorted(sys.stdlib_module_names):
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path and not any(os.path.realpath(path).startswith(s + os.sep) for s in std):
+            found.append(f"{name} is {path}")
+    if not found:
+        return ""
+    return f" (note: {'; '.join(found[:3])}, which shadows the standard library's module of that name)"

@@ -161,6 +161,8 @@ def load_known_failures(path: str | Path, backend: str) -> tuple[KnownFailure, .
         data = tomllib.loads(path.read_text())
     except OSError as exc:
         raise InputError(f"known failures {path}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"known failures {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"known failures {path}: not valid TOML ({exc})") from None
     unknown = set(data) - {"failure"}

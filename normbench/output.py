@@ -32,6 +32,12 @@ def check_writable(path: Path, *, suffixes: tuple[str, ...] = (), directory: boo
         raise InputError(f"cannot write {path}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"cannot write {path}: {existing} is not writable")
+    try:  # what access() cannot tell: /proc, a read-only or full file system
+        fd, probe = tempfile.mkstemp(prefix=".normbench-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc} in {existing}") from None
 
 
 class Lock:
@@ -42,8 +48,12 @@ class Lock:
         self.fd: int | None = None
 
     def __enter__(self) -> "Lock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"cannot write {self.path.with_suffix('')}: {exc.strerror or exc} "
+                             f"(its lock file {self.path.name})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -88,3 +98,33 @@ def atomic_write(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+class Saver:
+    """Saves results as they come in. A save that fails (a full disk, a file system gone read-only)
+    warns once and does not stop the run: measuring goes on, every later save tries again, and
+    :meth:`raise_if_failed` reports it at the end, after the results have been printed."""
+
+    def __init__(self, path: Path, write):
+        self.path, self.write, self.error = Path(path), write, ""
+
+    def __call__(self, *args) -> None:
+        import sys
+
+        try:
+            self.write(*args)
+        except (OSError, InputError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if not self.error:
+                print(f"normbench: warning: cannot save to {self.path} ({why}); the run goes on and every later "
+                      "save tries again", file=sys.stderr)
+            self.error = why
+        else:
+            if self.error:
+                print(f"normbench: saved to {self.path} again", file=sys.stderr)
+            self.error = ""
+
+    def raise_if_failed(self) -> None:
+        if self.error:
+            raise InputError(f"cannot write {self.path} ({self.error}): the results printed above are all "
+                             "this run kept")

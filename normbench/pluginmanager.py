@@ -121,7 +121,12 @@ class Registry:
             return self.backends[name].backend
         except KeyError:
             known = ", ".join(self.backends) or "none"
-            raise UnknownBackendError(f"unknown backend {name!r}; available backends: {known}") from None
+            # the backend may belong to a plugin that failed (hung, crashed, raised): say which did
+            mine = [p for p in self.problems if p.backend == name]
+            why = "; ".join(map(str, mine or self.problems))
+            lead = f"backend {name!r} was not loaded" if mine else f"unknown backend {name!r}"
+            raise UnknownBackendError(f"{lead}; available backends: {known}"
+                                      + (f"; plugins that failed: {why}" if why else "")) from None
 
     def select(self, names: Sequence[str] | None) -> list[Backend]:
         """Backends by name (all when ``names`` is empty), failing on an unknown name."""
@@ -184,7 +189,7 @@ def load(
 
     modules = _runtime_modules(plugins)
     if modules and os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())  # so `--plugin mymodule` finds a module beside the user
+        sys.path.append(os.getcwd())  # so `--plugin mymodule` finds a module beside the user (last: it shadows nothing)
     for module_name in (m for m in modules if wanted(m)):
         step("import", module_name)
         try:

@@ -171,7 +171,14 @@ class Measurement:
                     raise InputError(f"{where}: {k} = {v!r} is not {_KIND_NAMES.get(_KINDS[k], 'valid')}") from None
             elif isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v):
                 axes[k] = int(v)
-        return cls(**values, axes=axes)
+        m = cls(**values, axes=axes)
+        n = len(m.samples_s)
+        if n and m.n_samples is not None and n != m.n_samples:
+            raise InputError(f"{where}: {n} samples recorded but n_samples says {m.n_samples} (a truncated or edited file?)")
+        if n and m.process_n and sum(m.process_n) != n:
+            raise InputError(f"{where}: {n} samples recorded but process_n adds up to {sum(m.process_n)} "
+                             "(a truncated or edited file?)")
+        return m
 
 
 def _int(v: Any) -> int | None:

@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from . import memory
 from .backend import availability_of, probe_of, safe_call
+from .errors import shadowing_note
 from .pluginmanager import load
 
 _HEADER = struct.Struct("<Q")
@@ -64,6 +65,37 @@ class RemoteError(Exception):
     def __init__(self, type_name: str, message: str):
         super().__init__(message)
         self.type_name = type_name
+
+
+def watchdog(pgid: int) -> subprocess.Popen | None:
+    """A ``/bin/sh`` that kills process group ``pgid`` (a worker and what its backend started) once
+    the harness is gone: its stdin, a pipe from the harness, reaches end-of-file however the
+    harness dies, SIGKILL included. The parent-death signal covers the worker and the backend's
+    forks from Python; a program the backend exec'd (``subprocess``, a C library's fork) gets
+    none, and dies here. While the harness lives, :meth:`Worker.stop` kills the watchdog itself."""
+    if not os.path.exists("/bin/sh"):
+        return None
+    try:
+        return subprocess.Popen(["/bin/sh", "-c", f"read _; kill -KILL -{pgid} 2>/dev/null"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError:
+        return None
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has killed: this cgroup's count where readable
+    (cgroup v2, then v1), else the machine's (/proc/vmstat); None where none is."""
+    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control", "/proc/vmstat"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def describe_exit(code: int | None) -> str:
@@ -108,6 +140,8 @@ class Worker:
         self.scope = scope
         self.name = backend or "discovery"
         self.proc: subprocess.Popen | None = None
+        self.watchdog: subprocess.Popen | None = None
+        self.oom_at_start: int | None = None
         self.info: dict[str, Any] = {}
         self.deaths = 0
         #: processes the backend left running in its worker's process group (killed), over all starts
@@ -129,10 +163,12 @@ class Worker:
                    NORMBENCH_PARENT_PID=str(os.getpid()))
         if self.memory_policy:
             env = memory.worker_env(self.memory_policy, env)
+        self.oom_at_start = oom_kills()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             start_new_session=True, env=env,
         )
+        self.watchdog = watchdog(self.proc.pid)
         if self.backend is None:
             return self.info
         try:
@@ -167,6 +203,10 @@ class Worker:
             proc.kill()
             proc.wait()
         self._kill_group(proc.pid, left)
+        dog, self.watchdog = self.watchdog, None
+        if dog is not None and dog.poll() is None:  # the harness is alive: no need for it
+            dog.kill()
+            dog.wait()
         for stream in (proc.stdin, proc.stdout):
             try:
                 stream.close()
@@ -243,7 +283,14 @@ class Worker:
         code = proc.wait() if proc is not None else None
         self.stop()
         self.deaths += 1
-        return WorkerDied(f"worker {describe_exit(code)}")
+        why = ""
+        if code == -signal.SIGKILL:  # normbench's own kills are timeouts, reported as such
+            now = oom_kills()
+            if self.oom_at_start is not None and now is not None and now > self.oom_at_start:
+                why = " - out of memory: the kernel's OOM killer ran while it did"
+            else:
+                why = " - not by normbench: the kernel's OOM killer (out of memory) or another process"
+        return WorkerDied(f"worker {describe_exit(code)}{why}")
 
 
 # -- child side ------------------------------------------------------------------------------------
@@ -357,7 +404,7 @@ def main() -> int:
             reply = ("ok", _find_handler(kind)(state, payload))
         except Exception as exc:  # noqa: BLE001 - the backend's exception goes back as data
             lines = str(exc).strip().splitlines()
-            reply = ("raise", (type(exc).__name__, lines[0] if lines else ""))
+            reply = ("raise", (type(exc).__name__, (lines[0] if lines else "") + shadowing_note()))
         try:
             _write(proto_out, reply)
         except pickle.PicklingError as exc:

@@ -291,18 +291,19 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and /proc: Linux only")
-def test_a_killed_harness_leaves_no_worker_or_backend_child_running(tmp_path):
+@pytest.mark.parametrize("backend", ["fork-spin", "fork-exec-spin"])  # a Python fork; an exec'd program
+def test_a_killed_harness_leaves_no_worker_or_backend_child_running(tmp_path, backend):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent / "fake_plugins"), *sys.path]))
-    cmd = [sys.executable, "-c", "import sys; from normbench.cli import main; sys.exit(main())", "bench", "--plugin", "forking_backends", "--backend", "fork-spin",
+    cmd = [sys.executable, "-c", "import sys; from normbench.cli import main; sys.exit(main())", "bench", "--plugin", "forking_backends", "--backend", backend,
            "--norm", "batchnorm", "--op", "train", "--shape", "8x4", "--rigor", "quick", "--timeout", "120"]
     harness = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         procs: list[int] = []
-        while time.monotonic() < deadline and len(procs) < 2:  # the worker and the backend's child
+        while time.monotonic() < deadline and len(procs) < 3:  # the worker, its watchdog and the backend's child
             time.sleep(0.2)
             procs = _descendants(harness.pid)
-        assert len(procs) >= 2, "the worker and the backend's child never started"
+        assert len(procs) >= 3, "the worker and the backend's child never started"
     finally:
         harness.kill()  # as kill -9 or a cancelled CI job does
         harness.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -122,7 +123,31 @@ def plan(args, ops: list[OpInfo]) -> list[Config]:
         raise left_out[0][1]  # fits no op at all: the input itself is wrong
     for op, exc in left_out:
         print(f"normbench: notice: {op.name} left out: {exc}", file=sys.stderr)
-    return list(dict.fromkeys(todo))
+    todo = list(dict.fromkeys(todo))
+    refuse_what_cannot_fit(todo)
+    return todo
+
+
+def refuse_what_cannot_fit(todo: list[Config]) -> None:
+    """Refuse, before any work, a configuration whose arrays alone (the op's byte model: what a
+    pass reads and writes) exceed this machine's memory, instead of a MemoryError per process."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return
+    for cfg in todo:
+        need = cfg.op.bytes_moved(cfg.pass_, cfg.shape, cfg.dtype)
+        if need > total:
+            raise InputError(f"--shape {format_shape(cfg.shape)}: {cfg.op.name} {cfg.pass_} in {cfg.dtype} needs "
+                             f"{_human(need)} of arrays, more than this machine's {_human(total)} of memory")
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if nbytes < 1024 or unit == "TiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.3g} TiB"
 
 
 def check_output(path: Path | None) -> None:
@@ -167,7 +192,7 @@ def result_table(rows: list[dict], baseline: str = "torch-cpu") -> str:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .. import benchfile, runinfo
-    from ..output import lock_for
+    from ..output import Saver, lock_for
     from ..tables import Progress
 
     check_output(args.output)
@@ -210,8 +235,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         head = runinfo.header(run_id, started, backends=facts, protocol=bench.protocol(rigor, args.memory_policy, args.seed))
         common.wait_for_idle(args.wait_idle)
 
-        def save(rows):
-            benchfile.write(args.output, kept + rows, kept_runs + [dataclasses.replace(head, ended=runinfo.now())])
+        save = Saver(args.output, lambda rows: benchfile.write(
+            args.output, kept + rows, kept_runs + [dataclasses.replace(head, ended=runinfo.now())])) if args.output else None
 
         try:
             rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
@@ -234,6 +259,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print()
         print("\n".join(ratios))
     if args.output:
+        save.raise_if_failed()
         print(f"wrote {len(kept) + len(rows)} rows to {args.output}")
     if not rows and not kept:
         raise InputError("nothing was measured: every requested backend was unavailable or unsupported")

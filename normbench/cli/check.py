@@ -95,7 +95,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..conformance.knownfile import KnownFailuresFile
 
     known = KnownFailuresFile.read(args.known_failures) if args.known_failures else None
-    from ..output import atomic_write, check_writable, lock_for
+    from ..output import Saver, atomic_write, check_writable, lock_for
 
     runnable = [b for b in backends if any(registry.supports(b, op.name) for op in ops)]
     if not runnable:
@@ -116,9 +116,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     run = {"run": header(new_run_id(), now(), schema=CHECK_SCHEMA)}  # once: it runs git and reads /proc
 
+    saver = Saver(args.output, lambda reports: atomic_write(
+        args.output, json.dumps(runner.check_json(reports, registry, **run), indent=1))) if args.output else None
+
     def save(reports):
-        if args.output:
-            atomic_write(args.output, json.dumps(runner.check_json(reports, registry, **run), indent=1))
+        if saver:
+            saver(reports)
 
     reports: list = []
 
@@ -146,6 +149,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print_tables(reports, ops, cases)
         print(runner.summary_line(reports))
+    if saver:
+        saver.raise_if_failed()
     results = [r for rep in reports for r in rep.results]
     if not any(r.status != "unsupported" for r in results):
         # e.g. --dtype float16 for a backend without it: "passed" would be a claim about nothing

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -49,6 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_writable(args.output, directory=True)
     common.warn_threads(args.threads)
     with Lock(args.output):
+        _remove_stale_folders(args.output)
         staging = args.output.parent / f".{args.output.name}.partial-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -61,6 +64,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(("FAILED: unexpected conformance failures (see the report)" if failed else "done: no unexpected failures")
           + f"; report in {args.output}/")
     return 1 if failed else 0
+
+
+def _remove_stale_folders(target: Path) -> None:
+    """Staging folders a killed run left beside ``target`` (``.NAME.partial-PID``, ``.NAME.old-PID``).
+    The caller holds ``target``'s lock, so no run that could still use them is alive."""
+    for stale in sorted(target.parent.glob(f".{glob.escape(target.name)}.partial-*")) + \
+            sorted(target.parent.glob(f".{glob.escape(target.name)}.old-*")):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+            print(f"normbench: removed {stale.name}, left by a run that was killed", file=sys.stderr)
 
 
 def _replace_dir(new: Path, target: Path) -> None:

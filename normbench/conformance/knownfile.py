@@ -44,6 +44,8 @@ class KnownFailuresFile:
             text = path.read_text()
         except OSError as exc:
             raise InputError(f"--known-failures {path}: cannot read it ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"--known-failures {path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
         out = cls(path)
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""

@@ -5,6 +5,7 @@ that isolates them still gets eval results from them, and everything from the ot
 """
 import ctypes
 import os
+import signal
 
 import normbench
 from wrong_backends import Wrong
@@ -18,6 +19,8 @@ class Crashing(Wrong):
             os.abort()
         elif self.bug == "exit":
             os._exit(1)
+        elif self.bug == "sigkill":  # what the kernel's OOM killer does
+            os.kill(os.getpid(), signal.SIGKILL)
         elif self.bug == "spin":
             while True:
                 pass
@@ -44,4 +47,4 @@ class ThreadSpy(Wrong):
 
 @normbench.hookimpl
 def normbench_backends():
-    return [Crashing(f"crash-{bug}", bug) for bug in ("segfault", "abort", "exit", "spin")] + [ThreadSpy("thread-spy", None)]
+    return [Crashing(f"crash-{bug}", bug) for bug in ("segfault", "abort", "exit", "spin", "sigkill")] + [ThreadSpy("thread-spy", None)]

@@ -1,6 +1,7 @@
 """Backends that fork inside the training pass: a child left behind, a worker that exits while
 its child holds the result pipe, and a spin with a child (for killing the harness)."""
 import os
+import subprocess
 import time
 
 import normbench
@@ -9,6 +10,10 @@ from wrong_backends import Wrong
 
 class Forking(Wrong):
     def batchnorm_train(self, *args, **kwargs):
+        if self.bug == "exec-spin":  # a program, not a Python fork: no parent-death signal reaches it
+            subprocess.Popen(["sleep", "300"])
+            while True:
+                pass
         if os.fork() == 0:  # the child sleeps, holding the worker's pipes
             time.sleep(300)
             os._exit(0)
@@ -22,4 +27,4 @@ class Forking(Wrong):
 
 @normbench.hookimpl
 def normbench_backends():
-    return [Forking(f"fork-{bug}", bug) for bug in ("stay", "exit", "spin")]
+    return [Forking(f"fork-{bug}", bug) for bug in ("stay", "exit", "spin", "exec-spin")]
