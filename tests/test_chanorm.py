@@ -216,3 +216,37 @@ def test_a_crash_on_invalid_input_is_not_a_refusal(numpy_backend, monkeypatch):
     assert cn.groupnorm_forward is not unchecked  # the real backend still passes them
     real = _results(load(only=["groupnorm", "numpy"]).get("numpy"), GN, groups=["errors"])
     assert {r.status for r in real.values()} == {"pass"}
+
+
+def _dense(a):
+    """A 1-D parameter read as dense memory from its first element (what a kernel that takes a
+    pointer and assumes unit stride does)."""
+    if a is None or a.ndim != 1 or a.flags.c_contiguous:
+        return a
+    return np.lib.stride_tricks.as_strided(a, shape=a.shape, strides=(a.itemsize,))
+
+
+@pytest.mark.parametrize("op, passes", [(GN, ("forward", "backward")), (IN, ("train", "eval", "backward"))])
+def test_suite_catches_a_strided_parameter_read_as_dense(numpy_backend, monkeypatch, op, passes):
+    """Issue 27, class 3: GroupNorm's and InstanceNorm's weight, bias and running statistics come as
+    non-contiguous views too; a kernel that ignores their stride is caught in every pass."""
+    from normbench.dtypes import layout_of, to_layout
+
+    plain = numpy_backend.from_numpy  # copies to dense memory: the kernel would never see a stride
+    monkeypatch.setattr(numpy_backend, "from_numpy", lambda a, dtype: to_layout(plain(a, dtype), layout_of(a)))
+    assert not _failed(_results(numpy_backend, op, groups=["layouts"]))  # strides kept, and honoured
+    caught = {}
+    for pass_ in passes:
+        name = f"{op.name}_{pass_}"
+        original = getattr(numpy_backend, name)
+
+        def dense_params(*args, _original=original, **kwargs):
+            return _original(*(_dense(a) if isinstance(a, np.ndarray) and a.ndim == 1 else a for a in args), **kwargs)
+
+        with monkeypatch.context() as m:
+            m.setattr(numpy_backend, name, dense_params)
+            failed = _failed(_results(numpy_backend, op, groups=["layouts"]))
+        caught[pass_] = sorted(c for c in failed if "params=strided" in c)
+        assert all("params=strided" in c for c in failed), failed  # only the strided-parameter cases
+    assert all(caught.values()), caught
+    assert len(caught[passes[0]]) >= 5  # in every layout of x

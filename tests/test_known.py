@@ -169,3 +169,17 @@ def test_case_records_carry_their_key_into_check_json():
     d = CaseResult(case, "pass").as_dict()
     assert d["case"] == case.id and d["key"]["tags"] == list(case.key.tags) and d["key"]["op"] == "groupnorm"
     assert dataclasses.is_dataclass(case) and d["failed_in"] == []
+
+
+def test_a_new_field_at_its_default_changes_no_existing_data():
+    """Seeds come from the fields that differ from their defaults: an op that grows a field (as
+    GroupNorm's param_layout did) keeps every existing case's data."""
+    from normbench.ops.rowwise import Case
+
+    extended = dataclasses.make_dataclass("Extended", [("new_knob", int, dataclasses.field(default=0))],
+                                          bases=(Case,), frozen=True)
+    case = next(c for c in LN.cases() if c.group == "offset")
+    same = extended(**{f.name: getattr(case, f.name) for f in dataclasses.fields(case)})
+    draw = case.rng().standard_normal(8)
+    np.testing.assert_array_equal(same.rng().standard_normal(8), draw)
+    assert not np.array_equal(dataclasses.replace(same, new_knob=1).rng().standard_normal(8), draw)

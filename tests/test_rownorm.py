@@ -161,3 +161,39 @@ def test_numba_half_conversions_are_exact_and_round_to_nearest_even():
     np.testing.assert_array_equal(got, expect)
     narrow_all(np.float32([np.nan]), hk.F16, got[:1])
     assert np.isnan(got[:1].view(np.float16)[0])
+
+
+@pytest.mark.parametrize("op", [LN, RMS])
+def test_suite_catches_normalized_shape_checked_only_against_the_weight(numpy_backend, monkeypatch, op):
+    """Issue 27, class 2: with no weight, such a backend normalizes the wrong axes silently."""
+    import normbench_numpy.rownorm as rn
+
+    original = getattr(rn, f"{op.name}_forward")
+
+    def weight_check_only(x, ns, *params, eps):
+        w = params[0]
+        if w is not None and tuple(w.shape) != tuple(ns):
+            raise ValueError(f"weight has shape {w.shape}, expected normalized_shape {ns}")
+        return original(x, tuple(x.shape[x.ndim - len(ns):]), *params, eps=eps)  # x's own trailing axes
+
+    monkeypatch.setattr(numpy_backend, f"{op.name}_forward", weight_check_only)
+    failed = _failures(numpy_backend, op, groups=["errors"])
+    assert [c for c in failed if "bad-normalized_shape" in c and "noweight" in c]
+
+
+@pytest.mark.parametrize("op", [LN, RMS])
+def test_an_error_must_name_the_argument_that_is_wrong(numpy_backend, monkeypatch, op):
+    """Issue 27, class 2: refusing a bad normalized_shape with an error that does not name it is not enough."""
+    import normbench_numpy.rownorm as rn
+
+    original = getattr(rn, f"{op.name}_forward")
+
+    def vague(x, ns, *params, eps):
+        if tuple(x.shape[x.ndim - len(ns):]) != tuple(ns):
+            raise ValueError(f"shapes {x.shape} and {tuple(ns)} do not match")
+        return original(x, ns, *params, eps=eps)
+
+    monkeypatch.setattr(numpy_backend, f"{op.name}_forward", vague)
+    failed = _failures(numpy_backend, op, groups=["errors"])
+    assert sorted(c for c in failed if "bad-normalized_shape" in c) == sorted(
+        c.id for c in op.cases() if c.bad == "normalized_shape")

@@ -96,8 +96,10 @@ class CaseRecord:
         return math.prod(self.shape)
 
     def rng(self) -> np.random.Generator:
-        """The case's random generator, seeded from its fields (not from its id's spelling)."""
-        fields = sorted((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        """The case's random generator, seeded from its fields (not from its id's spelling). Fields
+        at their default are left out, so adding a field to an op's cases changes no existing data."""
+        fields = sorted((f.name, getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                        if getattr(self, f.name) != f.default)
         return np.random.default_rng(zlib.crc32(repr(fields).encode()) + getattr(self, "seed", 0))
 
 

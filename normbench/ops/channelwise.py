@@ -199,6 +199,9 @@ class Case(CaseRecord):
     layout: str = "contiguous"
     #: layout of dy; "" means x's layout
     dy_layout: str = ""
+    #: layout of weight, bias and running statistics: "strided" passes non-contiguous 1-D views (a
+    #: kernel that reads a parameter as dense memory is caught, as batch norm's cases caught ATen's)
+    param_layout: str = "contiguous"
     #: GroupNorm's num_groups; 0 for InstanceNorm (G = C)
     groups: int = 0
     weight: bool = True
@@ -247,6 +250,7 @@ class Case(CaseRecord):
             "" if self.dyl == self.layout else f"dy={self.dyl}",
             "" if self.weight else "noweight", "" if self.bias else "nobias",
             f"running-m={fmt(self.momentum)}" if self.running else "",
+            "params=strided" if self.param_layout == "strided" else "",
             "" if self.eps == 1e-5 else f"eps={fmt(self.eps)}",
             "" if self.data == "normal" else self.data,
             f"bad-{self.bad}" if self.bad else "",
@@ -275,6 +279,15 @@ def all_cases(op: ChanOp) -> list[Case]:
     for x_l, dy_l in (("contiguous", "channels_last"), ("channels_last", "contiguous"), ("strided", "channels_last"),
                       ("channels_last", "strided")):
         cases.append(replace(lay, shape=(2, 8, 4, 5), layout=x_l, dy_layout=dy_l))
+    # weight, bias (and running statistics) as non-contiguous views, in every layout of x and in
+    # mixed precision: forward, eval and backward each read them
+    strided = replace(lay, param_layout="strided", running=not op.grouped)
+    for shape, layout in (((2, 8, 3, 4), "contiguous"), ((2, 8, 3, 4), "channels_last"), ((3, 8, 10), "contiguous"),
+                          ((2, 8, 2, 3, 4), "channels_last"), ((2, 8, 4, 5), "strided")):
+        cases.append(replace(strided, shape=shape, groups=g(4), layout=layout))
+    cases.append(replace(strided, shape=(2, 8, 3, 4), groups=g(4), dtype="float16", pdtype="float32"))
+    cases.append(replace(strided, shape=(16, 6), groups=g(3), bias=False) if op.grouped else
+                 replace(strided, shape=(4, 6, 7), weight=False))
     opt = replace(base, group="options", shape=(3, 8, 6))
     cases += [replace(opt, weight=False, bias=False), replace(opt, bias=False), replace(opt, weight=False),
               replace(opt, eps=1e-3), replace(opt, eps=1e-12, dtype="float64"), replace(opt, eps=1e-3, dtype="float16")]
@@ -359,6 +372,7 @@ def make_data(case: Case) -> CaseData:
         r_len = c + 1 if case.bad == "running" else c
         rm, rv = cast_host(rng.uniform(-1, 1, r_len), pdt), cast_host(rng.uniform(0.5, 2.0, r_len), pdt)
     dy = cast_host(rng.standard_normal(shape), case.dtype)
+    w, b, rm, rv = (None if a is None else to_layout(a, case.param_layout) for a in (w, b, rm, rv))
     return CaseData(to_layout(cast_host(x, case.dtype), case.layout), to_layout(dy, case.dyl), w, b, rm, rv)
 
 

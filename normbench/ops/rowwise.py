@@ -113,6 +113,10 @@ class Case(CaseRecord):
         )
 
 
+#: what an error must name, per wrong argument (not just "shape": any shape error has that word)
+BAD_WORDS = {"normalized_shape": ("normalized_shape",), "weight": ("weight",)}
+
+
 def all_cases(op: RowOp) -> list[Case]:
     """The conformance grid of a row-wise op (about 90 cases, most tiny; seconds per backend)."""
     has_bias = "bias" in op.params
@@ -151,6 +155,10 @@ def all_cases(op: RowOp) -> list[Case]:
     # squares of |x| ~ 300 overflow float16 (max 65504): accumulate in float32 or fail
     for pdtype in ("same", "float32"):
         cases.append(replace(base, group="overflow", shape=(4, 1024), dtype="float16", pdtype=pdtype, data="large"))
+    # without parameters too: a backend that checks normalized_shape only against the weight's shape
+    # would accept it, and normalize the wrong axes
+    cases.append(replace(base, group="errors", shape=(4, 8), expect="error", bad="normalized_shape", weight=False,
+                         bias=None if base.bias is None else False))
     cases += [replace(base, group="errors", shape=(4, 8), expect="error", bad="normalized_shape"),
               replace(base, group="errors", shape=(4, 8), expect="error", bad="weight")]
     cases += [replace(base, group="empty", shape=s, expect="empty") for s in ((0, 8), (2, 0, 8))]
@@ -261,7 +269,7 @@ def plan(op: RowOp, case: Case, passes: tuple[str, ...]) -> list[Step]:
             params[0] = Arg("weight", cast_host(np.ones(ns[-1] + 1), pdt), pdt)
         raises = None
         if case.expect == "error":
-            words = {"normalized_shape": ("normalized_shape", "shape"), "weight": ("weight",)}.get(case.bad, ())
+            words = BAD_WORDS.get(case.bad, ())
             raises = Raises(f"{case.bad} does not fit input of shape {list(shape)}", words)
         outs = [Out("y", dtype, shape, ref_y, scale=row_rms(ref_y, k), cond_err=cond * w_abs, checked=raises is None)]
         for name in op.stats:
