@@ -197,3 +197,26 @@ def test_an_error_must_name_the_argument_that_is_wrong(numpy_backend, monkeypatc
     failed = _failures(numpy_backend, op, groups=["errors"])
     assert sorted(c for c in failed if "bad-normalized_shape" in c) == sorted(
         c.id for c in op.cases() if c.bad == "normalized_shape")
+
+
+@pytest.mark.parametrize("op", [LN, RMS])
+def test_suite_catches_float32_squares_that_overflow(numpy_backend, monkeypatch, op):
+    """Issue 27, class 1 (pytorch #162489): a two-pass variance (or mean of squares) whose squares
+    are taken in float32 is right on every other case, and overflows on |x - mean| ~ 1e19."""
+    import normbench_numpy.rownorm as rn
+
+    original = getattr(rn, f"{op.name}_forward")
+
+    def squares_in_float32(x, ns, *params, eps):
+        y, *stats = original(x, ns, *params, eps=eps)
+        if x.dtype == np.float32 and x.size:
+            axes = tuple(range(x.ndim - len(ns), x.ndim))
+            centred = x - x.mean(axis=axes, keepdims=True) if op is LN else x
+            ms = np.mean(np.square(centred.astype(np.float32)), axis=axes, keepdims=True, dtype=np.float32)
+            inv = (1 / np.sqrt(ms.astype(np.float64) + (eps or 1.1920929e-07))).astype(stats[-1].dtype)
+            stats[-1] = inv
+        return (y, *stats)
+
+    monkeypatch.setattr(numpy_backend, f"{op.name}_forward", squares_in_float32)
+    failed = _failures(numpy_backend, op, dtypes=["float32"])
+    assert failed and all(c.endswith("-huge") for c in failed), failed

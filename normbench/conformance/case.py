@@ -25,6 +25,11 @@ from typing import Any
 import numpy as np
 
 
+#: the scale of "huge" data: |x - mean| reaches 1e18-3e19, so (x - mean)**2 overflows float32
+#: (3.4e38) while the variance (< 1e38) and every output stay representable
+HUGE = 3e18
+
+
 @dataclass(frozen=True)
 class CaseKey:
     """A case's identity as data (what reports and check JSON carry next to the id)."""

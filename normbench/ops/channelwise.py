@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..backend import eps_kwargs
-from ..conformance.case import CaseRecord, fmt, unique_ids
+from ..conformance.case import HUGE, CaseRecord, fmt, unique_ids
 from ..conformance.spec import Arg, Out, Raises, Saved, State, Step
 from ..dtypes import HALF_DTYPES, ITEMSIZE, MACHINE_EPS, cast_host, to_layout
 from ..errors import InputError
@@ -211,7 +211,8 @@ class Case(CaseRecord):
     momentum: float = 0.1
     eps: float = 1e-5
     #: "normal", "offset" (1e4 + N(0,1)), "constant" (unit 0), "nan"/"inf" (one value of unit 0),
-    #: "large" (300 N(0,1): float16 sums of squares overflow)
+    #: "large" (300 N(0,1): float16 sums of squares overflow), "huge" (HUGE times the normal data:
+    #: squares of x - mean overflow float32)
     data: str = "normal"
     #: "ok", "error" (the backend must raise), "empty" (N = 0)
     expect: str = "ok"
@@ -325,6 +326,10 @@ def all_cases(op: ChanOp) -> list[Case]:
     for pdtype in ("same", "float32"):
         cases.append(replace(base, group="overflow", shape=(2, 4, 32, 32), groups=g(2), dtype="float16", pdtype=pdtype,
                              data="large"))
+    # float32 past its square range (pytorch #162489): a kernel must not square x - mean in float32
+    for layout in ("contiguous", "channels_last"):
+        cases.append(replace(base, group="overflow", shape=(2, 8, 16, 16), groups=g(4), layout=layout, data="huge",
+                             running=not op.grouped))
     err = replace(base, group="errors", expect="error")
     if op.grouped:
         cases += [replace(err, shape=(2, 6, 4), groups=4, bad="groups"), replace(err, bad="weight"),
@@ -359,6 +364,8 @@ def make_data(case: Case) -> CaseData:
         x = 1e4 + rng.standard_normal(shape)
     elif case.data == "large":
         x = 300.0 * rng.standard_normal(shape)
+    elif case.data == "huge":  # |x - mean| ~ 1e18-3e19: squared deviations overflow float32, y is O(1)
+        x = HUGE * x
     elif case.data == "constant" and x.size:
         x[unit0] = 1.5
     elif case.data in ("nan", "inf") and x.size:

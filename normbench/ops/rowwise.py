@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..backend import eps_kwargs
-from ..conformance.case import CaseRecord, fmt, unique_ids
+from ..conformance.case import HUGE, CaseRecord, fmt, unique_ids
 from ..conformance.spec import Arg, Out, Raises, Saved, Step
 from ..dtypes import ITEMSIZE, MACHINE_EPS, cast_host, to_layout
 from ..errors import InputError
@@ -77,6 +77,7 @@ class Case(CaseRecord):
     bias: bool | None = True
     eps: float | None = 1e-5
     #: "normal", "offset" (1e4 + N(0,1)), "constant" (row 0), "nan"/"inf" (in row 0), "large" (300 N(0,1)),
+    #: "huge" (HUGE times the normal data: squares of x - mean overflow float32),
     #: "tiny" (1e-3 N(0,1), where eps matters)
     data: str = "normal"
     #: "ok", "error" (the backend must raise), "empty" (no rows)
@@ -155,6 +156,8 @@ def all_cases(op: RowOp) -> list[Case]:
     # squares of |x| ~ 300 overflow float16 (max 65504): accumulate in float32 or fail
     for pdtype in ("same", "float32"):
         cases.append(replace(base, group="overflow", shape=(4, 1024), dtype="float16", pdtype=pdtype, data="large"))
+    # float32 past its square range (pytorch #162489): a kernel must not square x - mean in float32
+    cases += [replace(base, group="overflow", shape=s, k=k, data="huge") for s, k in (((4, 1024), 1), ((16, 4, 64), 2))]
     # without parameters too: a backend that checks normalized_shape only against the weight's shape
     # would accept it, and normalize the wrong axes
     cases.append(replace(base, group="errors", shape=(4, 8), expect="error", bad="normalized_shape", weight=False,
@@ -186,6 +189,8 @@ def make_data(case: Case, params: Sequence[str]) -> CaseData:
         x = 1e-3 * rng.standard_normal(case.shape)
     elif case.data == "large":
         x = 300.0 * rng.standard_normal(case.shape)
+    elif case.data == "huge":  # |x - mean| ~ 1e18-3e19: squared deviations overflow float32, y is O(1)
+        x = HUGE * x
     elif case.data == "constant" and x.size:
         x[first] = 1.5
     elif case.data in ("nan", "inf") and x.size:

@@ -259,12 +259,24 @@ class NumbaBackend(Backend):
         y, yv = _empty_like(x, kind)
         tmp = np.empty((3, channels), dtype=x.dtype)
         args = (xv, w, b, affine, rm, rv, running, factor, float(eps), yv, save_mean, save_invstd, tmp)
+        before = (rm.copy(), rv.copy()) if running and x.dtype == np.float32 else None  # C values: cheap
         if kind == "rc":
             k.train_rc(*args, _blocks())
         elif xv.shape[2] < k.SHORT_PLANE:
             k.train_ncs_planes(*args, _blocks())
         else:
             k.train_ncs(*args)
+        if x.dtype == np.float32 and (np.any(save_invstd == 0) or (running and not np.isfinite(rv).all())) \
+                and np.isfinite(x).all():
+            # the float32 sums of squares overflowed (|x - mean| ~ 1e19, pytorch #162489): again in
+            # float64, a path taken only then (the check is on C statistics)
+            f64 = [None if a is None else a.astype(np.float64) for a in (weight, bias)]
+            r64 = [a.astype(np.float64) for a in before] if before else [None, None]
+            y64, sm, si = self.batchnorm_train(x.astype(np.float64, order="K"), *f64, *r64, momentum=momentum, eps=eps,
+                                               num_batches_tracked=num_batches_tracked)
+            if before:
+                running_mean[...], running_var[...] = r64
+            return y64.astype(x.dtype, order="K"), sm.astype(pdt), si.astype(pdt)
         return y, save_mean, save_invstd
 
     def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):

@@ -89,6 +89,11 @@ def _forward(x, groups: int, weight, bias, eps: float):
         k.cl_forward(xv, groups, eps, w, b, yv, mean64, var64, _chunks(n))
     else:
         k.nc_forward(xv, groups, eps, w, b, yv, mean64, var64)
+    if x.dtype == np.float32 and not np.isfinite(var64).all() and np.isfinite(x).all():
+        # the float32 squares of x - mean overflowed (|x| ~ 1e19, pytorch #162489): again in float64,
+        # a path taken only then (the check is on the (N, G) statistics)
+        y64, mean64, var64 = _forward(x.astype(np.float64, order="K"), groups, weight, bias, eps)
+        y = y64.astype(np.float32, order="K")
     return y, mean64, var64
 
 

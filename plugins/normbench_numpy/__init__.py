@@ -69,6 +69,8 @@ class NumpyBackend(Backend):
         sq = np.square(d)
         var = np.mean(sq, axis=axes, dtype=ACC)
         del sq
+        if not np.all(np.isfinite(var)) and np.all(np.isfinite(d)):  # squares past float32's range (|x| ~ 1e19)
+            var = np.mean(np.square(d, dtype=ACC), axis=axes, dtype=ACC)
         invstd = 1.0 / np.sqrt(var + eps)
         scale = invstd if weight is None else invstd * weight
         d *= _cv(scale.astype(cdt), x.ndim)

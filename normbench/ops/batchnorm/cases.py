@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ...conformance.case import CaseRecord, fmt, unique_ids
+from ...conformance.case import HUGE, CaseRecord, fmt, unique_ids
 from ...dtypes import DTYPES, cast_host, param_dtype, to_layout
 
 
@@ -31,7 +31,8 @@ class Case(CaseRecord):
     eps: float = 1e-5
     steps: int = 2
     #: "normal", "offset" (1e4 + N(0,1)), "constant" (channel 0 constant), "nan"/"inf" (in channel 0),
-    #: "large" (300 N(0,1) + 50: float16 sums of squares and of values overflow; accumulate in float32)
+    #: "large" (300 N(0,1) + 50: float16 sums of squares and of values overflow; accumulate in float32),
+    #: "huge" (HUGE times the normal data: squares of x - mean overflow float32, the variance does not)
     data: str = "normal"
     #: "ok", "error" (training must raise), "empty" (zero-size batch)
     expect: str = "ok"
@@ -160,6 +161,10 @@ def all_cases() -> list[Case]:
     for dtype in ("float16", "bfloat16"):  # m = 2048 values of |x| ~ 300 per channel
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("overflow", (8, 4, 16, 16), dtype, layout, data="large", steps=1))
+    # float32 past its square range (pytorch #162489): a kernel must not square x - mean in float32
+    for layout in ("contiguous", "channels_last"):
+        cases.append(Case("overflow", (8, 4, 16, 16), "float32", layout, data="huge"))
+    cases.append(Case("overflow", (64, 5), "float32", data="huge"))
     for shape in ((1, 4), (1, 4, 1), (1, 4, 1, 1), (1, 4, 1, 1, 1)):
         cases.append(Case("errors", shape, "float32", expect="error", label="m=1"))
     # ... while eval with one value per channel is legal
@@ -204,6 +209,8 @@ def make_data(case: Case) -> CaseData:
             x = 1e4 + rng.standard_normal(case.shape)
         elif case.data == "large":  # |x| ~ 300: squares overflow float16 (65504) long before m terms are summed
             x = 300.0 * rng.standard_normal(case.shape) + 50.0
+        elif case.data == "huge":  # |x - mean| ~ 1e18-3e19: squared deviations overflow float32, y is O(1)
+            x = HUGE * x
         elif case.data == "constant" and x.size:
             x[:, 0] = 1.5
         elif case.data == "nan" and x.size:
