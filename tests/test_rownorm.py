@@ -220,3 +220,22 @@ def test_suite_catches_float32_squares_that_overflow(numpy_backend, monkeypatch,
     monkeypatch.setattr(numpy_backend, f"{op.name}_forward", squares_in_float32)
     failed = _failures(numpy_backend, op, dtypes=["float32"])
     assert failed and all(c.endswith("-huge") for c in failed), failed
+
+
+def test_suite_catches_a_weight_laid_over_the_trailing_axes_in_reverse(numpy_backend, monkeypatch):
+    """Issue 27, class 6: a multi-axis weight read in the wrong axis order is right whenever
+    normalized_shape has one axis (or equal sizes); the axes group catches it in many cases."""
+    import normbench_numpy.rownorm as rn
+
+    original = rn.layernorm_forward
+
+    def reversed_weight(x, ns, weight, bias, *, eps):
+        if weight is not None and weight.ndim > 1:
+            weight = np.ascontiguousarray(weight).reshape(tuple(ns)[::-1]).transpose()
+        return original(x, ns, weight, bias, eps=eps)
+
+    monkeypatch.setattr(numpy_backend, "layernorm_forward", reversed_weight)
+    failed = _failures(numpy_backend, LN)
+    axes = [c for c in failed if "/axes/" in c]
+    assert len(axes) >= 8, failed
+    assert all("k=" in c for c in failed)

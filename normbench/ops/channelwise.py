@@ -302,6 +302,9 @@ def all_cases(op: ChanOp) -> list[Case]:
     else:
         run = replace(base, group="running", shape=(4, 6, 7), running=True)
         cases += [replace(run, momentum=m, layout=lay_) for m in (0.0, 0.1, 1.0) for lay_ in ("contiguous", "channels_last")]
+        # the momentum boundaries in more shapes and dtypes: 0 keeps the running statistics, 1 replaces them
+        cases += [replace(run, momentum=m, shape=s, dtype=d, pdtype=p) for m in (0.0, 1.0)
+                  for s, d, p in (((2, 8, 3, 3, 3), "float64", "same"), ((3, 4, 10), "bfloat16", "float32"))]
         cases += [replace(run, momentum=0.5, dtype="float64"), replace(run, momentum=1.0, dtype="float16", pdtype="float32"),
                   replace(run, dtype="float16"), replace(run, dtype="bfloat16", shape=(2, 6, 3, 4)),
                   replace(run, shape=(2, 8, 3, 3, 3), layout="channels_last"), replace(run, weight=False, bias=False),
@@ -319,9 +322,12 @@ def all_cases(op: ChanOp) -> list[Case]:
     for dtype in ("float64", "float32", "float16", "bfloat16"):
         cases.append(replace(base, group="constant", shape=(2, 8, 6, 6), groups=g(4), dtype=dtype, data="constant"))
     cases.append(replace(base, group="constant", shape=(2, 8, 6, 6), groups=g(4), layout="channels_last", data="constant"))
-    for data in ("nan", "inf"):
+    for data in ("nan", "inf"):  # confined to one unit, in several shapes and layouts
         for layout in ("contiguous", "channels_last"):
             cases.append(replace(base, group="nonfinite", shape=(2, 8, 6, 6), groups=g(4), layout=layout, data=data))
+        cases.append(replace(base, group="nonfinite", shape=(3, 8, 10), groups=g(2), data=data))
+        cases.append(replace(base, group="nonfinite", shape=(2, 8, 2, 3, 4), groups=g(4), layout="channels_last",
+                             data=data))
     # squares of |x| ~ 300 summed over m >= 1024 values overflow float16 (max 65504): accumulate in float32
     for pdtype in ("same", "float32"):
         cases.append(replace(base, group="overflow", shape=(2, 4, 32, 32), groups=g(2), dtype="float16", pdtype=pdtype,

@@ -35,7 +35,8 @@ from ..opinfo import Grid, PlotSpec, Shape, parse_sizes
 PASSES: tuple[str, ...] = ("forward", "backward")
 LAYOUTS: tuple[str, ...] = ("contiguous", "strided")
 RANKS: tuple[int, ...] = (1, 2, 3, 4)
-GROUPS = ("dtypes", "options", "shapes", "layouts", "offset", "constant", "nonfinite", "overflow", "errors", "empty")
+GROUPS = ("dtypes", "options", "axes", "shapes", "layouts", "offset", "constant", "nonfinite", "overflow", "errors",
+          "empty")
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,18 @@ def all_cases(op: RowOp) -> list[Case]:
     # rows of |x| ~ 1e-3: mean squares ~ 1e-6, where the value of eps decides the result (eps=None
     # taken as 1e-5 or 1e-6 instead of the dtype's machine epsilon is a classic RMSNorm bug)
     cases += [replace(opt, eps=e, dtype=d, data="tiny") for e in op.eps_values for d in ("float32", "float16")]
+    # normalized_shape over 2 and 3 trailing axes of distinct sizes, in every dtype, both layouts,
+    # with size-1 axes, without a weight, and with special data: a backend that flattens, orders or
+    # broadcasts those axes (or its weight) wrongly is caught in many cases, not two
+    ax = replace(base, group="axes", shape=(3, 6, 8), k=2)
+    cases += [replace(ax, dtype=d) for d in ("float64", "float32", "bfloat16")]
+    cases.append(replace(ax, dtype="float16", pdtype="float32"))
+    cases += [replace(ax, shape=(5, 7, 3), layout="strided", dy_layout="strided"),
+              replace(ax, shape=(4, 1, 7)), replace(ax, shape=(2, 5, 1, 3), k=3), replace(ax, shape=(2, 3, 4, 5), k=3,
+                                                                                           dtype="float64"),
+              replace(ax, shape=(2, 3, 4, 5), k=3, layout="strided", dy_layout="contiguous"),
+              replace(ax, weight=False, bias=False if has_bias else None), replace(ax, shape=(6, 4, 9), data="constant"),
+              replace(ax, shape=(6, 4, 9), data="nan"), replace(ax, shape=(6, 4, 9), data="offset", dtype="float64")]
     shapes = [(7,), (5, 1), (5, 2), (3, 3), (1, 24), (9, 7), (2, 16, 128), (4, 1024), (8, 4, 4, 40),
               # long rows: sequential float32 sums drift; past a backend's switch to blocked kernels
               (4, 65536), (2, 131072), (4096, 32),
@@ -151,8 +164,10 @@ def all_cases(op: RowOp) -> list[Case]:
         cases += [replace(base, group="offset", shape=s, dtype=dtype, data="offset") for s in ((8, 64), (4, 8192), (64, 2))]
     for dtype in ("float64", "float32", "float16", "bfloat16"):
         cases.append(replace(base, group="constant", shape=(4, 96), dtype=dtype, data="constant"))
-    for data in ("nan", "inf"):
+    for data in ("nan", "inf"):  # confined to row 0, in several shapes and layouts
         cases.append(replace(base, group="nonfinite", shape=(4, 96), data=data))
+        cases.append(replace(base, group="nonfinite", shape=(3, 5, 33), data=data, layout="strided", dy_layout="strided"))
+    cases.append(replace(base, group="nonfinite", shape=(2, 4096), data="inf", dtype="float64"))
     # squares of |x| ~ 300 overflow float16 (max 65504): accumulate in float32 or fail
     for pdtype in ("same", "float32"):
         cases.append(replace(base, group="overflow", shape=(4, 1024), dtype="float16", pdtype=pdtype, data="large"))

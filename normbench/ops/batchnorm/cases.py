@@ -155,9 +155,11 @@ def all_cases() -> list[Case]:
     for dtype in ("float64", "float32", "float16", "bfloat16"):
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("constant", (4, 3, 5, 6), dtype, layout, data="constant"))
-    for data in ("nan", "inf"):
+    for data in ("nan", "inf"):  # confined to channel 0, in several shapes and layouts
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("nonfinite", (4, 3, 5, 6), "float32", layout, data=data, steps=1))
+        cases.append(Case("nonfinite", (16, 6), "float32", data=data, steps=1))
+        cases.append(Case("nonfinite", (4, 5, 9), "float64", "channels_last", data=data, steps=1))
     for dtype in ("float16", "bfloat16"):  # m = 2048 values of |x| ~ 300 per channel
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("overflow", (8, 4, 16, 16), dtype, layout, data="large", steps=1))
