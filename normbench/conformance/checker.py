@@ -121,11 +121,11 @@ def checked(case: Any, passes: tuple[str, ...], session: CaseSession, body: Call
     except Exception as exc:  # noqa: BLE001 - the backend's exception is the finding
         return CaseResult(case, "error", one_line(exc), session.comparisons, passes, failed_in=session.failed_in())
     bad = [c for c in session.comparisons if not c.ok]
-    if bad:
-        worst = max(bad, key=lambda c: c.worst)
-        more = f" (+{len(bad) - 1} more outputs)" if len(bad) > 1 else ""
-        return CaseResult(case, "fail", worst.summary() + more, session.comparisons, passes,
-                          failed_in=session.failed_in(raised=False))
+    if bad:  # the worst output in full, then every other failing output's measured error
+        worst, *others = sorted(bad, key=lambda c: -c.worst)
+        also = ", ".join(f"{c.output} {c.max_abs:.3g} ({c.worst:.3g}x)" for c in others)
+        return CaseResult(case, "fail", worst.summary() + (f"; also off: {also}" if also else ""), session.comparisons,
+                          passes, failed_in=session.failed_in(raised=False))
     return CaseResult(case, "pass", message, session.comparisons, passes)
 
 
