@@ -5,6 +5,10 @@ Everything the harness reports to a user derives from :class:`NormbenchError`; t
 """
 from __future__ import annotations
 
+import functools
+import os
+import sys
+
 
 class NormbenchError(Exception):
     """Base class: the message is a complete, one-line explanation."""
@@ -31,14 +35,17 @@ class Unsupported(NormbenchError):
     """
 
 
+@functools.lru_cache(maxsize=1)
+def _stdlib_dirs() -> tuple[str, ...]:
+    import sysconfig
+
+    return tuple({os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")})
+
+
 def shadowing_note() -> str:
     """`` (note: ...)`` naming modules imported under a standard-library name from somewhere else
     (a ``json.py`` on the path breaks torch deep inside its import), or "" when there are none."""
-    import os
-    import sys
-    import sysconfig
-
-    std = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")}
+    std = _stdlib_dirs()
     found = []
     for name in sorted(sys.stdlib_module_names):
         path = getattr(sys.modules.get(name), "__file__", None)

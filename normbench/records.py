@@ -69,19 +69,20 @@ class RunHeader:
         return cls(**values)
 
 
+def _blank(v: Any) -> bool:
+    """An empty cell: None (JSON null), "" or NaN (what pandas reads from an empty CSV cell)."""
+    return v is None or (isinstance(v, str) and v == "") or (isinstance(v, float) and math.isnan(v))
+
+
 def _num(v: Any) -> float | None:
-    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
-        return None
-    return float(v)
+    return None if _blank(v) else float(v)
 
 
 def _samples(v: Any) -> list[float]:
     """A sample list from JSON (a list) or CSV (a space-separated cell)."""
     if isinstance(v, list):
         return [float(x) for x in v]
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
-        return []
-    return [float(x) for x in str(v).split()]
+    return [] if _blank(v) else [float(x) for x in str(v).split()]
 
 
 @dataclass
@@ -158,7 +159,7 @@ class Measurement:
     @classmethod
     def from_row(cls, row: Mapping[str, Any], where: str = "row") -> "Measurement":
         """Parse a row read from a bench file (JSON or CSV); unknown columns are the op's axes."""
-        missing = [k for k in IDENTITY if row.get(k) in (None, "") or (isinstance(row.get(k), float) and math.isnan(row[k]))]
+        missing = [k for k in IDENTITY if _blank(row.get(k))]
         if missing:
             raise InputError(f"{where}: no {missing[0]!r} (a bench row needs {', '.join(IDENTITY)})")
         values: dict[str, Any] = {}
@@ -169,7 +170,7 @@ class Measurement:
                     values[k] = _KINDS[k](v)
                 except (TypeError, ValueError):
                     raise InputError(f"{where}: {k} = {v!r} is not {_KIND_NAMES.get(_KINDS[k], 'valid')}") from None
-            elif isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v):
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and not _blank(v):
                 axes[k] = int(v)
         m = cls(**values, axes=axes)
         n = len(m.samples_s)
@@ -187,7 +188,7 @@ def _int(v: Any) -> int | None:
 
 
 def _bool(v: Any) -> bool | None:
-    if v is None or v == "" or (isinstance(v, float) and math.isnan(v)):
+    if _blank(v):
         return None
     if isinstance(v, str):
         if v.lower() not in ("true", "false"):
@@ -197,9 +198,7 @@ def _bool(v: Any) -> bool | None:
 
 
 def _str(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v)
+    return "" if _blank(v) else str(v)
 
 
 def _threads(v: Any) -> int | str:

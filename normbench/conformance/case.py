@@ -16,7 +16,6 @@ changes neither the data nor any verdict.
 from __future__ import annotations
 
 import dataclasses
-import math
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -95,10 +94,6 @@ class CaseRecord:
     @property
     def id(self) -> str:
         return self.key.render()
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
 
     def rng(self) -> np.random.Generator:
         """The case's random generator, seeded from its fields (not from its id's spelling). Fields

@@ -26,7 +26,11 @@ from ..results import FAILING, CaseResult
 class Entry:
     backend: str
     failure: KnownFailure
-    where: str  # "FILE:LINE", for messages
+
+    @property
+    def where(self) -> str:
+        """"FILE:LINE", for messages (the failure's own source)."""
+        return self.failure.source
 
 
 @dataclass
@@ -63,7 +67,7 @@ class KnownFailuresFile:
                 except re.error as exc:
                     raise InputError(f"{path}:{number}: bad regular expression {pattern[3:]!r}: {exc}") from None
             reason = parts[2] if len(parts) > 2 else "listed in the known-failures file"
-            out.entries.append(Entry(backend, KnownFailure(pattern, reason, source=f"{path}:{number}"), f"{path}:{number}"))
+            out.entries.append(Entry(backend, KnownFailure(pattern, reason, source=f"{path}:{number}")))
         return out
 
     def apply(self, backend: str, result: CaseResult) -> CaseResult:
