@@ -7,6 +7,11 @@ output where the element lives (floored at 1); ``C`` is the rounding no algorith
 (condition number times the scale the error is carried into). ``S`` and ``C`` come from the
 op's own tolerance module, broadcastable to the output. Non-finite values must appear exactly
 where the reference has them.
+
+Saved statistics (mean, rstd / invstd, rrms) are judged with ``floor=0``: their ``S`` is their
+own natural size (the std for a mean, 0 for an inverse root, leaving ``rtol * |ref|`` and the
+conditioning term), so an rstd of 0 where the reference is 1e-20 fails, where a floor of 1
+would admit any value below 1e-5.
 """
 from __future__ import annotations
 
@@ -37,14 +42,16 @@ def compare_arrays(
     *,
     scale: np.ndarray | float = 1.0,
     cond_err: np.ndarray | float = 0.0,
+    floor: float = 1.0,
 ) -> Comparison:
-    """Compare one output; ``scale`` and ``cond_err`` broadcast against ``ref``."""
+    """Compare one output; ``scale`` and ``cond_err`` broadcast against ``ref``; ``scale`` is
+    raised to at least ``floor`` (1 for outputs; 0 for saved statistics, judged relative)."""
     actual = np.asarray(actual, dtype=np.float64)
     if actual.shape != ref.shape:
         return Comparison(output, False, np.inf, np.inf, np.inf, f"shape {actual.shape}, expected {ref.shape}")
     rtol, atol = BASE[dtype]
     eps = MACHINE_EPS[dtype]
-    scale = np.maximum(np.nan_to_num(np.asarray(scale, dtype=np.float64)), 1.0)
+    scale = np.maximum(np.nan_to_num(np.asarray(scale, dtype=np.float64)), floor)
     cond_err = np.nan_to_num(np.asarray(cond_err, dtype=np.float64), posinf=0.0)
     with np.errstate(invalid="ignore"):  # what the exact value is once stored in ``dtype``
         ref = np.where(np.abs(ref) > MAX[dtype], np.sign(ref) * np.inf, ref)
@@ -62,8 +69,10 @@ def compare_arrays(
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.where(ref_finite, np.abs(actual - ref), 0.0)
         tol = atol * scale + rtol * np.abs(np.where(ref_finite, ref, 0.0)) + K * eps * cond_err
-        ratio = err / tol
-        rel = err / np.maximum(np.abs(np.where(ref_finite, ref, 0.0)), atol)
+        # a tolerance of 0 (a saved statistic where the reference is non-finite or exactly 0) admits only err = 0
+        ratio = np.divide(err, tol, out=np.where(err > 0, np.inf, 0.0), where=tol > 0)
+        denom = np.maximum(np.abs(np.where(ref_finite, ref, 0.0)), atol * floor)  # relative to a statistic's own size
+        rel = np.divide(err, denom, out=np.where(err > 0, np.inf, 0.0), where=denom > 0)
     worst = float(np.max(ratio)) if ratio.size else 0.0
     return Comparison(
         output,

@@ -19,7 +19,7 @@ Data file format::
     passes = ["backward"]             # optional: the failure must lie in these passes only
     dtype = ["float16", "bfloat16"]   # any other key is a field of the op's case; a list: any of
     where = "shape[-1] < 1000"        # optional: an expression over the case's fields
-    reason = "what is wrong, and the error measured when it was found"
+    reason = "what is wrong (no figure measured once: every run reports the error it measures)"
 """
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from . import defects
 from .bench import COLUMNS
 from .errors import InputError
 from .opinfo import OpInfo, format_shape, rank_of
@@ -535,6 +536,13 @@ def _check_table(check: dict) -> list[str]:
                 continue
             rows.append([b["name"], *[group_cell(c for c in b["cases"] if c["group"] == g) for g in groups]])
         lines += [f"### {norm}", "", markdown(["backend", *groups], rows), ""]
+    found = defects.summarize(check)
+    if found:
+        lines += ["### Known defects", "",
+                  "Per backend and known failure: the ops and cases it covered in this run, the outputs that were off "
+                  "and the range of the worst output's error over those cases, in multiples of its tolerance "
+                  "(`inf`: a non-finite value where the reference is finite; blank: no numeric error, such as a "
+                  "wrong dtype or a refused call).", "", defects.to_markdown(found), ""]
     lines += ["Each failure and known failure, with its measured error: [at the end](#failures-and-known-failures).", ""]
     return lines
 

@@ -23,6 +23,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -140,6 +141,7 @@ class Worker:
         self.scope = scope
         self.name = backend or "discovery"
         self.proc: subprocess.Popen | None = None
+        self.stderr: Any = None
         self.watchdog: subprocess.Popen | None = None
         self.oom_at_start: int | None = None
         self.info: dict[str, Any] = {}
@@ -164,9 +166,12 @@ class Worker:
         if self.memory_policy:
             env = memory.worker_env(self.memory_policy, env)
         self.oom_at_start = oom_kills()
+        # the worker's stderr goes to a file (as pytest captures a test's output): a backend's
+        # warnings do not interleave with progress lines, and a death is reported with its last lines
+        self.stderr = None if os.environ.get("NORMBENCH_WORKER_STDERR") == "inherit" else tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            start_new_session=True, env=env,
+            stderr=self.stderr, start_new_session=True, env=env,
         )
         self.watchdog = watchdog(self.proc.pid)
         if self.backend is None:
@@ -207,11 +212,25 @@ class Worker:
         if dog is not None and dog.poll() is None:  # the harness is alive: no need for it
             dog.kill()
             dog.wait()
-        for stream in (proc.stdin, proc.stdout):
+        err, self.stderr = self.stderr, None
+        for stream in (proc.stdin, proc.stdout, err):
             try:
-                stream.close()
+                if stream is not None:
+                    stream.close()
             except Exception:  # noqa: BLE001
                 pass
+
+    def stderr_tail(self, lines: int = 3, width: int = 300) -> str:
+        """The last non-blank lines the worker wrote to stderr, on one line ("" when none or not captured)."""
+        if self.stderr is None:
+            return ""
+        try:
+            self.stderr.seek(max(0, self.stderr.seek(0, os.SEEK_END) - 16384))
+            text = self.stderr.read().decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return ""
+        tail = " / ".join([line.strip() for line in text.splitlines() if line.strip()][-lines:])
+        return tail if len(tail) <= width else "..." + tail[-width:]
 
     def _kill_group(self, pgid: int, seen: list[int]) -> None:
         """Kill what the backend left in its worker's process group (its own children), saying so;
@@ -281,6 +300,7 @@ class Worker:
     def _died(self) -> WorkerDied:
         proc = self.proc
         code = proc.wait() if proc is not None else None
+        tail = self.stderr_tail()
         self.stop()
         self.deaths += 1
         why = ""
@@ -290,6 +310,8 @@ class Worker:
                 why = " - out of memory: the kernel's OOM killer ran while it did"
             else:
                 why = " - not by normbench: the kernel's OOM killer (out of memory) or another process"
+        if tail:
+            why += f"; its stderr ended: {tail}"
         return WorkerDied(f"worker {describe_exit(code)}{why}")
 
 

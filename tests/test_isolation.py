@@ -175,6 +175,16 @@ def test_plugins_that_kill_or_hang_discovery_cost_only_themselves(tmp_path, caps
     assert "warning: plugin 'exit_at_import': killed the process during import" in err
 
 
+def test_a_plugin_that_dies_at_import_is_reported_with_its_last_stderr_lines(capsys):
+    code, out, _ = run(capsys, "list", "--json", "--plugin", "dies_saying_why")
+    assert code == 0
+    problems = {p["plugin"]: p["message"] for p in json.loads(out)["problems"]}
+    assert problems["dies_saying_why"] == (
+        "killed the process during import: worker exited with status 1; its stderr ended: "
+        "Traceback (most recent call last): / File \"<frozen>\", line 1 / ImportError: cannot import name "
+        "'JSONDecodeError' from partially initialized module 'json'; not loaded (the other plugins were)")
+
+
 def test_parent_imports_no_backend_plugin():
     """Backend code runs only in workers: after discovery the parent has not imported a backend plugin."""
     probe = ("import sys; from normbench.discovery import discover; r = discover(); "

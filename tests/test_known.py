@@ -1,5 +1,6 @@
 """Known failures as data: field records in per-plugin TOML files, one case grammar, seeds from fields."""
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,17 @@ def test_a_new_field_at_its_default_changes_no_existing_data():
     draw = case.rng().standard_normal(8)
     np.testing.assert_array_equal(same.rng().standard_normal(8), draw)
     assert not np.array_equal(dataclasses.replace(same, new_knob=1).rng().standard_normal(8), draw)
+
+
+#: a figure measured once: "1.7x the tolerance", "off by 650", "relative error 1.3e-4", "(2.6e5x)"
+MEASURED = re.compile(r"\d(\.\d+)?(e[+-]?\d+)?x\b|off by (up to )?[\d.]+|error (of )?[\d.]+(e-?\d+)?\b|\b\d+(\.\d+)? (float\d+ )?ulps")
+
+
+@pytest.mark.parametrize("path", list(DATA_FILES), ids=lambda p: p.parent.name)
+def test_a_reason_states_no_figure_measured_once(path):
+    """Issue 27: every run reports the error it measures beside the reason; a figure in the
+    reason itself goes stale (Flax's "y is off by 650" while runs measured 650 to 2.07e3)."""
+    for backend in DATA_FILES[path]:
+        for entry in load_known_failures(path, backend):
+            found = MEASURED.search(entry.reason)
+            assert not found, f"{path.name}: {found.group(0)!r} in {entry.reason!r}"

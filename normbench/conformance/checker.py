@@ -251,5 +251,6 @@ def judge(s: CaseSession, o: Out, native: Any, tag: str = "") -> None:
         if not same(arr, o.exact):
             raise CaseFailed(o.exact_why or f"{name}: must equal its value before the call")
     elif o.ref is not None:
-        s.comparisons.append(compare_arrays(name, arr, o.ref, o.dtype, scale=o.scale, cond_err=o.cond_err))
+        s.comparisons.append(compare_arrays(name, arr, o.ref, o.dtype, scale=o.scale, cond_err=o.cond_err,
+                                             floor=0.0 if o.stat else 1.0))
         s.comparisons[-1].pass_ = s.pass_

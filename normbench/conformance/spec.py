@@ -62,7 +62,8 @@ class Out:
     ``ref`` None checks only that the output is there, in ``dtype`` and of ``shape``. Otherwise
     the output must be close to ``ref`` (:func:`normbench.closeness.compare_arrays`) with the
     op's ``scale`` and ``cond_err`` (broadcastable against ``ref``). ``stat``: a saved statistic,
-    which an implementation may keep to itself by returning None for every statistic of the step
+    judged relative to its own size (no floor of 1 under ``scale``), which an implementation may
+    keep to itself by returning None for every statistic of the step
     (then none is checked and later :class:`Saved` arguments fall back to the reference).
     ``absent``: the gradient of a parameter that was not given, which must be None.
     ``exact``: the output must equal this array (NaN equal to NaN); ``exact_why`` says why."""

@@ -77,8 +77,8 @@ class Case(CaseRecord):
         return ("train", "eval", "backward") if self.running else ("train", "backward")
 
 
-GROUPS = ("dtypes", "layouts", "options", "shapes", "strided", "offset", "constant", "nonfinite", "overflow", "errors",
-          "empty")
+GROUPS = ("dtypes", "layouts", "options", "shapes", "strided", "offset", "constant", "nonfinite", "overflow", "counts",
+          "errors", "empty")
 
 
 def all_cases() -> list[Case]:
@@ -167,6 +167,11 @@ def all_cases() -> list[Case]:
     for layout in ("contiguous", "channels_last"):
         cases.append(Case("overflow", (8, 4, 16, 16), "float32", layout, data="huge"))
     cases.append(Case("overflow", (64, 5), "float32", data="huge"))
+    # m = 66560 values per channel in a half dtype (ExecuTorch PR #16727): a count (or 1/m) kept in
+    # float16 is inf from 65520 values, and most channels' sums (shifted by up to +-2) pass 65504
+    for dtype in ("float16", "bfloat16"):
+        for layout in ("contiguous", "channels_last"):
+            cases.append(Case("counts", (4, 2, 128, 130), dtype, layout, steps=1))
     for shape in ((1, 4), (1, 4, 1), (1, 4, 1, 1), (1, 4, 1, 1, 1)):
         cases.append(Case("errors", shape, "float32", expect="error", label="m=1"))
     # ... while eval with one value per channel is legal

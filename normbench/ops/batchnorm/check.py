@@ -9,7 +9,9 @@ Tolerances (the terms :func:`normbench.closeness.compare_arrays` takes): an elem
   scale", not of 1): the channel RMS of y; for dx the size of the terms it cancels,
   ``|w| * invstd * rms(dy)`` (with m = 2, dx is exactly 0 but its terms are not); the L2 norm of
   the summed terms for dweight (``dy * xhat``) and dbias (``dy``), since a float32 sum's rounding
-  grows with it; the channel std for the means. Never below 1.
+  grows with it; the channel std for the means. Never below 1, except for the saved
+  statistics, judged relative to their own size (``save_invstd``: ``S = 0``, so
+  ``rtol * |ref|`` plus the conditioning term; ``save_mean``: the channel std, unfloored).
 * The last term admits the rounding no algorithm can avoid when |x| >> std: the mean kept in
   the compute dtype is off by about eps(dtype) * |x|, which ``invstd`` magnifies. ``cond`` is
   ``max|x_c| * invstd_c`` per channel, ``T`` the scale that error is carried into, and
@@ -71,7 +73,7 @@ def plan(case: Case, passes: tuple[str, ...]) -> list[Step]:
                 std = np.sqrt(ref.var)
                 outs = (Out("y", case.dtype, shape, ref.y, **_tol(ref.y, channel_rms(ref.y), cond * w_abs)),
                         Out("save_mean", pdt, (channels,), ref.save_mean, scale=std, cond_err=absmax, stat=True),
-                        Out("save_invstd", pdt, (channels,), ref.save_invstd,
+                        Out("save_invstd", pdt, (channels,), ref.save_invstd, scale=0.0,
                             cond_err=ref.save_invstd * (1 + MACHINE_EPS[pdt] * cond**2), stat=True))
                 after = (Out("running_mean", pdt, (channels,), ref.running_mean, scale=std, cond_err=absmax),
                          Out("running_var", pdt, (channels,), ref.running_var,

@@ -30,11 +30,12 @@ def property_cases():
             momentum=draw(st.sampled_from([0.1, 0.5, 1.0, None])),
             eps=draw(st.sampled_from([1e-5, 1e-3])),
             steps=draw(st.integers(1, 3)),
-            data=draw(st.sampled_from(["normal", "normal", "offset", "constant"])),
+            param_layout=draw(st.sampled_from(["contiguous", "contiguous", "strided"])),
+            data=draw(st.sampled_from(["normal", "normal", "offset", "constant", "huge", "nan", "inf"])),
             seed=draw(st.integers(0, 2**16)),
         )
-        if case.data == "offset" and case.dtype in ("float16", "bfloat16"):
-            case = replace(case, data="normal")  # 1e4 + N(0,1) is not representable in halves
+        if case.data in ("offset", "huge") and case.dtype in ("float16", "bfloat16"):
+            case = replace(case, data="normal")  # 1e4 + N(0,1) and 1e19 are not representable in halves
         return case
 
     return cases()
