@@ -126,6 +126,11 @@ class Backend:
     #: itself, e.g. ``{"*/backward": "includes a forward: autograd reruns it"}``. Recorded with each
     #: benchmark row and marked in the report, so a reader compares like with like.
     timing_notes: ClassVar[Mapping[str, str]] = {}
+    #: True for a backend that compiles every configuration (shape, dtype, layout) anew in each
+    #: process (torch.compile, jax.jit, tf.function): in a benchmark run of fresh processes that
+    #: is minutes per grid, so ``normbench run`` checks it in full but benchmarks it only when
+    #: asked (``--bench-compiled`` or ``--backend NAME``), and its report says so
+    compiles_per_configuration: ClassVar[bool] = False
 
     # -- environment -------------------------------------------------------------------------
     def availability(self) -> Availability:

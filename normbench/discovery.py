@@ -62,6 +62,7 @@ class BackendInfo:
     known_failures: tuple[KnownFailure, ...]
     available: Availability
     implementation_version: str = ""
+    compiles_per_configuration: bool = False
 
     @classmethod
     def of(cls, backend: Any) -> "BackendInfo":
@@ -77,6 +78,7 @@ class BackendInfo:
             known_failures=tuple(getattr(backend, "known_failures", ())),
             available=avail,
             implementation_version=str(version or ""),
+            compiles_per_configuration=bool(getattr(backend, "compiles_per_configuration", False)),
         )
 
     def availability(self) -> Availability:

@@ -196,6 +196,29 @@ def load_check(path: Path) -> dict:
     return data
 
 
+def merge_checks(paths: Sequence[Path]) -> dict:
+    """One check result from several files (backends checked on different machines or CI runners:
+    each file holds its own backends). The same (op, backend) in two files is refused, naming both."""
+    checks = [(Path(p), load_check(p)) for p in paths]
+    if len(checks) == 1:
+        return checks[0][1]
+    merged: dict = {"norms": {}, "summary": "merged from " + "; ".join(f"{p.name}: {c.get('summary', '')}"
+                                                                      for p, c in checks)}
+    merged["run"] = checks[0][1].get("run", {})
+    seen: dict[tuple[str, str], Path] = {}
+    for path, check in checks:
+        for op, entry in check["norms"].items():
+            into = merged["norms"].setdefault(op, {**{k: v for k, v in entry.items() if k != "backends"}, "backends": []})
+            for backend in entry.get("backends", []):
+                key = (op, backend["name"])
+                if key in seen:
+                    raise InputError(f"{op} on backend {backend['name']} is in both {seen[key]} and {path}: give each "
+                                     "backend's results once")
+                seen[key] = path
+                into["backends"].append(backend)
+    return merged
+
+
 # -- analysis -----------------------------------------------------------------------------------
 CONFIG = ["norm", "op", "dtype", "layout", "shape"]
 #: a measurement: one configuration of one backend in one run of one machine
@@ -349,8 +372,10 @@ def _with_order(s: pd.DataFrame) -> tuple[pd.DataFrame, int, bool]:
 def write_report(
     df: pd.DataFrame, out_dir: Path, ops: Sequence[OpInfo], *, baseline: str | None = "torch-cpu",
     check: dict | None = None, runs: list[RunHeader] | None = None, title: str = "normbench report", plots: bool = True,
+    not_measured: Sequence[str] = (),
 ) -> Path:
-    """Write ``out_dir/README.md`` (and PNGs). ``baseline=None``: torch-cpu if it was measured, else no speed-ups."""
+    """Write ``out_dir/README.md`` (and PNGs). ``baseline=None``: torch-cpu if it was measured, else no speed-ups.
+    ``not_measured``: lines on what the run left out of its benchmarks, and how to measure it."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.png"):
@@ -371,6 +396,8 @@ def write_report(
     images: list[Path] = []
     s = speedups(t, baseline) if not t.empty and baseline else t.assign(speedup=np.nan, sp_low=np.nan, sp_high=np.nan,
                                                                       sp_clear=False)
+    if not_measured:
+        lines += ["## Not measured in this run", "", *[f"- {line}" for line in not_measured], ""]
     if not t.empty:
         lines += _trust(s, ops, baseline)
         lines += _summary(s, ops, baseline, failing)

@@ -90,3 +90,62 @@ class Progress:
         if self.enabled and self.tty:
             self.stream.write("\r" + " " * 170 + "\r")
             self.stream.flush()
+
+
+class RunProgress:
+    """One progress line for a whole ``normbench run``: the phase, done/total in it, the time since
+    the run began and an ETA for the run as a whole (the current phase's remaining steps at the rate
+    seen so far, plus each later phase's planned steps at an estimated rate). Redrawn in place on a
+    terminal, a line every ``every`` seconds elsewhere; safe to step from several threads."""
+
+    def __init__(self, phases: int, *, stream=None, every: float = 10.0):
+        import threading
+
+        self.stream = stream or sys.stderr
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.phases, self.every = phases, every
+        self.start = self.last = time.monotonic()
+        self.lock = threading.Lock()
+        self.name, self.index, self.total, self.count, self.unit = "", 0, 0, 0, ""
+        self.phase_start = self.start
+        #: (steps, estimated seconds per step) of the phases still to come
+        self.later: list[tuple[int, float]] = []
+
+    def phase(self, index: int, name: str, total: int, unit: str, later: Sequence[tuple[int, float]] = ()) -> None:
+        with self.lock:
+            self.index, self.name, self.total, self.unit, self.count = index, name, total, unit, 0
+            self.phase_start, self.later = time.monotonic(), list(later)
+
+    def eta(self, now: float) -> float | None:
+        """Seconds left in the run, or None before the current phase has a rate."""
+        rest = sum(steps * per for steps, per in self.later)
+        if self.count >= self.total:
+            return rest
+        if not self.count:
+            return None
+        return (now - self.phase_start) / self.count * (self.total - self.count) + rest
+
+    def status(self, now: float) -> str:
+        text = (f"run: phase {self.index}/{self.phases} {self.name}, {self.count}/{self.total} {self.unit}, "
+                f"{_clock(now - self.start)} elapsed")
+        eta = self.eta(now)
+        return text + (f", ETA {_clock(eta)} for the run" if eta is not None else "")
+
+    def step(self, note: str = "") -> None:
+        """One more step done (``note``: what it was, shown on a terminal), as :meth:`Progress.step`."""
+        with self.lock:
+            self.count += 1
+            now = time.monotonic()
+            if self.tty:
+                self.stream.write("\r" + f"{self.status(now)} {note}"[:160].ljust(110))
+                self.stream.flush()
+            elif now - self.last >= self.every and self.count < self.total:
+                self.last = now
+                self.stream.write(self.status(now) + "\n")
+                self.stream.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            with self.lock:
+                self.stream.write("\r" + " " * 170 + "\r")
+                self.stream.flush()

@@ -39,8 +39,10 @@ def test_bench_csv_has_the_documented_columns(tmp_path, capsys):
     assert all(len(n) == 2 and min(n) >= 2 and sum(n) == len(s) for n, s in zip(per_process, samples))
     assert (df["processes"] == 2).all() and (df["n_samples"] == [len(s) for s in samples]).all()
     # at least one process's budget of timed calls (the row's ``number`` is the median of its processes', so
-    # each process's own budget cannot be rebuilt from it; a contended process stops short of its budget)
-    assert all(sum(s) * k >= 0.05 or busy for s, k, busy in zip(samples, df["number"], df["contended"]))
+    # each process's own budget cannot be rebuilt from it; a process that set contended samples aside may
+    # reach its retry limit, RETRY_FACTOR times the budget, short of the budget: run_samples)
+    assert all(sum(s) * k >= 0.05 or busy or aside for s, k, busy, aside
+               in zip(samples, df["number"], df["contended"], df["set_aside"]))
     assert all(min(s) == pytest.approx(m) for s, m in zip(samples, df["min_s"]))
     # one memory policy for every backend, and the page faults per call recorded (under it a steady-state call
     # takes none: tests/test_protocol.py; this short quick-rigor window may still see a heap growing)

@@ -206,3 +206,22 @@ def test_skip_backend_leaves_backends_out_and_a_typo_is_named(capsys):
     assert [b["name"] for b in json.loads(out)["norms"]["batchnorm"]["backends"]] == ["numpy"]
     code, _, err = run(capsys, "check", "--backend", "numpy", "--skip-backend", "nmupy")
     assert code == 2 and "--skip-backend 'nmupy' matches none of the selected backends (numpy)" in err
+
+
+def test_run_checks_a_compiling_backend_but_benchmarks_it_only_when_asked(tmp_path, capsys):
+    common = ["run", "--plugin", "future_ops", "--plugin", "compiling_backend", "--norm", "toynorm", "--grid", "smoke",
+              "--rigor", "quick", "--repeat", "2"]
+    code, out, _ = run(capsys, *common, "--output", str(tmp_path / "default"))
+    assert code == 0, out
+    check = json.loads((tmp_path / "default" / "check.json").read_text())
+    assert {b["name"] for b in check["norms"]["toynorm"]["backends"]} == {"future", "future-compiled"}
+    import pandas as pd
+
+    assert set(pd.read_csv(tmp_path / "default" / "bench.csv")["backend"]) == {"future"}
+    report = (tmp_path / "default" / "README.md").read_text()
+    assert "## Not measured in this run" in report and "Not benchmarked in this run: future-compiled" in report
+    assert "`normbench run --bench-compiled`" in report and "--backend future-compiled -o more.json" in report
+    code, out, _ = run(capsys, *common, "--bench-compiled", "--output", str(tmp_path / "all"))
+    assert code == 0, out
+    assert set(pd.read_csv(tmp_path / "all" / "bench.csv")["backend"]) == {"future", "future-compiled"}
+    assert "Not measured in this run" not in (tmp_path / "all" / "README.md").read_text()

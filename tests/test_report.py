@@ -297,3 +297,22 @@ def test_contended_rows_are_shown_but_left_out_and_the_trust_section_says_what_t
     assert "| numba | 2.00x [" in summary and "(1 of 3 left out)" in summary
     train = text.split("### batchnorm train")[1].split("###")[0]
     assert len([line for line in train.splitlines() if "§" in line]) == 1
+
+
+def test_check_results_of_different_runners_merge_and_a_backend_given_twice_is_refused(tmp_path):
+    from normbench.errors import InputError
+    from normbench.report import merge_checks
+
+    def check(name, backend):
+        path = tmp_path / name
+        path.write_text(json.dumps({"summary": f"passed: {backend}", "norms": {"batchnorm": {"backends": [
+            {"name": backend, "available": True, "reason": "", "cases": [{"case": "batchnorm/dtypes/a", "group": "dtypes",
+                                                                          "status": "pass"}]}]}}}))
+        return path
+
+    a, b, again = check("a.json", "numpy"), check("b.json", "numba"), check("c.json", "numpy")
+    merged = merge_checks([a, b])
+    assert [x["name"] for x in merged["norms"]["batchnorm"]["backends"]] == ["numpy", "numba"]
+    assert merged["summary"] == "merged from a.json: passed: numpy; b.json: passed: numba"
+    with pytest.raises(InputError, match=r"batchnorm on backend numpy is in both .*a.json and .*c.json"):
+        merge_checks([a, again])

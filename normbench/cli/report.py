@@ -28,7 +28,9 @@ def add_parser(sub) -> None:
                    help="a normbench bench .csv/.json file (repeatable)")
     p.add_argument("--asv", nargs="?", const="", default=None, metavar="DIR",
                    help="include asv results (default DIR: results_dir of ./asv.conf.json)")
-    p.add_argument("--check", type=Path, default=None, metavar="FILE", help="include 'normbench check --json' results")
+    p.add_argument("--check", type=Path, action="append", default=[], metavar="FILE",
+                   help="include 'normbench check --json' results (repeatable: files of different backends, e.g. "
+                        "from CI runners, are merged)")
     p.add_argument("--output", "-o", type=Path, default=Path("normbench-report"), metavar="DIR", help="folder to write (default normbench-report)")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are relative to it (default: torch-cpu when it was measured)")
@@ -58,7 +60,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         df = df[df["norm"].isin([op.name for op in ops])]
     if df.empty:
         raise InputError("the results hold no measurements (asv skipped everything, or the files are empty)")
-    check = report.load_check(args.check) if args.check else None
+    check = report.merge_checks(args.check) if args.check else None
     path = report.write_report(df, args.output, ops, baseline=args.baseline, check=check, runs=runs,
                                plots=not args.no_plots)
     print(f"wrote {path} ({len(df)} measurements)")

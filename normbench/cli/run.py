@@ -30,6 +30,10 @@ def add_parser(sub) -> None:
     p.add_argument("--grid", default="quick", help="benchmark grid of each op: quick (default), standard, full or smoke")
     p.add_argument("--threads", type=common.positive_int, default=usable_cores(),
                    help="CPU threads for every backend (default: the cores this process may use)")
+    p.add_argument("--bench-compiled", action="store_true",
+                   help="benchmark the backends that compile every configuration in each process too (torch-compile, "
+                        "keras-jax, flax...: minutes each on the quick grid); they are checked in full either way, and "
+                        "a backend named with --backend is always benchmarked")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
 
@@ -92,7 +96,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     from .. import bench, benchfile, compare, report, runinfo
     from ..conformance import runner
     from ..discovery import backend_rows
-    from ..tables import Progress, render
+    from ..tables import RunProgress, render
 
     run_id, facts, rigor = runinfo.new_run_id(), {}, common.rigor_of(args)
     # once; facts fill in as backends are measured
@@ -110,9 +114,17 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
 
     print("\n== 2/4 conformance")
     cases = runner.select_cases(ops)
+    todo = [cfg for op in ops for cfg in bench.configurations(op, grids[op.name].shapes(), grids[op.name].dtypes,
+                                                         grids[op.name].layouts, op.passes)]
+    to_bench = _to_bench(args, [b for b in backends if b.availability()])
+    progress = RunProgress(4)
+    per_case = {op.name: sum(c.op == op.name for c in cases) for op in ops}
+    progress.phase(2, "conformance", sum(per_case[op.name] for b in backends if b.availability() for op in ops
+                                         if registry.supports(b, op.name)), "case runs",
+                   later=[(bench.planned_steps(to_bench, todo, rigor), SECONDS_PER_MEASUREMENT), (1, REPORT_S)])
     reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
-                                jobs=usable_cores(),
-                         plugins=tuple(args.plugin))
+                                jobs=usable_cores(), plugins=tuple(args.plugin), step=progress.step)
+    progress.done()
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
                                             else f"unavailable ({rep.reason})"))
@@ -121,11 +133,14 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     print(check["summary"])
 
     print(f"\n== 3/4 benchmarks ({args.grid} grid, {args.threads} threads)")
-    todo = [cfg for op in ops for cfg in bench.configurations(op, grids[op.name].shapes(), grids[op.name].dtypes,
-                                                         grids[op.name].layouts, op.passes)]
     unavailable = {rep.name for rep in reports if not rep.available}
-    usable = [b for b in backends if b.name not in unavailable]
-    progress = Progress("bench", bench.planned_steps(usable, todo, rigor), unit="measurements")
+    usable = _to_bench(args, [b for b in backends if b.name not in unavailable])
+    left_out = [b.name for b in backends if b.name not in unavailable and b not in usable
+                and any(registry.supports(b, op.name) for op in ops)]
+    not_measured = _left_out_note(left_out, args.output)
+    if not_measured:
+        print(f"  {not_measured}")
+    progress.phase(3, "benchmarks", bench.planned_steps(usable, todo, rigor), "measurements", later=[(1, REPORT_S)])
     common.wait_for_idle(args.wait_idle)
     bench_rows, skipped = bench.run_bench(usable, todo, rigor=rigor, threads=args.threads, progress=progress,
                                     scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
@@ -151,6 +166,33 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
         print("\n".join(compare.speedup_lines(bench_rows, baseline)))
 
     print("\n== 4/4 report")
-    path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=baseline, check=check, runs=runs)
+    path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=baseline, check=check, runs=runs,
+                               not_measured=[not_measured] if not_measured else [])
     print(f"wrote {path.name}")
     return any(r.failed for r in reports)
+
+
+#: rough costs on this project's 2-core VM, for the run's ETA before a phase has its own rate: a
+#: measurement (its share of a fresh process, calibration and samples) and writing the report
+SECONDS_PER_MEASUREMENT = 0.25
+REPORT_S = 30.0
+
+
+def _to_bench(args, backends: list) -> list:
+    """The backends the benchmark phase measures: all of them when named with --backend or with
+    --bench-compiled, else those that do not compile every configuration in each process."""
+    if args.backend or args.bench_compiled:
+        return list(backends)
+    return [b for b in backends if not getattr(b, "compiles_per_configuration", False)]
+
+
+def _left_out_note(names: list[str], output: Path) -> str:
+    """What the default benchmark phase left out, and the commands that measure it."""
+    if not names:
+        return ""
+    flags = " ".join(f"--backend {n}" for n in names)
+    return (f"Not benchmarked in this run: {', '.join(names)} (checked in full above). They compile every "
+            f"configuration anew in each fresh benchmark process, minutes each on the quick grid, so `normbench run` "
+            f"measures them only when asked: `normbench run --bench-compiled`, or `normbench bench --grid quick "
+            f"{flags} -o more.json` and then `normbench report --input {output}/bench.json --input more.json "
+            f"--check {output}/check.json --output {output}`.")

@@ -124,6 +124,7 @@ def _ops(config):
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's --dist loadgroup keeps a group together")
     # Named backends and ops are checked before collection, so a typo is one usage line (exit 4),
     # not a collection error per test module. Nothing is loaded unless they were given: this
     # plugin is active in every pytest session of the environment.
@@ -141,6 +142,41 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[_KNOWN] = KnownFailuresFile.read(path)
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Under pytest-xdist's ``--dist loadgroup`` the cases of one (backend, op) go to one xdist
+    worker together, which reuses that backend's worker process (and a compiling backend's
+    compiled kernels) instead of starting one in every xdist worker; the groups spread over the
+    cores. The mark means nothing without xdist."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        backend = params.get("normbench_backend_name")
+        if backend is None:
+            continue
+        op = params.get("normbench_op")
+        case = params.get("normbench_case")
+        op_name = op.name if op is not None else getattr(case, "op", "")
+        item.add_marker(pytest.mark.xdist_group(f"normbench-{backend}-{op_name}"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker: hand the known-failures file's usage to the controller, which warns
+    about stale entries once every worker's cases are in."""
+    known = session.config.stash.get(_KNOWN, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if known is not None and workeroutput is not None:
+        workeroutput["normbench_known"] = {"used": sorted(known.used), "seen": sorted(known.seen)}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """xdist controller: merge a finished worker's known-failures usage."""
+    known = node.config.stash.get(_KNOWN, None)
+    usage = getattr(node, "workeroutput", {}).get("normbench_known")
+    if known is not None and usage:
+        known.used.update(usage["used"])
+        known.seen.update(usage["seen"])
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -292,7 +292,7 @@ def check_json(reports: list[BackendReport], registry: Any, *, run: RunHeader | 
 
 
 def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
-               done=None, known=None, jobs: int = 1):
+               done=None, known=None, jobs: int = 1, step: Callable[[], None] | None = None):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
     own: a list of BackendReport, in backend then op order whatever ``jobs`` is. ``on_report(reports)``
     after each pair (to save them: the pairs finished so far, in that order). ``done`` maps
@@ -300,7 +300,8 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
     user's known-failures file (a KnownFailuresFile), applied to every result.
 
     ``jobs`` > 1 checks that many backends at once (each in its own workers; a backend's ops one
-    after another). Conformance is not timed, so nothing is measured while it runs."""
+    after another). Conformance is not timed, so nothing is measured while it runs. ``step``: called
+    after every case (a run-wide progress line), in place of a progress bar per backend and op."""
     done = done or {}
     results: dict[int, BackendReport] = {}
     todo: dict[str, list[tuple[int, Any]]] = {}  # backend name -> [(position, op)]
@@ -323,10 +324,17 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
     def check_backend(name: str) -> None:
         for pos, op in todo[name]:
             op_cases = [c for c in cases if c.op == op.name]
-            bar = Progress(f"check {name} {op.name}", len(op_cases), enabled=progress, redraw=not parallel)
+            bar = Progress(f"check {name} {op.name}", len(op_cases), enabled=progress and step is None,
+                           redraw=not parallel)
+
+            def stepped(_result, bar=bar) -> None:
+                bar.step()
+                if step is not None:
+                    step()
+
             rep = check_backend_isolated(name, op, op_cases, plugins=plugins, threads=threads,
                                          scope=registry.worker_scope(name), known=known, timeout=timeout,
-                                         on_result=lambda r: bar.step())
+                                         on_result=stepped)
             bar.done()
             with lock:
                 results[pos] = rep

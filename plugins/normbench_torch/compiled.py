@@ -89,6 +89,7 @@ def _compiled_pass(method_name: str):
 
 class TorchCompileBackend(_TorchBackend):
     name = "torch-compile"
+    compiles_per_configuration = True
     description = ("torch.compile (Inductor C++ codegen, fullgraph, static shapes) of the torch-cpu passes; "
                    "compiled once per configuration, in the warm-up")
     device = "cpu"

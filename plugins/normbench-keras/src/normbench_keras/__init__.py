@@ -398,6 +398,7 @@ class KerasTorch(KerasBackend):
 class KerasJax(KerasBackend):
     name = "keras-jax"
     engine = "jax"
+    compiles_per_configuration = True  # traced and compiled per input signature (normbench >= 0.11 reads it)
     known_failures = load_known_failures(KNOWN_FAILURES, "keras-jax")
     description = "Keras 3 layers on the jax engine (stateless_call under jax.jit, as model.fit runs them)"
 
@@ -405,6 +406,7 @@ class KerasJax(KerasBackend):
 class KerasTensorFlow(KerasBackend):
     name = "keras-tensorflow"
     engine = "tensorflow"
+    compiles_per_configuration = True  # traced and compiled per input signature (normbench >= 0.11 reads it)
     known_failures = load_known_failures(KNOWN_FAILURES, "keras-tensorflow")
     description = "Keras 3 layers on the tensorflow engine (stateless_call under tf.function, as model.fit runs them)"
 
