@@ -127,9 +127,9 @@ class Backend:
     #: benchmark row and marked in the report, so a reader compares like with like.
     timing_notes: ClassVar[Mapping[str, str]] = {}
     #: True for a backend that compiles every configuration (shape, dtype, layout) anew in each
-    #: process (torch.compile, jax.jit, tf.function): in a benchmark run of fresh processes that
-    #: is minutes per grid, so ``normbench run`` checks it in full but benchmarks it only when
-    #: asked (``--bench-compiled`` or ``--backend NAME``), and its report says so
+    #: process (torch.compile, jax.jit, tf.function): minutes per backend for the full cases and
+    #: again for a grid of fresh benchmark processes, so ``normbench run`` checks it on a sample
+    #: and benchmarks it only when asked (``--all-compiled`` or ``--backend NAME``), and says so
     compiles_per_configuration: ClassVar[bool] = False
 
     # -- environment -------------------------------------------------------------------------

@@ -208,7 +208,7 @@ def test_skip_backend_leaves_backends_out_and_a_typo_is_named(capsys):
     assert code == 2 and "--skip-backend 'nmupy' matches none of the selected backends (numpy)" in err
 
 
-def test_run_checks_a_compiling_backend_but_benchmarks_it_only_when_asked(tmp_path, capsys):
+def test_run_samples_a_compiling_backend_and_benchmarks_it_only_when_asked(tmp_path, capsys):
     common = ["run", "--plugin", "future_ops", "--plugin", "compiling_backend", "--norm", "toynorm", "--grid", "smoke",
               "--rigor", "quick", "--repeat", "2"]
     code, out, _ = run(capsys, *common, "--output", str(tmp_path / "default"))
@@ -219,9 +219,15 @@ def test_run_checks_a_compiling_backend_but_benchmarks_it_only_when_asked(tmp_pa
 
     assert set(pd.read_csv(tmp_path / "default" / "bench.csv")["backend"]) == {"future"}
     report = (tmp_path / "default" / "README.md").read_text()
-    assert "## Not measured in this run" in report and "Not benchmarked in this run: future-compiled" in report
-    assert "`normbench run --bench-compiled`" in report and "--backend future-compiled -o more.json" in report
-    code, out, _ = run(capsys, *common, "--bench-compiled", "--output", str(tmp_path / "all"))
+    assert "## Not measured in this run" in report
+    assert "Checked on a sample (the first case of every case group) and not benchmarked: future-compiled." in report
+    assert "`normbench run --all-compiled`" in report and "--backend future-compiled -o more.json" in report
+    sampled = {b["name"]: len(b["cases"]) for b in check["norms"]["toynorm"]["backends"]}
+    assert sampled == {"future": 3, "future-compiled": 1}  # toynorm has one case group
+    code, out, _ = run(capsys, *common, "--all-compiled", "--output", str(tmp_path / "all"))
     assert code == 0, out
     assert set(pd.read_csv(tmp_path / "all" / "bench.csv")["backend"]) == {"future", "future-compiled"}
+    check = json.loads((tmp_path / "all" / "check.json").read_text())
+    assert {b["name"]: len(b["cases"]) for b in check["norms"]["toynorm"]["backends"]} == {"future": 3,
+                                                                                            "future-compiled": 3}
     assert "Not measured in this run" not in (tmp_path / "all" / "README.md").read_text()

@@ -25,12 +25,7 @@ def registry():
 
 
 def _sample(op):
-    seen, out = set(), []
-    for case in op.cases():
-        if case.group not in seen:
-            seen.add(case.group)
-            out.append(case)
-    return out
+    return runner.first_of_each_group(op.cases())
 
 
 @pytest.mark.parametrize("name", COMPILED)

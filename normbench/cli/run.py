@@ -30,10 +30,10 @@ def add_parser(sub) -> None:
     p.add_argument("--grid", default="quick", help="benchmark grid of each op: quick (default), standard, full or smoke")
     p.add_argument("--threads", type=common.positive_int, default=usable_cores(),
                    help="CPU threads for every backend (default: the cores this process may use)")
-    p.add_argument("--bench-compiled", action="store_true",
-                   help="benchmark the backends that compile every configuration in each process too (torch-compile, "
-                        "keras-jax, flax...: minutes each on the quick grid); they are checked in full either way, and "
-                        "a backend named with --backend is always benchmarked")
+    p.add_argument("--all-compiled", action="store_true",
+                   help="check in full and benchmark the backends that compile every configuration in each process "
+                        "(torch-compile, keras-jax, flax...): by default they are checked on a sample, the first case of "
+                        "every case group, and not benchmarked (minutes each); a backend named with --backend always is")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
 
@@ -116,14 +116,19 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     cases = runner.select_cases(ops)
     todo = [cfg for op in ops for cfg in bench.configurations(op, grids[op.name].shapes(), grids[op.name].dtypes,
                                                          grids[op.name].layouts, op.passes)]
-    to_bench = _to_bench(args, [b for b in backends if b.availability()])
+    available = [b for b in backends if b.availability()]
+    to_bench = _to_bench(args, available)
+    sampled = [b.name for b in available if b not in to_bench and any(registry.supports(b, op.name) for op in ops)]
     progress = RunProgress(4)
     per_case = {op.name: sum(c.op == op.name for c in cases) for op in ops}
-    progress.phase(2, "conformance", sum(per_case[op.name] for b in backends if b.availability() for op in ops
-                                         if registry.supports(b, op.name)), "case runs",
+    per_sample = {op.name: len(runner.first_of_each_group(c for c in cases if c.op == op.name)) for op in ops}
+    progress.phase(2, "conformance", sum((per_sample if b.name in sampled else per_case)[op.name] for b in available
+                                         for op in ops if registry.supports(b, op.name)), "case runs",
                    later=[(bench.planned_steps(to_bench, todo, rigor), SECONDS_PER_MEASUREMENT), (1, REPORT_S)])
+    if sampled:
+        print(f"  checked on a sample (the first case of every case group): {', '.join(sampled)}")
     reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
-                                jobs=usable_cores(), plugins=tuple(args.plugin), step=progress.step)
+                                jobs=usable_cores(), plugins=tuple(args.plugin), step=progress.step, sampled=sampled)
     progress.done()
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available
@@ -135,9 +140,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     print(f"\n== 3/4 benchmarks ({args.grid} grid, {args.threads} threads)")
     unavailable = {rep.name for rep in reports if not rep.available}
     usable = _to_bench(args, [b for b in backends if b.name not in unavailable])
-    left_out = [b.name for b in backends if b.name not in unavailable and b not in usable
-                and any(registry.supports(b, op.name) for op in ops)]
-    not_measured = _left_out_note(left_out, args.output)
+    not_measured = _left_out_note(sampled, args.output)
     if not_measured:
         print(f"  {not_measured}")
     progress.phase(3, "benchmarks", bench.planned_steps(usable, todo, rigor), "measurements", later=[(1, REPORT_S)])
@@ -179,20 +182,22 @@ REPORT_S = 30.0
 
 
 def _to_bench(args, backends: list) -> list:
-    """The backends the benchmark phase measures: all of them when named with --backend or with
-    --bench-compiled, else those that do not compile every configuration in each process."""
-    if args.backend or args.bench_compiled:
+    """The backends checked in full and benchmarked: all of them when named with --backend or with
+    --all-compiled, else those that do not compile every configuration in each process."""
+    if args.backend or args.all_compiled:
         return list(backends)
     return [b for b in backends if not getattr(b, "compiles_per_configuration", False)]
 
 
 def _left_out_note(names: list[str], output: Path) -> str:
-    """What the default benchmark phase left out, and the commands that measure it."""
+    """What the default run left out (a full check and the benchmarks of ``names``), and the commands
+    that run it."""
     if not names:
         return ""
     flags = " ".join(f"--backend {n}" for n in names)
-    return (f"Not benchmarked in this run: {', '.join(names)} (checked in full above). They compile every "
-            f"configuration anew in each fresh benchmark process, minutes each on the quick grid, so `normbench run` "
-            f"measures them only when asked: `normbench run --bench-compiled`, or `normbench bench --grid quick "
-            f"{flags} -o more.json` and then `normbench report --input {output}/bench.json --input more.json "
-            f"--check {output}/check.json --output {output}`.")
+    return (f"Checked on a sample (the first case of every case group) and not benchmarked: {', '.join(names)}. "
+            f"They compile every configuration anew in each process, minutes per backend for the full cases "
+            f"and again for the quick grid, so `normbench run` does both only when asked: `normbench run "
+            f"--all-compiled`, or add them to this report with `normbench check -o full-check.json` (every "
+            f"backend, in full), `normbench bench --grid quick {flags} -o more.json` and `normbench report "
+            f"--input {output}/bench.json --input more.json --check full-check.json --output {output}`.")

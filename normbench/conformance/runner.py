@@ -291,8 +291,19 @@ def check_json(reports: list[BackendReport], registry: Any, *, run: RunHeader | 
     }
 
 
+def first_of_each_group(cases: Iterable[Any]) -> list[Any]:
+    """A sample: the first case of every (op, case group), in order."""
+    seen, out = set(), []
+    for case in cases:
+        if (case.op, case.group) not in seen:
+            seen.add((case.op, case.group))
+            out.append(case)
+    return out
+
+
 def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
-               done=None, known=None, jobs: int = 1, step: Callable[[], None] | None = None):
+               done=None, known=None, jobs: int = 1, step: Callable[[], None] | None = None,
+               sampled: Sequence[str] = ()):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
     own: a list of BackendReport, in backend then op order whatever ``jobs`` is. ``on_report(reports)``
     after each pair (to save them: the pairs finished so far, in that order). ``done`` maps
@@ -301,7 +312,10 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
 
     ``jobs`` > 1 checks that many backends at once (each in its own workers; a backend's ops one
     after another). Conformance is not timed, so nothing is measured while it runs. ``step``: called
-    after every case (a run-wide progress line), in place of a progress bar per backend and op."""
+    after every case (a run-wide progress line), in place of a progress bar per backend and op.
+    ``sampled``: backends checked on :func:`first_of_each_group` of the cases only. With ``jobs`` > 1
+    the backends that compile every configuration start first, so the longest checks overlap the
+    others instead of running alone at the end."""
     done = done or {}
     results: dict[int, BackendReport] = {}
     todo: dict[str, list[tuple[int, Any]]] = {}  # backend name -> [(position, op)]
@@ -324,6 +338,8 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
     def check_backend(name: str) -> None:
         for pos, op in todo[name]:
             op_cases = [c for c in cases if c.op == op.name]
+            if name in sampled:
+                op_cases = first_of_each_group(op_cases)
             bar = Progress(f"check {name} {op.name}", len(op_cases), enabled=progress and step is None,
                            redraw=not parallel)
 
@@ -345,7 +361,8 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
         for name in todo:
             check_backend(name)
     else:
-        _in_threads(check_backend, list(todo), jobs)
+        slow = {b.name for b in backends if getattr(b, "compiles_per_configuration", False)}
+        _in_threads(check_backend, sorted(todo, key=lambda name: name not in slow), jobs)
     return [results[i] for i in sorted(results)]
 
 

@@ -1,5 +1,6 @@
 """The toy op's backend again, declared as compiling every configuration in each process (as
-torch-compile, keras-jax and Flax are): `normbench run` checks it but benchmarks it only when asked."""
+torch-compile, keras-jax and Flax are): `normbench run` checks it on a sample and benchmarks it
+only when asked."""
 import normbench
 from future_ops import FutureBackend
 
