@@ -27,6 +27,13 @@ import numpy as np
 #: the scale of "huge" data: |x - mean| reaches 1e18-3e19, so (x - mean)**2 overflows float32
 #: (3.4e38) while the variance (< 1e38) and every output stay representable
 HUGE = 3e18
+#: the data kinds the ops' property strategies draw: ordinary data twice as often as each special one
+DRAWN_DATA = ("normal", "normal", "offset", "constant", "huge", "nan", "inf")
+
+
+def drawable(data: str, dtype: str) -> str:
+    """``data``, or "normal" where a half dtype cannot hold it (1e4 + N(0,1) and 1e19 data)."""
+    return "normal" if data in ("offset", "huge") and dtype in ("float16", "bfloat16") else data
 
 
 @dataclass(frozen=True)
