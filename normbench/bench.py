@@ -43,6 +43,8 @@ from .worker import RemoteError, Worker, WorkerError, handler
 
 MIN_SAMPLE_S = 2e-3
 SETTLE_S = 0.05
+#: calibration's calls count toward SETTLE_S when the samples start within this of their end
+WARM_GAP_S = 0.01
 #: a process keeps taking samples, setting contended ones aside, for at most this times its budget
 RETRY_FACTOR = 4
 #: samples per process at most, whatever the budget (a 2 ms floor per sample bounds it anyway)
@@ -117,16 +119,17 @@ def calibrate(p: Prepared) -> tuple[int, float]:
     """Warm up (timed separately) and choose ``number`` so a sample lasts >= 2 ms.
 
     Returns (number, warm-up seconds). Two untimed calls first: the first may compile or
-    allocate lazily.
+    allocate lazily. A second call of 10 ms or more settles it (``number`` = 1, as timeit's
+    autorange stops at the first loop count long enough); shorter ones take the best of three.
     """
     sync = p.backend.synchronize
     t0 = time.perf_counter()
     p.call()
     sync()
     warmup = time.perf_counter() - t0
-    p.call()
-    sync()
-    once = min(_sample(p.call, sync, 1) for _ in range(3))
+    once = _sample(p.call, sync, 1)
+    if once < 5 * MIN_SAMPLE_S:
+        once = min(once, *(_sample(p.call, sync, 1) for _ in range(2)))
     return max(1, min(1000, math.ceil(MIN_SAMPLE_S / max(once, 1e-7)))), warmup
 
 
@@ -179,13 +182,14 @@ def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
     return gbps
 
 
-def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float) -> dict[str, Any]:
+def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float, warm_s: float = 0.0) -> dict[str, Any]:
     """A busy warm-up, then samples of ``number`` calls until at least ``min_samples`` uncontended
     samples *and* ``budget_s`` seconds of uncontended timed calls are in (``blocked_autorange``'s
     and pyperf's idea: a time budget, not a count).
 
     Busy warm-up first: the previous work's OpenMP threads keep spin-waiting for milliseconds and
-    the first calls run up to 3x slow. Around every sample (outside its timed region) the
+    the first calls run up to 3x slow (``warm_s``: seconds of calls that have just run, such as
+    calibration's, which count toward it). Around every sample (outside its timed region) the
     process's run delay and preemptions are read (:mod:`normbench.contention`); a sample taken
     while the kernel was descheduled is set aside and taken again, up to :data:`RETRY_FACTOR`
     times the budget. Returns the samples, how many were set aside, ``contended`` when the
@@ -195,7 +199,7 @@ def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float) -> 
     """
     from . import contention
 
-    t_end = time.perf_counter() + SETTLE_S
+    t_end = time.perf_counter() + SETTLE_S - warm_s
     while time.perf_counter() < t_end:
         p.call()
     p.backend.synchronize()
@@ -329,17 +333,16 @@ class Config:
 
 
 def blocks_of(todo: list[Config], size: int = BLOCK) -> list[list[Config]]:
-    """Consecutive configurations of one op, at most ``size`` each: in every round, one fresh
-    worker per backend measures a block, so process start-up is paid per block, not per
-    configuration, while the backends of a configuration are still measured within a minute or
-    so of each other."""
-    out: list[list[Config]] = []
-    for cfg in todo:
-        if out and out[-1][0].op.name == cfg.op.name and len(out[-1]) < size:
-            out[-1].append(cfg)
-        else:
-            out.append([cfg])
-    return out
+    """The plan cut into consecutive blocks of at most ``size`` configurations, as even as can be
+    (ops may share a block): in every round, one fresh worker per backend measures the block's
+    configurations of the ops it implements, so process start-up is paid per block, not per
+    configuration or per op, while the backends of a configuration are still measured within a
+    minute or so of each other."""
+    if not todo:
+        return []
+    count = -(-len(todo) // size)
+    bounds = [round(i * len(todo) / count) for i in range(count + 1)]
+    return [todo[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 #: a backend whose worker dies or runs past the time limit this often is dropped for the run
@@ -424,10 +427,12 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
         # them, which the intervals carry, instead of hiding inside one block's minute
         for round_ in range(rigor.processes):
             for block in blocks_of(todo):
-                order = [b for b in usable if b.name not in dropped and block[0].op.name in getattr(b, "ops", {})]
+                ops_here = {cfg.op.name for cfg in block}
+                order = [b for b in usable if b.name not in dropped and ops_here & set(getattr(b, "ops", {}))]
                 rng.shuffle(order)
                 for b in order:
-                    todo_here = [index[id(cfg)] for cfg in block if (index[id(cfg)], b.name) not in lost]
+                    todo_here = [index[id(cfg)] for cfg in block
+                                 if cfg.op.name in getattr(b, "ops", {}) and (index[id(cfg)], b.name) not in lost]
                     rng.shuffle(todo_here)
                     w = Worker(b.name, plugins, threads, scopes.get(b.name), memory_policy=policy)
                     try:
@@ -518,8 +523,9 @@ def setup_in_worker(state, payload) -> dict[str, Any]:
     b.prepare(op.name, dtype, layout, len(shape))
     compile_s = time.perf_counter() - t0
     p = prepare_call(b, op, pass_, shape, dtype, layout)
+    t1 = time.perf_counter()
     number, warmup = calibrate(p)
-    state.timing = {"prepared": p, "number": number}
+    state.timing = {"prepared": p, "number": number, "busy": (t1, time.perf_counter())}
     return {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes,
             "note": timing_note(b, op.name, pass_)}
 
@@ -528,7 +534,10 @@ def setup_in_worker(state, payload) -> dict[str, Any]:
 def samples_in_worker(state, payload) -> dict[str, Any]:
     """Samples within a budget: ``(min_samples, budget_s)`` (:func:`run_samples`)."""
     min_samples, budget_s = payload
-    return run_samples(state.timing["prepared"], state.timing["number"], min_samples, budget_s)
+    start, end = state.timing["busy"]
+    # calibration's calls warm up as well as the settling loop would, when they ended a moment ago
+    warm = end - start if time.perf_counter() - end < WARM_GAP_S else 0.0
+    return run_samples(state.timing["prepared"], state.timing["number"], min_samples, budget_s, warm_s=warm)
 
 
 @handler

@@ -155,3 +155,21 @@ def test_a_declared_timing_note_is_recorded_in_the_row():
         assert timing_note(b, "batchnorm", "eval") == ""
     finally:
         del b.timing_notes
+
+
+def test_a_block_spanning_ops_measures_each_backend_on_its_own_ops_only(tmp_path, capsys):
+    """Blocks may hold two ops (blocks_of); a backend with one of them gets only that one's
+    configurations, and nothing is reported unsupported for the other."""
+    from normbench import bench
+
+    out = tmp_path / "mixed.csv"
+    code = main(["bench", "--plugin", "future_ops", "--norm", "toynorm", "--norm", "layernorm", "--grid", "smoke",
+                 "--backend", "future", "--backend", "numpy", "--rigor", "quick", "--repeat", "2", "--output", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "unsupported" not in err
+    df = pd.read_csv(out)
+    assert set(df[df["backend"] == "future"]["norm"]) == {"toynorm"}
+    assert set(df[df["backend"] == "numpy"]["norm"]) >= {"layernorm"}
+    assert (df["processes"] == 2).all()
+    assert len(df.drop_duplicates(["norm", "op", "shape", "layout"])) <= bench.BLOCK  # so the plan was one block
