@@ -316,6 +316,106 @@ def conformance_failures(check: dict | None) -> Failures:
     return out
 
 
+#: conformance verdicts of a backend on an op, worst first (normbench.plots.VERDICT_STYLE draws them)
+VERDICTS = ("fail", "error", "known", "pass")
+
+
+def accuracy_of(check: dict | None, norm: str) -> dict[str, dict]:
+    """Per backend checked on ``norm``: its worst error over the op's cases as a multiple of the
+    tolerance (``inf`` where a case failed without a numeric error), the case it came from, the
+    verdict (:data:`VERDICTS`: unexpected failures, errors or crashes, known failures only, or
+    every case passing) and the counts behind it."""
+    out: dict[str, dict] = {}
+    for b in (((check or {}).get("norms") or {}).get(norm) or {}).get("backends", []):
+        worst, where, counts = -1.0, "", {"pass": 0, "known": 0, "fail": 0, "error": 0}
+        for c in b.get("cases", []):
+            status = c.get("status")
+            kind = {"pass": "pass", "xpass": "pass", "xfail": "known", "fail": "fail"}.get(
+                status, "error" if status in FAILING else None)
+            if kind is None:
+                continue
+            counts[kind] += 1
+            errs = [o.get("worst") for o in c.get("outputs", []) if o.get("worst") is not None]
+            w = max(errs) if errs else (math.inf if kind != "pass" else 0.0)
+            if w > worst:
+                worst, where = w, c["case"]
+        if sum(counts.values()):
+            verdict = next(v for v in VERDICTS if counts[v])
+            out[b["name"]] = {"worst": worst, "worst_case": where, "verdict": verdict, **counts}
+    return out
+
+
+def accuracy_speed(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: str) -> pd.DataFrame:
+    """One row per backend measured on ``op`` in the newest run of each machine: its geometric-mean
+    speed-up over ``baseline`` across every configuration of the op (contended and too-wide ones
+    left out, as in the summaries) with its 95% interval, beside :func:`accuracy_of`'s worst
+    error and verdict. The baseline is 1x by definition."""
+    from . import stats
+    from .compare import summarize_ratios
+
+    acc = accuracy_of(check, op.name)
+    so = s[s["norm"] == op.name]
+    if so.empty:
+        return pd.DataFrame()
+    so = so[so["run"] == so.groupby("machine")["run"].transform("max")]
+    several = so["machine"].nunique() > 1
+    rows = []
+    for (machine, backend), g in so.groupby(["machine", "backend"], sort=True):
+        if backend == baseline:
+            speed, low, high, used = 1.0, np.nan, np.nan, len(g)
+        else:
+            g = g.dropna(subset=["speedup"])
+            busy = g["sp_busy"].astype(bool) if "sp_busy" in g else pd.Series(False, index=g.index)
+            rs = [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
+                              r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1,
+                              None if pd.isna(r.sp_se) else r.sp_se, None if pd.isna(r.sp_df) else r.sp_df)
+                  for r in g[~busy].itertuples()]
+            summ = summarize_ratios(rs, int(busy.sum())) if rs else {"geomean": None, "used": 0}
+            gm = summ["geomean"]
+            speed = gm.ratio if gm else np.nan
+            low, high = (gm.low, gm.high) if gm and gm.resolved else (np.nan, np.nan)
+            used = summ["used"]
+        a = acc.get(backend, {})
+        rows.append({"machine": machine, "backend": backend + (f" ({machine})" if several else ""),
+                     "speedup": speed, "low": low, "high": high, "configurations": used,
+                     "worst": a.get("worst", np.nan), "worst_case": a.get("worst_case", ""),
+                     "verdict": a.get("verdict", ""), **{k: a.get(k, 0) for k in ("pass", "known", "fail", "error")}})
+    return pd.DataFrame(rows)
+
+
+def _accuracy_section(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: str, out_dir: Path,
+                      plots: bool) -> tuple[list[str], list[Path]]:
+    """Accuracy beside speed for one op: the figure (inline) and the same numbers as a table."""
+    if check is None or not baseline:
+        return [], []
+    pts = accuracy_speed(s, check, op, baseline)
+    if pts.empty or pts["verdict"].eq("").all():
+        return [], []
+    images = []
+    lines = [f"### {op.name}: accuracy against speed", ""]
+    if plots:
+        from . import plots as plotting
+
+        img = plotting.accuracy_speed_plot(pts, out_dir / f"accuracy-vs-speed-{op.name}.png", op.name, baseline)
+        if img:
+            images.append(img)
+            lines += [f"![accuracy against speed, {op.name}]({img.name})", ""]
+    rows = []
+    for _, r in pts.sort_values("speedup", ascending=False, na_position="last").iterrows():
+        worst = ("" if pd.isna(r["worst"]) else "no number (an error or wrong shape)" if math.isinf(r["worst"])
+                 else f"{r['worst']:.3g}x")
+        counts = ", ".join(f"{r[k]} {k}" for k in ("pass", "known", "fail", "error") if r[k])
+        speed = "1x (baseline)" if r["backend"].split(" (")[0] == baseline else (
+            "not measured" if pd.isna(r["speedup"]) else _interval(r["speedup"], r["low"], r["high"]))
+        rows.append([r["backend"], speed, worst, r["worst_case"], r["verdict"] or "not checked", counts])
+    lines += [f"Speed-up over **{baseline}**: geometric mean over every configuration of {op.name} measured "
+              "(95% interval). Worst error: the largest error on any of the op's conformance cases, as a multiple "
+              "of that case's tolerance (above 1 is a wrong answer; known failures count, since a recorded defect "
+              "is still wrong for whoever picks that backend).", "",
+              markdown(["backend", "speed-up", "worst error / tolerance", "on case", "verdict", "cases"], rows), ""]
+    return lines, images
+
+
 def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.DataFrame:
     """Configurations slower at the newest asv commit than at the previous one, per machine.
 
@@ -353,7 +453,7 @@ def regressions(t: pd.DataFrame, threshold: float = REGRESSION_THRESHOLD) -> pd.
 
 # -- writing ------------------------------------------------------------------------------------
 #: names of the PNGs a report writes; older ones in the output folder are removed first
-PLOT_PREFIXES = ("summary", "time-vs-", "gbps-vs-", "speedup-", "bars-")
+PLOT_PREFIXES = ("summary", "time-vs-", "gbps-vs-", "speedup-", "speedups-", "bars-", "accuracy-vs-speed-")
 MARK_FAIL, MARK_UNSTABLE, MARK_NOTE, MARK_CONTENDED = "†", "!", "‡", "§"
 
 
@@ -404,7 +504,8 @@ def write_report(
         if plots and baseline:
             from . import plots as plotting
 
-            img = plotting.summary_plot(_geomeans(s, ops), out_dir / "summary.png", baseline)
+            img = plotting.summary_plot(_geomeans(s, ops), out_dir / "summary.png", baseline,
+                                        _failed_ops(s, failing))
             if img:
                 images.append(img)
                 lines += [f"![summary]({img.name})", ""]
@@ -417,13 +518,16 @@ def write_report(
                 continue
             lines += [f"## {op.name}: {op.title}", ""]
             lines += _op_summary(so, op, baseline, failing)
+            acc_lines, acc_images = _accuracy_section(so, check, op, baseline, out_dir, plots)
+            lines += acc_lines
+            images += acc_images
             for pass_ in [p for p in op.passes if p in set(so["op"])]:
                 lines += _pass_section(so[so["op"] == pass_], op, pass_, baseline, failing)
             lines += _which_one(so, op, failing)
             if plots:
                 from . import plots as plotting
 
-                op_images = plotting.make_plots(so, op, out_dir, baseline)
+                op_images = plotting.make_plots(so, op, out_dir, baseline, failing)
                 images += op_images
                 if op_images:
                     lines += ["Plots: " + ", ".join(f"[{p.stem}]({p.name})" for p in op_images), ""]
@@ -435,6 +539,16 @@ def write_report(
     lines += _how_to_read(t, ops, baseline)
     path = out_dir / "README.md"
     path.write_text("\n".join(lines))
+    from . import html
+
+    def mark(r) -> str:
+        marks = [MARK_FAIL if failing.failed(r["norm"], r["backend"], r["dtype"], r["layout"], r["shape"]) else "",
+                 MARK_UNSTABLE if r.get("unstable") else "", MARK_CONTENDED if r.get("contended") else ""]
+        return " ".join(m for m in marks if m)
+
+    html.write_index(out_dir, title, lines, html.measurement_rows(s, baseline, mark) if not t.empty else None,
+                     top_images=[p for p in images if p.name.startswith("accuracy-vs-speed-")],
+                     header_section="## Runs and machines")
     return path
 
 
@@ -484,6 +598,12 @@ def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo], *, keep_all: bool = False)
     order = {op.name: i for i, op in enumerate(ops)}
     df = pd.DataFrame(out)
     return df.sort_values("norm", key=lambda c: c.map(order), kind="stable") if not df.empty else df
+
+
+def _failed_ops(s: pd.DataFrame, failing) -> frozenset:
+    """(backend, op) where the backend failed conformance for some dtype, layout and rank measured."""
+    cfgs = s[["backend", "norm", "dtype", "layout", "shape"]].drop_duplicates().itertuples(index=False)
+    return frozenset((b, n) for b, n, d, lay, sh in cfgs if failing.failed(n, b, d, lay, sh))
 
 
 def _summary_cell(r) -> str:

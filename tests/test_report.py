@@ -8,6 +8,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,9 +44,9 @@ def test_report_from_bench_file(bench_csv, tmp_path, capsys):
         < text.index("## Failures and known failures") < text.index("| xfail |")
     assert "batchnorm/offset/8x16x16x16-float32-channels_last-offset" in text
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert "time-vs-batch-batchnorm-train-float32-contiguous.png" in pngs
-    assert "gbps-vs-channels-batchnorm-train-float32-contiguous.png" in pngs
+    assert not [p for p in pngs if "-vs-batch-" in p or "-vs-channels-" in p]  # two sizes each: no lines
     assert "speedup-numpy-batchnorm-train-float32-contiguous.png" in pngs
+    assert "accuracy-vs-speed-batchnorm.png" in pngs
     for png in pngs:
         assert f"]({png})" in text
 
@@ -213,14 +214,16 @@ def test_old_plots_go_and_a_missing_baseline_is_named(bench_csv, tmp_path):
         report.write_report(df, out, OPS, baseline="numbaa")
 
 
-def test_sparse_grids_get_bars_and_full_grids_heatmaps(bench_csv, tmp_path):
+def test_sparse_grids_get_dots_and_full_grids_heatmaps(bench_csv, tmp_path):
     df = report.load_bench([bench_csv], OPS)  # batch 2,8 x channels 4,16: a full 2x2 grid
     report.write_report(df, tmp_path / "full", OPS)
-    assert list((tmp_path / "full").glob("speedup-numpy-*.png")) and not list((tmp_path / "full").glob("bars-*"))
+    assert list((tmp_path / "full").glob("speedup-numpy-*.png")) and not list((tmp_path / "full").glob("speedups-*"))
     diagonal = df[((df["batch"] == 2) & (df["channels"] == 4)) | ((df["batch"] == 8) & (df["channels"] == 16))]
     report.write_report(diagonal, tmp_path / "sparse", OPS)
-    assert list((tmp_path / "sparse").glob("bars-batchnorm-train-*.png"))
+    assert list((tmp_path / "sparse").glob("speedups-batchnorm-train-*.png"))
     assert not list((tmp_path / "sparse").glob("speedup-*.png"))
+    # two sizes along an axis make no line plot (the dots say it); the 2x2 grid's axes have two each
+    assert not list((tmp_path / "full").glob("time-vs-*.png"))
 
 
 def _asv_with_stats(commit, date, times, ci, extra=None):
@@ -316,3 +319,25 @@ def test_check_results_of_different_runners_merge_and_a_backend_given_twice_is_r
     assert merged["summary"] == "merged from a.json: passed: numpy; b.json: passed: numba"
     with pytest.raises(InputError, match=r"batchnorm on backend numpy is in both .*a.json and .*c.json"):
         merge_checks([a, again])
+
+
+def test_line_plots_need_three_sizes_along_their_axis(tmp_path):
+    """Three batch sizes make a time and a GB/s line per backend; the same rows cut to two make none."""
+    from normbench import plots
+
+    rows = []
+    for backend, speed in (("numpy", 1.0), ("torch-cpu", 2.0)):
+        for batch in (2, 8, 32):
+            t = batch * 1e-4 / speed
+            rows.append({"norm": "batchnorm", "op": "train", "dtype": "float32", "layout": "contiguous",
+                         "shape": f"{batch}x16x6x6", "batch": batch, "channels": 16, "spatial": 6, "backend": backend,
+                         "machine": "m", "run": "r", "median_s": t, "q1_s": 0.9 * t, "q3_s": 1.1 * t,
+                         "gbps": batch / t / 1e9, "copy_gbps": 50.0, "speedup": np.nan, "sp_low": np.nan,
+                         "sp_high": np.nan})
+    df = pd.DataFrame(rows)
+    (tmp_path / "three").mkdir()
+    three = plots.make_plots(df, OPS[0], tmp_path / "three", "")
+    # batch ("time" in OP.plots.lines) has three sizes; channels ("gbps") has one
+    assert [p.name for p in three] == ["time-vs-batch-batchnorm-train-float32-contiguous.png"]
+    (tmp_path / "two").mkdir()
+    assert plots.make_plots(df[df["batch"] != 32], OPS[0], tmp_path / "two", "") == []
