@@ -50,7 +50,7 @@ RETRY_FACTOR = 4
 #: samples per process at most, whatever the budget (a 2 ms floor per sample bounds it anyway)
 MAX_SAMPLES = 400
 #: configurations measured by one worker process in a row (see blocks_of)
-BLOCK = 64
+BLOCK = 128
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]], out_dir: Path, cls
 def markdown_to_html(lines: Sequence[str], out_dir: Path) -> str:
     """The report's Markdown as HTML, each ``##`` section a ``<section>`` that names its op and
     pass (``data-op``, ``data-pass``) where its heading does, for the filter bar."""
+    lines = "\n".join(lines).split("\n")
     out: list[str] = []
     i, open_sections = 0, 0
     para: list[str] = []
@@ -228,6 +229,7 @@ SCRIPT = r"""
     bar.appendChild(label);
     selects[key] = sel;
   });
+  const BACKENDS = values('backend');
   const text = document.createElement('input');
   text.type = 'search'; text.id = 'filter-text'; text.placeholder = 'text in a row';
   text.addEventListener('input', apply);
@@ -250,7 +252,7 @@ SCRIPT = r"""
       Object.keys(want).forEach(k => { cols[k] = columnIndex(t, FILTERS[k]); });
       const ths = Array.from(t.tHead.rows[0].cells);
       // per-pass tables have a column per backend: the backend filter hides the others
-      const backendCols = ths.map((th, i) => [th.dataset.col, i]).filter(([c]) => values('backend').includes(c));
+      const backendCols = ths.map((th, i) => [th.dataset.col, i]).filter(([c]) => BACKENDS.includes(c));
       backendCols.forEach(([c, i]) => {
         const hide = !!want.backend && c !== want.backend && cols.backend === -1;
         ths[i].hidden = hide;
@@ -309,7 +311,7 @@ def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: t
     measurement table after the summary."""
     import json
 
-    body = list(lines)
+    body = "\n".join(lines).split("\n")  # a table arrives as one string of several lines
     if body and body[0].startswith("# "):
         body = body[1:]
     start = next((i for i, ln in enumerate(body) if ln.strip() == header_section), None)

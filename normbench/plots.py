@@ -389,7 +389,7 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
     if p.empty:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=_size(7.5, 5.2))
+    fig, ax = plt.subplots(figsize=_size(7.5, 5.6))
     y = np.maximum(p["worst"].to_numpy(dtype=float), ERROR_FLOOR)
     finite = y[np.isfinite(y)]
     # a failure without a numeric error (an error, a wrong shape) sits above every measured one
@@ -403,7 +403,8 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
             ax.errorbar([r.speedup], [yy], xerr=_whiskers([r.speedup], [r.low], [r.high]), fmt=marker, ms=8,
                         color=colour_of(r.backend), mec="black" if verdict != "pass" else colour_of(r.backend),
                         capsize=3, linewidth=1)
-            ax.annotate(r.backend, (r.speedup, yy), textcoords="offset points", xytext=(6, 5), fontsize=FONT_PT)
+            label = r.backend + (" (failed without an error figure)" if math.isinf(r.worst) else "")
+            ax.annotate(label, (r.speedup, yy), textcoords="offset points", xytext=(6, 5), fontsize=FONT_PT)
         ax.plot([], [], marker, color="gray", label=text, linestyle="none")
     ax.axhline(1.0, color="firebrick", linewidth=1, linestyle="--")
     ax.axvline(1.0, color="black", linewidth=0.8)
@@ -421,6 +422,7 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
     _title(ax, f"{op_name}: accuracy against speed. Fast and right is bottom right; above the dashed line a "
                "backend gave a wrong answer on some case", 80)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="upper left")
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # the legend below the axes: no point hides behind it
     return _save(fig, path)

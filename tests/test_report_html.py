@@ -161,3 +161,11 @@ def test_index_html_in_a_real_browser(report_dir, tmp_path):
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[0] > 500 and pixels.shape[1] > 1000
     assert float(np.std(pixels[..., :3])) > 0.05  # not blank: text, tables and figures on it
+
+
+def test_a_table_given_as_one_string_of_lines_is_one_table(tmp_path):
+    """The report appends each table as one string: it must not collapse into one row."""
+    from normbench.html import markdown_to_html
+
+    got = markdown_to_html(["## Runs and machines", "", "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |", ""], tmp_path)
+    assert got.count("<tr>") == 3 and "<td>3</td><td>4</td>" in got and "---" not in got
