@@ -259,6 +259,11 @@ def _line(g, x, fixed, metric, path: Path, title: str) -> list[Path]:
         floor = sel.groupby(x)["copy_gbps"].median().sort_index()
         ax.plot(floor.index, floor.values, linestyle="--", color="gray", label="copy floor")
     ax.set_xscale("log", base=2)
+    from matplotlib.ticker import NullLocator
+
+    ticks = sorted(sel[x].unique())
+    ax.set_xticks(ticks, [f"{int(v)}" for v in ticks])  # the grid's own sizes, not powers of two
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel + (" (bars: IQR)" if metric == "time" else ""))
@@ -311,6 +316,7 @@ def _dots(g, op: OpInfo, baseline: str, failing, path: Path, title: str) -> list
     legend_rows = math.ceil(len(backends) / 5)
     height = min(MAX_IN - 1.5, nrows * (tallest * row_in + 0.9)) + 0.9 + 0.25 * legend_rows
     plt = _plt()
+    height += 0.2 if ncols == 1 else 0.0  # a one-panel figure's title takes two lines
     fig, axs = plt.subplots(nrows, ncols, figsize=_size(1.6 + 4.6 * ncols, height), squeeze=False)
     step = min(0.8 / len(backends), 0.22)
     for ax, (label, p) in zip(axs.flat, panels):
@@ -338,7 +344,9 @@ def _dots(g, op: OpInfo, baseline: str, failing, path: Path, title: str) -> list
     handles = {h.get_label(): h for ax in axs.flat for h in ax.get_legend_handles_labels()[0]}
     fig.legend([handles[b] for b in backends if b in handles], [b for b in backends if b in handles],
                loc="lower center", ncol=min(5, len(backends)), frameon=False)
-    fig.suptitle(title + "; whiskers: 95% interval; hollow: failed conformance there")
+    width = 1.6 + 4.6 * ncols
+    fig.suptitle("\n".join(textwrap.wrap(title + "; whiskers: 95% interval; hollow: failed conformance there",
+                                          int(width * 10))))
     fig.tight_layout(rect=(0, (0.25 * legend_rows + 0.2) / height, 1, 1))
     return [_save(fig, path)]
 
@@ -392,8 +400,10 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
     fig, ax = plt.subplots(figsize=_size(7.5, 5.6))
     y = np.maximum(p["worst"].to_numpy(dtype=float), ERROR_FLOOR)
     finite = y[np.isfinite(y)]
-    # a failure without a numeric error (an error, a wrong shape) sits above every measured one
-    y = np.where(np.isfinite(y), y, max(10.0, finite.max() if finite.size else 1.0) * 10)
+    # an infinite error (inf where a finite value was due) is drawn on a line of its own at the top
+    inf_at = 10.0 ** (math.ceil(math.log10(max(10.0, finite.max() if finite.size else 1.0))) + 1)
+    y = np.where(np.isfinite(y), y, inf_at)
+    placed: list[tuple[float, float, int]] = []  # labels drawn so far: (log x, log y, lines down)
     for verdict, (marker, text) in VERDICT_STYLE.items():
         sel = (p["verdict"] == verdict).to_numpy()
         if not sel.any():
@@ -403,10 +413,19 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
             ax.errorbar([r.speedup], [yy], xerr=_whiskers([r.speedup], [r.low], [r.high]), fmt=marker, ms=8,
                         color=colour_of(r.backend), mec="black" if verdict != "pass" else colour_of(r.backend),
                         capsize=3, linewidth=1)
-            label = r.backend + (" (failed without an error figure)" if math.isinf(r.worst) else "")
-            ax.annotate(label, (r.speedup, yy), textcoords="offset points", xytext=(6, 5), fontsize=FONT_PT)
+            n = int(getattr(r, "unmeasured", 0) or 0)
+            label = r.backend + (f" (+{n} without a figure)" if n else "")
+            lx, ly = math.log2(r.speedup), math.log10(yy)
+            down = sum(1 for px, py, _ in placed if abs(px - lx) < 1.2 and abs(py - ly) < 0.35)
+            placed.append((lx, ly, down))  # a neighbour's label is there already: this one goes below
+            ax.annotate(label, (r.speedup, yy), textcoords="offset points", xytext=(6, 5 - 12 * down),
+                        fontsize=FONT_PT)
         ax.plot([], [], marker, color="gray", label=text, linestyle="none")
     ax.axhline(1.0, color="firebrick", linewidth=1, linestyle="--")
+    if (y == inf_at).any():
+        ax.axhline(inf_at, color="gray", linewidth=0.8, linestyle=":")
+        ax.text(0.995, inf_at, "infinite error", transform=ax.get_yaxis_transform(), color="gray", va="bottom",
+                ha="right", fontsize=FONT_PT)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.text(0.005, 1.0, "tolerance", transform=ax.get_yaxis_transform(), color="firebrick", va="bottom",
             fontsize=FONT_PT)
@@ -416,7 +435,7 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
     ax.set_xlim(xs.min() / 1.4, xs.max() * 1.6)  # room for the labels right of the points
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()
-    ax.set_ylim(min(lo, ERROR_FLOOR / 2), max(hi, 10.0))
+    ax.set_ylim(min(lo, ERROR_FLOOR / 2), max(hi, 10.0, inf_at * 4 if (y == inf_at).any() else 0))
     ax.set_xlabel(f"speed-up over {baseline} (geometric mean over the op's configurations; > 1: faster)")
     ax.set_ylabel(f"worst error / tolerance (floor {ERROR_FLOOR:g})")
     _title(ax, f"{op_name}: accuracy against speed. Fast and right is bottom right; above the dashed line a "

@@ -322,12 +322,12 @@ VERDICTS = ("fail", "error", "known", "pass")
 
 def accuracy_of(check: dict | None, norm: str) -> dict[str, dict]:
     """Per backend checked on ``norm``: its worst error over the op's cases as a multiple of the
-    tolerance (``inf`` where a case failed without a numeric error), the case it came from, the
-    verdict (:data:`VERDICTS`: unexpected failures, errors or crashes, known failures only, or
+    tolerance, the case it came from, the failures that have no error figure (``unmeasured``: an
+    exception where none was due, none where one was, a crash), the verdict (:data:`VERDICTS`: unexpected failures, errors or crashes, known failures only, or
     every case passing) and the counts behind it."""
     out: dict[str, dict] = {}
     for b in (((check or {}).get("norms") or {}).get(norm) or {}).get("backends", []):
-        worst, where, counts = -1.0, "", {"pass": 0, "known": 0, "fail": 0, "error": 0}
+        worst, where, counts, unmeasured = -1.0, "", {"pass": 0, "known": 0, "fail": 0, "error": 0}, 0
         for c in b.get("cases", []):
             status = c.get("status")
             kind = {"pass": "pass", "xpass": "pass", "xfail": "known", "fail": "fail"}.get(
@@ -336,12 +336,16 @@ def accuracy_of(check: dict | None, norm: str) -> dict[str, dict]:
                 continue
             counts[kind] += 1
             errs = [o.get("worst") for o in c.get("outputs", []) if o.get("worst") is not None]
-            w = max(errs) if errs else (math.inf if kind != "pass" else 0.0)
+            if not errs and kind != "pass":
+                unmeasured += 1  # raised where it should not, no error where it should, crashed: no figure
+                continue
+            w = max(errs) if errs else 0.0
             if w > worst:
                 worst, where = w, c["case"]
         if sum(counts.values()):
             verdict = next(v for v in VERDICTS if counts[v])
-            out[b["name"]] = {"worst": worst, "worst_case": where, "verdict": verdict, **counts}
+            out[b["name"]] = {"worst": worst if worst >= 0 else math.nan, "worst_case": where, "verdict": verdict,
+                              "unmeasured": unmeasured, **counts}
     return out
 
 
@@ -349,7 +353,8 @@ def accuracy_speed(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: st
     """One row per backend measured on ``op`` in the newest run of each machine: its geometric-mean
     speed-up over ``baseline`` across every configuration of the op (contended and too-wide ones
     left out, as in the summaries) with its 95% interval, beside :func:`accuracy_of`'s worst
-    error and verdict. The baseline is 1x by definition."""
+    error and verdict. The baseline is 1x by definition; backends checked but not benchmarked
+    follow, without a speed-up."""
     from . import stats
     from .compare import summarize_ratios
 
@@ -379,7 +384,11 @@ def accuracy_speed(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: st
         rows.append({"machine": machine, "backend": backend + (f" ({machine})" if several else ""),
                      "speedup": speed, "low": low, "high": high, "configurations": used,
                      "worst": a.get("worst", np.nan), "worst_case": a.get("worst_case", ""),
-                     "verdict": a.get("verdict", ""), **{k: a.get(k, 0) for k in ("pass", "known", "fail", "error")}})
+                     "verdict": a.get("verdict", ""),
+                     **{k: a.get(k, 0) for k in ("pass", "known", "fail", "error", "unmeasured")}})
+    for backend in sorted(set(acc) - set(so["backend"])):  # checked, not benchmarked: in the table only
+        rows.append({"machine": "", "backend": backend, "speedup": np.nan, "low": np.nan, "high": np.nan,
+                     "configurations": 0, **acc[backend]})
     return pd.DataFrame(rows)
 
 
@@ -402,16 +411,17 @@ def _accuracy_section(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline:
             lines += [f"![accuracy against speed, {op.name}]({img.name})", ""]
     rows = []
     for _, r in pts.sort_values("speedup", ascending=False, na_position="last").iterrows():
-        worst = ("" if pd.isna(r["worst"]) else "no number (an error or wrong shape)" if math.isinf(r["worst"])
-                 else f"{r['worst']:.3g}x")
+        worst = "" if pd.isna(r["worst"]) else "inf" if math.isinf(r["worst"]) else f"{r['worst']:.3g}x"
+        if r["unmeasured"]:
+            worst += f" (+{r['unmeasured']} failed without an error figure)"
         counts = ", ".join(f"{r[k]} {k}" for k in ("pass", "known", "fail", "error") if r[k])
         speed = "1x (baseline)" if r["backend"].split(" (")[0] == baseline else (
             "not measured" if pd.isna(r["speedup"]) else _interval(r["speedup"], r["low"], r["high"]))
         rows.append([r["backend"], speed, worst, r["worst_case"], r["verdict"] or "not checked", counts])
     lines += [f"Speed-up over **{baseline}**: geometric mean over every configuration of {op.name} measured "
               "(95% interval). Worst error: the largest error on any of the op's conformance cases, as a multiple "
-              "of that case's tolerance (above 1 is a wrong answer; known failures count, since a recorded defect "
-              "is still wrong for whoever picks that backend).", "",
+              "of that case's tolerance (above 1 is a wrong answer; inf: an infinite value where a finite one was due; "
+              "known failures count, since a recorded defect is still wrong for whoever picks that backend).", "",
               markdown(["backend", "speed-up", "worst error / tolerance", "on case", "verdict", "cases"], rows), ""]
     return lines, images
 

@@ -83,3 +83,41 @@ def test_slow_calls_get_the_time_their_samples_need_and_are_not_called_contended
     # 4 samples of 0.15 s need 0.6 s, beyond 4x the 10 ms budget: the limit follows the samples' own length
     assert len(got["samples"]) == 4 and not got["contended"] and got["set_aside"] == 0
     assert all(0.14 < s < 0.5 for s in got["samples"])
+
+
+class _Counting:
+    """A call that sleeps ``seconds`` and counts itself."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.calls = seconds, 0
+
+    def __call__(self):
+        import time as _time
+
+        self.calls += 1
+        _time.sleep(self.seconds)
+
+    def synchronize(self):
+        pass
+
+
+def test_calibration_takes_one_long_call_at_its_word_and_the_best_of_three_short_ones():
+    from normbench.bench import Prepared, calibrate
+
+    slow = _Counting(0.012)
+    number, _ = calibrate(Prepared(slow, slow, 1))
+    assert number == 1 and slow.calls == 2  # the warm-up, then one call of >= 10 ms settles it
+    fast = _Counting(0.0005)
+    number, _ = calibrate(Prepared(fast, fast, 1))
+    assert fast.calls == 4 and 2 <= number <= 4  # warm-up + best of three; ~0.5 ms a call -> about 2 ms a sample
+
+
+def test_calibration_just_run_counts_toward_the_settling_warm_up():
+    from normbench.bench import SETTLE_S, Prepared, run_samples
+
+    for warm, settle_calls in ((SETTLE_S, 0), (0.0, 3)):  # 50 ms of 10 ms calls: about 5
+        c = _Counting(0.01)
+        got = run_samples(Prepared(c, c, 1), number=1, min_samples=3, budget_s=0.001, warm_s=warm)
+        assert c.calls - len(got["samples"]) - got["set_aside"] >= settle_calls
+        if warm:
+            assert c.calls == len(got["samples"]) + got["set_aside"]  # no untimed call at all

@@ -59,10 +59,12 @@ def test_accuracy_of_a_backend_is_its_worst_case_against_the_tolerance():
                                 {"case": "toy/z/2", "status": "fail", "outputs": [{"worst": 3.0}]}]},
     ]}}}
     acc = accuracy_of(check, "toy")
-    assert acc["a"] == {"worst": 40.0, "worst_case": "toy/x/2", "verdict": "known", "pass": 1, "known": 1, "fail": 0,
-                        "error": 0}
+    assert acc["a"] == {"worst": 40.0, "worst_case": "toy/x/2", "verdict": "known", "unmeasured": 0, "pass": 1,
+                        "known": 1, "fail": 0, "error": 0}
     assert acc["b"]["verdict"] == "pass" and acc["b"]["worst"] == 0.9
-    assert acc["c"]["verdict"] == "fail" and acc["c"]["worst"] == float("inf") and acc["c"]["worst_case"] == "toy/z/1"
+    # the crash has no error figure: counted apart, the worst measured error is the failing case's
+    assert acc["c"]["verdict"] == "fail" and acc["c"]["worst"] == 3.0 and acc["c"]["worst_case"] == "toy/z/2"
+    assert acc["c"]["unmeasured"] == 1 and acc["c"]["error"] == 1
 
 
 def test_index_html_is_self_contained(report_dir):

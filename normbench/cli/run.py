@@ -177,7 +177,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
 
 #: rough costs on this project's 2-core VM, for the run's ETA before a phase has its own rate: a
 #: measurement (its share of a fresh process, calibration and samples) and writing the report
-SECONDS_PER_MEASUREMENT = 0.25
+SECONDS_PER_MEASUREMENT = 0.21
 REPORT_S = 30.0
 
 
