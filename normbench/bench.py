@@ -363,7 +363,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
     (which the intervals carry) instead of a bias. A worker that crashes or runs past
     ``timeout`` costs that (configuration, backend) and is replaced; after MAX_DEATHS the backend
     is dropped. ``on_rows(rows)`` gets every row so far (with the processes each has had) after
-    each block; ``facts`` receives each
+    each worker; ``facts`` receives each
     measured backend's version, environment, threads and memory policy for the run's header.
     Returns (rows, skipped lines).
     """
@@ -471,9 +471,10 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                                 progress.step(f"{b.name} {cfg.label()}")
                     finally:
                         w.stop()
-                if on_rows and got:
-                    # every row so far, each with the processes it has had: an interrupted run keeps them all
-                    on_rows(rows_so_far())
+                    if on_rows and got:
+                        # after each worker: every row so far, each with the processes it has had, so even a
+                        # killed run keeps what finished (a block may hold the whole plan)
+                        on_rows(rows_so_far())
     except KeyboardInterrupt:
         if on_rows and got:  # the block in progress too: every finished measurement is kept
             on_rows(rows_so_far())

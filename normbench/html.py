@@ -195,7 +195,7 @@ tr:nth-child(even) td{background:#fafafa}
 #shown{font-size:13px;color:#555}
 details.fig{display:inline-block;margin:.2em .6em .2em 0}details.fig[open]{display:block}
 .missing{color:#a00}
-.top-figures img{max-width:49%;vertical-align:top}
+.top-figures figure{display:inline-block;max-width:49%;margin:0;vertical-align:top}.top-figures img{max-width:100%}
 """
 
 SCRIPT = r"""
@@ -240,7 +240,7 @@ SCRIPT = r"""
     const want = {};
     Object.keys(selects).forEach(k => { if (selects[k].value) want[k] = selects[k].value; });
     const needle = text.value.trim().toLowerCase();
-    document.querySelectorAll('section[data-op]').forEach(s => {
+    document.querySelectorAll('[data-op]').forEach(s => {
       s.hidden = !!want.op && s.dataset.op !== want.op;
     });
     document.querySelectorAll('section[data-pass]').forEach(s => {
@@ -322,7 +322,9 @@ def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: t
     parts = [f"<h1>{html.escape(title)}</h1>", '<div id="filters"></div>', markdown_to_html(header, out_dir)]
     if top_images:
         parts.append('<section><h2>Accuracy against speed</h2><div class="top-figures">'
-                     + "".join(_image(out_dir, p.name, p.stem) for p in top_images) + "</div></section>")
+                     + "".join(f'<figure data-op="{html.escape(p.stem.rsplit("-", 1)[-1])}">'
+                               f"{_image(out_dir, p.name, p.stem)}</figure>" for p in top_images)
+                     + "</div></section>")
     rest = markdown_to_html(body, out_dir)
     if measurements:
         head, rows = measurements

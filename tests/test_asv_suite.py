@@ -8,11 +8,40 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def suite():
+def default_suite():
     spec = importlib.util.spec_from_file_location("bench_ops", ROOT / "benchmarks" / "bench_ops.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def suite():
+    """The suite with the quick grid's classes too (NORMBENCH_GRID=quick), as a namespace."""
+    from types import SimpleNamespace
+
+    from normbench.asvsuite import install
+
+    ns = {"__name__": "bench_grid"}
+    install(ns, grid="quick")
+    return SimpleNamespace(**ns)
+
+
+def test_the_default_suite_is_the_standard_shapes_on_the_built_in_backends(default_suite, monkeypatch):
+    names = [k for k in vars(default_suite) if k.startswith(("Standard_", "Grid_", "Compile"))]
+    assert sorted(names) == ["Compile", "Standard_batchnorm", "Standard_groupnorm", "Standard_instancenorm",
+                             "Standard_layernorm", "Standard_rmsnorm"]
+    std = default_suite.Standard_batchnorm
+    assert std.__module__ == "bench_ops" and [k for k in vars(std) if k.startswith(("time_", "track_", "peakmem_"))] \
+        == ["time_op"]  # one benchmark kind per parameter set: asv sets up each kind anew
+    # built-in and not compiling per configuration: no plugin's backend, no torch-compile
+    assert {"numpy", "numba", "torch-cpu"} <= set(std.params[0]) and "torch-compile" not in std.params[0]
+    from normbench import asvsuite
+
+    monkeypatch.setenv("NORMBENCH_BACKENDS", "numba, torch-cpu")
+    assert asvsuite.default_backends() == ["numba", "torch-cpu"]
+    with pytest.raises(ValueError, match="unknown op"):
+        asvsuite.install({}, ops=["batchnrom"])
 
 
 def test_classes_per_op_with_the_op_axes(suite):
@@ -20,6 +49,14 @@ def test_classes_per_op_with_the_op_axes(suite):
     assert grid.param_names == ["backend", "pass", "batch", "channels", "spatial", "dtype", "layout"]
     assert {"numpy", "numba", "torch-cpu"} <= set(grid.params[0])
     assert hasattr(suite, "Standard_batchnorm") and hasattr(suite, "Compile")
+
+
+def test_a_standard_point_runs_and_an_uninstalled_backend_is_skipped(default_suite):
+    bench = default_suite.Standard_layernorm()
+    bench.setup("numba", "forward", "256x2048" if "256x2048" in bench.params[2] else bench.params[2][0], "contiguous")
+    bench.time_op()
+    with pytest.raises(NotImplementedError, match="no backend 'nope' is installed"):
+        default_suite.Standard_layernorm().setup("nope", "forward", bench.params[2][0], "contiguous")
 
 
 def test_a_grid_point_runs_and_reports_bandwidth(suite):

@@ -184,18 +184,19 @@ def test_a_third_party_op_runs_through_every_command(tmp_path, capsys):
     assert out.split() == ["toynorm/basic/4x8-float64", "toynorm/basic/4x8-float32", "toynorm/basic/3x5x16-float32"]
     csv = tmp_path / "t.csv"
     code, out, _ = run(capsys, "bench", "--rigor", "quick", "--plugin", "future_ops", "--norm", "toynorm", "--backend", "future",
-                       "--sweep", "rows=8,64", "--sweep", "hidden=16,128", "--repeat", "2", "--output", str(csv))
+                       "--sweep", "rows=8,64,512", "--sweep", "hidden=16,128", "--repeat", "2", "--output", str(csv))
     assert code == 0
     import pandas as pd
 
     df = pd.read_csv(csv)
-    assert set(df["norm"]) == {"toynorm"} and {"rows", "hidden"} <= set(df.columns) and len(df) == 4
+    assert set(df["norm"]) == {"toynorm"} and {"rows", "hidden"} <= set(df.columns) and len(df) == 6
     assert "batch" not in df.columns
     code, out, _ = run(capsys, "report", "--plugin", "future_ops", "--input", str(csv), "--output", str(tmp_path / "rep"),
                        "--baseline", "future")
     assert code == 0
     text = (tmp_path / "rep" / "README.md").read_text()
     assert "## toynorm: Toy RMS scaling" in text and "### toynorm forward" in text
+    # three sizes along rows make a line; the two along hidden do not (the speed-up dots show them)
     assert (tmp_path / "rep" / "time-vs-rows-toynorm-forward-float32-contiguous.png").exists()
 
 

@@ -68,7 +68,7 @@ def add_parser(sub) -> None:
     p.add_argument("--timeout", type=common.positive_float, default=300.0, metavar="S",
                    help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
-                   help="write rows to FILE (.csv or .json), rewritten after every block of configurations and on Ctrl-C")
+                   help="write rows to FILE (.csv or .json), rewritten after every worker process and on Ctrl-C")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="measure only shard K of N of the configurations (split a grid across machines; "
                         "normbench report --input merges the files)")
