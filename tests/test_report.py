@@ -1,5 +1,6 @@
 """normbench report: bench files and asv results to Markdown + PNG; asv end to end."""
 import json
+import math
 import re
 import os
 import shutil
@@ -341,3 +342,50 @@ def test_line_plots_need_three_sizes_along_their_axis(tmp_path):
     assert [p.name for p in three] == ["time-vs-batch-batchnorm-train-float32-contiguous.png"]
     (tmp_path / "two").mkdir()
     assert plots.make_plots(df[df["batch"] != 32], OPS[0], tmp_path / "two", "") == []
+
+
+ASV_TWO_COMMITS = ROOT / "tests" / "data" / "asv-two-commits"
+
+
+def test_report_asv_flags_what_asv_compare_flags_on_two_real_commits(tmp_path):
+    """asv results of two real commits of this repository (``asv continuous -f 1.1 --record-samples
+    -b Standard_layernorm 54292bd8 5c3e1ebe``, from a fresh clone, virtualenvs built by asv): the
+    configurations `normbench report --asv` calls regressions are exactly those asv's own compare
+    rule (``asv.commands.compare._is_result_better``: statistics, then the factor) calls worse."""
+    import ast
+    import itertools
+
+    import asv.results
+    from asv.commands.compare import _is_result_better
+
+    from normbench.ops.layernorm import OP as LN
+
+    machine = ASV_TWO_COMMITS / "vm"
+    by_commit = {r.commit_hash[:8]: r for r in asv.results.iter_results(str(machine))}
+    assert set(by_commit) == {"54292bd8", "5c3e1ebe"}
+    before, after = by_commit["54292bd8"], by_commit["5c3e1ebe"]
+    name = "bench_ops.Standard_layernorm.time_op"
+    raw = after.get_result_params(name)
+    expected = set()
+    rows = zip(itertools.product(*raw), before.get_result_value(name, raw), after.get_result_value(name, raw),
+               before.get_result_stats(name, raw), after.get_result_stats(name, raw),
+               before.get_result_samples(name, raw), after.get_result_samples(name, raw))
+    compared = 0
+    for combo, t1, t2, s1, s2, x1, x2 in rows:
+        if t1 is None or t2 is None or math.isnan(t1) or math.isnan(t2):
+            continue  # skipped: an unavailable backend
+        compared += 1
+        if _is_result_better(t1, t2, (s1, x1), (s2, x2), 1.1):  # before faster than after by the factor
+            backend, pass_, shape, _layout = (ast.literal_eval(v) for v in combo)
+            expected.add((backend, pass_, shape))
+    assert compared >= 20  # numpy, numba and torch-cpu on five shapes and two passes, both commits
+    t = report.timing_rows(report.load_asv(ASV_TWO_COMMITS, [LN]), [LN])
+    assert set(t["commit"]) == {"54292bd8", "5c3e1ebe"} and t["asv_stats"].notna().all()
+    reg = report.regressions(t)
+    got = set() if reg.empty else {(r.backend, r.op, r.shape) for r in reg.itertuples()}
+    assert got == expected
+    assert reg.empty or (set(reg["from"]) == {"54292bd8"} and set(reg["to"]) == {"5c3e1ebe"})
+    assert main(["report", "--asv", str(ASV_TWO_COMMITS), "--norm", "layernorm", "--output", str(tmp_path / "rep"),
+                 "--no-plots"]) == 0
+    text = (tmp_path / "rep" / "README.md").read_text()
+    assert "## Regressions" in text and ("**REGRESSIONS**" in text) == bool(expected)
