@@ -41,7 +41,7 @@ from normbench import memory as _memory
 MEMORY_POLICY = _memory.apply(os.environ.get(_memory.ENV, _memory.DEFAULT))
 
 from normbench import Unsupported, bench, pluginmanager  # noqa: E402 - after the memory policy
-from normbench.backend import availability_of, safe_call  # noqa: E402
+from normbench.backend import availability_of, safe_call, why_unsupported  # noqa: E402
 from normbench.discovery import discover  # noqa: E402
 from normbench.opinfo import format_shape  # noqa: E402
 
@@ -103,11 +103,11 @@ def _setup(self, op, backend: str, pass_: str, shape, dtype: str, layout: str) -
     try:
         b.prepare(op.name, dtype, layout, len(shape))
         self.prepared = bench.prepare_call(b, op, pass_, shape, dtype, layout)
+        self.call, self.sync = self.prepared.call, b.synchronize
+        self.call()  # warm-up; a backend may find out only here that it cannot (Unsupported)
+        self.sync()
     except Unsupported as exc:
         raise NotImplementedError(str(exc)) from None
-    self.call, self.sync = self.prepared.call, b.synchronize
-    self.call()  # warm-up
-    self.sync()
 
 
 def _time_op(self, *params) -> None:
@@ -190,14 +190,18 @@ def compile_class(backends: list[str], ops: list[str], module: str) -> type:
             raise NotImplementedError(avail.reason)
 
     def track_compile_seconds(self, backend, norm):
-        """Seconds of the first prepare() of four configurations (on-disk JIT caches count)."""
+        """Seconds of the first prepare() of up to four configurations (float32 and float64, the
+        op's first two layouts) that the backend declares (on-disk JIT caches count)."""
         b = _backend(backend)
         op = registry().op(norm)
         rank = max(op.ranks)
+        todo = [(dtype, layout) for dtype in ("float32", "float64") for layout in op.layouts[:2]
+                if not why_unsupported(b, op, op.passes[0], dtype, layout, rank)]
+        if not todo:
+            raise NotImplementedError(f"{backend} declares none of {norm}'s float32/float64 configurations")
         start = time.perf_counter()
-        for dtype in ("float32", "float64"):
-            for layout in op.layouts[:2]:
-                b.prepare(norm, dtype, layout, rank)
+        for dtype, layout in todo:
+            b.prepare(norm, dtype, layout, rank)
         return time.perf_counter() - start
 
     track_compile_seconds.unit = "s"

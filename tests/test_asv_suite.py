@@ -75,3 +75,23 @@ def test_points_outside_the_grid_or_unavailable_are_skipped_not_failed(suite):
         bench.setup("numpy", "train", 4, 16, 999, "float32", "contiguous")
     with pytest.raises(NotImplementedError, match="CUDA"):
         bench.setup("torch-cuda", "train", 4, 16, 14, "float32", "contiguous")
+
+
+def test_what_a_backend_finds_out_only_when_called_is_skipped_not_failed():
+    """A backend that raises Unsupported from its first call (ONNX Runtime's InstanceNormalization
+    has no running statistics) and one that declares only some dtypes (its LayerNormalization:
+    float32): asv records a skip, and Compile prepares what the backend declares."""
+    pytest.importorskip("normbench_onnxruntime")
+    from types import SimpleNamespace
+
+    from normbench.asvsuite import install
+
+    ns = {"__name__": "bench_ort"}
+    install(ns, backends=["onnxruntime"], ops=["instancenorm", "layernorm"])
+    suite = SimpleNamespace(**ns)
+    shape = suite.Standard_instancenorm.params[2][0]
+    with pytest.raises(NotImplementedError, match="running statistics"):
+        suite.Standard_instancenorm().setup("onnxruntime", "train", shape, "contiguous")
+    compile_ = suite.Compile()
+    compile_.setup("onnxruntime", "layernorm")
+    assert compile_.track_compile_seconds("onnxruntime", "layernorm") >= 0
