@@ -65,11 +65,11 @@ def _cells(line: str) -> list[str]:
     body = body[1:] if body.startswith("|") else body
     body = body[:-1] if body.endswith("|") else body
     cells, cur, escaped = [], [], False
-    for ch in body:  # "\|" inside a cell is a literal bar
+    for i, ch in enumerate(body):  # "\|" inside a cell is a literal bar; other backslashes stay
         if escaped:
             cur.append(ch)
             escaped = False
-        elif ch == "\\":
+        elif ch == "\\" and body[i + 1:i + 2] == "|":
             escaped = True
         elif ch == "|":
             cells.append("".join(cur).strip())
@@ -179,6 +179,7 @@ def measurement_rows(s: pd.DataFrame, baseline: str, mark) -> tuple[list[str], l
 
 
 STYLE = """
+[hidden]{display:none!important}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:0 1.2em 3em;
  color:#1b1b1b;line-height:1.45}
 h1{margin-top:.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
@@ -203,6 +204,8 @@ SCRIPT = r"""
   const FILTERS = %FILTERS%;
   const bar = document.getElementById('filters');
   const selects = {};
+  // a cell's value for the filters: its first word ("numba \u2020" and "numba (machine)" are numba)
+  function key_of(cell) { return cell ? cell.textContent.trim().split(/\s+/)[0] : ''; }
   function columnIndex(table, names) {
     const ths = Array.from(table.tHead ? table.tHead.rows[0].cells : []);
     return ths.findIndex(th => names.includes(th.dataset.col));
@@ -212,7 +215,7 @@ SCRIPT = r"""
     document.querySelectorAll('table.data').forEach(t => {
       const c = columnIndex(t, FILTERS[key]);
       if (c < 0) return;
-      Array.from(t.tBodies[0].rows).forEach(r => { const v = r.cells[c] && r.cells[c].textContent.trim(); if (v) seen.add(v); });
+      Array.from(t.tBodies[0].rows).forEach(r => { const v = key_of(r.cells[c]); if (v) seen.add(v); });
     });
     document.querySelectorAll('section[data-' + key + ']').forEach(s => seen.add(s.dataset[key]));
     return Array.from(seen).sort();
@@ -229,7 +232,7 @@ SCRIPT = r"""
     bar.appendChild(label);
     selects[key] = sel;
   });
-  const BACKENDS = values('backend');
+  const BACKENDS_LOWER = values('backend').map(b => b.toLowerCase());
   const text = document.createElement('input');
   text.type = 'search'; text.id = 'filter-text'; text.placeholder = 'text in a row';
   text.addEventListener('input', apply);
@@ -252,14 +255,14 @@ SCRIPT = r"""
       Object.keys(want).forEach(k => { cols[k] = columnIndex(t, FILTERS[k]); });
       const ths = Array.from(t.tHead.rows[0].cells);
       // per-pass tables have a column per backend: the backend filter hides the others
-      const backendCols = ths.map((th, i) => [th.dataset.col, i]).filter(([c]) => BACKENDS.includes(c));
+      const backendCols = ths.map((th, i) => [th.dataset.col, i]).filter(([c]) => BACKENDS_LOWER.includes(c));
       backendCols.forEach(([c, i]) => {
-        const hide = !!want.backend && c !== want.backend && cols.backend === -1;
+        const hide = !!want.backend && c !== want.backend.toLowerCase() && cols.backend === -1;
         ths[i].hidden = hide;
         Array.from(t.tBodies[0].rows).forEach(r => { if (r.cells[i]) r.cells[i].hidden = hide; });
       });
       Array.from(t.tBodies[0].rows).forEach(r => {
-        let ok = Object.keys(want).every(k => cols[k] < 0 || (r.cells[cols[k]] && r.cells[cols[k]].textContent.trim() === want[k]));
+        let ok = Object.keys(want).every(k => cols[k] < 0 || key_of(r.cells[cols[k]]) === want[k]);
         if (ok && needle) ok = r.textContent.toLowerCase().includes(needle);
         r.hidden = !ok;
         if (t.id === 'measurements') { total += 1; if (ok) visible += 1; }
@@ -284,7 +287,8 @@ SCRIPT = r"""
       rows.sort((a, b) => {
         const x = a.cells[i] ? a.cells[i].textContent.trim() : '', y = b.cells[i] ? b.cells[i].textContent.trim() : '';
         const nx = sortKey(x), ny = sortKey(y);
-        const c = (nx !== null && ny !== null) ? nx - ny : x.localeCompare(y, undefined, {numeric: true});
+        let c = (nx !== null && ny !== null) ? nx - ny : 0;
+        if (c === 0) c = x.localeCompare(y, undefined, {numeric: true});  // 1024x768 before 1024x4096
         return asc ? c : -c;
       });
       rows.forEach(r => t.tBodies[0].appendChild(r));
@@ -292,7 +296,8 @@ SCRIPT = r"""
   });
   if (location.hash.length > 1) {
     location.hash.slice(1).split('&').forEach(kv => {
-      const [k, v] = kv.split('=').map(decodeURIComponent);
+      let k, v;
+      try { [k, v] = kv.split('=').map(decodeURIComponent); } catch (e) { return; }  // a malformed fragment
       if (selects[k]) {
         if (!Array.from(selects[k].options).some(o => o.value === v)) selects[k].appendChild(new Option(v, v));
         selects[k].value = v;
@@ -322,7 +327,7 @@ def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: t
     parts = [f"<h1>{html.escape(title)}</h1>", '<div id="filters"></div>', markdown_to_html(header, out_dir)]
     if top_images:
         parts.append('<section><h2>Accuracy against speed</h2><div class="top-figures">'
-                     + "".join(f'<figure data-op="{html.escape(p.stem.rsplit("-", 1)[-1])}">'
+                     + "".join(f'<figure data-op="{html.escape(p.stem.removeprefix("accuracy-vs-speed-"))}">'
                                f"{_image(out_dir, p.name, p.stem)}</figure>" for p in top_images)
                      + "</div></section>")
     rest = markdown_to_html(body, out_dir)

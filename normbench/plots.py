@@ -393,16 +393,20 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
     verdict (:data:`VERDICT_STYLE`), each point labelled. ``points``: backend, speedup, low,
     high, worst, verdict, as :func:`normbench.report.accuracy_speed` makes them."""
     p = points.dropna(subset=["speedup"])
-    p = p[p["worst"].notna()]
+    unmeasured = (p["unmeasured"] if "unmeasured" in p else pd.Series(0, index=p.index)).fillna(0).astype(int)
+    p = p[p["worst"].notna() | (unmeasured > 0)]
     if p.empty:
         return None
+    unmeasured = unmeasured.loc[p.index].to_numpy()
     plt = _plt()
     fig, ax = plt.subplots(figsize=_size(7.5, 5.6))
     y = np.maximum(p["worst"].to_numpy(dtype=float), ERROR_FLOOR)
     finite = y[np.isfinite(y)]
-    # an infinite error (inf where a finite value was due) is drawn on a line of its own at the top
-    inf_at = 10.0 ** (math.ceil(math.log10(max(10.0, finite.max() if finite.size else 1.0))) + 1)
-    y = np.where(np.isfinite(y), y, inf_at)
+    # an infinite error, or a failure with no error figure and no measured one above the tolerance,
+    # is drawn on a line of its own at the top: it must not sit among the right answers
+    inf_at = 10.0 ** min(300, math.ceil(math.log10(max(10.0, min(finite.max(), 1e299) if finite.size else 1.0))) + 1)
+    top = ~np.isfinite(y) | ((unmeasured > 0) & ~(y > 1.0))
+    y = np.where(top, inf_at, y)
     placed: list[tuple[float, float, int]] = []  # labels drawn so far: (log x, log y, lines down)
     for verdict, (marker, text) in VERDICT_STYLE.items():
         sel = (p["verdict"] == verdict).to_numpy()
@@ -423,9 +427,8 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
         ax.plot([], [], marker, color="gray", label=text, linestyle="none")
     ax.axhline(1.0, color="firebrick", linewidth=1, linestyle="--")
     if (y == inf_at).any():
-        ax.axhline(inf_at, color="gray", linewidth=0.8, linestyle=":")
-        ax.text(0.995, inf_at, "infinite error", transform=ax.get_yaxis_transform(), color="gray", va="bottom",
-                ha="right", fontsize=FONT_PT)
+        ax.axhline(inf_at, color="gray", linewidth=0.8, linestyle=":",
+                   label="dotted: infinite error, or failed without an error figure")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.text(0.005, 1.0, "tolerance", transform=ax.get_yaxis_transform(), color="firebrick", va="bottom",
             fontsize=FONT_PT)
@@ -442,6 +445,8 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
                "backend gave a wrong answer on some case", 80)
     ax.grid(True, which="both", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))  # the legend below the axes: no point hides behind it
+    ncol = len(labels) if len(labels) <= 2 else 2
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False)
+    rows = math.ceil(len(labels) / ncol) if labels else 1
+    fig.tight_layout(rect=(0, 0.04 + 0.035 * rows, 1, 1))  # the legend below the axes: no point hides behind it
     return _save(fig, path)

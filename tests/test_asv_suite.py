@@ -95,3 +95,27 @@ def test_what_a_backend_finds_out_only_when_called_is_skipped_not_failed():
     compile_ = suite.Compile()
     compile_.setup("onnxruntime", "layernorm")
     assert compile_.track_compile_seconds("onnxruntime", "layernorm") >= 0
+
+
+def test_the_grid_reaches_its_extra_shapes(suite):
+    """The quick batchnorm grid lists the standard shapes as extras: the parameter product reaches them."""
+    from normbench.ops.batchnorm import OP
+
+    params = dict(zip(suite.Grid_batchnorm.param_names, suite.Grid_batchnorm.params))
+    for shape in OP.grid("quick").shapes():
+        axes = OP.axes_of(shape)
+        assert all(axes[a] in params[a] for a in OP.axes), shape
+
+
+def test_a_point_the_backend_does_not_declare_skips_before_prepare():
+    """ONNX Runtime's LayerNormalization declares float32 only: a float64 point skips in setup,
+    before the plugin's prepare() sees it."""
+    pytest.importorskip("normbench_onnxruntime")
+    from types import SimpleNamespace
+
+    from normbench.asvsuite import install
+
+    ns = {"__name__": "bench_ln"}
+    install(ns, backends=["onnxruntime"], ops=["layernorm"], grid="quick")
+    with pytest.raises(NotImplementedError, match="float64"):
+        SimpleNamespace(**ns).Grid_layernorm().setup("onnxruntime", "forward", 256, 256, "float64", "contiguous")

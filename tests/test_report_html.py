@@ -171,3 +171,51 @@ def test_a_table_given_as_one_string_of_lines_is_one_table(tmp_path):
 
     got = markdown_to_html(["## Runs and machines", "", "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |", ""], tmp_path)
     assert got.count("<tr>") == 3 and "<td>3</td><td>4</td>" in got and "---" not in got
+
+
+def test_failures_without_an_error_figure_are_not_drawn_among_the_right_answers(tmp_path):
+    import pandas as pd
+
+    pts = pd.DataFrame([
+        {"backend": "ok", "speedup": 2.0, "low": 1.8, "high": 2.2, "worst": 0.1, "verdict": "pass", "unmeasured": 0},
+        {"backend": "crashes", "speedup": 1.5, "low": 1.4, "high": 1.6, "worst": 0.1, "verdict": "error",
+         "unmeasured": 1},
+        {"backend": "all-crash", "speedup": 0.5, "low": 0.4, "high": 0.6, "worst": float("nan"), "verdict": "error",
+         "unmeasured": 3},
+        {"backend": "inf", "speedup": 1.0, "low": float("nan"), "high": float("nan"), "worst": float("inf"),
+         "verdict": "known", "unmeasured": 0},
+    ])
+    path = plots.accuracy_speed_plot(pts, tmp_path / "a.png", "toy", "inf")
+    assert path is not None and max(_png_size(path)) <= plots.MAX_PX
+
+
+def test_filters_match_the_first_word_of_a_cell_and_a_bad_fragment_does_not_stop_the_page(report_dir, tmp_path):
+    """The summary's backend cells carry a dagger ("keras-torch †"): the backend filter keeps them."""
+    chromium, driver_path = _browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--user-data-dir={tmp_path / 'profile'}"):
+        opts.add_argument(arg)
+    browser = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        browser.get((report_dir / "index.html").resolve().as_uri() + "#backend=keras-torch&text=%E0%A4%A")
+        shown = browser.execute_script(
+            "const t = Array.from(document.querySelectorAll('table.data')).find(t => t.tHead.rows[0].cells[1] &&"
+            " t.tHead.rows[0].cells[1].dataset.col === 'backend' && t.tHead.rows[0].cells[0].dataset.col === 'run');"
+            "return Array.from(t.tBodies[0].rows).filter(r => !r.hidden).map(r => r.cells[1].textContent.trim());")
+        assert shown and all(s.split()[0] == "keras-torch" for s in shown)
+        options = browser.execute_script("return Array.from(document.getElementById('filter-backend').options)"
+                                         ".map(o => o.value)")
+        assert not [o for o in options if " " in o]  # no "keras-torch †" beside "keras-torch"
+        hidden_figures = browser.execute_script(
+            "document.getElementById('filter-op').value = 'layernorm';"
+            "document.getElementById('filter-op').dispatchEvent(new Event('change'));"
+            "return Array.from(document.querySelectorAll('.top-figures figure'))"
+            ".filter(f => getComputedStyle(f).display === 'none').length")
+        assert hidden_figures == len(list(report_dir.glob("accuracy-vs-speed-*.png"))) - 1
+    finally:
+        browser.quit()
