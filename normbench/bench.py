@@ -118,8 +118,8 @@ def prepare_call(backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...
 def calibrate(p: Prepared) -> tuple[int, float]:
     """Warm up (timed separately) and choose ``number`` so a sample lasts >= 2 ms.
 
-    Returns (number, warm-up seconds). Two untimed calls first: the first may compile or
-    allocate lazily. A second call of 10 ms or more settles it (``number`` = 1, as timeit's
+    Returns (number, warm-up seconds). One untimed call first: it may compile or allocate
+    lazily. A second call of 10 ms or more settles it (``number`` = 1, as timeit's
     autorange stops at the first loop count long enough); shorter ones take the best of three.
     """
     sync = p.backend.synchronize

@@ -80,12 +80,13 @@ def _cells(line: str) -> list[str]:
     return cells
 
 
-def table(head: Sequence[str], rows: Sequence[Sequence[str]], out_dir: Path, cls: str = "data") -> str:
+def table(head: Sequence[str], rows: Sequence[Sequence[str]], out_dir: Path, table_id: str = "") -> str:
     """A sortable, filterable table: each header names its column (``data-col``) for the filters."""
     ths = "".join(f'<th data-col="{html.escape(h.strip().lower())}" title="sort">{inline(h, out_dir)}</th>'
                   for h in head)
     trs = "\n".join("<tr>" + "".join(f"<td>{inline(str(c), out_dir)}</td>" for c in r) + "</tr>" for r in rows)
-    return f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>\n{trs}\n</tbody></table>'
+    ident = f' id="{html.escape(table_id)}"' if table_id else ""
+    return f'<table class="data"{ident}><thead><tr>{ths}</tr></thead><tbody>\n{trs}\n</tbody></table>'
 
 
 def markdown_to_html(lines: Sequence[str], out_dir: Path) -> str:
@@ -333,8 +334,7 @@ def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: t
     rest = markdown_to_html(body, out_dir)
     if measurements:
         head, rows = measurements
-        tbl = table(head, rows, out_dir).replace('<table class="data">', '<table class="data" id="measurements">', 1)
-        block = f"<section><h2>Every measurement</h2>{tbl}</section>"
+        block = f"<section><h2>Every measurement</h2>{table(head, rows, out_dir, 'measurements')}</section>"
         at = rest.find("<section data-op=")
         rest = rest[:at] + block + rest[at:] if at >= 0 else rest + block
     parts.append(rest)

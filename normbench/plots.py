@@ -96,15 +96,6 @@ def _most_common(df: pd.DataFrame, cols: list[str]):
     return key if isinstance(key, tuple) else (key,)
 
 
-def _ratio_axis(ax) -> None:
-    """Log-2 y axis labelled as ratios (0.25x, 1x, 4x)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
-    ax.set_yscale("log", base=2)
-    ax.yaxis.set_major_locator(LogLocator(base=2))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _ratio_text(v)))
-
-
 def _whiskers(values, low, high):
     """Error-bar extents (below, above) from interval ends; zero where there is no interval."""
     v, lo, hi = (np.asarray(a, dtype=float) for a in (values, low, high))

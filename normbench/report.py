@@ -355,7 +355,6 @@ def accuracy_speed(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: st
     left out, as in the summaries) with its 95% interval, beside :func:`accuracy_of`'s worst
     error and verdict. The baseline is 1x by definition; backends checked but not benchmarked
     follow, without a speed-up."""
-    from . import stats
     from .compare import summarize_ratios
 
     acc = accuracy_of(check, op.name)
@@ -371,10 +370,7 @@ def accuracy_speed(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: st
         else:
             g = g.dropna(subset=["speedup"])
             busy = g["sp_busy"].astype(bool) if "sp_busy" in g else pd.Series(False, index=g.index)
-            rs = [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
-                              r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1,
-                              None if pd.isna(r.sp_se) else r.sp_se, None if pd.isna(r.sp_df) else r.sp_df)
-                  for r in g[~busy].itertuples()]
+            rs = _row_ratios(g[~busy])
             summ = summarize_ratios(rs, int(busy.sum())) if rs else {"geomean": None, "used": 0}
             gm = summ["geomean"]
             speed = gm.ratio if gm else np.nan
@@ -576,6 +572,17 @@ def _interval(sp, lo, hi) -> str:
     return f"{tilde}{sp:.2f}x [{lo:.2f}, {hi:.2f}]"
 
 
+def _row_ratios(g: pd.DataFrame) -> list:
+    """Each row's speed-up as a :class:`normbench.stats.Ratio` (an open interval where it has none),
+    what :func:`normbench.compare.summarize_ratios` averages."""
+    from . import stats
+
+    return [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
+                        r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1,
+                        None if pd.isna(getattr(r, "sp_se", np.nan)) else r.sp_se,
+                        None if pd.isna(getattr(r, "sp_df", np.nan)) else r.sp_df) for r in g.itertuples()]
+
+
 def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo], *, keep_all: bool = False) -> pd.DataFrame:
     """Geometric-mean speed-up with its interval per machine, run, backend, op and pass, as
     :func:`normbench.compare.summarize_ratios` makes it: contended configurations and those with
@@ -589,10 +596,7 @@ def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo], *, keep_all: bool = False)
     for (machine, run, backend, norm, pass_), g in s.dropna(subset=["speedup"]).groupby(
             ["machine", "run", "backend", "norm", "op"], sort=False):
         busy = g["sp_busy"].astype(bool) if "sp_busy" in g and not keep_all else pd.Series(False, index=g.index)
-        rs = [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
-                          r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1,
-                          None if pd.isna(getattr(r, "sp_se", np.nan)) else r.sp_se,
-                          None if pd.isna(getattr(r, "sp_df", np.nan)) else r.sp_df) for r in g[~busy].itertuples()]
+        rs = _row_ratios(g[~busy])
         if keep_all:
             rs = [r for r in rs if r.resolved]  # an unresolved ratio has no interval to average in
         summ = summarize_ratios(rs, int(busy.sum()))
