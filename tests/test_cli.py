@@ -25,7 +25,8 @@ def test_list_shows_builtins_and_why_cuda_is_unavailable(capsys):
     rows = {r["name"]: r for r in json.loads(out)["backends"]}
     assert rows["numpy"]["available"] and rows["numpy"]["distribution"] == "normbench"
     assert rows["torch-cpu"]["available"]
-    assert rows["numba"]["ops"]["batchnorm"]["dtypes"] == ["float64", "float32"]
+    assert rows["numpy"]["ops"]["batchnorm"]["dtypes"] == ["float64", "float32", "float16"]
+    assert rows["numba"]["ops"]["batchnorm"]["dtypes"] == ["float64", "float32", "float16", "bfloat16"]
     assert rows["onnxruntime"]["ops"]["batchnorm"]["passes"] == ["train", "eval"]
     assert {n["name"] for n in json.loads(out)["norms"]} >= {"batchnorm"}
     cuda = rows["torch-cuda"]

@@ -13,8 +13,12 @@ from numba.core.registry import CPUDispatcher
 b = normbench_numba.NumbaBackend()
 b.prepare("batchnorm", "float32", "contiguous", 4)
 b.prepare("batchnorm", "float32", "channels_last", 4)
-from normbench_numba import kernels
-disps = [v for v in vars(kernels).values() if isinstance(v, CPUDispatcher)]
+b.prepare("batchnorm", "bfloat16", "channels_last", 4)  # the half variants are cached under their own names
+b.prepare("groupnorm", "float16", "contiguous", 4)
+from normbench_numba import halfkernels, kernels
+spaces = [vars(kernels)] + [vars(ns) for pair in halfkernels._variants.values() for ns in pair]
+assert len(spaces) == 5, "expected the bfloat16 batch-norm and float16 GroupNorm variants"
+disps = [v for space in spaces for v in space.values() if isinstance(v, CPUDispatcher)]
 hits = sum(sum(d.stats.cache_hits.values()) for d in disps)
 misses = sum(sum(d.stats.cache_misses.values()) for d in disps)
 print(normbench_numba.__file__, hits, misses)

@@ -1,16 +1,18 @@
-"""Numba-JIT backend (batchnorm, layernorm, rmsnorm): fused, parallel, numerically stable CPU kernels.
+"""Numba-JIT backend for every op: fused, parallel, numerically stable CPU kernels.
 
-Kernels live in :mod:`normbench_numba.kernels` (imported, and numba with it, only on first use).
+Kernels live in :mod:`normbench_numba.kernels` (batch norm), ``rowkernels`` (LayerNorm, RMSNorm)
+and ``chankernels`` (GroupNorm, InstanceNorm), imported, and numba with them, only on first use.
 Inputs under SERIAL_BELOW elements run serial twins of the same kernels: there, launching
 threads costs more than it saves (the threshold was chosen by measurement under the old timing
 protocol and is to be re-measured under the current one: issue 30).
 Layouts: contiguous NC... inputs run the per-channel kernels on an (N, C, S) view; channels_last
 and plain 2-D inputs run the row-block kernels on an (R, C) view; non-dense ("strided") inputs
 are first copied to contiguous memory. Outputs are allocated in the input's layout.
-batchnorm: float64 and float32 only (its channel kernels have no half path yet). layernorm and
-rmsnorm (rownorm.py, rowkernels.py): also float16 and bfloat16, whose 16-bit patterns are widened
-to float32 in cache and rounded back to nearest even (halfkernels.py); bfloat16 arrays of this
-backend are those patterns, as uint16.
+Dtypes: float64, float32, float16 and bfloat16. Half inputs are read and written as their 16-bit
+patterns and computed in float32 (halfkernels.py): the row ops widen a row into cache, the channel
+ops run variants of their float kernels whose loads widen and stores round to nearest even. So
+memory traffic is 2 bytes per element each way, as for a native half kernel. bfloat16 arrays of
+this backend are those patterns, as uint16 (halfbits.py).
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ import numpy as np
 import normbench
 from normbench import Availability, Backend, Support, Unsupported
 from normbench.ops.batchnorm import momentum_factor
-from normbench.dtypes import channels_last_order, layout_of, to_layout
+from normbench.dtypes import channels_last_order, layout_of, param_dtype, to_layout
+
+from .halfbits import half_kind
 
 _kernels = None
 
@@ -46,8 +50,25 @@ SERIAL_BELOW = 1 << 16
 
 
 def _kernels_for(x: np.ndarray):
+    """The batch-norm kernels for x: serial or parallel; for half x, the variant reading its 16-bit patterns."""
     k = _load_kernels()
+    kind = half_kind(x)
+    if kind is not None:
+        from .halfkernels import variants
+
+        parallel, serial = variants(k, kind)
+        return serial if x.size < SERIAL_BELOW else parallel
     return k.serial if x.size < SERIAL_BELOW else k
+
+
+def _compute_dtype(x: np.ndarray):
+    """What the kernels compute and keep per-channel constants in: x's dtype, float32 for half x."""
+    return np.dtype(np.float32) if half_kind(x) is not None else x.dtype
+
+
+def _k(a: np.ndarray) -> np.ndarray:
+    """An array as the kernels take it: half arrays as their uint16 patterns (a view)."""
+    return a.view(np.uint16) if a.dtype == np.float16 else a
 
 
 def _blocks() -> int:
@@ -102,13 +123,10 @@ from . import chanorm, rownorm  # noqa: E402 - LayerNorm and RMSNorm (rowkernels
 class NumbaBackend(Backend):
     name = "numba"
     description = "Numba-JIT fused parallel kernels (per-channel for NC..., row blocks for channels_last)"
-    DTYPES = frozenset({"float64", "float32"})
-    #: LayerNorm and RMSNorm also take float16 and bfloat16 (halfkernels.py: 16-bit patterns widened
-    #: to float32 in cache); batchnorm's channel kernels do not yet
-    ROW_DTYPES = DTYPES | {"float16", "bfloat16"}
-    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=ROW_DTYPES),
-           "rmsnorm": Support(dtypes=ROW_DTYPES),
-           # chankernels.py is float32/float64 only so far
+    #: every op: float16 and bfloat16 are read and written as 16-bit patterns and computed in float32
+    #: (halfkernels.py), so memory traffic is that of a native half kernel
+    DTYPES = frozenset({"float64", "float32", "float16", "bfloat16"})
+    ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES),
            "groupnorm": Support(dtypes=DTYPES), "instancenorm": Support(dtypes=DTYPES)}
 
     def __init__(self) -> None:
@@ -156,10 +174,11 @@ class NumbaBackend(Backend):
             long_plane = _load_kernels().SHORT_PLANE
             shapes = [(2, 3, short), (2, 3, long_plane), (big // short, 3, short), (2, 3, max(long_plane, big // 2))]
             shapes = [s + (1,) * (rank - 3) for s in shapes]
+        pdt = param_dtype(dtype)
         for shape in shapes:
-            x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
-            w, b = np.ones(3, dtype), np.zeros(3, dtype)
-            rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
+            x = to_layout(self.from_numpy(np.linspace(-1, 1, math.prod(shape)).reshape(shape), dtype), layout)
+            w, b = np.ones(3, pdt), np.zeros(3, pdt)
+            rm, rv = np.zeros(3, pdt), np.ones(3, pdt)
             y, mean, invstd = self.batchnorm_train(x, w, b, rm, rv, momentum=0.1, eps=1e-5, num_batches_tracked=1)
             self.batchnorm_train(x, None, None, None, None, momentum=0.1, eps=1e-5, num_batches_tracked=1)
             self.batchnorm_eval(x, w, b, rm, rv, eps=1e-5)
@@ -188,8 +207,8 @@ class NumbaBackend(Backend):
         start = time.perf_counter()
         for n, s in ((2, 4), (2, chanorm.SERIAL_BELOW // 8 + 1), (1, chanorm.SERIAL_BELOW // 8 + 1)):
             shape = (n, 4, s) + (1,) * max(0, rank - 3)
-            x = to_layout(np.linspace(-1, 1, math.prod(shape)).reshape(shape).astype(dtype), layout)
-            w = np.ones(4, dtype)
+            x = to_layout(self.from_numpy(np.linspace(-1, 1, math.prod(shape)).reshape(shape), dtype), layout)
+            w = np.ones(4, param_dtype(dtype))
             if op == "groupnorm":
                 y, mean, rstd = self.groupnorm_forward(x, 2, w, w, eps=1e-5)
                 self.groupnorm_backward(y, x, 2, w, w, mean, rstd)
@@ -201,7 +220,7 @@ class NumbaBackend(Backend):
 
     def _prepare_rows(self, op: str, dtype: str) -> None:
         """Compile (or load) the row kernels: serial and parallel, with and without parameters."""
-        if dtype not in self.ROW_DTYPES:
+        if dtype not in self.DTYPES:
             return
         key = f"{op}/{dtype}"
         if key in self.compile_seconds:
@@ -218,7 +237,7 @@ class NumbaBackend(Backend):
 
     def from_numpy(self, array: np.ndarray, dtype: str) -> np.ndarray:
         """float64/float32/float16 as NumPy arrays; bfloat16 as its 16-bit patterns (uint16)."""
-        if dtype not in self.ROW_DTYPES:
+        if dtype not in self.DTYPES:
             raise Unsupported(f"numba backend does not support {dtype}")
         if dtype == "bfloat16":
             from .halfkernels import BF16, to_bits
@@ -239,7 +258,8 @@ class NumbaBackend(Backend):
     def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
         k = _kernels_for(x)
         channels = x.shape[1]
-        pdt = running_mean.dtype if running_mean is not None else weight.dtype if weight is not None else x.dtype
+        pdt = running_mean.dtype if running_mean is not None else weight.dtype if weight is not None \
+            else _compute_dtype(x)  # half inputs save float32 statistics (BN-SEMANTICS)
         save_mean = np.empty(channels, pdt)
         save_invstd = np.empty(channels, pdt)
         if x.size == 0:  # PyTorch: empty output, running statistics untouched
@@ -257,12 +277,12 @@ class NumbaBackend(Backend):
         factor = momentum_factor(momentum, num_batches_tracked)
         kind, xv = _view(x)
         y, yv = _empty_like(x, kind)
-        tmp = np.empty((3, channels), dtype=x.dtype)
-        args = (xv, w, b, affine, rm, rv, running, factor, float(eps), yv, save_mean, save_invstd, tmp)
+        tmp = np.empty((3, channels), dtype=_compute_dtype(x))
+        args = (_k(xv), w, b, affine, rm, rv, running, factor, float(eps), _k(yv), save_mean, save_invstd, tmp)
         before = (rm.copy(), rv.copy()) if running and x.dtype == np.float32 else None  # C values: cheap
         if kind == "rc":
             k.train_rc(*args, _blocks())
-        elif xv.shape[2] < k.SHORT_PLANE:
+        elif xv.shape[2] < _load_kernels().SHORT_PLANE:
             k.train_ncs_planes(*args, _blocks())
         else:
             k.train_ncs(*args)
@@ -289,11 +309,11 @@ class NumbaBackend(Backend):
         b = bias if affine else w
         kind, xv = _view(x)
         y, yv = _empty_like(x, kind)
-        tmp = np.empty((3, channels), dtype=x.dtype)
+        tmp = np.empty((3, channels), dtype=_compute_dtype(x))
         if kind == "rc":
-            k.eval_rc(xv, w, b, affine, running_mean, running_var, float(eps), yv, tmp, _blocks())
+            k.eval_rc(_k(xv), w, b, affine, running_mean, running_var, float(eps), _k(yv), tmp, _blocks())
         else:
-            k.eval_ncs(xv, w, b, affine, running_mean, running_var, float(eps), yv, tmp)
+            k.eval_ncs(_k(xv), w, b, affine, running_mean, running_var, float(eps), _k(yv), tmp)
         return y
 
     def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
@@ -312,11 +332,11 @@ class NumbaBackend(Backend):
         w = weight if affine else _dummy(channels, save_mean.dtype)
         dw = dweight if affine else w
         db = dbias if affine else w
-        tmp = np.empty((4, channels), dtype=x.dtype)
-        args = (dyv, xv, save_mean, save_invstd, w, affine, dxv, dw, db, tmp)
+        tmp = np.empty((4, channels), dtype=_compute_dtype(x))
+        args = (_k(dyv), _k(xv), save_mean, save_invstd, w, affine, _k(dxv), dw, db, tmp)
         if kind == "rc":
             k.backward_rc(*args, _blocks())
-        elif xv.shape[2] < k.SHORT_PLANE:
+        elif xv.shape[2] < _load_kernels().SHORT_PLANE:
             k.backward_ncs_planes(*args, _blocks())
         else:
             k.backward_ncs(*args)

@@ -18,13 +18,17 @@ mean/rstd: per channel ``A = sum(dy)``, ``B = sum(dy * (x - mean))``, and then
 ``dx = alpha_c dy + beta (x - mean) + gamma`` per unit; ``rstd * B`` and ``A`` per (n, c) are
 returned for dweight and dbias (summed over n by the caller). NaN and Inf propagate to their
 unit (no nnan/ninf fast-math).
+
+Elements of x and dy are read through ``ld`` and outputs written through ``st`` (identities here),
+and the compute dtype is w's, never x's: so halfkernels.variants compiles the same source for
+float16/bfloat16 patterns with float32 weights.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from .kernels import PAR, SER, _Namespace, serial_twins
+from .kernels import PAR, SER, _Namespace, ld, serial_twins, st  # noqa: F401 - ld/st are rebound per variant
 
 #: elements (contiguous) or rows (channels-last) summed in x's dtype before adding into float64:
 #: short enough that a float32 partial sum stays accurate to a few ulps
@@ -37,16 +41,16 @@ def _unit_forward(x, n, g, cpg, eps, w, b, y, mean64, var64):
     """Statistics of unit (n, g) of a (N, C, S) array, then its output (the unit is in cache)."""
     s = x.shape[2]
     c0 = g * cpg
-    kx = x[n, c0, 0]
+    kx = ld(x[n, c0, 0])
     k = np.float64(kx)
     s1 = 0.0
     s2 = 0.0
     for c in range(c0, c0 + cpg):
         for lo in range(0, s, BLOCK):
-            t1 = x.dtype.type(0.0)  # x's dtype over a block (full-width SIMD), float64 across blocks
-            t2 = x.dtype.type(0.0)
+            t1 = w.dtype.type(0.0)  # x's dtype over a block (full-width SIMD), float64 across blocks
+            t2 = w.dtype.type(0.0)
             for j in range(lo, min(s, lo + BLOCK)):
-                d = x[n, c, j] - kx
+                d = ld(x[n, c, j]) - kx
                 t1 += d
                 t2 += d * d
             s1 += t1
@@ -59,12 +63,12 @@ def _unit_forward(x, n, g, cpg, eps, w, b, y, mean64, var64):
     mean64[n, g] = k + mu
     var64[n, g] = var
     rs = 1.0 / np.sqrt(var + eps)
-    mt = x.dtype.type(k + mu)  # the elementwise pass in x's dtype: full-width SIMD
+    mt = w.dtype.type(k + mu)  # the elementwise pass in x's dtype: full-width SIMD
     for c in range(c0, c0 + cpg):
-        a = x.dtype.type(rs * w[c])
-        bc = x.dtype.type(b[c])
+        a = w.dtype.type(rs * w[c])
+        bc = w.dtype.type(b[c])
         for j in range(s):
-            y[n, c, j] = (x[n, c, j] - mt) * a + bc
+            y[n, c, j] = st((ld(x[n, c, j]) - mt) * a + bc)
 
 
 @njit(**PAR)
@@ -76,81 +80,10 @@ def nc_forward(x, groups, eps, w, b, y, mean64, var64):
 
 
 @njit(inline="always", **SER)
-def _unit_sums(xu, u, m):
-    """Shift (the unit's first value) and float64 sums of the shifted unit and its squares."""
-    kx = xu[u, 0]
-    s1 = 0.0
-    s2 = 0.0
-    for lo in range(0, m, BLOCK):
-        t1 = xu.dtype.type(0.0)
-        t2 = xu.dtype.type(0.0)
-        for j in range(lo, min(m, lo + BLOCK)):
-            d = xu[u, j] - kx
-            t1 += d
-            t2 += d * d
-        s1 += t1
-        s2 += t2
-    return np.float64(kx), s1, s2
-
-
-@njit(**PAR)
-def nc_forward_pipelined(xu, groups, s, eps, w, b, yu, mean64, var64, blocks):
-    """Units as rows of a (N*G, (C/G)*S) view, software-pipelined like LayerNorm's kernel: the
-    loop that writes unit u's output also sums unit u+1, so the read stream (next unit, from
-    memory) and the write stream (this unit, its input from cache) are busy together."""
-    units, m = xu.shape
-    cpg = m // s
-    per = (units + blocks - 1) // blocks
-    for blk in prange(blocks):
-        lo = blk * per
-        hi = min(units, lo + per)
-        if lo >= hi:
-            continue
-        k, s1, s2 = _unit_sums(xu, lo, m)
-        for u in range(lo, hi):
-            g = u % groups
-            mu = s1 / m
-            var = s2 / m - mu * mu
-            if var < 0.0:
-                var = 0.0
-            mean64[u // groups, g] = k + mu
-            var64[u // groups, g] = var
-            rs = 1.0 / np.sqrt(var + eps)
-            mt = xu.dtype.type(k + mu)
-            nxt = u + 1 < hi
-            if nxt:
-                kx1 = xu[u + 1, 0]
-                k = np.float64(kx1)
-            else:
-                kx1 = xu.dtype.type(0.0)
-            s1 = 0.0
-            s2 = 0.0
-            for ci in range(cpg):
-                c = g * cpg + ci
-                a = xu.dtype.type(rs * w[c])
-                bc = xu.dtype.type(b[c])
-                for j0 in range(ci * s, (ci + 1) * s, BLOCK):
-                    j1 = min((ci + 1) * s, j0 + BLOCK)
-                    if nxt:
-                        t1 = xu.dtype.type(0.0)
-                        t2 = xu.dtype.type(0.0)
-                        for j in range(j0, j1):
-                            d = xu[u + 1, j] - kx1
-                            t1 += d
-                            t2 += d * d
-                            yu[u, j] = (xu[u, j] - mt) * a + bc
-                        s1 += t1
-                        s2 += t2
-                    else:
-                        for j in range(j0, j1):
-                            yu[u, j] = (xu[u, j] - mt) * a + bc
-
-
-@njit(inline="always", **SER)
 def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
     s = x.shape[2]
     c0 = g * cpg
-    mt = x.dtype.type(mean[n, g])
+    mt = w.dtype.type(mean[n, g])
     rs = np.float64(rstd[n, g])
     swa = 0.0
     swb = 0.0
@@ -158,12 +91,12 @@ def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
         a_c = 0.0
         b_c = 0.0
         for lo in range(0, s, BLOCK):
-            t1 = x.dtype.type(0.0)
-            t2 = x.dtype.type(0.0)
+            t1 = w.dtype.type(0.0)
+            t2 = w.dtype.type(0.0)
             for j in range(lo, min(s, lo + BLOCK)):
-                d = dy[n, c, j]
+                d = ld(dy[n, c, j])
                 t1 += d
-                t2 += d * (x[n, c, j] - mt)
+                t2 += d * (ld(x[n, c, j]) - mt)
             a_c += t1
             b_c += t2
         db_nc[n, c] = a_c
@@ -171,12 +104,12 @@ def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
         swa += w[c] * a_c
         swb += w[c] * b_c
     m = cpg * s
-    beta = x.dtype.type(-rs * rs * rs * swb / m)
-    gamma = x.dtype.type(-rs * swa / m)
+    beta = w.dtype.type(-rs * rs * rs * swb / m)
+    gamma = w.dtype.type(-rs * swa / m)
     for c in range(c0, c0 + cpg):
-        alpha = x.dtype.type(rs * w[c])
+        alpha = w.dtype.type(rs * w[c])
         for j in range(s):
-            dx[n, c, j] = alpha * dy[n, c, j] + beta * (x[n, c, j] - mt) + gamma
+            dx[n, c, j] = st(alpha * ld(dy[n, c, j]) + beta * (ld(x[n, c, j]) - mt) + gamma)
 
 
 @njit(**PAR)
@@ -189,13 +122,14 @@ def nc_backward(dy, x, groups, w, mean, rstd, dx, dw_nc, db_nc):
 
 # -- channels-last (N, S, C) ------------------------------------------------------------------------
 @njit(inline="always", **SER)
-def _cl_sums(x, n, lo, hi, k, s1, s2):
-    """Per-channel sums of rows [lo, hi) of sample n, shifted by k: in x's dtype over ROWS rows
-    (the loop over channels is full-width SIMD), added into float64 ``s1``/``s2``."""
+def _cl_sums(x, n, lo, hi, k, s1, s2, w):
+    """Per-channel sums of rows [lo, hi) of sample n, shifted by k: in the compute dtype (w's: x's,
+    float32 for half x) over ROWS rows (the loop over channels is full-width SIMD), added into
+    float64 ``s1``/``s2``."""
     c_ = x.shape[2]
-    kx = np.empty(c_, x.dtype)
-    t1 = np.empty(c_, x.dtype)
-    t2 = np.empty(c_, x.dtype)
+    kx = np.empty(c_, w.dtype)
+    t1 = np.empty(c_, w.dtype)
+    t2 = np.empty(c_, w.dtype)
     for c in range(c_):
         kx[c] = k[c]  # a value of x: exact in x's dtype
     for b0 in range(lo, hi, ROWS):
@@ -203,7 +137,7 @@ def _cl_sums(x, n, lo, hi, k, s1, s2):
         t2[:] = 0.0
         for p in range(b0, min(hi, b0 + ROWS)):
             for c in range(c_):
-                d = x[n, p, c] - kx[c]
+                d = ld(x[n, p, c]) - kx[c]
                 t1[c] += d
                 t2[c] += d * d
         for c in range(c_):
@@ -243,7 +177,7 @@ def _cl_apply(x, y, n, lo, hi, mc, ac, bc):
     c_ = x.shape[2]
     for p in range(lo, hi):
         for c in range(c_):
-            y[n, p, c] = (x[n, p, c] - mc[c]) * ac[c] + bc[c]
+            y[n, p, c] = st((ld(x[n, p, c]) - mc[c]) * ac[c] + bc[c])
 
 
 @njit(**PAR)
@@ -254,13 +188,13 @@ def cl_forward(x, groups, eps, w, b, y, mean64, var64, chunks):
         for n in prange(n_):
             k = np.empty(c_)
             for c in range(c_):
-                k[c] = np.float64(x[n, 0, c])
+                k[c] = np.float64(ld(x[n, 0, c]))
             s1 = np.zeros(c_)
             s2 = np.zeros(c_)
-            _cl_sums(x, n, 0, s_, k, s1, s2)
-            mc = np.empty(c_, x.dtype)
-            ac = np.empty(c_, x.dtype)
-            bc = np.empty(c_, x.dtype)
+            _cl_sums(x, n, 0, s_, k, s1, s2, w)
+            mc = np.empty(c_, w.dtype)
+            ac = np.empty(c_, w.dtype)
+            bc = np.empty(c_, w.dtype)
             _cl_finish(n, groups, s_, eps, k, s1, s2, w, b, mean64, var64, mc, ac, bc)
             _cl_apply(x, y, n, 0, s_, mc, ac, bc)
         return
@@ -272,13 +206,13 @@ def cl_forward(x, groups, eps, w, b, y, mean64, var64, chunks):
         hi = min(s_, lo + per)
         k = np.empty(c_)
         for c in range(c_):
-            k[c] = np.float64(x[n, 0, c])
-        _cl_sums(x, n, lo, hi, k, part[blk, 0], part[blk, 1])
-    consts = np.empty((n_, 3, c_), x.dtype)
+            k[c] = np.float64(ld(x[n, 0, c]))
+        _cl_sums(x, n, lo, hi, k, part[blk, 0], part[blk, 1], w)
+    consts = np.empty((n_, 3, c_), w.dtype)
     for n in range(n_):
         k = np.empty(c_)
         for c in range(c_):
-            k[c] = np.float64(x[n, 0, c])
+            k[c] = np.float64(ld(x[n, 0, c]))
         s1 = np.zeros(c_)
         s2 = np.zeros(c_)
         for blk in range(n * chunks, (n + 1) * chunks):
@@ -293,12 +227,12 @@ def cl_forward(x, groups, eps, w, b, y, mean64, var64, chunks):
 
 
 @njit(inline="always", **SER)
-def _cl_grad_sums(dy, x, n, lo, hi, mc, a, bsum):
+def _cl_grad_sums(dy, x, n, lo, hi, mc, a, bsum, w):
     """Per-channel sum(dy) and sum(dy * (x - mean)), blocked like _cl_sums."""
     c_ = x.shape[2]
-    mx = np.empty(c_, x.dtype)
-    t1 = np.empty(c_, x.dtype)
-    t2 = np.empty(c_, x.dtype)
+    mx = np.empty(c_, w.dtype)
+    t1 = np.empty(c_, w.dtype)
+    t2 = np.empty(c_, w.dtype)
     for c in range(c_):
         mx[c] = mc[c]
     for b0 in range(lo, hi, ROWS):
@@ -306,9 +240,9 @@ def _cl_grad_sums(dy, x, n, lo, hi, mc, a, bsum):
         t2[:] = 0.0
         for p in range(b0, min(hi, b0 + ROWS)):
             for c in range(c_):
-                d = dy[n, p, c]
+                d = ld(dy[n, p, c])
                 t1[c] += d
-                t2[c] += d * (x[n, p, c] - mx[c])
+                t2[c] += d * (ld(x[n, p, c]) - mx[c])
         for c in range(c_):
             a[c] += t1[c]
             bsum[c] += t2[c]
@@ -340,7 +274,7 @@ def _cl_grad_apply(dy, x, dx, n, lo, hi, alpha, beta, gamma, mt):
     c_ = x.shape[2]
     for p in range(lo, hi):
         for c in range(c_):
-            dx[n, p, c] = alpha[c] * dy[n, p, c] + beta[c] * (x[n, p, c] - mt[c]) + gamma[c]
+            dx[n, p, c] = st(alpha[c] * ld(dy[n, p, c]) + beta[c] * (ld(x[n, p, c]) - mt[c]) + gamma[c])
 
 
 @njit(inline="always", **SER)
@@ -360,8 +294,8 @@ def cl_backward(dy, x, groups, w, mean, rstd, dx, dw_nc, db_nc, chunks):
             mc = _group_means(mean, n, groups, c_)
             a = np.zeros(c_)
             bsum = np.zeros(c_)
-            _cl_grad_sums(dy, x, n, 0, s_, mc, a, bsum)
-            cs = np.empty((4, c_), x.dtype)
+            _cl_grad_sums(dy, x, n, 0, s_, mc, a, bsum, w)
+            cs = np.empty((4, c_), w.dtype)
             _cl_grad_finish(n, groups, s_, w, mean, rstd, a, bsum, dw_nc, db_nc, cs[0], cs[1], cs[2], cs[3])
             _cl_grad_apply(dy, x, dx, n, 0, s_, cs[0], cs[1], cs[2], cs[3])
         return
@@ -371,8 +305,8 @@ def cl_backward(dy, x, groups, w, mean, rstd, dx, dw_nc, db_nc, chunks):
         n = blk // chunks
         lo = (blk % chunks) * per
         mc = _group_means(mean, n, groups, c_)
-        _cl_grad_sums(dy, x, n, lo, min(s_, lo + per), mc, part[blk, 0], part[blk, 1])
-    consts = np.empty((n_, 4, c_), x.dtype)
+        _cl_grad_sums(dy, x, n, lo, min(s_, lo + per), mc, part[blk, 0], part[blk, 1], w)
+    consts = np.empty((n_, 4, c_), w.dtype)
     for n in range(n_):
         a = np.zeros(c_)
         bsum = np.zeros(c_)
@@ -399,7 +333,7 @@ def nc_affine(x, m, a, b, y):
         ac = a[c]
         bc = b[c]
         for j in range(s_):
-            y[n, c, j] = (x[n, c, j] - mc) * ac + bc
+            y[n, c, j] = st((ld(x[n, c, j]) - mc) * ac + bc)
 
 
 @njit(**PAR)
@@ -410,9 +344,9 @@ def cl_affine(x, m, a, b, y, blocks):
     for blk in prange(blocks):
         for r in range(blk * per, min(r_, (blk + 1) * per)):
             for c in range(c_):
-                y[r, c] = (x[r, c] - m[c]) * a[c] + b[c]
+                y[r, c] = st((ld(x[r, c]) - m[c]) * a[c] + b[c])
 
 
 #: the same kernels without threads, for inputs too small to pay for launching them
 serial = _Namespace(serial_twins({k: v for k, v in globals().items()}))
-__all__ = ["nc_forward", "nc_forward_pipelined", "nc_backward", "cl_forward", "cl_backward", "nc_affine", "cl_affine", "serial"]
+__all__ = ["nc_forward", "nc_backward", "cl_forward", "cl_backward", "nc_affine", "cl_affine", "serial"]

@@ -1,7 +1,10 @@
 """NumbaBackend's GroupNorm and InstanceNorm: checks, views and outputs around chankernels.
 
-float64 and float32 only (half inputs are declared unsupported for these ops). A strided input
-is copied dense first (that copy is part of its cost); channels_last stays channels_last.
+float16 and bfloat16 inputs run the same kernels compiled to read and write their 16-bit patterns
+(halfkernels.variants), with float32 parameters and per-channel constants and float32 sums;
+statistics come back float32 with float32 parameters, else in the input's half dtype (as torch
+returns them). A strided input is copied dense first (that copy is part of its cost);
+channels_last stays channels_last.
 """
 from __future__ import annotations
 
@@ -12,18 +15,41 @@ import numpy as np
 from normbench.dtypes import channels_last_order
 from normbench.ops import channelwise
 
+from .halfbits import BF16, as_dtype, as_f32, from_bits, half_kind
+
 
 SERIAL_BELOW = 1 << 15
 _ck = None
 
 
-def _kernels(size: int):
+def _kernels(x: np.ndarray):
+    """Serial or parallel kernels for x; for half x, the variant reading its 16-bit patterns."""
     global _ck
     if _ck is None:
         from . import chankernels
 
         _ck = chankernels
-    return _ck.serial if size < SERIAL_BELOW else _ck
+    kind = half_kind(x)
+    if kind is not None:
+        from .halfkernels import variants
+
+        parallel, serial = variants(_ck, kind)
+        return serial if x.size < SERIAL_BELOW else parallel
+    return _ck.serial if x.size < SERIAL_BELOW else _ck
+
+
+def _k(a: np.ndarray) -> np.ndarray:
+    """An array as the kernels take it: half arrays as their uint16 patterns (a view)."""
+    return a.view(np.uint16) if a.dtype == np.float16 else a
+
+
+def _compute_dtype(x: np.ndarray):
+    return np.dtype(np.float32) if half_kind(x) is not None else x.dtype
+
+
+def _f64(p: np.ndarray) -> np.ndarray:
+    """A parameter or statistic of any of this backend's dtypes (uint16 = bfloat16) as float64."""
+    return (from_bits(p, BF16) if p.dtype == np.uint16 else p).astype(np.float64)
 
 
 def _threads() -> int:
@@ -64,15 +90,22 @@ def _chunks(n: int) -> int:
     return 1 if n >= t else max(1, (2 * t + n - 1) // n)
 
 
-def _params(c: int, dtype, weight, bias):
+def _params(c: int, x: np.ndarray, weight, bias):
+    """weight and bias in the compute dtype (float32 for half x; the kernels take it from w), ones
+    and zeros where absent. Also casts float32 parameters for the float64 retry of an overflow."""
+    dtype = _compute_dtype(x)
+    if dtype != x.dtype:
+        weight, bias = as_f32(weight), as_f32(bias)
     w = np.ones(c, dtype) if weight is None else weight
     b = np.zeros(c, dtype) if bias is None else bias
-    return np.ascontiguousarray(w), np.ascontiguousarray(b)
+    return np.ascontiguousarray(w, dtype), np.ascontiguousarray(b, dtype)
 
 
 def _stat_dtype(x, *params):
+    """float32 for half x with float32 parameters (or running statistics), else x's dtype (NORM-SEMANTICS)."""
     given = [p for p in params if p is not None]
-    return np.dtype(np.float32) if x.dtype == np.float16 and given and given[0].dtype == np.float32 else x.dtype
+    half = half_kind(x) is not None
+    return np.dtype(np.float32) if half and given and given[0].dtype == np.float32 else x.dtype
 
 
 def _forward(x, groups: int, weight, bias, eps: float):
@@ -83,12 +116,12 @@ def _forward(x, groups: int, weight, bias, eps: float):
         return np.empty_like(x), mean64, var64
     kind, xv = _views(x)
     y, yv = _like(x, kind)
-    w, b = _params(c, x.dtype, weight, bias)
-    k = _kernels(x.size)
+    w, b = _params(c, x, weight, bias)
+    k = _kernels(x)
     if kind == "cl":
-        k.cl_forward(xv, groups, eps, w, b, yv, mean64, var64, _chunks(n))
+        k.cl_forward(_k(xv), groups, eps, w, b, _k(yv), mean64, var64, _chunks(n))
     else:
-        k.nc_forward(xv, groups, eps, w, b, yv, mean64, var64)
+        k.nc_forward(_k(xv), groups, eps, w, b, _k(yv), mean64, var64)
     if x.dtype == np.float32 and not np.isfinite(var64).all() and np.isfinite(x).all():
         # the float32 squares of x - mean overflowed (|x| ~ 1e19, pytorch #162489): again in float64,
         # a path taken only then (the check is on the (N, G) statistics)
@@ -110,30 +143,32 @@ def _backward(dy, x, groups: int, weight, bias, mean, rstd):
     else:
         dyv = (dy if dy.flags.c_contiguous else np.ascontiguousarray(dy)).reshape(xv.shape)
     dx, dxv = _like(x, kind)
-    w, _ = _params(c, x.dtype, weight, None)
+    w, _ = _params(c, x, weight, None)
     dw_nc, db_nc = np.empty((n, c)), np.empty((n, c))
+    if half_kind(x) is not None:  # the kernels take float32 statistics
+        mean, rstd = as_f32(mean), as_f32(rstd)
     mean = np.ascontiguousarray(mean).reshape(n, groups)
     rstd = np.ascontiguousarray(rstd).reshape(n, groups)
-    k = _kernels(x.size)
+    k = _kernels(x)
     if kind == "cl":
-        k.cl_backward(dyv, xv, groups, w, mean, rstd, dxv, dw_nc, db_nc, _chunks(n))
+        k.cl_backward(_k(dyv), _k(xv), groups, w, mean, rstd, _k(dxv), dw_nc, db_nc, _chunks(n))
     else:
-        k.nc_backward(dyv, xv, groups, w, mean, rstd, dxv, dw_nc, db_nc)
-    dw = None if weight is None else dw_nc.sum(axis=0).astype(pdt)
-    db = None if bias is None else db_nc.sum(axis=0).astype(pdt)
+        k.nc_backward(_k(dyv), _k(xv), groups, w, mean, rstd, _k(dxv), dw_nc, db_nc)
+    dw = None if weight is None else as_dtype(dw_nc.sum(axis=0), pdt)
+    db = None if bias is None else as_dtype(db_nc.sum(axis=0), pdt)
     return dx, dw, db
 
 
 def _rstd(var64, eps, sdt):
     with np.errstate(divide="ignore"):
-        return (1.0 / np.sqrt(var64 + eps)).astype(sdt)
+        return as_dtype(1.0 / np.sqrt(var64 + eps), sdt)
 
 
 def groupnorm_forward(x, num_groups, weight, bias, *, eps):
     _, _, groups = channelwise.validate_groupnorm(x, num_groups, weight, bias)
     y, mean64, var64 = _forward(x, groups, weight, bias, eps)
     sdt = _stat_dtype(x, weight, bias)
-    return y, mean64.astype(sdt), _rstd(var64, eps, sdt)
+    return y, as_dtype(mean64, sdt), _rstd(var64, eps, sdt)
 
 
 def groupnorm_backward(dy, x, num_groups, weight, bias, mean, rstd):
@@ -146,27 +181,31 @@ def instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, 
     y, mean64, var64 = _forward(x, c, weight, bias, eps)
     if running_mean is not None and n:
         m = math.prod(x.shape[2:])
-        running_mean[...] = (1 - momentum) * running_mean.astype(np.float64) + momentum * mean64.mean(axis=0)
-        running_var[...] = (1 - momentum) * running_var.astype(np.float64) + momentum * (var64 * (m / (m - 1))).mean(axis=0)
+        running_mean[...] = as_dtype((1 - momentum) * _f64(running_mean) + momentum * mean64.mean(axis=0),
+                                     running_mean.dtype)
+        running_var[...] = as_dtype((1 - momentum) * _f64(running_var) + momentum * (var64 * (m / (m - 1))).mean(axis=0),
+                                    running_var.dtype)
     sdt = _stat_dtype(x, weight, bias, running_mean)
-    return y, mean64.astype(sdt), _rstd(var64, eps, sdt)
+    return y, as_dtype(mean64, sdt), _rstd(var64, eps, sdt)
 
 
 def instancenorm_eval(x, weight, bias, running_mean, running_var, *, eps):
     n, c = channelwise.validate_instancenorm(x, weight, bias, running_mean, running_var, use_input_stats=False)
     if x.size == 0:
         return np.empty_like(x)
-    w, b = _params(c, np.float64, weight, bias)
-    a = (w.astype(np.float64) / np.sqrt(running_var.astype(np.float64) + eps)).astype(x.dtype)
-    m, b = running_mean.astype(x.dtype), b.astype(x.dtype)
+    cdt = _compute_dtype(x)
+    w = np.ones(c) if weight is None else _f64(weight)
+    b = np.zeros(c) if bias is None else _f64(bias)
+    a = (w / np.sqrt(_f64(running_var) + eps)).astype(cdt)
+    m, b = _f64(running_mean).astype(cdt), b.astype(cdt)
     kind, xv = _views(x)
     y, yv = _like(x, kind)
-    k = _kernels(x.size)
+    k = _kernels(x)
     if kind == "cl":
-        rows = xv.reshape(-1, c)
-        k.cl_affine(rows, m, a, b, yv.reshape(-1, c), max(1, min(rows.shape[0], 4 * _threads())))
+        rows = _k(xv).reshape(-1, c)
+        k.cl_affine(rows, m, a, b, _k(yv).reshape(-1, c), max(1, min(rows.shape[0], 4 * _threads())))
     else:
-        k.nc_affine(xv, m, a, b, yv)
+        k.nc_affine(_k(xv), m, a, b, _k(yv))
     return y
 
 

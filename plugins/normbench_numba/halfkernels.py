@@ -1,4 +1,9 @@
-"""float16 and bfloat16 LayerNorm/RMSNorm in Numba, which has no half-precision arithmetic on CPUs.
+"""float16 and bfloat16 kernels in Numba, which has no half-precision arithmetic on CPUs.
+
+Batch norm, GroupNorm and InstanceNorm: ``variants`` compiles copies of the float kernels
+(kernels.py, chankernels.py) whose element loads (``ld``) widen a 16-bit pattern to float32 and
+whose stores (``st``) narrow with round-to-nearest-even; the per-channel constants and sums are
+float32 or float64, as for a float32 input. LayerNorm and RMSNorm have kernels of their own below:
 
 Half inputs arrive as their 16-bit patterns (``uint16``: float16 arrays are viewed so, bfloat16
 is how this backend stores it). Per block of rows, each row is widened into a float32 scratch
@@ -71,6 +76,47 @@ def narrow(v, kind):
     if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000):
         return np.uint16((u >> np.uint32(16)) | np.uint32(0x40))  # quiet NaN
     return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+
+
+@njit(inline="always", **SER)
+def ld_f16(h):
+    return _half_to_f32(np.uint16(h))
+
+
+@njit(inline="always", **SER)
+def st_f16(v):
+    return _f32_to_half(np.float32(v))
+
+
+@njit(inline="always", **SER)
+def ld_bf16(h):
+    return _f32(np.uint32(h) << np.uint32(16))
+
+
+@njit(inline="always", **SER)
+def st_bf16(v):
+    return narrow(v, BF16)
+
+
+_variants: dict = {}
+
+
+def variants(module, kind: int):
+    """(parallel, serial) copies of a float kernel module's kernels (kernels.py, chankernels.py) that
+    read and write 16-bit patterns: the module's ``ld``/``st`` become widening/narrowing
+    conversions. The kernels take their compute dtype from the per-channel arrays they are
+    given (float32 here), so x is read at 2 bytes per element and never copied to float32."""
+    key = (module.__name__, kind)
+    if key not in _variants:
+        from .kernels import _Namespace, variant
+
+        tag = "f16" if kind == F16 else "bf16"
+        conv = dict(ld=ld_f16, st=st_f16) if kind == F16 else dict(ld=ld_bf16, st=st_bf16)
+        ns = vars(module)
+        extra = {k: v for k, v in ns.items() if k.isupper() and isinstance(v, int)}  # SHORT_PLANE etc.
+        _variants[key] = (_Namespace({**variant(ns, tag, **conv), **extra}),
+                          _Namespace({**variant(ns, f"{tag}_serial", parallel=False, **conv), **extra}))
+    return _variants[key]
 
 
 def ln_forward(xu, w, b, eps, yu, mean, rstd, buf, blocks):
@@ -187,15 +233,4 @@ def _variant(kind: int, suffix: str):
 KERNELS = {F16: _variant(F16, "f16"), BF16: _variant(BF16, "bf16")}
 
 
-def to_bits(a: np.ndarray, kind: int) -> np.ndarray:
-    """Host values (float16 array, or float32 holding bfloat16 values) -> 16-bit patterns."""
-    if kind == F16:
-        return np.ascontiguousarray(a, np.float16).view(np.uint16)
-    return (np.ascontiguousarray(a, np.float32).view(np.uint32) >> 16).astype(np.uint16)
-
-
-def from_bits(bits: np.ndarray, kind: int) -> np.ndarray:
-    """16-bit patterns -> float32 values (exact)."""
-    if kind == F16:
-        return bits.view(np.float16).astype(np.float32)
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+from .halfbits import from_bits, to_bits  # noqa: E402,F401 - their old home; callers may import them here

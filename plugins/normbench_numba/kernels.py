@@ -52,6 +52,20 @@ FAST = {"reassoc", "contract"}
 PAR = dict(parallel=True, cache=not CACHE_PROBLEM, fastmath=FAST, nogil=True)
 SER = dict(cache=not CACHE_PROBLEM, fastmath=FAST, nogil=True)
 SHORT_PLANE = 128
+
+
+@njit(inline="always", **SER)
+def ld(v):
+    """An element of x or dy as the kernels compute with it: itself here. The float16 and bfloat16
+    variants (halfkernels.variants) bind ``ld``/``st`` to widening/narrowing conversions instead,
+    and take the compute dtype from the per-channel scratch (float32), never from x."""
+    return v
+
+
+@njit(inline="always", **SER)
+def st(v):
+    """A computed value as it is stored into y or dx: itself here (narrowed in the half variants)."""
+    return v
 #: channels-last partial sums run in the input dtype over at most this many rows
 ROWS_PER_BLOCK = 256
 
@@ -134,7 +148,7 @@ def _first_sample(first):
     """float64 copy of one sample per channel: the shift K_c of the one-pass sums."""
     out = np.empty(first.shape[0])
     for ch in range(out.shape[0]):
-        out[ch] = first[ch]
+        out[ch] = ld(first[ch])
     return out
 
 
@@ -167,12 +181,12 @@ def train_ncs(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mea
     n, c, s = x.shape
     m = n * s
     for ch in prange(c):
-        k = np.float64(x[0, ch, 0])
+        k = np.float64(ld(x[0, ch, 0]))
         s1 = 0.0
         s2 = 0.0
         for i in range(n):
             for j in range(s):
-                d = np.float64(x[i, ch, j]) - k
+                d = np.float64(ld(x[i, ch, j])) - k
                 s1 += d
                 s2 += d * d
         _finish_stats(ch, k, s1, s2, m, eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp)
@@ -181,7 +195,7 @@ def train_ncs(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mea
         sh = tmp[2, ch]
         for i in range(n):
             for j in range(s):
-                y[i, ch, j] = (x[i, ch, j] - mu) * sc + sh
+                y[i, ch, j] = st((ld(x[i, ch, j]) - mu) * sc + sh)
 
 
 @njit(**PAR)
@@ -200,9 +214,9 @@ def backward_ncs(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp):
             pa = tmp[1, ch]
             pb = tmp[2, ch]
             for j in range(s):
-                g = dy[i, ch, j]
+                g = ld(dy[i, ch, j])
                 pa += g
-                pb += g * (x[i, ch, j] - mu_t)
+                pb += g * (ld(x[i, ch, j]) - mu_t)
             a += np.float64(pa)
             b += np.float64(pb)
         _grad_constants(ch, a, b, m, mean, invstd, weight, affine, dweight, dbias, tmp)
@@ -212,7 +226,7 @@ def backward_ncs(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp):
         wi = tmp[3, ch]
         for i in range(n):
             for j in range(s):
-                dx[i, ch, j] = (dy[i, ch, j] - g_mean - (x[i, ch, j] - mu_t) * kk) * wi
+                dx[i, ch, j] = st((ld(dy[i, ch, j]) - g_mean - (ld(x[i, ch, j]) - mu_t) * kk) * wi)
 
 
 # -- contiguous (N, C, S), short planes: stream in memory order -----------------------------------
@@ -226,7 +240,7 @@ def _planes_apply(x, tmp, y):
         sc = tmp[1, ch]
         sh = tmp[2, ch]
         for j in range(s):
-            y[i, ch, j] = (x[i, ch, j] - mu) * sc + sh
+            y[i, ch, j] = st((ld(x[i, ch, j]) - mu) * sc + sh)
 
 
 @njit(**PAR)
@@ -244,7 +258,7 @@ def train_ncs_planes(x, weight, bias, affine, rm, rv, running, factor, eps, y, s
                 a = 0.0
                 b = 0.0
                 for j in range(s):
-                    d = np.float64(x[i, ch, j]) - k
+                    d = np.float64(ld(x[i, ch, j])) - k
                     a += d
                     b += d * d
                 s1[blk, ch] += a
@@ -272,9 +286,9 @@ def backward_ncs_planes(dy, x, mean, invstd, weight, affine, dx, dweight, dbias,
                 a = zero[0]
                 b = zero[0]
                 for j in range(s):  # a short plane: summed in x's dtype, then into float64
-                    g = dy[i, ch, j]
+                    g = ld(dy[i, ch, j])
                     a += g
-                    b += g * (x[i, ch, j] - mu)
+                    b += g * (ld(x[i, ch, j]) - mu)
                 sa[blk, ch] += a
                 sb[blk, ch] += b
     _grad_blocks(sa, sb, m, mean, invstd, weight, affine, dweight, dbias, tmp)
@@ -286,7 +300,7 @@ def backward_ncs_planes(dy, x, mean, invstd, weight, affine, dx, dweight, dbias,
         kk = tmp[2, ch]
         wi = tmp[3, ch]
         for j in range(s):
-            dx[i, ch, j] = (dy[i, ch, j] - g_mean - (x[i, ch, j] - mu_t) * kk) * wi
+            dx[i, ch, j] = st((ld(dy[i, ch, j]) - g_mean - (ld(x[i, ch, j]) - mu_t) * kk) * wi)
 
 
 @njit(**SER)  # its parallel part is _planes_apply
@@ -340,7 +354,7 @@ def _rows_apply(x, tmp, y, blocks):
             row = x[i]
             out = y[i]
             for ch in range(c):
-                out[ch] = (row[ch] - mu[ch]) * sc[ch] + sh[ch]
+                out[ch] = st((ld(row[ch]) - mu[ch]) * sc[ch] + sh[ch])
 
 
 @njit(**PAR)
@@ -349,8 +363,8 @@ def _rc_sums(x, shift_t, blocks):
     are O(std), and a channel's accumulator sees at most 256 of them), combined in float64."""
     r, c = x.shape
     blocks = max(blocks, (r + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK)
-    s1 = np.zeros((blocks, c), dtype=x.dtype)
-    s2 = np.zeros((blocks, c), dtype=x.dtype)
+    s1 = np.zeros((blocks, c), dtype=shift_t.dtype)
+    s2 = np.zeros((blocks, c), dtype=shift_t.dtype)
     step = (r + blocks - 1) // blocks
     for blk in prange(blocks):
         a1 = s1[blk]
@@ -358,7 +372,7 @@ def _rc_sums(x, shift_t, blocks):
         for i in range(blk * step, min(r, (blk + 1) * step)):
             row = x[i]
             for ch in range(c):
-                d = row[ch] - shift_t[ch]
+                d = ld(row[ch]) - shift_t[ch]
                 a1[ch] += d
                 a2[ch] += d * d
     return s1, s2
@@ -368,7 +382,10 @@ def _rc_sums(x, shift_t, blocks):
 def train_rc(x, weight, bias, affine, rm, rv, running, factor, eps, y, save_mean, save_invstd, tmp, blocks):
     # serial driver around the two parallel passes (sums, then the elementwise pass)
     k = _first_sample(x[0])
-    s1, s2 = _rc_sums(x, x[0], blocks)  # shift by the first row, in x's dtype
+    shift_t = tmp[0]  # the first row in the compute dtype (exact); tmp is overwritten only after the sums
+    for ch in range(x.shape[1]):
+        shift_t[ch] = ld(x[0, ch])
+    s1, s2 = _rc_sums(x, shift_t, blocks)
     _finish_blocks(k, s1, s2, x.shape[0], eps, weight, bias, affine, rm, rv, running, factor, save_mean, save_invstd, tmp)
     _apply_tiled(x, tmp, y, blocks)
 
@@ -385,8 +402,8 @@ def _rc_grad_sums(dy, x, mean_t, blocks):
     lane; and twice as fast as converting every element to float64), combined in float64."""
     r, c = x.shape
     blocks = max(blocks, (r + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK)
-    sa = np.zeros((blocks, c), dtype=x.dtype)
-    sb = np.zeros((blocks, c), dtype=x.dtype)
+    sa = np.zeros((blocks, c), dtype=mean_t.dtype)
+    sb = np.zeros((blocks, c), dtype=mean_t.dtype)
     step = (r + blocks - 1) // blocks
     for blk in prange(blocks):
         a = sa[blk]
@@ -395,9 +412,9 @@ def _rc_grad_sums(dy, x, mean_t, blocks):
             g_row = dy[i]
             x_row = x[i]
             for ch in range(c):
-                g = g_row[ch]
+                g = ld(g_row[ch])
                 a[ch] += g
-                b[ch] += g * (x_row[ch] - mean_t[ch])
+                b[ch] += g * (ld(x_row[ch]) - mean_t[ch])
     return sa, sb
 
 
@@ -415,7 +432,7 @@ def _rc_dx(dy, x, tmp, dx, blocks):
             x_row = x[i]
             out = dx[i]
             for ch in range(c):
-                out[ch] = (g_row[ch] - g_mean[ch] - (x_row[ch] - mu_t[ch]) * kk[ch]) * wi[ch]
+                out[ch] = st((ld(g_row[ch]) - g_mean[ch] - (ld(x_row[ch]) - mu_t[ch]) * kk[ch]) * wi[ch])
 
 
 @njit(**SER)
@@ -430,30 +447,40 @@ def backward_rc(dy, x, mean, invstd, weight, affine, dx, dweight, dbias, tmp, bl
     _rc_dx(dy.reshape(r // k, k * c), x.reshape(r // k, k * c), _tile(tmp, k), dx.reshape(r // k, k * c), blocks)
 
 
-# -- serial twins, for inputs too small to pay for launching threads ------------------------------
-def serial_twins(namespace: dict) -> dict:
-    """A serial copy of every kernel, calling only serial copies.
+# -- variants: serial twins, and the float16/bfloat16 copies (halfkernels.variants) -----------------
+def variant(namespace: dict, suffix: str, *, parallel: bool = True, **overrides) -> dict:
+    """A copy of every kernel in ``namespace``, calling only copies of the same variant.
 
     Each copy is compiled from the same source with its own qualified name, so that numba's
-    on-disk cache (whose index does not record the parallel flag) keeps the two apart, and with
-    globals in which every kernel it calls is a serial copy too.
+    on-disk cache (whose index records neither the parallel flag nor the globals) keeps variants
+    apart, and with globals in which every kernel it calls is a copy of the same variant and the
+    names in ``overrides`` (``ld``/``st`` for the half variants) are replaced. ``parallel=False``
+    gives serial twins, for inputs too small to pay for launching threads.
     """
     import types
 
     from numba.core.registry import CPUDispatcher
 
-    shared = dict(namespace)
-    twins = {}
+    shared = dict(namespace, **overrides)
+    copies = {}
     for name, disp in list(namespace.items()):
-        if not isinstance(disp, CPUDispatcher):
+        if not isinstance(disp, CPUDispatcher) or name in overrides:
             continue
         f = disp.py_func
         copy = types.FunctionType(f.__code__, shared, f.__name__, f.__defaults__, f.__closure__)
-        copy.__qualname__ = f"{f.__qualname__}_serial"
+        copy.__qualname__ = f"{f.__qualname__}_{suffix}"
         copy.__module__ = f.__module__
-        twins[name] = njit(**SER)(copy)
-    shared.update(twins)
-    return twins
+        options = {k: v for k, v in disp.targetoptions.items() if k not in ("nopython", "boundscheck")}
+        if not parallel:
+            options.pop("parallel", None)
+        copies[name] = njit(cache=not CACHE_PROBLEM, **options)(copy)
+    shared.update(copies)
+    return copies
+
+
+def serial_twins(namespace: dict) -> dict:
+    """The serial variant of every kernel in ``namespace``."""
+    return variant(namespace, "serial", parallel=False)
 
 
 class _Namespace:

@@ -8,6 +8,8 @@ import numpy as np
 from normbench.ops import rowwise
 from normbench.ops.rmsnorm import resolve_eps
 
+from . import halfbits
+
 SERIAL_BELOW = 1 << 16
 _rk = None
 
@@ -127,27 +129,9 @@ def _half():
     return _hk
 
 
-def half_kind(a: np.ndarray) -> int | None:
-    """F16 or BF16 for this backend's half arrays (bfloat16 is stored as uint16 bits), else None."""
-    if a.dtype == np.float16:
-        return 0
-    if a.dtype == np.uint16:
-        return 1
-    return None
-
-
-def _f32(p: np.ndarray | None) -> np.ndarray | None:
-    """A parameter or statistic of any dtype this backend uses, as float32."""
-    if p is None:
-        return None
-    return _half().from_bits(p, 1) if p.dtype == np.uint16 else p.astype(np.float32)
-
-
-def _like(values: np.ndarray, dtype) -> np.ndarray:
-    """float32 values in the dtype of an input (uint16 means bfloat16)."""
-    if np.dtype(dtype) == np.uint16:
-        return _half().to_bits(values, 1)
-    return values.astype(dtype)
+half_kind = halfbits.half_kind
+_f32 = halfbits.as_f32  # a parameter or statistic of any dtype this backend uses, as float32
+_like = halfbits.as_dtype  # float32 values in the dtype of an input (uint16 means bfloat16)
 
 
 def _half_setup(x, ns):

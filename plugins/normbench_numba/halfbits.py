@@ -1,0 +1,62 @@
+"""float16/bfloat16 arrays of the Numba backend as 16-bit patterns, and back (NumPy only, no numba).
+
+Numba has no half-precision arithmetic on CPUs, so its kernels take half inputs as ``uint16``
+patterns: a float16 array is viewed so, and bfloat16 (which NumPy lacks) is stored so by this
+backend. Parameters and statistics of half ops are handed to the kernels as float32.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+F16, BF16 = 0, 1
+
+
+def half_kind(a: np.ndarray) -> int | None:
+    """F16 or BF16 for this backend's half arrays (bfloat16 is stored as uint16 bits), else None."""
+    if a.dtype == np.float16:
+        return F16
+    if a.dtype == np.uint16:
+        return BF16
+    return None
+
+
+def bits(a: np.ndarray) -> np.ndarray:
+    """The uint16 view of a half array (any strides: a view, never a copy)."""
+    return a.view(np.uint16)
+
+
+def to_bits(a: np.ndarray, kind: int) -> np.ndarray:
+    """Values -> 16-bit patterns, rounded to nearest even (exact for values already in the dtype);
+    NaN stays NaN."""
+    if kind == F16:
+        return np.ascontiguousarray(a, np.float16).view(np.uint16)
+    u = np.ascontiguousarray(a, np.float32).view(np.uint32)
+    rounded = ((u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+    nan = (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000)
+    return np.where(nan, ((u >> 16) | np.uint32(0x40)).astype(np.uint16), rounded)
+
+
+def from_bits(b: np.ndarray, kind: int) -> np.ndarray:
+    """16-bit patterns -> float32 values (exact)."""
+    if kind == F16:
+        return b.view(np.float16).astype(np.float32)
+    return (b.astype(np.uint32) << 16).view(np.float32)
+
+
+def as_f32(p: np.ndarray | None) -> np.ndarray | None:
+    """A parameter or statistic in any dtype this backend uses (uint16 = bfloat16), as float32."""
+    if p is None:
+        return None
+    return from_bits(p, BF16) if p.dtype == np.uint16 else np.ascontiguousarray(p, np.float32)
+
+
+def as_dtype(values: np.ndarray, dtype) -> np.ndarray:
+    """float32/float64 values in a dtype of this backend (uint16 means bfloat16, rounded to nearest even)."""
+    if np.dtype(dtype) == np.uint16:
+        return to_bits(np.asarray(values, np.float32), BF16)
+    return np.asarray(values).astype(dtype)
+
+
+def store(dst: np.ndarray, values: np.ndarray) -> None:
+    """Write float values into an existing array of this backend's dtypes, in place."""
+    dst[...] = as_dtype(values, dst.dtype)
