@@ -17,8 +17,10 @@ returns the call to time (``bench_call``), and says how many bytes a pass moves.
 
 Preparation (JIT compilation), data, conversion and warm-up are untimed (``compile_s`` records
 them). Output allocation is inside the timed call, as a user pays it. Each row also carries the
-bandwidth floor: a memory copy of the same bytes with the same threads, in the same run, gives
-``floor_fraction = achieved GB/s / copy GB/s`` (bytes: the op's byte model).
+bandwidth floor: a memory copy of the same bytes with the same threads gives
+``floor_fraction = achieved GB/s / copy GB/s`` (bytes: the op's byte model). Without ``--floor``
+the copy is timed once per run in the harness (best of 7: a rough figure that drifts between
+runs); with it, the copy is one more backend measured under this protocol (:mod:`normbench.floor`).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import memory, records
+from . import floor, memory, records
 from .backend import Backend, safe_call, timing_note, why_unsupported
 from .errors import Unsupported
 from .opinfo import OpInfo, format_shape
@@ -112,6 +114,9 @@ def prepare_call(backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...
     why = why_unsupported(backend, op, pass_, dtype, layout, len(shape))
     if why:
         raise Unsupported(why)
+    if floor.is_floor(backend):  # bench --floor: a copy of the bytes this pass moves
+        nbytes = op.bytes_moved(pass_, shape, dtype)
+        return Prepared(backend.copy_call(nbytes), backend, nbytes)
     return Prepared(op.bench_call(backend, pass_, shape, dtype, layout, seed), backend, op.bytes_moved(pass_, shape, dtype))
 
 
@@ -419,7 +424,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
             if facts is not None and name not in facts and f:
                 facts[name] = {"version": f.get("version", ""), "environment": f.get("environment", {}),
                                "threads": threads_in_effect, "memory_policy": info.get(name, {}).get("memory_policy")}
-        return out
+        return floor.attach(out)
 
     try:
         # rounds outermost: a configuration's processes are spread over the whole run, so the machine's

@@ -111,7 +111,8 @@ class Measurement:
     number: int | None = None
     bytes: int | None = None
     gbps: float | None = None
-    #: a memory copy of the same bytes with the same threads, in the same run
+    #: a memory copy of the same bytes with the same threads, in the same run: the copy-floor row's
+    #: GB/s under the protocol with ``bench --floor``, else one best-of-7 copy in the harness
     copy_gbps: float | None = None
     floor_fraction: float | None = None
     #: untimed preparation (JIT compilation, data, warm-up)

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import defects
+from . import defects, floor
 from .bench import COLUMNS
 from .errors import InputError
 from .opinfo import OpInfo, format_shape, rank_of
@@ -63,6 +63,8 @@ def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo], runs: list | None =
         df = pd.DataFrame(rows)
         if not df.empty and df["median_s"].isna().all():
             raise InputError(f"{path} has no timings (median_s): not a normbench bench file")
+        if not df.empty:  # bench --floor's copy rows live on in the others' floor_fraction; no implementation to rank
+            df = df[df["backend"] != floor.NAME]
         df["source"] = f"bench:{path.name}"
         df["commit"] = ""
         # rows of normbench 0.4 and older carry no run id: each file is then one run

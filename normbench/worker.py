@@ -27,7 +27,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from . import memory
+from . import floor, memory
 from .backend import availability_of, probe_of, safe_call
 from .errors import shadowing_note
 from .pluginmanager import load
@@ -357,7 +357,11 @@ def init(state: ChildState, payload):
     """Load the plugins (those ``scope`` allows), pick the backend, probe it, set its threads."""
     plugins, name, threads, scope = payload
     registry = load(plugins, **(scope or {}))
-    state.backend, state.ops = registry.get(name), registry.op_infos()
+    state.ops = registry.op_infos()
+    if name == floor.NAME:  # bench --floor: the copy that stands in for every op (not a plugin)
+        state.backend = floor.CopyFloor(state.ops)
+    else:
+        state.backend = registry.get(name)
     avail = availability_of(state.backend)
     if avail:  # the expensive check, once per worker
         avail = probe_of(state.backend)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..backend import availability_of
-from .. import bench, compare
+from .. import bench, compare, floor
 from ..bench import MAX_DEATHS, RIGORS, Config, Rigor, configurations, run_bench
 from .common import rigor_of
 
@@ -72,6 +72,9 @@ def add_parser(sub) -> None:
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
                    help="measure only shard K of N of the configurations (split a grid across machines; "
                         "normbench report --input merges the files)")
+    p.add_argument("--floor", action="store_true",
+                   help="also time the bandwidth floor (a copy of the bytes each pass moves) as one more backend, "
+                        "'copy-floor', under the same protocol: rows' floor_fraction then comes from it")
     p.add_argument("--baseline", default="torch-cpu", metavar="BACKEND",
                    help="speed-ups printed are over this backend (default torch-cpu)")
     p.add_argument("--run-id", default=None, metavar="ID",
@@ -210,6 +213,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not [b for b in backends if any(registry.supports(b, op.name) for op in ops) and availability_of(b)]:
         raise InputError("nothing to measure: none of the selected backends is available and implements "
                          + ", ".join(op.name for op in ops))
+    scopes = registry.scopes
+    if args.floor:  # one more "backend", measured like the others (normbench.floor)
+        backends = [*backends, floor.CopyFloor([op.name for op in ops])]
+        scopes = {**scopes, floor.NAME: floor.floor_scope(registry)}
     kept: list[dict] = []
     kept_runs: list[dict] = []
     run_id, started, facts = args.run_id or runinfo.new_run_id(), runinfo.now(), {}
@@ -240,7 +247,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         try:
             rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
-                                      scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
+                                      scopes=scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
                                       timeout=args.timeout, plugins=tuple(args.plugin), seed=args.seed,
                                       on_rows=save if args.output else None)
         except KeyboardInterrupt:
