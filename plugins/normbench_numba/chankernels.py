@@ -11,8 +11,9 @@
   are split into row blocks, summed in parallel, combined, then normalized in parallel.
 
 Sums are taken on values shifted by the first value of their channel (or unit), so the one-pass
-``S2 - S1^2/m`` does not cancel when |mean| >> std: in x's dtype over short blocks (full SIMD
-width; a block's rounding is a few ulps of the block), in float64 across blocks. The elementwise passes run in x's
+``S2 - S1^2/m`` does not cancel when |mean| >> std: contiguous units in float64 lanes; channels-last
+rows in x's dtype over short blocks (full SIMD width; a block's rounding is a few ulps of the
+block), in float64 across blocks. The elementwise passes run in x's
 dtype as ``(x - mean) * a + b`` (x - mean is exact near the mean). Backward uses the saved
 mean/rstd: per channel ``A = sum(dy)``, ``B = sum(dy * (x - mean))``, and then
 ``dx = alpha_c dy + beta (x - mean) + gamma`` per unit; ``rstd * B`` and ``A`` per (n, c) are
@@ -30,9 +31,11 @@ from numba import njit, prange
 
 from .kernels import PAR, SER, _Namespace, ld, serial_twins, st  # noqa: F401 - ld/st are rebound per variant
 
-#: elements (contiguous) or rows (channels-last) summed in x's dtype before adding into float64:
-#: short enough that a float32 partial sum stays accurate to a few ulps
-BLOCK = 256
+#: rows (channels-last) summed in x's dtype before adding into float64: short enough that a float32
+#: partial sum stays accurate to a few ulps. The contiguous kernels sum in float64 in one flat loop
+#: instead: blocks of float32 partial sums there (any block length from 256 to 4096) did not
+#: vectorize, and read at 25 GB/s against 52-58 GB/s for the flat float64 loop (a microbenchmark of
+#: the sums alone, 4x128x128x128 and 32x64x56x56, 2 threads, reuse policy; 2026-12-03)
 ROWS = 64
 
 
@@ -46,15 +49,10 @@ def _unit_forward(x, n, g, cpg, eps, w, b, y, mean64, var64):
     s1 = 0.0
     s2 = 0.0
     for c in range(c0, c0 + cpg):
-        for lo in range(0, s, BLOCK):
-            t1 = w.dtype.type(0.0)  # x's dtype over a block (full-width SIMD), float64 across blocks
-            t2 = w.dtype.type(0.0)
-            for j in range(lo, min(s, lo + BLOCK)):
-                d = ld(x[n, c, j]) - kx
-                t1 += d
-                t2 += d * d
-            s1 += t1
-            s2 += t2
+        for j in range(s):  # float64 lanes, one flat loop: it vectorizes (see ROWS's note)
+            d = np.float64(ld(x[n, c, j])) - k
+            s1 += d
+            s2 += d * d
     m = cpg * s
     mu = s1 / m
     var = s2 / m - mu * mu
@@ -84,21 +82,17 @@ def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
     s = x.shape[2]
     c0 = g * cpg
     mt = w.dtype.type(mean[n, g])
+    m64 = np.float64(mean[n, g])
     rs = np.float64(rstd[n, g])
     swa = 0.0
     swb = 0.0
     for c in range(c0, c0 + cpg):
         a_c = 0.0
         b_c = 0.0
-        for lo in range(0, s, BLOCK):
-            t1 = w.dtype.type(0.0)
-            t2 = w.dtype.type(0.0)
-            for j in range(lo, min(s, lo + BLOCK)):
-                d = ld(dy[n, c, j])
-                t1 += d
-                t2 += d * (ld(x[n, c, j]) - mt)
-            a_c += t1
-            b_c += t2
+        for j in range(s):  # float64 lanes, one flat loop (see ROWS's note)
+            d = np.float64(ld(dy[n, c, j]))
+            a_c += d
+            b_c += d * (np.float64(ld(x[n, c, j])) - m64)
         db_nc[n, c] = a_c
         dw_nc[n, c] = rs * b_c
         swa += w[c] * a_c
