@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .kernels import PAR, SER, _Namespace, ld, serial_twins, st  # noqa: F401 - ld/st are rebound per variant
+from .kernels import PAR, SER, _Namespace, acc, ld, serial_twins, st  # noqa: F401 - ld/st/acc are rebound per variant
 
 #: rows (channels-last) summed in x's dtype before adding into float64: short enough that a float32
 #: partial sum stays accurate to a few ulps. The contiguous kernels sum in float64 in one flat loop
@@ -46,11 +46,12 @@ def _unit_forward(x, n, g, cpg, eps, w, b, y, mean64, var64):
     c0 = g * cpg
     kx = ld(x[n, c0, 0])
     k = np.float64(kx)
-    s1 = 0.0
-    s2 = 0.0
+    ka = acc(kx)
+    s1 = acc(0.0)
+    s2 = acc(0.0)
     for c in range(c0, c0 + cpg):
-        for j in range(s):  # float64 lanes, one flat loop: it vectorizes (see ROWS's note)
-            d = np.float64(ld(x[n, c, j])) - k
+        for j in range(s):  # float64 lanes (float32 for half x), one flat loop: it vectorizes (see ROWS's note)
+            d = acc(ld(x[n, c, j])) - ka
             s1 += d
             s2 += d * d
     m = cpg * s
@@ -82,17 +83,17 @@ def _unit_backward(dy, x, n, g, cpg, w, mean, rstd, dx, dw_nc, db_nc):
     s = x.shape[2]
     c0 = g * cpg
     mt = w.dtype.type(mean[n, g])
-    m64 = np.float64(mean[n, g])
+    ma = acc(mean[n, g])
     rs = np.float64(rstd[n, g])
     swa = 0.0
     swb = 0.0
     for c in range(c0, c0 + cpg):
-        a_c = 0.0
-        b_c = 0.0
-        for j in range(s):  # float64 lanes, one flat loop (see ROWS's note)
-            d = np.float64(ld(dy[n, c, j]))
+        a_c = acc(0.0)
+        b_c = acc(0.0)
+        for j in range(s):  # float64 lanes (float32 for half x), one flat loop (see ROWS's note)
+            d = acc(ld(dy[n, c, j]))
             a_c += d
-            b_c += d * (np.float64(ld(x[n, c, j])) - m64)
+            b_c += d * (acc(ld(x[n, c, j])) - ma)
         db_nc[n, c] = a_c
         dw_nc[n, c] = rs * b_c
         swa += w[c] * a_c

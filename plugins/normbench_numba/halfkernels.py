@@ -98,6 +98,11 @@ def st_bf16(v):
     return narrow(v, BF16)
 
 
+@njit(inline="always", **SER)
+def acc_f32(v):
+    return np.float32(v)
+
+
 _variants: dict = {}
 
 
@@ -112,6 +117,7 @@ def variants(module, kind: int):
 
         tag = "f16" if kind == F16 else "bf16"
         conv = dict(ld=ld_f16, st=st_f16) if kind == F16 else dict(ld=ld_bf16, st=st_bf16)
+        conv["acc"] = acc_f32  # half inputs accumulate in float32, as torch's do
         ns = vars(module)
         extra = {k: v for k, v in ns.items() if k.isupper() and isinstance(v, int)}  # SHORT_PLANE etc.
         _variants[key] = (_Namespace({**variant(ns, tag, **conv), **extra}),

@@ -63,6 +63,15 @@ def ld(v):
 
 
 @njit(inline="always", **SER)
+def acc(v):
+    """A value as GroupNorm/InstanceNorm's flat unit sums accumulate it (chankernels): float64 here.
+    The half variants bind float32, what torch accumulates half inputs in (NORM-SEMANTICS):
+    float64 lanes made those sums compute-bound, at float32's time for half the bytes. Batch
+    norm keeps float64: its float32 statistics of 66,560 half values per channel need it."""
+    return np.float64(v)
+
+
+@njit(inline="always", **SER)
 def st(v):
     """A computed value as it is stored into y or dx: itself here (narrowed in the half variants)."""
     return v
