@@ -28,7 +28,9 @@ from normbench import Availability, Backend, Support, Unsupported
 from normbench.ops.batchnorm import momentum_factor
 from normbench.dtypes import channels_last_order, layout_of, param_dtype, to_layout
 
+from .halfbits import compute_dtype as _compute_dtype
 from .halfbits import half_kind
+from .halfbits import kernel_view as _k
 
 _kernels = None
 
@@ -59,16 +61,6 @@ def _kernels_for(x: np.ndarray):
         parallel, serial = variants(k, kind)
         return serial if x.size < SERIAL_BELOW else parallel
     return k.serial if x.size < SERIAL_BELOW else k
-
-
-def _compute_dtype(x: np.ndarray):
-    """What the kernels compute and keep per-channel constants in: x's dtype, float32 for half x."""
-    return np.dtype(np.float32) if half_kind(x) is not None else x.dtype
-
-
-def _k(a: np.ndarray) -> np.ndarray:
-    """An array as the kernels take it: half arrays as their uint16 patterns (a view)."""
-    return a.view(np.uint16) if a.dtype == np.float16 else a
 
 
 def _blocks() -> int:

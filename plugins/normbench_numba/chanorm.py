@@ -16,6 +16,8 @@ from normbench.dtypes import channels_last_order
 from normbench.ops import channelwise
 
 from .halfbits import BF16, as_dtype, as_f32, from_bits, half_kind
+from .halfbits import compute_dtype as _compute_dtype
+from .halfbits import kernel_view as _k
 
 
 SERIAL_BELOW = 1 << 15
@@ -36,15 +38,6 @@ def _kernels(x: np.ndarray):
         parallel, serial = variants(_ck, kind)
         return serial if x.size < SERIAL_BELOW else parallel
     return _ck.serial if x.size < SERIAL_BELOW else _ck
-
-
-def _k(a: np.ndarray) -> np.ndarray:
-    """An array as the kernels take it: half arrays as their uint16 patterns (a view)."""
-    return a.view(np.uint16) if a.dtype == np.float16 else a
-
-
-def _compute_dtype(x: np.ndarray):
-    return np.dtype(np.float32) if half_kind(x) is not None else x.dtype
 
 
 def _f64(p: np.ndarray) -> np.ndarray:

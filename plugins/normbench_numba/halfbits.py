@@ -20,9 +20,15 @@ def half_kind(a: np.ndarray) -> int | None:
     return None
 
 
-def bits(a: np.ndarray) -> np.ndarray:
-    """The uint16 view of a half array (any strides: a view, never a copy)."""
-    return a.view(np.uint16)
+def kernel_view(a: np.ndarray) -> np.ndarray:
+    """An array as the kernels take it: a half array as its uint16 patterns (a view of any
+    strides, never a copy); any other array as it is."""
+    return a.view(np.uint16) if a.dtype == np.float16 else a
+
+
+def compute_dtype(x: np.ndarray) -> np.dtype:
+    """What the kernels compute and keep per-channel constants in: x's dtype, float32 for half x."""
+    return np.dtype(np.float32) if half_kind(x) is not None else x.dtype
 
 
 def to_bits(a: np.ndarray, kind: int) -> np.ndarray:
