@@ -34,7 +34,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 
 from . import floor, memory, records
 from .backend import Backend, safe_call, timing_note, why_unsupported
@@ -114,10 +113,10 @@ def prepare_call(backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...
     why = why_unsupported(backend, op, pass_, dtype, layout, len(shape))
     if why:
         raise Unsupported(why)
+    nbytes = op.bytes_moved(pass_, shape, dtype)
     if floor.is_floor(backend):  # bench --floor: a copy of the bytes this pass moves
-        nbytes = op.bytes_moved(pass_, shape, dtype)
         return Prepared(backend.copy_call(nbytes), backend, nbytes)
-    return Prepared(op.bench_call(backend, pass_, shape, dtype, layout, seed), backend, op.bytes_moved(pass_, shape, dtype))
+    return Prepared(op.bench_call(backend, pass_, shape, dtype, layout, seed), backend, nbytes)
 
 
 def calibrate(p: Prepared) -> tuple[int, float]:
@@ -157,18 +156,13 @@ _copy_cache: dict[tuple[int, int], float] = {}
 
 
 def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
-    """GB/s of a memory copy moving ``nbytes`` (half read, half written) with up to ``threads`` threads.
-
-    NumPy releases the GIL while copying, so chunks copied from a thread pool run in parallel.
-    A plain one-thread copy is timed too and the faster wins: below a few hundred KB the pool's
-    hand-off costs more than the copy, and a floor that slow would put small shapes "above
-    100% of the floor". Best of ``repeat``: the floor is what the machine *can* do.
-    """
+    """GB/s of a memory copy moving ``nbytes`` (half read, half written) with up to ``threads`` threads,
+    timed once in this process: the faster of :func:`normbench.floor.copy_calls`, best of
+    ``repeat`` (the floor is what the machine *can* do). ``bench --floor`` times the same copies
+    under the protocol instead."""
     key = (nbytes, threads)
     if key in _copy_cache:
         return _copy_cache[key]
-    n = max(1, nbytes // 2 // 8)
-    src, dst = np.ones(n), np.empty(n)
     threads = max(1, threads)
 
     def best_of(copy) -> float:
@@ -176,13 +170,9 @@ def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
         number = max(1, math.ceil(MIN_SAMPLE_S / max(_sample(copy, lambda: None, 1), 1e-7)))
         return min(_sample(copy, lambda: None, number) for _ in range(repeat))
 
-    best = best_of(lambda: np.copyto(dst, src))
-    if threads > 1:
-        bounds = np.linspace(0, n, threads + 1).astype(int)
-        chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-        with ThreadPoolExecutor(threads) as pool:
-            best = min(best, best_of(lambda: list(pool.map(lambda c: np.copyto(*c), chunks))))
-    gbps = 2 * n * 8 / best / 1e9
+    with ThreadPoolExecutor(threads) as pool:
+        best = min(best_of(c) for c in floor.copy_calls(nbytes, threads, pool))
+    gbps = 2 * max(1, nbytes // 2 // 8) * 8 / best / 1e9
     _copy_cache[key] = gbps
     return gbps
 

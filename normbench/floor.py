@@ -58,29 +58,11 @@ class CopyFloor(Backend):
         return native
 
     def copy_call(self, nbytes: int) -> Callable[[], None]:
-        """The copy to time: a one-thread ``np.copyto`` or the same split over ``threads`` threads
-        (NumPy releases the GIL while copying), whichever the best of five calls finds faster.
-        Below a few hundred KB the pool's hand-off costs more than the copy; above, one core
-        does not saturate the memory bus. Fresh arrays per worker, touched before timing."""
-        n = max(1, nbytes // 2 // 8)
-        src, dst = np.ones(n), np.zeros(n)
-
-        def plain() -> None:
-            np.copyto(dst, src)
-
-        calls = [plain]
-        if self.threads > 1:
-            bounds = np.linspace(0, n, self.threads + 1).astype(int)
-            chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads)
-            pool = self._pool
-
-            def split() -> None:
-                for f in [pool.submit(np.copyto, *c) for c in chunks]:
-                    f.result()
-
-            calls.append(split)
+        """The copy to time (:func:`copy_calls`): whichever of the one-thread and the split copy the
+        best of five calls finds faster. Fresh arrays per worker, touched before timing."""
+        if self._pool is None and self.threads > 1:
+            self._pool = ThreadPoolExecutor(self.threads)
+        calls = copy_calls(nbytes, self.threads, self._pool)
 
         def best(call) -> float:
             call()
@@ -91,7 +73,31 @@ class CopyFloor(Backend):
                 times.append(time.perf_counter() - t0)
             return min(times)
 
-        return min(calls, key=best) if len(calls) > 1 else plain
+        return min(calls, key=best) if len(calls) > 1 else calls[0]
+
+
+def copy_calls(nbytes: int, threads: int, pool: ThreadPoolExecutor | None) -> list[Callable[[], None]]:
+    """Copies of ``nbytes`` (half read, half written): a one-thread ``np.copyto``, and with
+    ``threads`` > 1 the same split over ``pool``'s threads (NumPy releases the GIL while copying).
+    Callers time both and keep the faster: below a few hundred KB the pool's hand-off costs more
+    than the copy, and a floor that slow would put small shapes "above 100% of the floor"; above,
+    one core does not saturate the memory bus."""
+    n = max(1, nbytes // 2 // 8)
+    src, dst = np.ones(n), np.zeros(n)
+
+    def plain() -> None:
+        np.copyto(dst, src)
+
+    if threads <= 1 or pool is None:
+        return [plain]
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    chunks = [(dst[a:b], src[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def split() -> None:
+        for f in [pool.submit(np.copyto, *c) for c in chunks]:
+            f.result()
+
+    return [plain, split]
 
 
 def is_floor(backend: object) -> bool:

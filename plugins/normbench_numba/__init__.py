@@ -29,7 +29,7 @@ from normbench.ops.batchnorm import momentum_factor
 from normbench.dtypes import channels_last_order, layout_of, param_dtype, to_layout
 
 from .halfbits import compute_dtype as _compute_dtype
-from .halfbits import half_kind
+from .halfbits import BF16, from_bits, kernels_for, to_bits
 from .halfbits import kernel_view as _k
 
 _kernels = None
@@ -53,14 +53,7 @@ SERIAL_BELOW = 1 << 16
 
 def _kernels_for(x: np.ndarray):
     """The batch-norm kernels for x: serial or parallel; for half x, the variant reading its 16-bit patterns."""
-    k = _load_kernels()
-    kind = half_kind(x)
-    if kind is not None:
-        from .halfkernels import variants
-
-        parallel, serial = variants(k, kind)
-        return serial if x.size < SERIAL_BELOW else parallel
-    return k.serial if x.size < SERIAL_BELOW else k
+    return kernels_for(_load_kernels(), x, SERIAL_BELOW)
 
 
 def _blocks() -> int:
@@ -232,15 +225,11 @@ class NumbaBackend(Backend):
         if dtype not in self.DTYPES:
             raise Unsupported(f"numba backend does not support {dtype}")
         if dtype == "bfloat16":
-            from .halfkernels import BF16, to_bits
-
             return to_bits(array, BF16)
         return array.astype(dtype, order="K", copy=True)
 
     def to_numpy(self, native: np.ndarray) -> np.ndarray:
         if native.dtype == np.uint16:
-            from .halfkernels import BF16, from_bits
-
             return from_bits(native, BF16)
         return np.asarray(native)
 

@@ -15,7 +15,7 @@ import numpy as np
 from normbench.dtypes import channels_last_order
 from normbench.ops import channelwise
 
-from .halfbits import BF16, as_dtype, as_f32, from_bits, half_kind
+from .halfbits import BF16, as_dtype, as_f32, from_bits, half_kind, kernels_for, store
 from .halfbits import compute_dtype as _compute_dtype
 from .halfbits import kernel_view as _k
 
@@ -31,13 +31,7 @@ def _kernels(x: np.ndarray):
         from . import chankernels
 
         _ck = chankernels
-    kind = half_kind(x)
-    if kind is not None:
-        from .halfkernels import variants
-
-        parallel, serial = variants(_ck, kind)
-        return serial if x.size < SERIAL_BELOW else parallel
-    return _ck.serial if x.size < SERIAL_BELOW else _ck
+    return kernels_for(_ck, x, SERIAL_BELOW)
 
 
 def _f64(p: np.ndarray) -> np.ndarray:
@@ -174,10 +168,8 @@ def instancenorm_train(x, weight, bias, running_mean, running_var, *, momentum, 
     y, mean64, var64 = _forward(x, c, weight, bias, eps)
     if running_mean is not None and n:
         m = math.prod(x.shape[2:])
-        running_mean[...] = as_dtype((1 - momentum) * _f64(running_mean) + momentum * mean64.mean(axis=0),
-                                     running_mean.dtype)
-        running_var[...] = as_dtype((1 - momentum) * _f64(running_var) + momentum * (var64 * (m / (m - 1))).mean(axis=0),
-                                    running_var.dtype)
+        store(running_mean, (1 - momentum) * _f64(running_mean) + momentum * mean64.mean(axis=0))
+        store(running_var, (1 - momentum) * _f64(running_var) + momentum * (var64 * (m / (m - 1))).mean(axis=0))
     sdt = _stat_dtype(x, weight, bias, running_mean)
     return y, as_dtype(mean64, sdt), _rstd(var64, eps, sdt)
 

@@ -66,3 +66,16 @@ def as_dtype(values: np.ndarray, dtype) -> np.ndarray:
 def store(dst: np.ndarray, values: np.ndarray) -> None:
     """Write float values into an existing array of this backend's dtypes, in place."""
     dst[...] = as_dtype(values, dst.dtype)
+
+
+def kernels_for(module, x: np.ndarray, serial_below: int):
+    """A kernel module's kernels for x (kernels.py, chankernels.py): its serial twins below
+    ``serial_below`` elements; for half x, the variants reading 16-bit patterns
+    (halfkernels.variants, which imports numba: only then)."""
+    kind = half_kind(x)
+    if kind is None:
+        return module.serial if x.size < serial_below else module
+    from .halfkernels import variants
+
+    parallel, serial = variants(module, kind)
+    return serial if x.size < serial_below else parallel

@@ -20,9 +20,9 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.core.extending import intrinsic
 
+from .halfbits import BF16, F16
 from .kernels import PAR, SER
 
-F16, BF16 = 0, 1
 #: the kind a kernel is compiled for (a compile-time constant in each variant, see _variant)
 KIND = F16
 
@@ -237,6 +237,3 @@ def _variant(kind: int, suffix: str):
 
 #: kernels by kind: ``KERNELS[F16].ln_forward`` etc.
 KERNELS = {F16: _variant(F16, "f16"), BF16: _variant(BF16, "bf16")}
-
-
-from .halfbits import from_bits, to_bits  # noqa: E402,F401 - their old home; callers may import them here
