@@ -68,10 +68,10 @@ def write(path: Path, rows: list[dict[str, Any]], runs: list[RunHeader | dict[st
     check_writable(path, suffixes=(".csv", ".json"))
     df = pd.DataFrame(rows, columns=columns_for(rows))
     if path.suffix.lower() == ".csv":
-        if "samples_s" in df:
-            df["samples_s"] = df["samples_s"].map(lambda v: " ".join(repr(float(x)) for x in v) if isinstance(v, list) else v)
-        if "process_n" in df:
-            df["process_n"] = df["process_n"].map(lambda v: " ".join(str(int(x)) for x in v) if isinstance(v, list) else v)
+        for col, fmt in (("samples_s", lambda x: repr(float(x))), ("modes", lambda x: repr(float(x))),
+                         ("process_n", lambda x: str(int(x))), ("placements", lambda x: str(int(x)))):
+            if col in df:  # a list is one space-separated cell
+                df[col] = df[col].map(lambda v, f=fmt: " ".join(f(x) for x in v) if isinstance(v, list) else v)
         atomic_write(path, df.to_csv(index=False))
     else:
         records = json.loads(df.to_json(orient="records"))  # NaN -> null, numpy types -> JSON

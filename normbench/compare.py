@@ -194,6 +194,52 @@ def gate(ratios: dict, threshold: float, alpha: float) -> set:
     return failed
 
 
+def judge(result: list[dict], keys: Sequence[tuple], ratios: dict, busy: set, threshold: float,
+          confidence: float) -> None:
+    """Set each result row's ``regression`` (fails the Holm gate, :func:`gate`) and
+    ``group_regression`` (its backend's op and pass are slower than ``1 + threshold`` on their
+    geometric mean's interval), from ``ratios`` (by key; contended keys in ``busy`` are not judged)."""
+    quiet = {k: r for k, r in ratios.items() if k not in busy}
+    gated = gate(quiet, threshold, 1 - confidence)
+    # a slowdown shared by a backend's op and pass: their geometric mean, pooled over the configurations
+    # (few processes each are weak evidence alone, many together are not), above 1 + threshold
+    at = [CONFIG_KEYS.index(k) for k in ("backend", "norm", "op")]
+    groups: dict[tuple, list] = {}
+    for k, r in quiet.items():
+        groups.setdefault(tuple(k[i] for i in at), []).append(r)
+    slow_groups = {g for g, rs in groups.items() if len(rs) > 1 and (m := stats.geomean(rs, confidence)).resolved
+                   and m.low > 1 + threshold}
+    for key, row in zip(keys, result):
+        row["regression"] = key in gated
+        row["group_regression"] = key not in busy and tuple(key[i] for i in at) in slow_groups
+
+
+def ab_rows(rows: Sequence[dict[str, Any]], a: str, b: str, *, confidence: float = stats.CONFIDENCE,
+            threshold: float = 0.10) -> list[dict[str, Any]]:
+    """Backend ``b`` against backend ``a`` measured in the same run (interleaved in the same rounds,
+    :command:`normbench ab`): per configuration B's time over A's with its two-level interval and a
+    verdict, judged as :func:`compare_rows` judges two runs but without run-to-run noise: the two
+    versions shared every round, so the drift between runs that :func:`run_to_run_noise` estimates
+    does not come between them. Result rows name backend ``b``."""
+    keys = tuple(k for k in CONFIG_KEYS if k != "backend")
+    ia = {config_key(r, keys): r for r in rows if r["backend"] == a}
+    ib = {config_key(r, keys): r for r in rows if r["backend"] == b}
+    matched = [k for k in ia if k in ib]
+    ratios, result, busy = {}, [], set()
+    for k in matched:
+        r = row_ratio(ib[k], ia[k], confidence)
+        key = (*k, b)  # CONFIG_KEYS order: backend last
+        ratios[key] = r
+        contended = is_contended(ia[k]) or is_contended(ib[k])
+        if contended:
+            busy.add(key)
+        result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": float(ia[k]["median_s"]),
+                       "b_median_s": float(ib[k]["median_s"]), **r.as_dict(),
+                       "verdict": "contended" if contended else r.verdict(), "contended": contended})
+    judge(result, list(ratios), ratios, busy, threshold, confidence)
+    return result
+
+
 def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, confidence: float = stats.CONFIDENCE,
                  threshold: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Match the configurations of two bench results and give B's time over A's for each.
@@ -268,19 +314,7 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
         result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ia[key])),
                        "b_median_s": statistics.median(samples_of(ib[key])), **r.as_dict(),
                        "verdict": "contended" if contended else r.verdict(), "contended": contended})
-    quiet = {k: r for k, r in widened.items() if k not in busy}
-    gated = gate(quiet, threshold, 1 - confidence)
-    # a slowdown shared by a backend's op and pass: their geometric mean, pooled over the configurations
-    # (few processes each are weak evidence alone, many together are not), above 1 + threshold
-    at = [CONFIG_KEYS.index(k) for k in ("backend", "norm", "op")]
-    groups: dict[tuple, list] = {}
-    for k, r in quiet.items():
-        groups.setdefault(tuple(k[i] for i in at), []).append(r)
-    slow_groups = {g for g, rs in groups.items() if len(rs) > 1 and (m := stats.geomean(rs, confidence)).resolved
-                   and m.low > 1 + threshold}
-    for key, row in zip(matched, result):
-        row["regression"] = key in gated
-        row["group_regression"] = key not in busy and tuple(key[i] for i in at) in slow_groups
+    judge(result, matched, widened, busy, threshold, confidence)
     counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia)),
               "noise": math.expm1(tau), "noise_estimated": len(resolved) >= MIN_FOR_NOISE,
               "noise_by_backend": {b: math.expm1(t) for b, t in taus.items() if len(by_backend[b]) >= MIN_FOR_NOISE}}

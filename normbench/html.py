@@ -162,8 +162,10 @@ def markdown_to_html(lines: Sequence[str], out_dir: Path) -> str:
 def measurement_rows(s: pd.DataFrame, baseline: str, mark) -> tuple[list[str], list[list[str]]]:
     """The long table: one row per measurement, every column the filters and sorting need.
     ``mark(row)`` gives a row's conformance mark (empty, or the report's dagger)."""
-    head = ["op", "pass", "dtype", "layout", "shape", "backend", "median ms", "IQR %",
-            f"speed-up over {baseline}", "95% interval", "% floor", "marks"]
+    from .sequential import modes_text
+
+    head = ["op", "pass", "dtype", "layout", "shape", "backend", "median ms", "IQR %", "processes", "±95% %",
+            f"speed-up over {baseline}", "95% interval", "% floor", "marks", "unstable: cause, modes"]
     rows = []
     size = s["shape"].map(lambda x: math.prod(int(v) for v in str(x).split("x")))
     for _, r in s.assign(_size=size).sort_values(["norm", "op", "dtype", "layout", "_size", "backend"]).iterrows():
@@ -172,11 +174,21 @@ def measurement_rows(s: pd.DataFrame, baseline: str, mark) -> tuple[list[str], l
         rows.append([r["norm"], r["op"], r["dtype"], r["layout"], str(r["shape"]), r["backend"],
                      f"{r['median_s'] * 1e3:.4g}",
                      "" if pd.isna(r.get("dispersion")) else f"{100 * r['dispersion']:.0f}",
+                     "" if pd.isna(r.get("processes")) else f"{int(r['processes'])}",
+                     "" if pd.isna(r.get("half_width")) else f"{100 * r['half_width']:.1f}",
                      "" if pd.isna(sp) else f"{sp:.3g}",
                      "" if pd.isna(lo) or pd.isna(hi) else f"{lo:.3g} \u2013 {hi:.3g}",
                      "" if pd.isna(r.get("floor_fraction")) else f"{100 * r['floor_fraction']:.0f}",
-                     mark(r)])
+                     mark(r), _unstable_cell(r, modes_text)])
     return head, rows
+
+
+def _unstable_cell(r, modes_text) -> str:
+    if not r.get("unstable"):
+        return ""
+    procs = None if pd.isna(r.get("processes")) else int(r["processes"])
+    modes = modes_text(r.get("modes"), procs)
+    return (r.get("unstable_cause") or "spread") + (f"; {modes}" if modes else "")
 
 
 STYLE = """

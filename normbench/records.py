@@ -19,8 +19,10 @@ from typing import Any, Mapping
 from .errors import InputError
 
 #: version of the bench file layout: 3 = header per run ("runs"), raw samples and spread per row;
-#: 4 = samples per process (``process_n``), memory policy, page faults and contention per row
-BENCH_SCHEMA = 4
+#: 4 = samples per process (``process_n``), memory policy, page faults and contention per row;
+#: 5 = processes per row decided by a rule (``stop``, ``half_width``), modes, the cause of an
+#: unstable row, placements (files of 4 read as before: their rows have none of these)
+BENCH_SCHEMA = 5
 #: version of ``check --json``
 CHECK_SCHEMA = 3
 
@@ -145,6 +147,16 @@ class Measurement:
     samples_s: list[float] = field(default_factory=list)
     #: samples each process gave, in order
     process_n: list[int] = field(default_factory=list)
+    #: relative half-width of the 95% interval of the row's location (normbench.sequential)
+    half_width: float | None = None
+    #: why the row got no more processes: sure, cap, fixed, lost, running (a run still going)
+    stop: str = ""
+    #: what makes an unstable row unstable: modes, within, between, short, few (run header: remedies)
+    unstable_cause: str = ""
+    #: groups of the processes' medians, flat triples (low_s, high_s, processes); empty: one group
+    modes: list[float] = field(default_factory=list)
+    #: each process's placement pad in bytes (empty: placement left to the heap)
+    placements: list[int] = field(default_factory=list)
     #: the op's axes of the shape (batch, channels, hidden...), written after "shape"
     axes: dict[str, int] = field(default_factory=dict)
 

@@ -241,9 +241,14 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
         return df
     t = df.dropna(subset=["median_s"]).copy()
     for col in ("floor_fraction", "gbps", "copy_gbps", "threads", "commit", "run", "source", "timestamp", "q1_s",
-                "q3_s", "dispersion", "unstable", "n_samples", "peakmem_bytes", "asv_stats", "note", "contended"):
+                "q3_s", "dispersion", "unstable", "n_samples", "peakmem_bytes", "asv_stats", "note", "contended",
+                "half_width", "processes"):
         if col not in t:
             t[col] = np.nan
+    for col in ("unstable_cause", "stop"):
+        t[col] = t[col].astype(object).fillna("").astype(str) if col in t else ""
+    if "modes" not in t:
+        t["modes"] = [[] for _ in range(len(t))]
     if "samples_s" not in t:
         t["samples_s"] = [[] for _ in range(len(t))]
     if "process_n" not in t:
@@ -265,7 +270,9 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
                dispersion=("dispersion", "max"), unstable=("unstable", "any"), n_samples=("n_samples", "sum"),
                peakmem_bytes=("peakmem_bytes", "max"), threads=("threads", "first"), source=("source", "first"),
                timestamp=("timestamp", "max"), samples_s=("samples_s", _pool), asv_stats=("asv_stats", "first"),
-               note=("note", "first"), process_n=("process_n", _pool), contended=("contended", "any"))
+               note=("note", "first"), process_n=("process_n", _pool), contended=("contended", "any"),
+               half_width=("half_width", "max"), processes=("processes", "sum"), unstable_cause=("unstable_cause", "first"),
+               modes=("modes", "first"), stop=("stop", "first"))
     agg.update({a: (a, "first") for a in axes})
     return t.groupby(KEYS, as_index=False, dropna=False, sort=False).agg(**agg)
 
@@ -642,9 +649,10 @@ def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[str]:
     n = len(s)
     unstable, contended = int(s["unstable"].sum()), int(s["contended"].sum())
     lines = ["## How far this run can be trusted", ""]
-    lines.append(f"- {n} measurements; {unstable} unstable ({MARK_UNSTABLE}: spread within or between processes above "
-                 f"{UNSTABLE:.0%} of the median), {contended} contended ({MARK_CONTENDED}: the machine was busy while "
+    lines.append(f"- {n} measurements; {unstable} unstable ({MARK_UNSTABLE}: not sure after their last process, or "
+                 f"in modes), {contended} contended ({MARK_CONTENDED}: the machine was busy while "
                  "they were timed, even after re-measuring; shown, left out of every summary).")
+    lines += _unstable_causes(s)
     if baseline and "sp_busy" in s:
         strict, loose = _geomeans(s, ops), _geomeans(s, ops, keep_all=True)
         changed = []
@@ -661,6 +669,31 @@ def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[str]:
             lines.append("- Every summary averages all of its configurations: none was contended or too uncertain.")
     lines.append("")
     return lines
+
+
+def _unstable_causes(s: pd.DataFrame) -> list[str]:
+    """Unstable rows counted by cause, each cause with its remedy; the processes the rows had."""
+    from .sequential import CAUSES
+
+    out = []
+    if "processes" in s and s["processes"].notna().any():
+        p = s["processes"].dropna().astype(int)
+        out.append(f"- Processes per measurement: {p.min()}-{p.max()}, {p.mean():.1f} on average "
+                   f"({int((s['stop'] == 'sure').sum())} sure at the rule's target, "
+                   f"{int((s['stop'] == 'cap').sum())} stopped at its cap).")
+    bad = s[s["unstable"].astype(bool)]
+    if bad.empty:
+        return out
+    counts = bad["unstable_cause"].replace("", "unnamed").value_counts()
+    for cause, k in counts.items():
+        why, fix = CAUSES.get(cause, ("spread above 10% of the median, from a file without causes (normbench 0.12)",
+                                      "measure again with this normbench"))
+        out.append(f"  - {k} {cause}: {why}; what to do: {fix}.")
+    modal = bad[bad["unstable_cause"] == "modes"]
+    if len(modal):
+        out.append(f"- {len(modal)} measurements fall into modes (placement-sensitive kernels); each pass's table "
+                   "lists them with the modes' ranges and shares.")
+    return out
 
 
 def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[str]:
@@ -723,6 +756,17 @@ def _failure_list(check: dict) -> list[str]:
     return lines
 
 
+def protocol_text(p: dict) -> str:
+    """A run header's timing protocol in one line (files of 0.12 and older: a fixed count)."""
+    rule = p.get("rule_text") or f"a fixed {p.get('processes', '?')} processes per row"
+    parts = [f"rigor {p.get('rigor', '?')}: {rule}"]
+    if p.get("min_samples") is not None:
+        parts.append(f"per process >= {p['min_samples']} samples and >= {float(p.get('budget_s') or 0) * 1e3:g} ms timed")
+    parts += [f"memory policy {p.get('memory_policy', '?')}", f"placement {p.get('placement', 'heap')}",
+              f"seed {p.get('seed')}"]
+    return "; ".join(parts)
+
+
 def _runs_section(df: pd.DataFrame, runs: list[RunHeader] | None) -> list[str]:
     """Each run's header (machine facts, versions, settings), and the threads each backend ran with."""
     lines = ["## Runs and machines", ""]
@@ -730,6 +774,8 @@ def _runs_section(df: pd.DataFrame, runs: list[RunHeader] | None) -> list[str]:
         facts = [["run id", h.run_id], ["started / ended", f"{h.started} / {h.ended}"],
                  ["normbench", f"{h.normbench_version} {h.git_commit}".strip()], ["command", f"`{h.command}`"]]
         facts += [[k, v] for k, v in h.machine.items() if v not in ("", None)]
+        if h.protocol:
+            facts.append(["timing protocol", protocol_text(h.protocol)])
         facts += [[f"env {k}", v] for k, v in h.environment_variables.items()]
         facts += [[f"backend {k}", f"{v.get('version', '')}, threads {v.get('threads', '')}"]
                   for k, v in h.backends.items()]
@@ -767,8 +813,13 @@ def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
              "taken in several fresh worker processes per backend under one memory policy (README, \"How normbench "
              "times\"), device synchronized, output allocation included, JIT compilation and warm-up excluded; *IQR* "
              "is the samples' interquartile range over the median.",
-             f"- {MARK_UNSTABLE} marks an unstable measurement: IQR, or the spread of its processes' medians, above "
-             f"{UNSTABLE:.0%} of the median (pyperf warns at the same spread); its numbers are rough.",
+             f"- Each measurement had as many fresh processes as it needed: at least the rule's minimum, more while "
+             "its 95% interval was wider than the rule's target or its processes formed groups, up to a cap (the "
+             "rule is in *Runs and machines*). "
+             f"{MARK_UNSTABLE} marks an unstable measurement: still not sure at its cap, or in modes (its processes "
+             "fall into separate groups, listed under each table with their ranges and shares: a placement-sensitive "
+             "kernel). Each names its cause (modes, within: samples spread inside processes, between: processes "
+             "disagree without groups, short: samples too short for the clock, few: too few processes) and what to do.",
              f"- {MARK_CONTENDED} marks a contended measurement: the machine was busy (its threads waited for a CPU) "
              "even after re-measuring; it is shown, but left out of every geometric mean and of the *fastest* columns.",
              f"- *speed-up* is the baseline's ({baseline or 'none'}) time over the backend's time in the same run (> 1: "
@@ -852,7 +903,19 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
         label = [_run_label(machine, run, n_machines)] if several_runs else []
         rows.append([*label, *key, *cells])
     lines += [markdown([*keys, *backends], rows), ""]
-    return lines + _notes(s)
+    return lines + _unstable_list(s) + _notes(s)
+
+
+def _unstable_list(s: pd.DataFrame) -> list[str]:
+    """Each unstable measurement of a pass: its cause, and its modes where it has them."""
+    from .sequential import modes_text
+
+    out = []
+    for _, r in s[s["unstable"].astype(bool)].iterrows():
+        modes = modes_text(r.get("modes"), None if pd.isna(r.get("processes")) else int(r["processes"]))
+        out.append(f"- {MARK_UNSTABLE} {r['backend']} {r['dtype']} {r['layout']} {r['shape']}: "
+                   f"{r.get('unstable_cause') or 'unnamed'}" + (f"; {modes}" if modes else ""))
+    return out + ([""] if out else [])
 
 
 def _notes(s: pd.DataFrame) -> list[str]:

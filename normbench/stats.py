@@ -239,15 +239,22 @@ def _side(groups: Sequence[Sequence[float]]) -> tuple[float, float, int]:
     medians carries both levels. That spread, from a handful of processes, can come out near
     zero by chance; it is never taken below what the samples within the processes imply for a
     median (pi/2 * within variance / n)."""
+    locs, between, within = process_spread(groups)
+    k = len(locs)
+    return statistics.fmean(locs), max(between, within) / k, k - 1
+
+
+def process_spread(groups: Sequence[Sequence[float]]) -> tuple[list[float], float, float]:
+    """(each process's median log time, the variance between them (inf for one process), the
+    variance of one process's median that its samples imply, averaged over processes)."""
     logs = [[math.log(v) for v in g if v > 0 and math.isfinite(v)] for g in groups]
     logs = [g for g in logs if g]
     if not logs:
         raise ValueError("ratio needs positive samples on both sides")
     locs = [statistics.median(g) for g in logs]
-    k = len(locs)
-    between = statistics.variance(locs) if k > 1 else math.inf
+    between = statistics.variance(locs) if len(locs) > 1 else math.inf
     within = statistics.fmean((math.pi / 2) * (1.4826 * _mad(g)) ** 2 / len(g) for g in logs)
-    return statistics.fmean(locs), max(between, within) / k, k - 1
+    return locs, between, within
 
 
 def _mad(xs: Sequence[float]) -> float:

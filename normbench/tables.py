@@ -1,9 +1,10 @@
 """Plain-text tables and a terminal progress line (no dependencies)."""
 from __future__ import annotations
 
+import math
 import sys
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -62,12 +63,29 @@ class Progress:
         self.enabled = enabled and total > 0
         self.label, self.total, self.count, self.every = label, total, 0, every
         self.start = self.last = time.monotonic()
+        self.estimate: _Throttled | None = None
+
+    def note(self, text: str) -> None:
+        """A line about the job (not a step), where a person reads the progress."""
+        if self.enabled:
+            self.stream.write(f"{self.label}: {text}\n")
+            self.stream.flush()
+
+    def replan(self, total: int, estimator: Callable[[], float] | None = None) -> None:
+        """The plan changed (a scheduler that adds processes where rows need them): ``total`` steps
+        expected now, and ``estimator()`` the seconds left, from measured times (NaN: not yet)."""
+        self.total = max(total, self.count)
+        self.enabled = self.enabled or self.total > 0
+        self.estimate = _Throttled(estimator) if estimator else None
 
     def status(self, now: float) -> str:
         elapsed = now - self.start
         text = f"{self.count}/{self.total}{' ' + self.unit if self.unit else ''}, {_clock(elapsed)} elapsed"
-        if 0 < self.count < self.total:
-            text += f", ETA {_clock(elapsed / self.count * (self.total - self.count))}"
+        left = self.estimate(now) if self.estimate else math.nan
+        if math.isnan(left) and 0 < self.count < self.total:
+            left = elapsed / self.count * (self.total - self.count)
+        if not math.isnan(left) and self.count < self.total:
+            text += f", ETA {_clock(left)}"
         return text
 
     def step(self, note: str = "") -> None:
@@ -108,17 +126,34 @@ class RunProgress:
         self.lock = threading.Lock()
         self.name, self.index, self.total, self.count, self.unit = "", 0, 0, 0, ""
         self.phase_start = self.start
+        self.estimate: _Throttled | None = None
         #: (steps, estimated seconds per step) of the phases still to come
         self.later: list[tuple[int, float]] = []
 
     def phase(self, index: int, name: str, total: int, unit: str, later: Sequence[tuple[int, float]] = ()) -> None:
         with self.lock:
             self.index, self.name, self.total, self.unit, self.count = index, name, total, unit, 0
-            self.phase_start, self.later = time.monotonic(), list(later)
+            self.phase_start, self.later, self.estimate = time.monotonic(), list(later), None
+
+    def note(self, text: str) -> None:
+        """A line about the current phase (not a step)."""
+        with self.lock:
+            self.stream.write(("\r" + " " * 170 + "\r" if self.tty else "") + f"run: {self.name}: {text}\n")
+            self.stream.flush()
+
+    def replan(self, total: int, estimator: Callable[[], float] | None = None) -> None:
+        """As :meth:`Progress.replan`, for the current phase."""
+        with self.lock:
+            self.total = max(total, self.count)
+            self.estimate = _Throttled(estimator) if estimator else None
 
     def eta(self, now: float) -> float | None:
-        """Seconds left in the run, or None before the current phase has a rate."""
+        """Seconds left in the run, or None before the current phase has a rate: the phase's own
+        estimate where it gives one (:meth:`replan`), else its remaining steps at its rate so far."""
         rest = sum(steps * per for steps, per in self.later)
+        left = self.estimate(now) if self.estimate else math.nan
+        if not math.isnan(left):
+            return left + rest
         if self.count >= self.total:
             return rest
         if not self.count:
@@ -149,3 +184,18 @@ class RunProgress:
             with self.lock:
                 self.stream.write("\r" + " " * 170 + "\r")
                 self.stream.flush()
+
+
+class _Throttled:
+    """An estimate of the seconds left, recomputed at most every ``every`` seconds (a scheduler's
+    estimate walks its whole plan) and counted down in between."""
+
+    def __init__(self, estimator: Callable[[], float], every: float = 2.0):
+        self.estimator, self.every = estimator, every
+        self.at, self.value = -math.inf, math.nan
+
+    def __call__(self, now: float) -> float:
+        if now - self.at >= self.every:
+            self.at, self.value = now, self.estimator()
+            return self.value
+        return max(0.0, self.value - (now - self.at)) if not math.isnan(self.value) else self.value

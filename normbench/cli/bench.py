@@ -54,19 +54,7 @@ def add_parser(sub) -> None:
     common.plugin_options(p)
     common.norm_option(p)
     common.backend_option(p, "backend (default: all available)")
-    p.add_argument("--op", action="append", default=[], metavar="PASS",
-                   help="a pass of the op, e.g. train, eval, backward (repeatable; default: all)")
-    p.add_argument("--shape", action="append", default=[], metavar="AxBx...", help="shape, e.g. 32x64x56x56 (repeatable)")
-    p.add_argument("--sweep", type=_sweep, action="append", default=[], metavar="AXIS=N[,N]",
-                   help="sizes along one of the op's axes for a sweep, repeatable, one AXIS each "
-                        "(normbench list --json shows each op's axes)")
-    p.add_argument("--dtype", action="append", default=[], metavar="DTYPE", help=f"{', '.join(DTYPES)} (repeatable; default float32)")
-    p.add_argument("--layout", action="append", default=[], metavar="LAYOUT", help=f"{', '.join(LAYOUTS)} (repeatable; default contiguous)")
-    p.add_argument("--grid", default=None, help="a predefined grid of each op: quick, standard, full, smoke "
-                                                "(default: quick, unless shapes or a sweep are given)")
-    p.add_argument("--threads", type=common.positive_int, default=None, help="CPU threads for every backend (recorded per row)")
-    p.add_argument("--timeout", type=common.positive_float, default=300.0, metavar="S",
-                   help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
+    plan_options(p)
     p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
                    help="write rows to FILE (.csv or .json), rewritten after every worker process and on Ctrl-C")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N",
@@ -85,6 +73,24 @@ def add_parser(sub) -> None:
     again.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     common.timing_options(p)
     p.set_defaults(func=cmd_bench)
+
+
+def plan_options(p) -> None:
+    """What to measure (passes, shapes, sweeps, dtypes, layouts, grid) and how (threads, time
+    limit): shared by bench and ab."""
+    p.add_argument("--op", action="append", default=[], metavar="PASS",
+                   help="a pass of the op, e.g. train, eval, backward (repeatable; default: all)")
+    p.add_argument("--shape", action="append", default=[], metavar="AxBx...", help="shape, e.g. 32x64x56x56 (repeatable)")
+    p.add_argument("--sweep", type=_sweep, action="append", default=[], metavar="AXIS=N[,N]",
+                   help="sizes along one of the op's axes for a sweep, repeatable, one AXIS each "
+                        "(normbench list --json shows each op's axes)")
+    p.add_argument("--dtype", action="append", default=[], metavar="DTYPE", help=f"{', '.join(DTYPES)} (repeatable; default float32)")
+    p.add_argument("--layout", action="append", default=[], metavar="LAYOUT", help=f"{', '.join(LAYOUTS)} (repeatable; default contiguous)")
+    p.add_argument("--grid", default=None, help="a predefined grid of each op: quick, standard, full, smoke "
+                                                "(default: quick, unless shapes or a sweep are given)")
+    p.add_argument("--threads", type=common.positive_int, default=None, help="CPU threads for every backend (recorded per row)")
+    p.add_argument("--timeout", type=common.positive_float, default=300.0, metavar="S",
+                   help="time limit for one backend's set-up or samples of one configuration (default 300 s)")
 
 
 def plan(args, ops: list[OpInfo]) -> list[Config]:
@@ -153,6 +159,15 @@ def _human(nbytes: float) -> str:
     return f"{nbytes:.3g} TiB"
 
 
+def unfinished(row: dict, rigor: Rigor) -> bool:
+    """A row that a killed run left before its rule was done with it: still ``running``, or (files
+    from normbench 0.12 and older, which record no stop reason) fewer processes than the minimum."""
+    stop = row.get("stop")
+    if isinstance(stop, str) and stop:
+        return stop == "running"
+    return bool(row.get("process_n")) and len(row["process_n"]) < rigor.min_processes
+
+
 def check_output(path: Path | None) -> None:
     from ..output import check_writable
 
@@ -161,9 +176,11 @@ def check_output(path: Path | None) -> None:
 
 
 def result_table(rows: list[dict], baseline: str = "torch-cpu") -> str:
-    """The terminal table of bench and run: time, spread within and between processes, page faults
-    per call, bandwidth, speed-up over ``baseline`` with its interval; ``!`` unstable, ``§`` contended."""
+    """The terminal table of bench and run: time, spread within processes, the processes and their
+    interval's half-width, page faults per call, bandwidth, speed-up over ``baseline`` with its
+    interval; ``!`` unstable (its cause and modes below the table), ``§`` contended."""
     from ..compare import is_contended, speedup_text, speedups
+    from ..sequential import CAUSES
     from ..tables import render
 
     ups = speedups(rows, baseline)
@@ -176,20 +193,49 @@ def result_table(rows: list[dict], baseline: str = "torch-cpu") -> str:
         return (" !" if r["unstable"] else "") + (" §" if is_contended(r) else "")
 
     out = render(
-        ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "IQR", "procs", "faults/call",
+        ["norm", "backend", "op", "dtype", "layout", "shape", "threads", "median ms", "IQR", "procs ±95%", "faults/call",
          "GB/s", "% floor", f"vs {baseline}"],
         [[r["norm"], r["backend"], r["op"], r["dtype"], r["layout"], r["shape"], r["threads"],
-          f"{r['median_s'] * 1e3:.3f}", f"{100 * r['dispersion']:.0f}%",
-          f"{r.get('processes', 1)}: {100 * (r.get('process_dispersion') or 0):.0f}%" + marks(r), faults(r),
+          f"{r['median_s'] * 1e3:.3f}", f"{100 * r['dispersion']:.0f}%", procs_cell(r) + marks(r), faults(r),
           f"{r['gbps']:.1f}", f"{100 * r['floor_fraction']:.0f}%", speedup_text(ups[i]) if i in ups else ""]
          for i, r in enumerate(rows)],
     )
-    if any(r["unstable"] for r in rows):
-        out += ("\n! unstable: the samples' interquartile range, or the spread of the processes' medians, exceeds 10% "
-                "of the median; treat that row's numbers as rough")
+    lines = unstable_lines(rows)
+    if lines:
+        out += ("\n! unstable: the row's 95% interval is still wider than the rule's target after its last process, "
+                "or its processes form modes. Why, for each (and what to do):\n" + "\n".join(f"  {x}" for x in lines))
+        causes = sorted({r.get("unstable_cause") for r in rows if r.get("unstable_cause") in CAUSES})
+        out += "\n" + "\n".join(f"  {c}: {CAUSES[c][0]}; {CAUSES[c][1]}" for c in causes)
     if any(is_contended(r) for r in rows):
         out += ("\n§ contended: the machine was busy while it was timed, even after re-measuring (wait_fraction in the "
                 "file); shown, but left out of every summary")
+    return out
+
+
+def procs_cell(r: dict) -> str:
+    """``5 ±3.1%``: the processes a row had and its interval's half-width (``3: 12%`` for rows of
+    normbench 0.12 and older: their processes' spread, max - min over the median)."""
+    h = r.get("half_width")
+    n = r.get("processes", 1)
+    if h is None or (isinstance(h, float) and math.isnan(h)):
+        if r.get("stop"):
+            return f"{n} ±?"
+        return f"{n}: {100 * (r.get('process_dispersion') or 0):.0f}%"
+    return f"{n} ±{100 * h:.1f}%"
+
+
+def unstable_lines(rows: list[dict]) -> list[str]:
+    """One line per unstable row: what it is, its cause and its modes."""
+    from ..sequential import modes_text
+
+    out = []
+    for r in rows:
+        if not r.get("unstable"):
+            continue
+        what = f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} {r['layout']}"
+        cause = r.get("unstable_cause") or "spread above 10% (normbench 0.12's rule)"
+        modes = modes_text(r.get("modes"), r.get("processes"))
+        out.append(f"{what}: {cause}" + (f"; {modes}" if modes else ""))
     return out
 
 
@@ -224,9 +270,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.output and args.output.exists():
             if args.resume:
                 kept, kept_runs = benchfile.read(args.output)
-                # a configuration interrupted before its last round is measured again, whole
+                # a configuration interrupted before its rule was done with it is measured again, whole
+                rigor = common.rigor_of(args)
                 short = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept
-                         if r.get("process_n") and len(r["process_n"]) < common.rigor_of(args).processes}
+                         if unfinished(r, rigor)}
                 kept = [r for r in kept if (r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) not in short]
                 if short:
                     print(f"resuming: {len(short)} configurations had fewer processes than asked; measuring them again",
@@ -239,7 +286,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rigor = common.rigor_of(args)
         progress = Progress("bench", bench.planned_steps(backends, todo, rigor), unit="measurements")
         # built once (it runs git and reads /proc); ``facts`` fills in as backends are measured
-        head = runinfo.header(run_id, started, backends=facts, protocol=bench.protocol(rigor, args.memory_policy, args.seed))
+        head = runinfo.header(run_id, started, backends=facts, protocol=bench.protocol(rigor, args.memory_policy, args.seed, args.placement))
         common.wait_for_idle(args.wait_idle)
 
         save = Saver(args.output, lambda rows: benchfile.write(
@@ -249,6 +296,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
                                       scopes=scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
                                       timeout=args.timeout, plugins=tuple(args.plugin), seed=args.seed,
+                                      placement=args.placement,
                                       on_rows=save if args.output else None)
         except KeyboardInterrupt:
             progress.done()

@@ -100,22 +100,54 @@ def checked_passes(ops, passes: Sequence[str]) -> list[str]:
 
 # -- the timing protocol's options, shared by bench and run --------------------------------------------
 def rigor_of(args) -> Rigor:
-    """The measurement rigor asked for: ``--rigor``'s preset, with ``--processes``/``--repeat`` over it."""
+    """The measurement rigor asked for: ``--rigor``'s preset, with ``--processes`` (a fixed count),
+    ``--min-processes``/``--max-processes``/``--target`` and ``--repeat`` over it."""
+    import dataclasses
+
     r = RIGORS[getattr(args, "rigor", None) or "default"]
-    return Rigor(r.name, getattr(args, "processes", None) or r.processes, getattr(args, "repeat", None) or r.min_samples,
-                 r.budget_s)
+    fixed = getattr(args, "processes", None)
+    lo = fixed or getattr(args, "min_processes", None) or r.min_processes
+    hi = fixed or getattr(args, "max_processes", None) or max(r.max_processes, lo)
+    if lo > hi:
+        raise InputError(f"--min-processes {lo} is more than --max-processes {hi}")
+    return dataclasses.replace(r, min_processes=lo, max_processes=hi, target=getattr(args, "target", None) or r.target,
+                               min_samples=getattr(args, "repeat", None) or r.min_samples)
+
+
+def _fraction(text: str) -> float:
+    """A relative width: ``0.05`` or ``5%``."""
+    try:
+        v = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        v = 0.0
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 such as 0.05 or 5%, got {text!r}")
+    return v
 
 
 def timing_options(p) -> None:
     """The timing protocol's options, shared by bench and run."""
     p.add_argument("--rigor", choices=sorted(RIGORS), default="default",
-                   help="how hard to measure: " + "; ".join(f"{r.name}: {r.processes} processes x (>= {r.min_samples} "
-                                                            f"samples and >= {r.budget_s * 1e3:g} ms timed)"
-                                                            for r in RIGORS.values()) + " (default: default)")
+                   help=("how hard to measure: " + "; ".join(
+                       f"{r.name}: {r.min_processes}-{r.max_processes} processes, until a row's 95% interval is within "
+                       f"+-{r.target:.0%}, each >= {r.min_samples} samples and >= {r.budget_s * 1e3:g} ms timed"
+                       for r in RIGORS.values()) + " (default: default)").replace("%", "%%"))
     p.add_argument("--processes", type=positive_int, default=None, metavar="N",
-                   help="fresh worker processes per configuration and backend (overrides --rigor's)")
+                   help="a fixed count of fresh worker processes per configuration and backend (no sequential rule)")
+    p.add_argument("--min-processes", type=positive_int, default=None, metavar="N",
+                   help="fewest fresh processes per configuration and backend (overrides --rigor's)")
+    p.add_argument("--max-processes", type=positive_int, default=None, metavar="N",
+                   help="most fresh processes per configuration and backend: a row whose processes still disagree "
+                        "stops here and is marked unstable with its cause (overrides --rigor's)")
+    p.add_argument("--target", type=_fraction, default=None, metavar="W",
+                   help="add processes to a row while its 95%% interval is wider than +-W of its time, e.g. 0.05 or 5%% "
+                        "(overrides --rigor's)")
     p.add_argument("--repeat", type=positive_int, default=None, metavar="N",
                    help="fewest timed samples per process (overrides --rigor's)")
+    p.add_argument("--placement", choices=["random", "heap"], default="random",
+                   help="where each process's output lands relative to its inputs: random (default: drawn per process "
+                        "with a pad of 0-4 KiB, so placement-sensitive kernels show modes) or heap (left to the heap's "
+                        "history)")
     p.add_argument("--memory-policy", choices=["reuse", "system"], default="reuse",
                    help="allocator policy of every worker: reuse (default: glibc keeps freed memory, no page faults "
                         "per call) or system (the C library's defaults, as a plain process pays them)")

@@ -89,8 +89,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if regressions else 0
 
 
-def _summary(result, counts, args, stats) -> list[str]:
-    """Geometric means per backend and pass, overall, the verdict counts and what matched."""
+def _summary(result, counts, args, stats, same_run: bool = False) -> list[str]:
+    """Geometric means per backend and pass, overall, the verdict counts and what matched; what the
+    drift between the runs does to the verdict (``same_run``: none came between A and B)."""
     def as_ratio(r):
         return stats.Ratio(r["ratio"], r["low"] if r["low"] is not None else 0.0,
                            r["high"] if r["high"] is not None else math.inf, r["p_value"], 1, 1, r.get("se"), r.get("df"))
@@ -117,14 +118,23 @@ def _summary(result, counts, args, stats) -> list[str]:
                  f"{faster} faster, {len(quiet) - slower - faster} no clear difference"
                  + (f"; only in A: {counts['only_a']}" if counts["only_a"] else "")
                  + (f"; only in B: {counts['only_b']}" if counts["only_b"] else ""))
-    if counts["noise_estimated"]:
+    if same_run:
+        lines.append("A and B were timed interleaved in the same rounds of fresh processes: no drift between runs comes "
+                     "between them, so the intervals carry the processes' spread only")
+    elif counts["noise_estimated"]:
         per = ", ".join(f"{b} {v:.1%}" for b, v in counts["noise_by_backend"].items())
         lines.append(f"run-to-run noise between A and B beyond their processes' spread: {counts['noise']:.1%} (one standard "
                      f"deviation, estimated from the {len(quiet)} uncontended configurations" + (f"; per backend: {per}" if per else "")
                      + "; every interval is widened by its backend's)")
+        if counts["noise"] > args.threshold / 2:
+            lines.append(f"DRIFT: the two runs differ by {counts['noise']:.1%} (one standard deviation) beyond their "
+                         f"processes' spread, too much to find a {args.threshold:.0%} slowdown in one configuration: a "
+                         "verdict of no difference here is not a clean bill; time both versions in one run with "
+                         "`normbench ab A B`")
     else:
-        lines.append("run-to-run noise not estimated (fewer than 8 configurations in common): the intervals carry only "
-                     "the samples' spread, and a busy machine between the two runs shows up as a difference")
+        lines.append("run-to-run noise not estimated (fewer than 8 configurations in common): this compare cannot "
+                     "tell drift between the two runs from a change, so the intervals carry only the processes' spread; "
+                     "time both versions in one run with `normbench ab A B` for a verdict drift cannot sway")
     for backend, norm, pass_ in group_slow:
         g = stats.geomean(groups[(backend, norm, pass_)])
         lines.append(f"REGRESSION: {backend} {norm} {pass_} slower by more than {args.threshold:.0%} on its geometric "

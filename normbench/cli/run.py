@@ -100,7 +100,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
 
     run_id, facts, rigor = runinfo.new_run_id(), {}, common.rigor_of(args)
     # once; facts fill in as backends are measured
-    head = runinfo.header(run_id, runinfo.now(), backends=facts, protocol=bench.protocol(rigor, args.memory_policy, args.seed))
+    head = runinfo.header(run_id, runinfo.now(), backends=facts, protocol=bench.protocol(rigor, args.memory_policy, args.seed, args.placement))
     print(f"run {run_id}")
     print("== 1/4 backends")
     chosen = {b.name for b in backends}
@@ -147,7 +147,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     common.wait_for_idle(args.wait_idle)
     bench_rows, skipped = bench.run_bench(usable, todo, rigor=rigor, threads=args.threads, progress=progress,
                                     scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
-                                    plugins=tuple(args.plugin), seed=args.seed)
+                                    plugins=tuple(args.plugin), seed=args.seed, placement=args.placement)
     progress.done()
     runs = [dataclasses.replace(head, ended=runinfo.now())]
     benchfile.write(out / "bench.json", bench_rows, runs)  # canonical: header, rows, raw samples
@@ -161,7 +161,11 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     unstable = sum(bool(r["unstable"]) for r in bench_rows)
     contended = sum(bool(r.get("contended")) for r in bench_rows)
     if unstable:
-        print(f"{unstable} of {len(bench_rows)} measurements unstable (spread > 10% of the median); marked in the report")
+        from collections import Counter
+
+        causes = Counter(r.get("unstable_cause") or "spread" for r in bench_rows if r["unstable"])
+        print(f"{unstable} of {len(bench_rows)} measurements unstable ("
+              + ", ".join(f"{n} {c}" for c, n in causes.most_common()) + "); each with its cause in the report")
     if contended:
         print(f"{contended} of {len(bench_rows)} measurements contended (the machine was busy): shown, but left out of "
               "every summary")
@@ -177,7 +181,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
 
 #: rough costs on this project's 2-core VM, for the run's ETA before a phase has its own rate: a
 #: measurement (its share of a fresh process, calibration and samples) and writing the report
-SECONDS_PER_MEASUREMENT = 0.21
+SECONDS_PER_MEASUREMENT = 0.23
 REPORT_S = 30.0
 
 

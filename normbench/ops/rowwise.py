@@ -370,7 +370,8 @@ def _grid(tokens=(), hidden=(), dtypes=("float32",), extra=(), max_elements=2**2
 
 
 GRIDS = {
-    "quick": _grid((256, 4096), (256, 2048), extra=((8192, 1024),)),
+    # a first look (normbench run's default): few and many tokens at hidden 1024, and a wide hidden
+    "quick": _grid((256, 8192), (1024,), extra=((2048, 4096),)),
     "standard": _grid(extra=STANDARD_SHAPES),
     "smoke": _grid((4, 16), (8, 32)),
     # up to 65536 tokens and hidden 16384, within memory: at most 2^27 elements (512 MB float32)

@@ -74,7 +74,9 @@ def _grid(batches=(), channels=(), spatial=(), dtypes=("float32",), layouts=LAYO
 
 
 GRIDS = {
-    "quick": _grid((4, 32), (16, 256), (14,), extra=STANDARD_SHAPES),
+    # a first look (normbench run's default): small to large, a 2-D input, many channels; --grid standard or
+    # full for the picture
+    "quick": _grid((4,), (64,), (14,), extra=((32, 64, 56, 56), (256, 512, 7, 7), (1024, 1024))),
     "standard": _grid(extra=STANDARD_SHAPES),
     # tiny, for tests of the machinery (asv, report), not for numbers
     "smoke": _grid((2, 4), (4, 8), (4,)),

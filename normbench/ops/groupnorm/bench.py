@@ -12,7 +12,8 @@ from .reference import CHANOP, NAME
 #: the shapes the issue and the report lead with: a ResNet-ish stage, detection, a U-Net block
 STANDARD_SHAPES = ((32, 64, 56, 56), (8, 256, 28, 28), (4, 512, 64, 64), (16, 128, 32, 32))
 GRIDS = {
-    "quick": make_grid((2, 8), (64, 256), (28,)),
+    # a first look (normbench run's default): a small and a detection-sized input
+    "quick": make_grid((2,), (64,), (28,), extra=((8, 256, 28, 28),)),
     "standard": make_grid(extra=STANDARD_SHAPES),
     "smoke": make_grid((2, 4), (32, 64), (4,)),
     "full": make_grid((1, 4, 16, 64), (32, 128, 512), (7, 14, 28, 56, 112), dtypes=("float32", "float64", "bfloat16"),

@@ -1,0 +1,107 @@
+"""``normbench ab A B``: is backend B slower than backend A? Both timed in the same run.
+
+The way to check a change to a kernel: register the old and the new version as two backends (a
+copy of the plugin module under another name, loaded with ``--plugin``), and time them
+interleaved in the same randomized rounds of fresh processes, under the same memory policy and
+placement draws (:mod:`normbench.schedule`). Drift between two separate runs (a shared VM's
+neighbours, frequency, the heap of a day) then cannot come between them, which is what
+``normbench compare`` on two files must estimate and cannot always see. Per configuration B's
+time over A's with its 95% interval over processes, a verdict, geometric means, and the same gate
+as compare: exit 1 when B is slower than A by more than ``--threshold`` (Holm-tested as a family,
+or on an op and pass's geometric mean), 0 otherwise, 2 on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from . import bench as bench_cli
+from . import common
+from .compare import _confidence, _fraction
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ab", help="time two backends (two versions of a kernel) interleaved in one run: is B slower "
+                                  "than A? (the recommended way to check a change)")
+    p.add_argument("a", metavar="A", help="the reference backend (e.g. the kernel before the change)")
+    p.add_argument("b", metavar="B", help="the backend to judge against A (e.g. the kernel after it)")
+    common.plugin_options(p)
+    common.norm_option(p)
+    bench_cli.plan_options(p)
+    p.add_argument("--output", "-o", type=Path, default=None, metavar="FILE",
+                   help="also write both backends' rows to FILE (.csv or .json; overwritten)")
+    p.add_argument("--threshold", type=_fraction, default=0.10, metavar="FRACTION",
+                   help="exit 1 when B is slower than A by more than this in a configuration (Holm-tested as one "
+                        "family) or on an op and pass's geometric mean (default 0.10 = 10%%)")
+    p.add_argument("--confidence", type=_confidence, default=0.95, help="of each interval (default 0.95)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per configuration (a list) instead")
+    common.timing_options(p)
+    p.set_defaults(func=cmd_ab)
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    from .. import bench, benchfile, runinfo, stats
+    from ..backend import availability_of
+    from ..compare import CONFIG_KEYS, ab_rows
+    from ..tables import Progress, render
+    from .compare import _fmt, _summary
+
+    if args.a == args.b:
+        raise InputError(f"A and B are the same backend ({args.a!r}): name two, e.g. the kernel before and after a change")
+    bench_cli.check_output(args.output)
+    common.warn_threads(args.threads)
+    args.backend = [args.a, args.b]
+    registry = common.load_registry(args)
+    ops, backends = common.selected(registry, args)
+    for b in backends:
+        avail = availability_of(b)
+        if not avail:
+            raise InputError(f"backend {b.name!r} is unavailable: {avail.reason}")
+    ops = [op for op in ops if all(registry.supports(b, op.name) for b in backends)]
+    if not ops:
+        raise InputError(f"{args.a} and {args.b} implement no op in common among those selected")
+    todo = bench_cli.plan(args, ops)
+    common.warn_problems(registry)
+    rigor = common.rigor_of(args)
+    run_id, started, facts = runinfo.new_run_id(), runinfo.now(), {}
+    head = runinfo.header(run_id, started, backends=facts,
+                          protocol=bench.protocol(rigor, args.memory_policy, args.seed, args.placement))
+    progress = Progress("ab", bench.planned_steps(backends, todo, rigor), unit="measurements")
+    common.wait_for_idle(args.wait_idle)
+    rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
+                                    scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
+                                    timeout=args.timeout, plugins=tuple(args.plugin), seed=args.seed,
+                                    placement=args.placement)
+    progress.done()
+    for line in skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    if args.output:
+        import dataclasses
+
+        benchfile.write(args.output, rows, [dataclasses.replace(head, ended=runinfo.now())])
+    result = ab_rows(rows, args.a, args.b, confidence=args.confidence, threshold=args.threshold)
+    if not result:
+        raise InputError(f"no configuration was measured on both {args.a} and {args.b}")
+    counts = {"matched": len(result), "only_a": 0, "only_b": 0, "noise_estimated": False, "noise": 0.0,
+              "noise_by_backend": {}}
+    summary = _summary(result, counts, args, stats, same_run=True)
+    if args.json:
+        json.dump(result, sys.stdout, indent=1)
+        print()
+        print("\n".join(summary), file=sys.stderr)
+    else:
+        keys = [k for k in CONFIG_KEYS if k != "backend"]
+        print(render([*keys, f"{args.a} ms", f"{args.b} ms", f"B/A [{args.confidence:.0%} interval]", "verdict"],
+                     [[r[k] for k in keys] + [f"{r['a_median_s'] * 1e3:.3f}", f"{r['b_median_s'] * 1e3:.3f}",
+                                              f"{r['ratio']:.3f} [{_fmt(r['low'])}, {_fmt(r['high'])}]"
+                                              if r["low"] is not None else f"{r['ratio']:.3f} [too few samples]",
+                                              r["verdict"] + (" REGRESSION" if r["regression"] else "")]
+                      for r in result]))
+        print()
+        print("\n".join(summary))
+    if args.output:
+        print(f"wrote {len(rows)} rows to {args.output}")
+    return 1 if any(r["regression"] or r.get("group_regression") for r in result) else 0
