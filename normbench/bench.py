@@ -6,8 +6,11 @@ returns the call to time (``bench_call``), and says how many bytes a pass moves.
 
 - **Memory policy**: every worker of every backend starts under one allocator policy
   (:mod:`normbench.memory`, default ``reuse``), recorded per row with the page faults per call.
-- **Processes** (pyperf's model, :func:`run_grid`): each (configuration, backend) is measured in
-  ``Rigor.processes`` fresh worker processes, backends interleaved per round in a random order.
+- **Processes** (pyperf's model, :func:`run_grid`, :mod:`normbench.schedule`): each
+  (configuration, backend) is measured in fresh worker processes, backends interleaved per round
+  in a random order, as many as the row needs between the rigor's minimum and cap
+  (:mod:`normbench.sequential`: until its interval is within the target; modes run to the cap),
+  each process with its placement drawn at random.
 - **Budget** (:func:`run_samples`): per process, samples of ``number`` calls (>= 2 ms each, as
   timeit and asv choose it) until both a minimum count and a minimum timed duration are in;
   samples taken while the process was descheduled are set aside and re-taken
@@ -39,7 +42,6 @@ from . import floor, memory, records, sequential
 from .backend import Backend, safe_call, timing_note, why_unsupported
 from .errors import Unsupported
 from .opinfo import OpInfo, format_shape
-from .schedule import MAX_DEATHS  # noqa: F401 - importable from here since 0.9
 from .stats import summarize
 from .worker import handler
 
@@ -404,6 +406,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                     facts=facts, rule=rule, stop=stop, prior=prior)
 
     manager = Manager(backends, todo, rule=rule, min_samples=rigor.min_samples, budget_s=rigor.budget_s,
+                      requests=(setup_in_worker, samples_in_worker, facts_in_worker), load=load_average,
                       threads=threads, timeout=timeout, plugins=plugins, scopes=scopes or {}, policy=policy,
                       make_row=make_row, progress=progress, on_rows=on_rows, facts=facts, seed=seed,
                       placement=placement, blocks=lambda ns: blocks_of(ns))

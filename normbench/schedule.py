@@ -145,7 +145,9 @@ class Manager:
                  budget_s: float, threads: int | None, timeout: float | None, plugins: tuple[str, ...],
                  scopes: dict, policy: str, make_row: Callable[..., dict], progress=None, on_rows=None,
                  facts: dict | None = None, seed: int | None = None, placement: str = "random",
-                 blocks: Callable[[list], list[list]]):
+                 blocks: Callable[[list], list[list]], requests: tuple = (), load: Callable[[], Any] = lambda: None):
+        """``requests``: the worker-side handlers of one measurement (set up, samples, facts;
+        :mod:`normbench.bench` owns them), ``load``: the load average read around each process."""
         from .backend import availability_of
 
         self.rng = random.Random(seed)
@@ -153,6 +155,7 @@ class Manager:
         self.min_samples, self.budget_s = min_samples, budget_s
         self.threads, self.timeout, self.plugins, self.scopes, self.policy = threads, timeout, plugins, scopes, policy
         self.progress, self.on_rows, self.facts, self.placement, self.blocks = progress, on_rows, facts, placement, blocks
+        self.requests, self.load = requests, load
         self.ledger = Ledger()
         self.results = Accumulator(self.todo, rule, make_row)
         self.usable = []
@@ -240,9 +243,8 @@ class Manager:
 
     def run_worker(self, b, indices: list[int]) -> None:
         """One fresh worker of backend ``b`` measures one process of each configuration in ``indices``."""
-        from .bench import facts_in_worker, samples_in_worker, setup_in_worker
-        from .bench import load_average
-
+        setup_in_worker, samples_in_worker, facts_in_worker = self.requests
+        load_average = self.load
         w = Worker(b.name, self.plugins, self.threads, self.scopes.get(b.name), memory_policy=self.policy)
         try:
             for n in indices:
@@ -313,22 +315,24 @@ class Manager:
         return left
 
     def seconds_left(self) -> float:
-        """The rest of the run from measured times: each backend's steps left at its own seconds
-        per step (a backend not yet seen: the mean of those seen), plus its worker start-ups (one
-        per block and round still to come)."""
+        """The rest of the run from measured times: each backend's steps left at its own median
+        seconds per step (median: a backend's first step may carry a lazy import or a JIT build;
+        fewer than three steps, or a backend not yet seen: the median of every step so far), plus
+        its worker start-ups (one per block and round still to come)."""
         left = self.steps_left()
-        seen = [statistics.fmean(v) for v in self.step_s.values() if v]
-        starts = [statistics.fmean(v) for v in self.start_s.values() if v]
-        per_step = statistics.fmean(seen) if seen else None
-        per_start = statistics.fmean(starts) if starts else 0.0
-        if per_step is None:
+        every = [v for vs in self.step_s.values() for v in vs]
+        if not every:
             return float("nan")
+        pooled = statistics.median(every)
+        starts = [v for vs in self.start_s.values() for v in vs]
+        pooled_start = statistics.median(starts) if starts else 0.0
         rounds_left = max(0.0, max((self.expected_processes(p) for p in self.pairs()), default=0.0) - self.round)
         blocks = len(self.blocks(list(range(len(self.todo))))) or 1
         total = 0.0
         for name, steps in left.items():
-            step = statistics.fmean(self.step_s[name]) if self.step_s.get(name) else per_step
-            start = statistics.fmean(self.start_s[name]) if self.start_s.get(name) else per_start
+            own = self.step_s.get(name, [])
+            step = statistics.median(own) if len(own) >= 3 else pooled
+            start = statistics.median(self.start_s[name]) if self.start_s.get(name) else pooled_start
             total += steps * step + (start * blocks * min(rounds_left, steps) if steps else 0.0)
         return total
 

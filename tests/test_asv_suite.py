@@ -61,7 +61,7 @@ def test_a_standard_point_runs_and_an_uninstalled_backend_is_skipped(default_sui
 
 def test_a_grid_point_runs_and_reports_bandwidth(suite):
     bench = suite.Grid_batchnorm()
-    bench.setup("numpy", "train", 4, 16, 14, "float32", "contiguous")
+    bench.setup("numpy", "train", 4, 64, 14, "float32", "contiguous")
     bench.time_op()
     gbps = bench.track_gbps()
     assert 0.01 < gbps < 1000
@@ -72,9 +72,9 @@ def test_a_grid_point_runs_and_reports_bandwidth(suite):
 def test_points_outside_the_grid_or_unavailable_are_skipped_not_failed(suite):
     bench = suite.Grid_batchnorm()
     with pytest.raises(NotImplementedError, match="not in this grid"):
-        bench.setup("numpy", "train", 4, 16, 999, "float32", "contiguous")
+        bench.setup("numpy", "train", 4, 64, 999, "float32", "contiguous")
     with pytest.raises(NotImplementedError, match="CUDA"):
-        bench.setup("torch-cuda", "train", 4, 16, 14, "float32", "contiguous")
+        bench.setup("torch-cuda", "train", 4, 64, 14, "float32", "contiguous")
 
 
 def test_what_a_backend_finds_out_only_when_called_is_skipped_not_failed():
@@ -118,4 +118,4 @@ def test_a_point_the_backend_does_not_declare_skips_before_prepare():
     ns = {"__name__": "bench_ln"}
     install(ns, backends=["onnxruntime"], ops=["layernorm"], grid="quick")
     with pytest.raises(NotImplementedError, match="float64"):
-        SimpleNamespace(**ns).Grid_layernorm().setup("onnxruntime", "forward", 256, 256, "float64", "contiguous")
+        SimpleNamespace(**ns).Grid_layernorm().setup("onnxruntime", "forward", 256, 1024, "float64", "contiguous")

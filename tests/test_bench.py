@@ -57,7 +57,7 @@ def test_bench_json_carries_a_run_header_and_raw_samples(tmp_path, capsys):
     assert main(["bench", "--norm", "batchnorm", "--backend", "numpy", "--shape", "4x8x6x6", "--op", "train",
                  "--rigor", "quick", "--repeat", "5", "--output", str(out), "--run-id", "shard-run", "--seed", "3"]) == 0
     data = json.loads(out.read_text())
-    assert data["normbench_bench"] == 4 and len(data["runs"]) == 1
+    assert data["normbench_bench"] == 5 and len(data["runs"]) == 1
     run = data["runs"][0]
     assert run["run_id"] == "shard-run" and run["started"] <= run["ended"]
     assert {"normbench_version", "git_commit", "command", "machine", "environment_variables", "backends"} <= set(run)
@@ -65,12 +65,22 @@ def test_bench_json_carries_a_run_header_and_raw_samples(tmp_path, capsys):
     assert "--run-id shard-run" in run["command"]
     assert run["backends"]["numpy"]["version"] and run["backends"]["numpy"]["threads"] == 1
     assert run["backends"]["numpy"]["memory_policy"] == "reuse"
-    assert run["protocol"] == {"rigor": "quick", "processes": 2, "min_samples": 5, "budget_s": 0.05,
-                               "memory_policy": "reuse", "memory_policy_detail": run["protocol"]["memory_policy_detail"],
-                               "seed": 3}
+    protocol = run["protocol"]
+    assert {k: protocol[k] for k in ("rigor", "rule", "min_processes", "max_processes", "target", "min_samples",
+                                     "budget_s", "memory_policy", "placement", "seed")} == {
+        "rigor": "quick", "rule": "sequential", "min_processes": 2, "max_processes": 4, "target": 0.15,
+        "min_samples": 5, "budget_s": 0.05, "memory_policy": "reuse", "placement": "random", "seed": 3}
+    assert "2 to 4 processes" in protocol["rule_text"] and set(protocol["unstable_causes"]) == {
+        "modes", "within", "between", "short", "few"}
     row = data["rows"][0]
     assert row["run_id"] == "shard-run" and len(row["samples_s"]) == row["n_samples"] == sum(row["process_n"])
-    assert len(row["process_n"]) == 2 and min(row["process_n"]) >= 5
+    assert 2 <= len(row["process_n"]) <= 4 and min(row["process_n"]) >= 5
+    # the rule's verdict on the row: why it stopped, how sure it is, and a cause exactly when unstable
+    assert row["stop"] in ("sure", "cap") and row["processes"] == len(row["process_n"])
+    assert (row["stop"] == "sure") == (row["half_width"] <= 0.15 and not row["modes"])
+    assert bool(row["unstable_cause"]) == row["unstable"]
+    # one placement pad per process, drawn in cache lines within a page
+    assert len(row["placements"]) == row["processes"] and all(p % 64 == 0 and 0 <= p < 4096 for p in row["placements"])
     assert row["median_s"] == pytest.approx(statistics.median(row["samples_s"]), abs=1e-10)  # JSON: 10 decimals
 
 
@@ -136,7 +146,8 @@ def test_hanging_backend_is_dropped_and_the_rest_is_measured(capsys):
     # configurations run in a random order: whichever two came first time out, the second drops it
     assert len(timeouts) == 2 and all("timeout, did not finish within 0.5 s (worker killed)" in t for t in timeouts)
     assert timeouts[1].endswith("dropped for the rest of the run after 2 failures")
-    assert out.count(" numpy ") == 3 and " hangs " not in out
+    table = [line for line in out.splitlines() if line.startswith("batchnorm ")]
+    assert sum(" numpy " in line for line in table) == 3 and " hangs " not in out
 
 
 def test_a_declared_timing_note_is_recorded_in_the_row():
@@ -164,7 +175,7 @@ def test_a_block_spanning_ops_measures_each_backend_on_its_own_ops_only(tmp_path
 
     out = tmp_path / "mixed.csv"
     code = main(["bench", "--plugin", "future_ops", "--norm", "toynorm", "--norm", "layernorm", "--grid", "smoke",
-                 "--backend", "future", "--backend", "numpy", "--rigor", "quick", "--repeat", "2", "--output", str(out)])
+                 "--backend", "future", "--backend", "numpy", "--processes", "2", "--repeat", "2", "--output", str(out)])
     assert code == 0
     err = capsys.readouterr().err
     assert "unsupported" not in err

@@ -39,7 +39,7 @@ def test_bench_floor_measures_the_copy_under_the_protocol(tmp_path, capsys):
     by = {(r["backend"], r["op"]): r for r in rows}
     for pass_ in ("forward", "backward"):
         f, k = by[(floor.NAME, pass_)], by[("numpy", pass_)]
-        assert len(f["process_n"]) == 2 and f["n_samples"] >= 10  # two fresh processes, like numpy's
+        assert 2 <= len(f["process_n"]) <= 4 and f["n_samples"] >= 10  # fresh processes under quick's rule, like numpy's
         assert f["bytes"] == k["bytes"]  # the same byte model
         assert k["copy_gbps"] == f["gbps"] and k["floor_fraction"] == pytest.approx(k["gbps"] / f["gbps"])
         assert 0 < k["floor_fraction"] < 1.5  # NumPy's LayerNorm makes several passes: slower than one copy

@@ -45,7 +45,7 @@ def test_the_header_is_a_typed_record():
 
 
 @pytest.mark.parametrize("data,message", [
-    ({"normbench_bench": 99, "rows": []}, "bench file schema 99 is newer than this normbench reads (up to 4)"),
+    ({"normbench_bench": 99, "rows": []}, "bench file schema 99 is newer than this normbench reads (up to 5)"),
     ({"rows": [{"norm": "batchnorm", "backend": "numpy", "op": "train", "shape": "2x8", "median_s": "fast"}]},
      "row 1: median_s = 'fast' is not a number"),
     ({"rows": [{"norm": "batchnorm", "op": "train", "shape": "2x8"}]}, "row 1: no 'backend'"),

@@ -103,5 +103,5 @@ def cmd_ab(args: argparse.Namespace) -> int:
         print()
         print("\n".join(summary))
     if args.output:
-        print(f"wrote {len(rows)} rows to {args.output}")
+        print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr if args.json else sys.stdout)
     return 1 if any(r["regression"] or r.get("group_regression") for r in result) else 0

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..backend import availability_of
 from .. import bench, compare, floor
-from ..bench import MAX_DEATHS, RIGORS, Config, Rigor, configurations, run_bench
+from ..bench import RIGORS, Config, Rigor, configurations, run_bench
+from ..schedule import MAX_DEATHS
 from .common import rigor_of
 
 #: moved to normbench.bench and cli.common in 0.9; still importable from here

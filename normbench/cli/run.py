@@ -13,11 +13,13 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from ..errors import InputError
 from ..records import CHECK_SCHEMA
 from ..runinfo import usable_cores
+from ..tables import _clock
 from . import common
 
 
@@ -44,6 +46,7 @@ def add_parser(sub) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from ..output import Lock, check_writable
 
+    started = time.monotonic()
     registry = common.load_registry(args)
     ops, backends = common.selected(registry, args)
     grids = {op.name: op.grid(args.grid) for op in ops}  # an unknown grid fails before any work
@@ -66,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise
         _replace_dir(staging, args.output)
     print(("FAILED: unexpected conformance failures (see the report)" if failed else "done: no unexpected failures")
-          + f"; report in {args.output}/")
+          + f"; report in {args.output}/ after {_clock(time.monotonic() - started)}")
     return 1 if failed else 0
 
 
@@ -173,8 +176,13 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
         print("\n".join(compare.speedup_lines(bench_rows, baseline)))
 
     print("\n== 4/4 report")
+    left_out = [not_measured] if not_measured else []
+    if args.grid == "quick":
+        left_out.append(f"This is the quick grid, a first look: {len(todo)} configurations, a few representative "
+                        "shapes per op, pass and layout, small to large. The full picture (batch and channel sweeps, "
+                        "more dtypes) is `normbench run --grid full`, or `--grid standard` for each op's standard shapes.")
     path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=baseline, check=check, runs=runs,
-                               not_measured=[not_measured] if not_measured else [])
+                               not_measured=left_out)
     print(f"wrote {path.name}")
     return any(r.failed for r in reports)
 

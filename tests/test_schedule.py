@@ -1,0 +1,190 @@
+"""The scheduler (normbench.schedule): which rows get another process, why each stopped, what is
+left; and the commands built on it (bench's rule options and --resume, ab)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from normbench import sequential
+from normbench.bench import Config, blocks_of
+from normbench.cli import main
+from normbench.ops.layernorm import OP as LN
+from normbench.schedule import Manager
+
+PROTOCOL = Path(__file__).resolve().parent.parent / "reports" / "protocol"
+
+
+class Stub:
+    """A backend the Manager can plan with (never started: these tests feed it processes)."""
+
+    name = "stub"
+    ops = {"layernorm": ()}
+
+    def availability(self):
+        return True
+
+
+def manager(rule: sequential.Rule, n: int = 4) -> Manager:
+    todo = [Config(LN, "forward", (8 * (i + 1), 16), "float32", "contiguous") for i in range(n)]
+    return Manager([Stub()], todo, rule=rule, min_samples=5, budget_s=0.01, threads=1, timeout=10, plugins=(),
+                   scopes={}, policy="reuse", make_row=lambda *a, **k: {}, seed=1, blocks=blocks_of)
+
+
+def feed(m: Manager, pair, level: float, rng: random.Random, within: float = 0.005) -> None:
+    m.results.add(pair, {"samples": [level * math.exp(rng.gauss(0, within)) for _ in range(10)], "number": 1})
+    m.step_s.setdefault(pair[1], []).append(0.2)
+
+
+def test_rows_stop_when_sure_and_noisy_rows_run_to_their_cap():
+    rule = sequential.Rule(3, 6, 0.05)
+    m, rng = manager(rule), random.Random(0)
+    quiet, noisy = (0, "stub"), (1, "stub")
+    assert set(p for p in m.pairs() if m.needs_more(p)) == set(m.pairs())  # round 0: everything
+    for _ in range(3):
+        feed(m, quiet, 1e-3, rng)
+        feed(m, noisy, 1e-3 * math.exp(rng.gauss(0, 0.4)), rng)
+    assert not m.needs_more(quiet) and m.state(quiet) == "sure"
+    while m.needs_more(noisy):
+        feed(m, noisy, 1e-3 * math.exp(rng.gauss(0, 0.4)), rng)
+    assert len(m.results.procs[noisy]) == rule.max_processes and m.state(noisy) == "cap"
+    assert m.state((2, "stub")) == "running"
+
+
+def test_a_failed_pair_gets_no_more_processes_and_a_fixed_rule_says_fixed():
+    m = manager(sequential.Rule(2, 2, 0.05))
+    rng = random.Random(1)
+    feed(m, (0, "stub"), 1e-3, rng)
+    m.ledger.fail((0, "stub"), "layernorm forward 8x16", RuntimeError("boom"))
+    assert not m.needs_more((0, "stub")) and m.state((0, "stub")) == "lost"
+    assert "error RuntimeError (boom)" in m.ledger.skipped[-1]
+    for _ in range(2):
+        feed(m, (1, "stub"), 1e-3, rng)
+    assert m.state((1, "stub")) == "fixed"
+
+
+def test_the_estimate_of_what_is_left_comes_from_measured_steps_and_each_rows_prediction():
+    rule = sequential.Rule(3, 8, 0.05)
+    m, rng = manager(rule, n=10), random.Random(2)
+    assert math.isnan(m.seconds_left())  # nothing measured yet: no rate to go on
+    before = m.total_steps()
+    assert before == round(10 * min(rule.max_processes, 3 * 1.7))  # the prior, before rows speak for themselves
+    for n in range(10):
+        for _ in range(3):
+            feed(m, (n, "stub"), 1e-3, rng)
+    assert m.total_steps() == 30 and m.seconds_left() == pytest.approx(0.0)  # all sure: nothing left
+    for _ in range(2):
+        feed(m, (0, "stub"), 1e-3 * math.exp(rng.gauss(0, 0.3)), rng)  # one row turns noisy
+    left = m.steps_left()["stub"]
+    assert 1 <= left <= rule.max_processes - 5 and m.seconds_left() == pytest.approx(0.2 * left, rel=1e-6)
+
+
+def test_priors_hold_a_lucky_row_of_a_noisy_backend_back():
+    """Three processes that agree by chance, on a backend whose processes usually disagree by 20%,
+    are not sure against the backend's prior; alone they would be."""
+    rule = sequential.Rule(3, 10, 0.05)
+    m, rng = manager(rule, n=8), random.Random(3)
+    for n in range(1, 8):
+        for _ in range(3):
+            feed(m, (n, "stub"), 1e-3 * math.exp(rng.gauss(0, 0.2)), rng)
+    for _ in range(3):
+        feed(m, (0, "stub"), 1e-3, rng)
+    assert not m.needs_more((0, "stub"))  # no prior yet: judged on its own processes
+    m.results.update_priors()
+    assert m.results.priors["stub"].variance > 0.01 and m.needs_more((0, "stub"))
+
+
+def test_bench_rule_options_bound_every_rows_processes(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["bench", "--norm", "layernorm", "--backend", "numpy", "--shape", "16x32", "--shape", "64x32",
+                 "--min-processes", "2", "--max-processes", "3", "--target", "1%", "--repeat", "3",
+                 "--placement", "heap", "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    p = data["runs"][0]["protocol"]
+    assert (p["min_processes"], p["max_processes"], p["target"], p["placement"]) == (2, 3, 0.01, "heap")
+    for r in data["rows"]:
+        assert 2 <= r["processes"] <= 3 and r["placements"] == []  # heap: no pads drawn
+        assert r["stop"] in ("sure", "cap") and (r["stop"] == "cap") == (r["processes"] == 3)
+    text = capsys.readouterr().out
+    assert "procs ±95%" in text
+
+
+def test_resume_measures_again_a_row_a_killed_run_left_running(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    args = ["bench", "--norm", "layernorm", "--backend", "numpy", "--shape", "16x32", "--op", "forward",
+            "--processes", "2", "--repeat", "3", "-o", str(out)]
+    assert main(args) == 0
+    data = json.loads(out.read_text())
+    data["rows"][0]["stop"] = "running"  # as a run killed between its rounds leaves it
+    out.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main([*args, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "1 configurations had fewer processes than asked" in err or "measuring them again" in err
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 1 and rows[0]["stop"] == "fixed"
+
+
+def test_bad_rule_options_are_one_line_errors(capsys):
+    assert main(["bench", "--norm", "layernorm", "--backend", "numpy", "--min-processes", "5",
+                 "--max-processes", "3"]) == 2
+    assert "--min-processes 5 is more than --max-processes 3" in capsys.readouterr().err
+    assert main(["bench", "--target", "2"]) == 2
+    assert "expected a fraction between 0 and 1" in capsys.readouterr().err
+
+
+def _ab(*args, env_subjects: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NORMBENCH_SUBJECTS": env_subjects,
+           "PYTHONPATH": os.pathsep.join([str(PROTOCOL), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    exe = str(Path(sys.executable).with_name("normbench"))
+    return subprocess.run([exe, "ab", "subject-a", "subject-b", "--plugin", "slowed_numpy", "--norm", "layernorm",
+                           "--threads", "1", "--rigor", "quick", *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_ab_flags_a_version_three_times_slower_in_one_run(tmp_path):
+    out = tmp_path / "ab.json"
+    p = _ab("--shape", "64x256", "--shape", "256x256", "-o", str(out), "--json", env_subjects="a=1,b=3")
+    assert p.returncode == 1, p.stderr
+    result = json.loads(p.stdout)
+    assert len(result) == 4 and all(r["verdict"] == "slower" and r["backend"] == "subject-b" for r in result)
+    assert all(2.4 < r["ratio"] < 3.6 for r in result)  # the spin makes it 3x, within the processes' noise
+    assert "interleaved in the same rounds" in p.stderr and "REGRESSION" in p.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["backend"] for r in rows} == {"subject-a", "subject-b"}
+
+
+def test_ab_refuses_the_same_backend_twice_and_an_unknown_one(capsys):
+    assert main(["ab", "numpy", "numpy"]) == 2
+    assert "the same backend" in capsys.readouterr().err
+    assert main(["ab", "numpy", "no-such-backend"]) == 2
+    assert "no-such-backend" in capsys.readouterr().err
+
+
+DATA = Path(__file__).resolve().parent / "data" / "bench-0.12.json"
+
+
+def test_files_from_0_12_are_read_compared_reported_and_resumed(tmp_path, capsys):
+    """A bench file of schema 4 (normbench 0.12: a fixed 3 processes, no stop reason, no causes)."""
+    from normbench import benchfile
+    from normbench.cli.bench import procs_cell, result_table, unfinished
+    from normbench.bench import RIGORS
+
+    rows, runs = benchfile.read(DATA)
+    assert len(rows) == 6 and all(not r.get("stop") and r["half_width"] is None for r in rows)
+    assert runs[0].protocol["processes"] == 3 and "rule" not in runs[0].protocol
+    assert procs_cell(rows[0]).startswith("3: ")  # their processes' spread, as 0.12 showed it
+    assert "spread above 10% (normbench 0.12's rule)" in result_table(rows)  # its one unstable row
+    assert not any(unfinished(r, RIGORS["default"]) for r in rows)
+    assert all(unfinished(r, RIGORS["rigorous"]) for r in rows)  # fewer processes than rigorous's minimum
+    assert main(["compare", str(DATA), str(DATA)]) == 0
+    assert "no configuration slower" in capsys.readouterr().out
+    assert main(["report", "--input", str(DATA), "--output", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "README.md").read_text()
+    assert "from a file without causes (normbench 0.12)" in text and "fixed 3 processes per row" in text
