@@ -270,7 +270,7 @@ def _minor_faults() -> int:
 def _row(op: OpInfo, pass_: str, shape, dtype: str, layout: str, backend: str, procs: list[dict[str, Any]], *,
          threads: int | None, asked_threads: int | None, machine: dict, run_id: str, policy: str,
          facts: dict | None = None, rule: sequential.Rule | None = None, stop: str = "",
-         prior: sequential.Prior | None = None) -> dict[str, Any]:
+         prior: sequential.Prior | None = None, shifts: list[float] | None = None) -> dict[str, Any]:
     """One row (a :class:`~normbench.records.Measurement`, flat) from the per-process results of one
     (configuration, backend). With the run's ``rule`` the row says whether it is sure, its
     interval's half-width, its modes and the cause of its instability (:mod:`normbench.sequential`);
@@ -281,7 +281,7 @@ def _row(op: OpInfo, pass_: str, shape, dtype: str, layout: str, backend: str, p
     judged: dict[str, Any] = {}
     if rule is not None:
         number = int(statistics.median(p["number"] for p in procs))
-        a = sequential.assess([p["samples"] for p in procs], rule, number, prior)
+        a = sequential.assess([p["samples"] for p in procs], rule, number, prior, shifts)
         cause = sequential.diagnose(a, rule, lost=stop == "lost")
         spread["unstable"] = bool(cause)
         judged = {"half_width": a.half_width if math.isfinite(a.half_width) else None,
@@ -400,10 +400,10 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
     rule = rigor.rule
 
     def make_row(cfg: Config, name: str, procs: list[dict], *, info: dict, facts: dict, stop: str,
-                 prior: sequential.Prior | None) -> dict:
+                 prior: sequential.Prior | None, shifts: list[float] | None) -> dict:
         return _row(cfg.op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout, name, procs, threads=info.get("threads"),
                     asked_threads=threads, machine=machine, run_id=run_id, policy=info.get("memory_policy", policy),
-                    facts=facts, rule=rule, stop=stop, prior=prior)
+                    facts=facts, rule=rule, stop=stop, prior=prior, shifts=shifts)
 
     manager = Manager(backends, todo, rule=rule, min_samples=rigor.min_samples, budget_s=rigor.budget_s,
                       requests=(setup_in_worker, samples_in_worker, facts_in_worker), load=load_average,

@@ -818,8 +818,9 @@ def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
              "rule is in *Runs and machines*). "
              f"{MARK_UNSTABLE} marks an unstable measurement: still not sure at its cap, or in modes (its processes "
              "fall into separate groups, listed under each table with their ranges and shares: a placement-sensitive "
-             "kernel). Each names its cause (modes, within: samples spread inside processes, between: processes "
-             "disagree without groups, short: samples too short for the clock, few: too few processes) and what to do.",
+             "kernel). Each names its cause (modes, within: samples spread inside processes, drift: every row of "
+             "the backend measured in the same round moved together, between: processes disagree without groups "
+             "or drift, short: samples too short for the clock, few: too few processes) and what to do.",
              f"- {MARK_CONTENDED} marks a contended measurement: the machine was busy (its threads waited for a CPU) "
              "even after re-measuring; it is shown, but left out of every geometric mean and of the *fastest* columns.",
              f"- *speed-up* is the baseline's ({baseline or 'none'}) time over the backend's time in the same run (> 1: "

@@ -4,7 +4,9 @@ Modelled on pyperf's ``Manager``: the run's state lives on the object, and the l
 small steps. A round gives every row that needs one more process (:mod:`normbench.sequential`)
 one fresh worker process per backend and block of configurations, backends and configurations
 in a new random order (a seedable schedule). Rows that are sure drop out after their minimum;
-rows whose processes disagree come back, round after round, up to their cap. Rounds are the
+rows whose processes disagree come back, round after round, up to their cap. Each round judges
+every row again against its backend's prior as it stands then, so a row that looked sure on
+three processes before its backend's spread was known can come back for more. Rounds are the
 outer loop, so a row's processes are spread over the run and the machine's drift over minutes
 shows as spread between them, which the intervals carry.
 
@@ -94,6 +96,8 @@ class Accumulator:
         self._assessed: dict[Pair, tuple[int, sequential.Assessment]] = {}
         #: backend name -> what its rows so far say about the spread between its processes
         self.priors: dict[str, sequential.Prior | None] = {}
+        #: backend name -> round -> the log shift every row of the backend saw in that round
+        self.shifts: dict[str, dict[int, float]] = {}
         #: backend name -> what its worker reported at start (threads in effect, memory policy)
         self.info: dict[str, dict] = {}
 
@@ -110,7 +114,18 @@ class Accumulator:
         for (_, name), procs in self.procs.items():
             rows.setdefault(name, []).append([p["samples"] for p in procs])
         self.priors = {name: sequential.prior_of(groups) for name, groups in rows.items()}
+        rounds: dict[str, list] = {}
+        for (_, name), procs in self.procs.items():
+            rounds.setdefault(name, []).append([(p.get("round", 0), statistics.median(p["samples"])) for p in procs])
+        self.shifts = {name: sequential.round_shifts(r) for name, r in rounds.items()}
         self._assessed.clear()
+
+    def shifts_of(self, pair: Pair) -> list[float] | None:
+        """The round shift of each of the pair's processes (None before the backend has any)."""
+        shifts = self.shifts.get(pair[1])
+        if not shifts:
+            return None
+        return [shifts.get(p.get("round", 0), 0.0) for p in self.procs.get(pair, [])]
 
     def assessment(self, pair: Pair) -> sequential.Assessment:
         """The rule's view of the pair (kept until it gets another process)."""
@@ -119,7 +134,7 @@ class Accumulator:
         if done is None or done[0] != len(procs):
             number = int(statistics.median(p["number"] for p in procs)) if procs else 1
             done = (len(procs), sequential.assess([p["samples"] for p in procs], self.rule, number,
-                                                  self.priors.get(pair[1])))
+                                                  self.priors.get(pair[1]), self.shifts_of(pair)))
             self._assessed[pair] = done
         return done[1]
 
@@ -131,7 +146,7 @@ class Accumulator:
             f = next((p["facts"] for p in procs if "facts" in p), {})
             info = self.info.get(name, {})
             out.append(self.make_row(self.todo[n], name, procs, info=info, facts=f, stop=state(pair),
-                                     prior=self.priors.get(name)))
+                                     prior=self.priors.get(name), shifts=self.shifts_of(pair)))
             if facts is not None and name not in facts and f:
                 facts[name] = {"version": f.get("version", ""), "environment": f.get("environment", {}),
                                "threads": info.get("threads"), "memory_policy": info.get("memory_policy")}
@@ -276,7 +291,7 @@ class Manager:
                 except Exception as exc:  # noqa: BLE001 - reported, the others go on
                     self.ledger.fail(pair, cfg.label(), exc)
                     continue
-                self.results.add(pair, {**setup, **res, "load": load, "load_after": load_average()})
+                self.results.add(pair, {**setup, **res, "load": load, "load_after": load_average(), "round": self.round})
                 self.step_s.setdefault(b.name, []).append(time.perf_counter() - t1)
                 if self.progress:
                     self.progress.step(f"{b.name} {cfg.label()}")

@@ -106,6 +106,8 @@ class Assessment:
     within: float = 0.0
     short: bool = False
     needs_more: bool = False
+    #: the row would be sure had its processes not shared their rounds' shifts (the machine drifted)
+    drift: bool = False
 
     @property
     def sure(self) -> bool:
@@ -202,10 +204,13 @@ def separation(n: int) -> float:
     return MODE_SEPARATION[max((k for k in MODE_SEPARATION if k <= n), default=min(MODE_SEPARATION))]
 
 
-def assess(groups: Sequence[Sequence[float]], rule: Rule, number: int = 1, prior: Prior | None = None) -> Assessment:
+def assess(groups: Sequence[Sequence[float]], rule: Rule, number: int = 1, prior: Prior | None = None,
+           shifts: Sequence[float] | None = None) -> Assessment:
     """Decide whether a row with these processes' samples (seconds per call) needs another
     process under ``rule``; ``number``: calls per sample (how long a sample lasted); ``prior``:
-    its backend's (:func:`prior_of`)."""
+    its backend's (:func:`prior_of`); ``shifts``: per process, the log shift that every row of its
+    backend saw in that process's round (:func:`round_shifts`), to tell drift from the row's own
+    spread (the row is judged as measured; the shifts only name the cause)."""
     groups = [list(g) for g in groups if g]
     k = len(groups)
     h = half_width(groups, rule.confidence, prior)
@@ -219,7 +224,29 @@ def assess(groups: Sequence[Sequence[float]], rule: Rule, number: int = 1, prior
         more = False
     else:
         more = bool(modes) or not h <= rule.target
-    return Assessment(k, h, modes, within, short, more)
+    drift = False
+    if shifts is not None and len(shifts) == k and k >= 3 and not h <= rule.target:
+        steady = [[v * math.exp(-d) for v in g] for g, d in zip(groups, shifts)]
+        drift = half_width(steady, rule.confidence) <= rule.target
+    return Assessment(k, h, modes, within, short, more, drift)
+
+
+def round_shifts(rows: Sequence[Sequence[tuple[int, float]]]) -> dict[int, float]:
+    """Each round's shift for one backend: the median, over its rows with three or more processes,
+    of how far the row's process in that round lay from the row's own median (log scale). A
+    machine that runs slower for a while moves every row measured then; a placement or a process
+    moves one. ``rows``: per row, (round, median seconds) of each process."""
+    devs: dict[int, list[float]] = {}
+    for procs in rows:
+        if len(procs) < 3:
+            continue
+        logs = [math.log(m) for _, m in procs if m > 0]
+        if len(logs) != len(procs):
+            continue
+        c = statistics.median(logs)
+        for (r, _), v in zip(procs, logs):
+            devs.setdefault(r, []).append(v - c)
+    return {r: statistics.median(v) for r, v in devs.items() if len(v) >= PRIOR_FROM}
 
 
 def processes_needed(a: Assessment, rule: Rule) -> int:
@@ -255,8 +282,12 @@ CAUSES = {
               "the time)", "the modes are the finding; --max-processes N pins their shares"),
     "within": ("its samples spread within each process (contention, frequency scaling, another job)",
                "--wait-idle S, fewer --threads than cores, or a quieter machine"),
-    "between": ("its processes disagree without clear groups (placement, drift over the run)",
-                "--max-processes N or --rigor rigorous"),
+    "drift": ("its processes moved with their rounds: every row the backend measured in the same round (one "
+              "worker process) shifted together, so the machine's speed or that worker's state (where its threads "
+              "ran) moved, not this row; without those shifts it would be sure",
+              "a quieter machine or --wait-idle S; to compare two versions, normbench ab (both in the same rounds)"),
+    "between": ("its processes disagree without clear groups and without the machine's drift to explain it "
+                "(placement, the process's own state)", "--max-processes N or --rigor rigorous"),
     "short": ("its samples are too short for the clock", "a larger shape, or --repeat with more calls per sample"),
     "few": ("it has too few processes for its spread (the cap, a failure or an interruption)",
             "--max-processes N, --rigor default or rigorous, or bench --resume"),
@@ -269,8 +300,8 @@ def diagnose(a: Assessment, rule: Rule, lost: bool = False) -> str:
     A row is unstable when it has modes, or when its interval is still wider than the rule's
     target after its last process. The cause is the first that applies of: too few processes
     because some were lost, samples too short for the clock, modes, noisy samples within
-    processes, a cap too low for rigor ``quick``'s few processes, and disagreement between
-    processes."""
+    processes, the machine's drift between rounds, a cap too low for rigor ``quick``'s few
+    processes, and disagreement between processes."""
     if a.sure and a.half_width <= rule.target:
         return ""
     if lost or a.processes < rule.min_processes:
@@ -281,6 +312,8 @@ def diagnose(a: Assessment, rule: Rule, lost: bool = False) -> str:
         return "modes"
     if a.within > NOISY_WITHIN:
         return "within"
+    if a.drift:
+        return "drift"
     if rule.max_processes < 6:
         return "few"
     return "between"

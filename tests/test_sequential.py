@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import pytest
 from hypothesis import given, settings
@@ -122,3 +123,19 @@ def test_a_rule_needs_sane_bounds():
     with pytest.raises(ValueError):
         Rule(3, 5, 0.0)
     assert Rule(3, 3, 0.05).fixed and "fixed 3" in Rule(3, 3, 0.05).describe()
+
+
+def test_rows_that_moved_with_their_rounds_are_named_drift():
+    """Every row of a backend shifted by the same amount in each round: the machine (or the round's
+    worker), not the row; round_shifts finds the shifts and diagnose names the cause."""
+    rng = random.Random(11)
+    shift = [0.0, 0.25, -0.2, 0.15, -0.1, 0.3]
+    rows = [[(r, 1e-3 * (n + 1) * math.exp(shift[r] + rng.gauss(0, 0.005))) for r in range(6)] for n in range(8)]
+    got = sequential.round_shifts(rows)
+    centred = [s - statistics.median(shift) for s in shift]
+    assert all(abs(got[r] - centred[r]) < 0.03 for r in range(6))
+    groups = procs(rng, [1e-3 * math.exp(s) for s in shift])
+    rule = Rule(3, 6, 0.05)
+    a = assess(groups, rule, shifts=[got[r] for r in range(6)])
+    assert a.drift and diagnose(a, rule) == "drift"
+    assert diagnose(assess(groups, rule), rule) == "between"  # without the shifts: the row's own spread
