@@ -71,7 +71,7 @@ def test_bench_json_carries_a_run_header_and_raw_samples(tmp_path, capsys):
         "rigor": "quick", "rule": "sequential", "min_processes": 2, "max_processes": 4, "target": 0.15,
         "min_samples": 5, "budget_s": 0.05, "memory_policy": "reuse", "placement": "random", "seed": 3}
     assert "2 to 4 processes" in protocol["rule_text"] and set(protocol["unstable_causes"]) == {
-        "modes", "within", "between", "short", "few"}
+        "modes", "within", "drift", "between", "short", "few"}
     row = data["rows"][0]
     assert row["run_id"] == "shard-run" and len(row["samples_s"]) == row["n_samples"] == sum(row["process_n"])
     assert 2 <= len(row["process_n"]) <= 4 and min(row["process_n"]) >= 5

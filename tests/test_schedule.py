@@ -144,7 +144,7 @@ def _ab(*args, env_subjects: str) -> subprocess.CompletedProcess:
            "PYTHONPATH": os.pathsep.join([str(PROTOCOL), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     exe = str(Path(sys.executable).with_name("normbench"))
     return subprocess.run([exe, "ab", "subject-a", "subject-b", "--plugin", "slowed_numpy", "--norm", "layernorm",
-                           "--threads", "1", "--rigor", "quick", *args],
+                           "--threads", "1", "--processes", "2", "--repeat", "3", *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
 

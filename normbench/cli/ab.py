@@ -23,6 +23,11 @@ from . import common
 from .compare import _confidence, _fraction
 
 
+#: ab's rule unless --target / --max-processes / --processes say otherwise: tighter than a first look
+AB_TARGET = 0.05
+AB_MAX_PROCESSES = 10
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("ab", help="time two backends (two versions of a kernel) interleaved in one run: is B slower "
                                   "than A? (the recommended way to check a change)")
@@ -53,6 +58,12 @@ def cmd_ab(args: argparse.Namespace) -> int:
         raise InputError(f"A and B are the same backend ({args.a!r}): name two, e.g. the kernel before and after a change")
     bench_cli.check_output(args.output)
     common.warn_threads(args.threads)
+    # a regression check needs more than a first look: to ±5% with up to 10 processes a row, unless told
+    # otherwise (reports/protocol/power.sh: what this buys in power)
+    if args.target is None:
+        args.target = AB_TARGET
+    if args.max_processes is None and args.processes is None:
+        args.max_processes = AB_MAX_PROCESSES
     args.backend = [args.a, args.b]
     registry = common.load_registry(args)
     ops, backends = common.selected(registry, args)

@@ -33,6 +33,8 @@ def compare(a, b):
 for grid in ("small", "large"):
     aa = [out / f"run-{grid}-aa-{i}.json" for i in range(1, 6)]
     ab = [out / f"run-{grid}-ab-{i}.json" for i in (1, 2)]
+    if not all(f.exists() for f in aa + ab):  # PARTS=ab: no separate runs to compare
+        continue
     quiet, flagged_aa, drift = 0, [], 0
     for x, y in itertools.combinations(aa, 2):
         rows, code, err = compare(x, y)
