@@ -409,7 +409,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                       requests=(setup_in_worker, samples_in_worker, facts_in_worker), load=load_average,
                       threads=threads, timeout=timeout, plugins=plugins, scopes=scopes or {}, policy=policy,
                       make_row=make_row, progress=progress, on_rows=on_rows, facts=facts, seed=seed,
-                      placement=placement, blocks=lambda ns: blocks_of(ns))
+                      placement=placement, blocks=blocks_of)
     manager.report_progress()
     return manager.run()
 

@@ -162,8 +162,6 @@ def markdown_to_html(lines: Sequence[str], out_dir: Path) -> str:
 def measurement_rows(s: pd.DataFrame, baseline: str, mark) -> tuple[list[str], list[list[str]]]:
     """The long table: one row per measurement, every column the filters and sorting need.
     ``mark(row)`` gives a row's conformance mark (empty, or the report's dagger)."""
-    from .sequential import modes_text
-
     head = ["op", "pass", "dtype", "layout", "shape", "backend", "median ms", "IQR %", "processes", "±95% %",
             f"speed-up over {baseline}", "95% interval", "% floor", "marks", "unstable: cause, modes"]
     rows = []
@@ -179,16 +177,16 @@ def measurement_rows(s: pd.DataFrame, baseline: str, mark) -> tuple[list[str], l
                      "" if pd.isna(sp) else f"{sp:.3g}",
                      "" if pd.isna(lo) or pd.isna(hi) else f"{lo:.3g} \u2013 {hi:.3g}",
                      "" if pd.isna(r.get("floor_fraction")) else f"{100 * r['floor_fraction']:.0f}",
-                     mark(r), _unstable_cell(r, modes_text)])
+                     mark(r), _unstable_cell(r)])
     return head, rows
 
 
-def _unstable_cell(r, modes_text) -> str:
+def _unstable_cell(r) -> str:
+    from .sequential import unstable_text
+
     if not r.get("unstable"):
         return ""
-    procs = None if pd.isna(r.get("processes")) else int(r["processes"])
-    modes = modes_text(r.get("modes"), procs)
-    return (r.get("unstable_cause") or "spread") + (f"; {modes}" if modes else "")
+    return unstable_text(r.get("unstable_cause"), r.get("modes"), None if pd.isna(r.get("processes")) else int(r["processes"]))
 
 
 STYLE = """

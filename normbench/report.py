@@ -909,13 +909,11 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
 
 def _unstable_list(s: pd.DataFrame) -> list[str]:
     """Each unstable measurement of a pass: its cause, and its modes where it has them."""
-    from .sequential import modes_text
+    from .sequential import unstable_text
 
-    out = []
-    for _, r in s[s["unstable"].astype(bool)].iterrows():
-        modes = modes_text(r.get("modes"), None if pd.isna(r.get("processes")) else int(r["processes"]))
-        out.append(f"- {MARK_UNSTABLE} {r['backend']} {r['dtype']} {r['layout']} {r['shape']}: "
-                   f"{r.get('unstable_cause') or 'unnamed'}" + (f"; {modes}" if modes else ""))
+    out = [f"- {MARK_UNSTABLE} {r['backend']} {r['dtype']} {r['layout']} {r['shape']}: "
+           + unstable_text(r.get("unstable_cause"), r.get("modes"), None if pd.isna(r.get("processes")) else int(r["processes"]))
+           for _, r in s[s["unstable"].astype(bool)].iterrows()]
     return out + ([""] if out else [])
 
 

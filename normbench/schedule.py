@@ -61,30 +61,23 @@ class Ledger:
             return f"; dropped for the rest of the run after {self.deaths[name]} failures"
         return ""
 
-    def fail(self, pair: Pair, label: str, exc: BaseException) -> None:
-        """``pair`` gets no more processes; the line says why (its finished processes stay)."""
+    def fail(self, pair: Pair, label: str, exc: BaseException, *, at_start: bool = False) -> None:
+        """``pair`` gets no more processes; the line says why (its finished processes stay). A dead
+        or timed-out worker counts as a death of its backend, and so does any error while a worker
+        starts (``at_start``: a plugin that fails at start-up)."""
         self.lost.add(pair)
         name = pair[1]
         if isinstance(exc, RemoteError) and exc.type_name == "Unsupported":
             exc = Unsupported(str(exc))
+        dropped = self.death(name) if isinstance(exc, WorkerError) or at_start else ""
         if isinstance(exc, Unsupported):
             line = f"{name} {label}: unsupported ({exc})"
         elif isinstance(exc, WorkerError):
-            line = f"{name} {label}: {exc.kind}, {exc}" + self.death(name)
+            line = f"{name} {label}: {exc.kind}, {exc}"
         else:
             kind = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
             line = f"{name} {label}: error {kind} ({exc})"
-        self.skipped.append(line)
-
-    def fail_start(self, pair: Pair, label: str, exc: BaseException) -> None:
-        """A worker that could not start: a plugin error at start-up counts as a death too."""
-        if not isinstance(exc, WorkerError):
-            extra = self.death(pair[1])
-            self.lost.add(pair)
-            kind = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
-            self.skipped.append(f"{pair[1]} {label}: error {kind} ({exc}){extra}")
-        else:
-            self.fail(pair, label, exc)
+        self.skipped.append(line + dropped)
 
 
 class Accumulator:
@@ -270,7 +263,7 @@ class Manager:
                 try:
                     started = w.ensure(self.timeout)
                 except Exception as exc:  # noqa: BLE001 - a worker that cannot start costs only itself
-                    self.ledger.fail_start(pair, cfg.label(), exc)
+                    self.ledger.fail(pair, cfg.label(), exc, at_start=True)
                     continue
                 if not started["available"]:
                     self.ledger.dropped.add(b.name)

@@ -340,6 +340,17 @@ def modes_text(modes, processes: int | None = None) -> str:
     return f"{len(ms)} modes: " + ", ".join(parts)
 
 
+#: what a row from a file without causes (normbench 0.12 and older) is unstable for
+LEGACY_CAUSE = "spread above 10% (normbench 0.12's rule)"
+
+
+def unstable_text(cause: str, modes, processes: int | None = None) -> str:
+    """An unstable row's verdict in one line: its cause, then its modes where it has them
+    (``within; 2 modes: ...``); the terminal table, the report and the HTML page all show this."""
+    text = modes_text(modes, processes)
+    return (cause or LEGACY_CAUSE) + (f"; {text}" if text else "")
+
+
 def _ms(seconds: float) -> str:
     """Milliseconds to two significant figures, zeros kept (``1.6``, ``2.0``, ``0.53``, ``23``)."""
     v = seconds * 1e3

@@ -227,17 +227,11 @@ def procs_cell(r: dict) -> str:
 
 def unstable_lines(rows: list[dict]) -> list[str]:
     """One line per unstable row: what it is, its cause and its modes."""
-    from ..sequential import modes_text
+    from ..sequential import unstable_text
 
-    out = []
-    for r in rows:
-        if not r.get("unstable"):
-            continue
-        what = f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} {r['layout']}"
-        cause = r.get("unstable_cause") or "spread above 10% (normbench 0.12's rule)"
-        modes = modes_text(r.get("modes"), r.get("processes"))
-        out.append(f"{what}: {cause}" + (f"; {modes}" if modes else ""))
-    return out
+    return [f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} {r['layout']}: "
+            + unstable_text(r.get("unstable_cause"), r.get("modes"), r.get("processes"))
+            for r in rows if r.get("unstable")]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

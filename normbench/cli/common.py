@@ -114,13 +114,18 @@ def rigor_of(args) -> Rigor:
                                min_samples=getattr(args, "repeat", None) or r.min_samples)
 
 
-def _fraction(text: str) -> float:
-    """A relative width: ``0.05`` or ``5%``."""
+def parse_fraction(text: str) -> float | None:
+    """``0.05`` or ``5%`` as 0.05; None when it is neither."""
     try:
-        v = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
-        v = 0.0
-    if not 0 < v < 1:
+        return None
+
+
+def _fraction(text: str) -> float:
+    """A relative width: ``0.05`` or ``5%``, between 0 and 1."""
+    v = parse_fraction(text)
+    if v is None or not 0 < v < 1:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 such as 0.05 or 5%, got {text!r}")
     return v
 

@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .common import parse_fraction
 
 
 def _fraction(text: str) -> float:
-    try:
-        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1 or 10%, got {text!r}") from None
+    value = parse_fraction(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1 or 10%, got {text!r}")
     if not 0 <= value < 10:
         raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 10, got {text!r}")
     return value
