@@ -145,13 +145,14 @@ def _ab(*args, env_subjects: str) -> subprocess.CompletedProcess:
            "PYTHONPATH": os.pathsep.join([str(PROTOCOL), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     exe = str(Path(sys.executable).with_name("normbench"))
     return subprocess.run([exe, "ab", "subject-a", "subject-b", "--plugin", "slowed_numpy", "--norm", "layernorm",
-                           "--threads", "1", "--processes", "3", "--repeat", "3", *args],
+                           "--threads", "1", "--processes", "4", "--repeat", "5", *args],
                           capture_output=True, text=True, env=env, timeout=600)
 
 
 def test_ab_flags_a_version_three_times_slower_in_one_run(tmp_path):
     out = tmp_path / "ab.json"
-    p = _ab("--shape", "64x256", "--shape", "256x256", "-o", str(out), "--json", env_subjects="a=1,b=3")
+    # calls of about a millisecond: long enough that a neighbour on the other core barely moves the 3x
+    p = _ab("--shape", "256x1024", "--shape", "512x1024", "-o", str(out), "--json", env_subjects="a=1,b=3")
     assert p.returncode == 1, p.stderr
     result = json.loads(p.stdout)
     assert len(result) == 4 and all(r["backend"] == "subject-b" for r in result)
