@@ -158,7 +158,8 @@ def test_ab_flags_a_version_three_times_slower_in_one_run(tmp_path):
     assert len(result) == 4 and all(r["backend"] == "subject-b" for r in result)
     # the spin makes every call 3x; beside another test worker on 2 cores one configuration may come out unclear
     assert sum(r["verdict"] == "slower" for r in result) >= 3 and not any(r["verdict"] == "faster" for r in result)
-    assert 2.2 < sorted(r["ratio"] for r in result)[1] <= sorted(r["ratio"] for r in result)[2] < 3.8
+    # a spin preempted by a neighbour only runs longer, so the ratio may overshoot 3, never undershoot by much
+    assert 2.2 < sorted(r["ratio"] for r in result)[1] <= sorted(r["ratio"] for r in result)[2] < 5
     assert "interleaved in the same rounds" in p.stderr and "REGRESSION" in p.stderr
     rows = json.loads(out.read_text())["rows"]
     assert {r["backend"] for r in rows} == {"subject-a", "subject-b"}
