@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--timeout", type=common.positive_float, default=120.0, metavar="S", help="time limit per case (default 120 s)")
     p.add_argument("--threads", type=common.positive_int, default=None, help="CPU threads for each backend")
     p.add_argument("--jobs", "-j", type=common.positive_int, default=None, metavar="N",
-                   help="check N backends at once, each in its own worker processes (default: the usable cores); "
+                   help="check N (backend, op) pairs at once, each in its own worker processes (default: the usable cores); "
                         "the output is the same as one at a time")
     p.add_argument("--list-cases", action="store_true", help="print the case ids and exit")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")

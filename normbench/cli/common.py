@@ -130,13 +130,13 @@ def _fraction(text: str) -> float:
     return v
 
 
-def timing_options(p) -> None:
-    """The timing protocol's options, shared by bench and run."""
-    p.add_argument("--rigor", choices=sorted(RIGORS), default="default",
+def timing_options(p, rigor: str = "default") -> None:
+    """The timing protocol's options, shared by bench and run (``rigor``: the default preset)."""
+    p.add_argument("--rigor", choices=sorted(RIGORS), default=rigor,
                    help=("how hard to measure: " + "; ".join(
                        f"{r.name}: {r.min_processes}-{r.max_processes} processes, until a row's 95% interval is within "
                        f"+-{r.target:.0%}, each >= {r.min_samples} samples and >= {r.budget_s * 1e3:g} ms timed"
-                       for r in RIGORS.values()) + " (default: default)").replace("%", "%%"))
+                       for r in RIGORS.values()) + f" (default: {rigor})").replace("%", "%%"))
     p.add_argument("--processes", type=positive_int, default=None, metavar="N",
                    help="a fixed count of fresh worker processes per configuration and backend (no sequential rule)")
     p.add_argument("--min-processes", type=positive_int, default=None, metavar="N",

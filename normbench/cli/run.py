@@ -39,7 +39,9 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
 
-    common.timing_options(p)
+    # a first look measures to +-15% (2-4 processes a row): on a noisy 2-core VM the default rigor's
+    # 3-6 processes cost the first report two more minutes (reports/protocol, "Measure until sure")
+    common.timing_options(p, rigor="quick")
     p.set_defaults(func=cmd_run)
 
 
@@ -179,8 +181,10 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     left_out = [not_measured] if not_measured else []
     if args.grid == "quick":
         left_out.append(f"This is the quick grid, a first look: {len(todo)} configurations, a few representative "
-                        "shapes per op, pass and layout, small to large. The full picture (batch and channel sweeps, "
-                        "more dtypes) is `normbench run --grid full`, or `--grid standard` for each op's standard shapes.")
+                        "shapes per op, pass and layout, small to large, measured at the rigor in *Runs and machines*. "
+                        "The full picture (batch and channel sweeps, more dtypes, each row to +-10%) is "
+                        "`normbench run --grid full --rigor default`, or `--grid standard` for each op's standard shapes; "
+                        "to check a change, `normbench ab` times both versions in one run.")
     path = report.write_report(pd.DataFrame(bench_rows), out, ops, baseline=baseline, check=check, runs=runs,
                                not_measured=left_out)
     print(f"wrote {path.name}")

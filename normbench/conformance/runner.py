@@ -310,11 +310,11 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
     (backend, op) to a BackendReport kept from an earlier run (``--resume``); ``known`` is the
     user's known-failures file (a KnownFailuresFile), applied to every result.
 
-    ``jobs`` > 1 checks that many backends at once (each in its own workers; a backend's ops one
-    after another). Conformance is not timed, so nothing is measured while it runs. ``step``: called
-    after every case (a run-wide progress line), in place of a progress bar per backend and op.
-    ``sampled``: backends checked on :func:`first_of_each_group` of the cases only. With ``jobs`` > 1
-    the backends that compile every configuration start first, so the longest checks overlap the
+    ``jobs`` > 1 checks that many (backend, op) pairs at once, each in workers of its own.
+    Conformance is not timed, so nothing is measured while it runs. ``step``: called after every
+    case (a run-wide progress line), in place of a progress bar per backend and op. ``sampled``:
+    backends checked on :func:`first_of_each_group` of the cases only. With ``jobs`` > 1 the
+    backends that compile every configuration start first, so the longest checks overlap the
     others instead of running alone at the end."""
     done = done or {}
     results: dict[int, BackendReport] = {}
@@ -333,40 +333,46 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
                 todo.setdefault(b.name, []).append((position, op))
             position += 1
     lock = threading.Lock()
-    parallel = jobs > 1 and len(todo) > 1
+    pairs = [(name, pos, op) for name, items in todo.items() for pos, op in items]
+    parallel = jobs > 1 and len(pairs) > 1
 
-    def check_backend(name: str) -> None:
-        for pos, op in todo[name]:
-            op_cases = [c for c in cases if c.op == op.name]
-            if name in sampled:
-                op_cases = first_of_each_group(op_cases)
-            bar = Progress(f"check {name} {op.name}", len(op_cases), enabled=progress and step is None,
-                           redraw=not parallel)
+    def check_pair(item: tuple[str, int, Any]) -> None:
+        name, pos, op = item
+        op_cases = [c for c in cases if c.op == op.name]
+        if name in sampled:
+            op_cases = first_of_each_group(op_cases)
+        bar = Progress(f"check {name} {op.name}", len(op_cases), enabled=progress and step is None,
+                       redraw=not parallel)
 
-            def stepped(_result, bar=bar) -> None:
-                bar.step()
-                if step is not None:
-                    step()
+        def stepped(_result, bar=bar) -> None:
+            bar.step()
+            if step is not None:
+                step()
 
-            rep = check_backend_isolated(name, op, op_cases, plugins=plugins, threads=threads,
-                                         scope=registry.worker_scope(name), known=known, timeout=timeout,
-                                         on_result=stepped)
-            bar.done()
-            with lock:
-                results[pos] = rep
-                if on_report:
-                    on_report([results[i] for i in sorted(results)])
+        rep = check_backend_isolated(name, op, op_cases, plugins=plugins, threads=threads,
+                                     scope=registry.worker_scope(name), known=known, timeout=timeout,
+                                     on_result=stepped)
+        bar.done()
+        with lock:
+            results[pos] = rep
+            if on_report:
+                on_report([results[i] for i in sorted(results)])
 
     if not parallel:
-        for name in todo:
-            check_backend(name)
+        for item in pairs:
+            check_pair(item)
     else:
+        # the unit of work is a (backend, op) pair, each in workers of its own already, so a backend
+        # that compiles its kernels cold (numba: about two minutes on a fresh clone) shares the
+        # cores op by op instead of running alone at the end; those that compile every
+        # configuration start first, then the others op by op in turn
         slow = {b.name for b in backends if getattr(b, "compiles_per_configuration", False)}
-        _in_threads(check_backend, sorted(todo, key=lambda name: name not in slow), jobs)
+        turn = {(name, pos): k for name, items in todo.items() for k, (pos, _op) in enumerate(items)}
+        _in_threads(check_pair, sorted(pairs, key=lambda p: (p[0] not in slow, turn[p[0], p[1]])), jobs)
     return [results[i] for i in sorted(results)]
 
 
-def _in_threads(fn: Callable[[str], None], items: list[str], jobs: int) -> None:
+def _in_threads(fn: Callable[[Any], None], items: list[Any], jobs: int) -> None:
     """``fn(item)`` for every item, ``jobs`` at a time, in daemon threads (a Ctrl-C in the main
     thread is not held up by them; their workers die with the process). The first error is raised."""
     pending = list(items)
