@@ -93,6 +93,9 @@ class OpInfo:
     bytes_moved: Callable[[str, Shape, str], int]
     byte_model: str
     plots: PlotSpec = field(default_factory=PlotSpec)
+    #: the suite's power: wrong backends of this op, one per bug class (``normbench selftest``
+    #: checks each is caught by at least three cases); each has ``name`` and ``bug``
+    mutants: Callable[[], Sequence[Any]] | None = None
     #: inputs of this rank or lower have one memory layout (checked as contiguous)
     layout_rank: int = 1
 

@@ -65,6 +65,9 @@ def test_suite_catches_a_count_held_in_the_half_input_dtype(numpy_backend, monke
     report = runner.check_backend(numpy_backend, op, runner.select_cases([op], dtypes=["float16", "float32"]))
     failed = sorted(r.case.id for r in report.results if r.status == "fail")
     counts = sorted(c.id for c in op.cases() if c.group == "counts" and c.dtype == "float16")
-    assert counts and failed == counts
+    assert counts and set(counts) <= set(failed)
+    # the only other catches are float16 rows of 2^12 + 3 values, where 1/count rounds in float16
+    assert all(c.split("/")[1] == "sizes" and "float16" in c for c in set(failed) - set(counts)), failed
     # y itself is off (its groups divided by an infinite count), measured, not a crash
-    assert all(any(c.output.startswith("y") for c in r.failures) for r in report.results if r.status == "fail")
+    assert all(any(c.output.startswith("y") for c in r.failures) for r in report.results
+               if r.status == "fail" and r.case.group == "counts")

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..backend import one_line, support_of
 from ..closeness import compare_arrays
-from ..dtypes import cast_host, layout_of, to_layout
+from ..dtypes import cast_host, private_copy, support_layout
 from ..errors import Unsupported
 from ..results import CaseResult, Comparison
 from .spec import Arg, Out, Saved, State, Step
@@ -52,7 +52,7 @@ class CaseSession:
         np.ascontiguousarray do), and the harness's own arrays must stay the reference's inputs."""
         if a is None:
             return None
-        return self.b.from_numpy(to_layout(np.array(a), layout_of(a)), dtype)
+        return self.b.from_numpy(private_copy(a), dtype)
 
     def host(self, native, what: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
         """The output on the host, after checking it is there, in ``dtype`` and of ``shape``."""
@@ -137,10 +137,11 @@ def supported_passes(op: Any, backend: Any, case: Any) -> tuple[tuple[str, ...],
     if support is None:
         return (), f"backend does not declare op {op.name}"
     rank = len(case.shape)
-    layout = case.layout if rank > op.layout_rank else "contiguous"
+    # a kind of strided array (permuted, sliced, broadcast) is "strided" to a backend's Support
+    layout = support_layout(case.layout) if rank > op.layout_rank else "contiguous"
     reasons = {p: support.why_not(p, case.dtype, layout, rank) for p in case.passes}
-    dy_layout = getattr(case, "dy_layout", "") or case.layout
-    if dy_layout != case.layout and reasons.get("backward", "n/a") is None and support.layouts is not None \
+    dy_layout = support_layout(getattr(case, "dy_layout", "") or case.layout)
+    if dy_layout != layout and reasons.get("backward", "n/a") is None and support.layouts is not None \
             and dy_layout not in support.layouts:
         reasons["backward"] = f"layout {dy_layout} (of dy) not supported"
     passes = tuple(p for p, why in reasons.items() if why is None)

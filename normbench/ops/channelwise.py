@@ -280,6 +280,14 @@ def all_cases(op: ChanOp) -> list[Case]:
     for x_l, dy_l in (("contiguous", "channels_last"), ("channels_last", "contiguous"), ("strided", "channels_last"),
                       ("channels_last", "strided")):
         cases.append(replace(lay, shape=(2, 8, 4, 5), layout=x_l, dy_layout=dy_l))
+    # dy's memory independent of x's (pytorch#92671 and #115940 for GroupNorm; quack#88): the first two
+    # axes swapped, planes at a pitch and an offset, one gradient for every sample (stride 0 over the
+    # batch), and x itself permuted or sliced; 37 samples, so a block of samples ends part-full
+    for x_l, dy_l in (("contiguous", "permuted"), ("contiguous", "sliced"), ("contiguous", "broadcast"),
+                      ("channels_last", "permuted"), ("channels_last", "broadcast"), ("permuted", "contiguous"),
+                      ("sliced", "channels_last"), ("permuted", "broadcast")):
+        cases += [replace(lay, shape=(37, 6, 5, 3), groups=g(3), dtype=d, layout=x_l, dy_layout=dy_l)
+                  for d in ("float32", "float16")]
     # weight, bias (and running statistics) as non-contiguous views, in every layout of x and in
     # mixed precision: forward, eval and backward each read them
     strided = replace(lay, param_layout="strided", running=not op.grouped)
@@ -290,8 +298,20 @@ def all_cases(op: ChanOp) -> list[Case]:
     cases.append(replace(strided, shape=(16, 6), groups=g(3), bias=False) if op.grouped else
                  replace(strided, shape=(4, 6, 7), weight=False))
     opt = replace(base, group="options", shape=(3, 8, 6))
-    cases += [replace(opt, weight=False, bias=False), replace(opt, bias=False), replace(opt, weight=False),
-              replace(opt, eps=1e-3), replace(opt, eps=1e-12, dtype="float64"), replace(opt, eps=1e-3, dtype="float16")]
+    cases += [replace(opt, eps=1e-3), replace(opt, eps=1e-12, dtype="float64"), replace(opt, eps=1e-3, dtype="float16")]
+    # every optional-parameter combination (weight only, bias only, neither) in every dtype and both
+    # layouts: a bias without a weight is a code path of its own in most kernels
+    cases += [replace(opt, shape=(3, 8, 7), dtype=d, layout=lay_, weight=w, bias=b)
+              for d in ("float64", "float32", "float16", "bfloat16") for lay_ in ("contiguous", "channels_last")
+              for w, b in ((True, False), (False, True), (False, False))]
+    # sample and group counts no multiple of any plausible block (a prime, 2^k + 1), spanning several
+    # blocks, in every dtype: a kernel that keeps per-block partial sums of M // BLOCK blocks while
+    # its grid covers cdiv(M, BLOCK) drops the last partial block (attorch#18, llm.c#445)
+    for dtype in ("float64", "float32", "float16", "bfloat16"):
+        cases += [replace(base, group="blocks", shape=s, groups=g(G), dtype=dtype)
+                  for s, G in (((97, 6, 11), 3), ((33, 10, 5, 7), 5), ((5, 3, 257), 3))]
+        if dtype in HALF_DTYPES:
+            cases.append(replace(base, group="blocks", shape=(97, 6, 11), groups=g(3), dtype=dtype, pdtype="float32"))
     if op.grouped:
         # G = 1 (a LayerNorm over C x spatial), C/G = 2, 32 and 1 (G = C: InstanceNorm without running stats)
         cases += [replace(base, group="groups", shape=(2, 64, 3, 3), groups=G, layout=lay_)
@@ -305,6 +325,11 @@ def all_cases(op: ChanOp) -> list[Case]:
         # the momentum boundaries in more shapes and dtypes: 0 keeps the running statistics, 1 replaces them
         cases += [replace(run, momentum=m, shape=s, dtype=d, pdtype=p) for m in (0.0, 1.0)
                   for s, d, p in (((2, 8, 3, 3, 3), "float64", "same"), ((3, 4, 10), "bfloat16", "float32"))]
+        # a large eps with running statistics: an eps folded into the stored running variance (or left
+        # out of eval's) hides behind eps = 1e-5
+        cases += [replace(run, eps=e, dtype=d, pdtype=p, layout=lay_) for e in (0.1, 1.0)
+                  for d, p, lay_ in (("float32", "same", "channels_last"), ("float64", "same", "contiguous"),
+                                     ("float16", "float32", "contiguous"))]
         cases += [replace(run, momentum=0.5, dtype="float64"), replace(run, momentum=1.0, dtype="float16", pdtype="float32"),
                   replace(run, dtype="float16"), replace(run, dtype="bfloat16", shape=(2, 6, 3, 4)),
                   replace(run, shape=(2, 8, 3, 3, 3), layout="channels_last"), replace(run, weight=False, bias=False),
@@ -393,7 +418,10 @@ def make_data(case: Case) -> CaseData:
     if case.running or case.bad == "running":
         r_len = c + 1 if case.bad == "running" else c
         rm, rv = cast_host(rng.uniform(-1, 1, r_len), pdt), cast_host(rng.uniform(0.5, 2.0, r_len), pdt)
-    dy = cast_host(rng.standard_normal(shape), case.dtype)
+    dy = rng.standard_normal(shape)
+    if case.dyl == "broadcast" and dy.size:  # one gradient for every sample: stride 0 over the batch
+        dy = np.broadcast_to(dy[:1], shape).copy()
+    dy = cast_host(dy, case.dtype)
     w, b, rm, rv = (None if a is None else to_layout(a, case.param_layout) for a in (w, b, rm, rv))
     return CaseData(to_layout(cast_host(x, case.dtype), case.layout), to_layout(dy, case.dyl), w, b, rm, rv)
 

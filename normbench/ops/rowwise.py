@@ -35,8 +35,10 @@ from ..opinfo import Grid, PlotSpec, Shape, parse_sizes
 PASSES: tuple[str, ...] = ("forward", "backward")
 LAYOUTS: tuple[str, ...] = ("contiguous", "strided")
 RANKS: tuple[int, ...] = (1, 2, 3, 4)
-GROUPS = ("dtypes", "options", "axes", "shapes", "layouts", "offset", "constant", "nonfinite", "overflow", "counts",
-          "errors", "empty")
+#: the memory layouts the property strategy draws for x and dy (each a kind of "strided" but contiguous)
+DRAWN_LAYOUTS: tuple[str, ...] = ("contiguous", "strided", "permuted", "sliced")
+GROUPS = ("dtypes", "options", "axes", "shapes", "blocks", "sizes", "layouts", "gradlayouts", "offset", "constant",
+          "nonfinite", "overflow", "counts", "errors", "empty")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class RowOp:
     eps_values: tuple[float | None, ...] = (1e-5,)
     #: mean is subtracted (LayerNorm): cancellation matters, statistics include the mean
     centered: bool = True
+    #: the eps a kernel uses for the eps argument and input dtype (RMSNorm's None is the dtype's)
+    resolve_eps: Callable[[float | None, str], float] = lambda eps, dtype: eps
 
 
 # -- cases --------------------------------------------------------------------------------------
@@ -71,8 +75,12 @@ class Case(CaseRecord):
     dtype: str = "float32"
     #: dtype of weight/bias: "same" as the input, or "float32" (mixed precision, half inputs)
     pdtype: str = "same"
+    #: x's memory: contiguous, strided, permuted or sliced (dtypes.ARRAY_LAYOUTS)
     layout: str = "contiguous"
+    #: dy's memory, independent of x's: also broadcast (stride 0 over the leading axes)
     dy_layout: str = "contiguous"
+    #: the parameters' memory: contiguous, strided or sliced
+    param_layout: str = "contiguous"
     weight: bool = True
     #: None for an op without a bias (RMSNorm)
     bias: bool | None = True
@@ -106,6 +114,7 @@ class Case(CaseRecord):
     def tags(self) -> tuple[str, ...]:
         return (
             "" if self.dy_layout == self.layout else f"dy={self.dy_layout}",
+            "" if self.param_layout == "contiguous" else f"params={self.param_layout}",
             "" if self.k == 1 else f"k={self.k}",
             "" if self.weight else "noweight",
             "nobias" if self.bias is False else "",
@@ -130,10 +139,13 @@ def all_cases(op: RowOp) -> list[Case]:
         if dtype in ("float16", "bfloat16"):  # mixed precision: float32 parameters
             cases.append(replace(base, shape=(4, 8, 64), dtype=dtype, pdtype="float32"))
     opt = replace(base, group="options", shape=(6, 48))
-    cases += [replace(opt, weight=False, bias=False if has_bias else None), replace(opt, k=2, shape=(3, 6, 8)),
-              replace(opt, k=3, shape=(2, 3, 4, 5))]
-    if has_bias:
-        cases += [replace(opt, bias=False), replace(opt, weight=False)]
+    cases += [replace(opt, k=2, shape=(3, 6, 8)), replace(opt, k=3, shape=(2, 3, 4, 5))]
+    # every optional-parameter combination (weight only, bias only, neither) in every dtype and
+    # both layouts: a bias without a weight is a code path of its own in most kernels
+    combos = ((True, False), (False, True), (False, False)) if has_bias else ((False, None),)
+    cases += [replace(opt, shape=(7, 45), dtype=d, layout=lay, dy_layout=lay, weight=w, bias=b)
+              for d in ("float64", "float32", "float16", "bfloat16") for lay in ("contiguous", "strided")
+              for w, b in combos]
     cases += [replace(opt, eps=e, dtype=d) for e in op.eps_values[1:] for d in ("float32", "float64", "float16")]
     # rows of |x| ~ 1e-3: mean squares ~ 1e-6, where the value of eps decides the result (eps=None
     # taken as 1e-5 or 1e-6 instead of the dtype's machine epsilon is a classic RMSNorm bug)
@@ -156,10 +168,36 @@ def all_cases(op: RowOp) -> list[Case]:
               # many rows: sums over rows (dweight, dbias) of 65536 terms drift in float32
               (65536, 8)]
     cases += [replace(base, group="shapes", shape=s) for s in shapes]
+    # row counts that are no multiple of any plausible block (a prime, 2^k + 1, 3 x 43), spanning
+    # several blocks, forward and backward, in every dtype: a kernel that sums dweight/dbias over
+    # blocks of rows into a buffer of M // BLOCK partial sums drops the last partial block while its
+    # grid covers cdiv(M, BLOCK) (attorch#18, llm.c#445); the same for row-blocked forwards
+    for dtype in ("float64", "float32", "float16", "bfloat16"):
+        cases += [replace(base, group="blocks", shape=s, dtype=dtype) for s in ((97, 33), (1025, 17), (3, 43, 65))]
+        if dtype in ("float16", "bfloat16"):
+            cases.append(replace(base, group="blocks", shape=(1025, 17), dtype=dtype, pdtype="float32"))
+    # normalized sizes 2^k +- 1 and primes: a vectorized row loop's remainder (tail) handling
+    cases += [replace(base, group="sizes", shape=s, dtype=d, k=len(s) - 1 if len(s) > 2 else 1)
+              for s in ((5, 127), (6, 129), (3, 1023), (3, 1025), (2, 4099), (3, 31, 33))
+              for d in ("float32", "float16")]
     for dtype in ("float32", "float64", "bfloat16"):
         cases.append(replace(base, group="layouts", shape=(6, 40), dtype=dtype, layout="strided", dy_layout="strided"))
     cases.append(replace(base, group="layouts", shape=(2, 6, 40), layout="strided", dy_layout="contiguous"))
     cases.append(replace(base, group="layouts", shape=(2, 6, 40), layout="contiguous", dy_layout="strided"))
+    # dy's memory independent of x's (quack#88; pytorch#92671, #115940): a transposed gradient
+    # (sequence-first against batch-first), rows at a pitch and an offset, a gradient broadcast
+    # with stride 0 (what (y * c).sum().backward() hands a backward), and the parameters strided or
+    # sliced; 185 rows, so a block-of-rows kernel meets a partial block as well
+    grad = replace(base, group="gradlayouts", shape=(5, 37, 65))
+    pairs = (("contiguous", "permuted"), ("contiguous", "sliced"), ("contiguous", "broadcast"), ("permuted", "contiguous"),
+             ("sliced", "contiguous"), ("permuted", "sliced"), ("strided", "broadcast"), ("sliced", "permuted"))
+    for dtype in ("float32", "float16"):
+        cases += [replace(grad, dtype=dtype, layout=x_l, dy_layout=dy_l) for x_l, dy_l in pairs]
+        cases += [replace(grad, dtype=dtype, param_layout=p_l) for p_l in ("strided", "sliced")]
+    cases += [replace(grad, dtype="float64", param_layout="strided"),
+              replace(grad, layout="permuted", dy_layout="broadcast", param_layout="strided")]
+    cases += [replace(grad, shape=(97, 65), dtype="float64", layout=x_l, dy_layout=dy_l)
+              for x_l, dy_l in (("contiguous", "permuted"), ("contiguous", "broadcast"), ("permuted", "contiguous"))]
     for dtype in ("float32", "float64"):
         cases += [replace(base, group="offset", shape=s, dtype=dtype, data="offset") for s in ((8, 64), (4, 8192), (64, 2))]
     for dtype in ("float64", "float32", "float16", "bfloat16"):
@@ -176,6 +214,7 @@ def all_cases(op: RowOp) -> list[Case]:
     # rows of more than 65504 values in a half dtype (ExecuTorch PR #16727): a count (or 1/count) kept
     # in float16 is inf from 65520 values, and most rows' sums (shifted by up to +-2) pass 65504
     cases += [replace(base, group="counts", shape=(2, 66560), dtype=d) for d in ("float16", "bfloat16")]
+    cases.append(replace(base, group="counts", shape=(3, 65537), dtype="float16", layout="strided", dy_layout="strided"))
     cases.append(replace(base, group="counts", shape=(2, 260, 256), k=2, dtype="float16", pdtype="float32",
                          layout="strided", dy_layout="strided"))
     # without parameters too: a backend that checks normalized_shape only against the weight's shape
@@ -219,9 +258,12 @@ def make_data(case: Case, params: Sequence[str]) -> CaseData:
     values = {"weight": rng.uniform(0.5, 1.5, ns) if case.weight else None,
               "bias": rng.uniform(-1, 1, ns) if case.bias else None}
     pdt = case.param_dtype
-    out = {p: (None if values[p] is None else cast_host(values[p], pdt)) for p in params}
+    out = {p: (None if values[p] is None else to_layout(cast_host(values[p], pdt), case.param_layout)) for p in params}
+    dy = rng.standard_normal(case.shape)
+    if case.dy_layout == "broadcast":  # one gradient row for every row: stride 0 over the leading axes
+        dy = np.broadcast_to(dy[first + (Ellipsis,)] if dy.size else dy, case.shape).copy()
     return CaseData(to_layout(cast_host(x, case.dtype), case.layout),
-                    to_layout(cast_host(rng.standard_normal(case.shape), case.dtype), case.dy_layout), out)
+                    to_layout(cast_host(dy, case.dtype), case.dy_layout), out)
 
 
 # -- validation (shared by the reference and by backends that want clear errors) ----------------
@@ -434,8 +476,9 @@ def property_cases(op: RowOp):
         case = Case(
             op.name, "property", shape, k=k, dtype=dtype,
             pdtype=draw(st.sampled_from(["same", "float32"])) if dtype in ("float16", "bfloat16") else "same",
-            layout=draw(st.sampled_from(LAYOUTS)) if rank > 1 else "contiguous",
-            dy_layout=draw(st.sampled_from(LAYOUTS)) if rank > 1 else "contiguous",
+            layout=draw(st.sampled_from(DRAWN_LAYOUTS)) if rank > 1 else "contiguous",
+            dy_layout=draw(st.sampled_from(DRAWN_LAYOUTS + ("broadcast",))) if rank > 1 else "contiguous",
+            param_layout=draw(st.sampled_from(("contiguous", "contiguous", "strided", "sliced"))),
             weight=draw(st.booleans()), bias=draw(st.booleans()) if "bias" in op.params else None,
             eps=draw(st.sampled_from(op.eps_values)),
             data=drawable(draw(st.sampled_from(DRAWN_DATA)), dtype),

@@ -77,13 +77,19 @@ class _TorchBackend(Backend):
         if dtype not in self.DTYPES:
             raise Unsupported(f"{self.name} does not support {dtype}")
         tdt = getattr(torch, _TORCH_DTYPES[dtype])
-        src = torch.from_numpy(np.asarray(array))
-        if layout_of(array) == "strided" and array.ndim:
-            # keep the case non-dense on the device too: a view into a wider buffer
-            wide = torch.empty(array.shape[:-1] + (2 * array.shape[-1],), dtype=tdt, device=self.device)
-            out = wide[..., ::2]
-            out.copy_(src)
+        a = np.asarray(array)
+        if a.ndim and layout_of(a) == "strided" and min(a.strides) >= 0:
+            # the case's exact memory on the device too: stride 0 stays an expanded view (as autograd
+            # hands a broadcast gradient), other strides a view into a buffer of the same pitch
+            if 0 in a.strides:
+                first = tuple(slice(0, 1) if st == 0 else slice(None) for st in a.strides)
+                return self.from_numpy(np.ascontiguousarray(a[first]), dtype).expand(a.shape)
+            strides = [st // a.itemsize for st in a.strides]
+            span = 1 + sum((n - 1) * st for n, st in zip(a.shape, strides))
+            out = torch.empty(span, dtype=tdt, device=self.device).as_strided(a.shape, strides)
+            out.copy_(torch.from_numpy(np.ascontiguousarray(a)))
             return out
+        src = torch.from_numpy(np.array(a, order="K") if not a.flags.writeable else a)
         return src.to(device=self.device, dtype=tdt, memory_format=torch.preserve_format, copy=True)
 
     def to_numpy(self, native) -> np.ndarray:

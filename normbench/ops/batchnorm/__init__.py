@@ -27,7 +27,7 @@ from __future__ import annotations
 from ...dtypes import DTYPES, LAYOUTS, RANKS
 from ...hookspecs import hookimpl
 from ...opinfo import OpInfo, PlotSpec
-from . import bench, reference
+from . import bench, mutants, reference
 from .bench import BYTE_MODEL, TRAFFIC, bench_call, bytes_moved
 from .cases import GROUPS, NAME, PASSES, Case, all_cases, make_data
 from .check import plan
@@ -56,6 +56,7 @@ OP = OpInfo(
     byte_model=BYTE_MODEL,
     plots=PlotSpec(lines=(("batch", "time"), ("channels", "gbps")), heatmap=("batch", "channels")),
     layout_rank=2,
+    mutants=mutants.mutants,
 )
 
 

@@ -106,11 +106,29 @@ def all_cases() -> list[Case]:
     # own), eps tiny and large
     for layout in ("contiguous", "channels_last"):
         cases += [replace(base, layout=layout, momentum=0.0), replace(base, layout=layout, momentum=1.0)]
+    cases += [replace(base, dtype=d, momentum=0.0, steps=3) for d in ("float64", "float16")]
+    # a tiny eps where it decides the result (a constant channel's 1/sqrt(eps)): a kernel that raises it
+    # to a floor of its own is caught in every dtype that can hold it
+    cases += [replace(base, group="constant", dtype=d, layout=lay, eps=1e-12, data="constant")
+              for d, lay in (("float32", "contiguous"), ("float32", "channels_last"), ("float64", "contiguous"))]
     cases += [replace(base, dtype="float64", eps=1e-12), replace(base, eps=1.0), replace(base, dtype="float16", eps=1e-2)]
+    # a large eps with running statistics: an eps folded into the stored running variance (or left
+    # out of eval's) hides behind eps = 1e-5
+    cases += [replace(base, dtype=d, layout=lay, eps=e) for e in (0.1, 1.0) for d, lay in
+              (("float32", "channels_last"), ("float64", "contiguous"), ("float16", "contiguous"))]
     # arguments in different layouts: dy not in x's layout, parameters as non-contiguous views
     for x_l, dy_l in (("contiguous", "channels_last"), ("channels_last", "contiguous"), ("strided", "channels_last"),
                       ("channels_last", "strided")):
         cases.append(replace(base, group="layouts", layout=x_l, dy_layout=dy_l))
+    # dy's memory independent of x's (pytorch#92671, #115940; quack#88): the first two axes swapped,
+    # planes at a pitch and an offset, one gradient for every sample (stride 0 over the batch), and x
+    # itself permuted or sliced
+    for x_l, dy_l in (("contiguous", "permuted"), ("contiguous", "sliced"), ("contiguous", "broadcast"),
+                      ("channels_last", "permuted"), ("channels_last", "broadcast"), ("permuted", "contiguous"),
+                      ("sliced", "channels_last")):
+        cases.append(replace(base, group="layouts", shape=(5, 3, 7, 6), layout=x_l, dy_layout=dy_l))
+    cases += [replace(base, group="layouts", shape=(37, 6), dtype=d, dy_layout=dy_l)
+              for d in ("float32", "float16") for dy_l in ("permuted", "broadcast")]
     for layout in ("contiguous", "channels_last"):
         cases.append(replace(base, group="layouts", layout=layout, param_layout="strided"))
     cases.append(replace(base, group="layouts", shape=(16, 6), param_layout="strided"))
@@ -225,7 +243,10 @@ def make_data(case: Case) -> CaseData:
         elif case.data == "inf" and x.size:
             x[0, 0].flat[0] = np.inf
         xs.append(host(x, case.dtype))
-    dy = to_layout(cast_host(rng.standard_normal(case.shape), case.dtype), case.dy_layout or case.layout)
+    dy = rng.standard_normal(case.shape)
+    if case.dy_layout == "broadcast" and dy.size:  # one gradient for every sample: stride 0 over the batch
+        dy = np.broadcast_to(dy[:1], case.shape).copy()
+    dy = to_layout(cast_host(dy, case.dtype), case.dy_layout or case.layout)
 
     def cast(a: np.ndarray) -> np.ndarray:
         return to_layout(cast_host(a, pdt), case.param_layout)

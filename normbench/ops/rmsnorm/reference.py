@@ -49,4 +49,4 @@ def stat_dtype(dtype: str, param_dtype: str | None) -> str:
 NAME = "rmsnorm"
 #: what the row-wise family (normbench.ops.rowwise) needs to know of this op
 ROWOP = RowOp(name=NAME, params=('weight',), stats=('rrms',), forward=forward, backward=backward,
-              stat_dtype=stat_dtype, eps_values=(None, 1e-6, 1e-5), centered=False)
+              stat_dtype=stat_dtype, eps_values=(None, 1e-6, 1e-5), centered=False, resolve_eps=resolve_eps)
