@@ -88,7 +88,7 @@ class Rigor:
 #: rows measured in 12 processes on a 2-core VM: 3-6 processes at ±10% cover the full-run location
 #: in 95% of stopped rows, at about 5 processes a row where 2 threads share 2 cores)
 RIGORS = {
-    "quick": Rigor("quick", 2, 3, 0.15, 5, 0.05),
+    "quick": Rigor("quick", 2, 4, 0.15, 5, 0.05),
     "default": Rigor("default", 3, 6, 0.10, 7, 0.05),
     "rigorous": Rigor("rigorous", 5, 20, 0.03, 10, 0.2),
 }

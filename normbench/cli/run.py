@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
 
-    # a first look measures to +-15% (2-3 processes a row): on a noisy 2-core VM the default rigor's
+    # a first look measures to +-15% (2-4 processes a row): on a noisy 2-core VM the default rigor's
     # 3-6 processes cost the first report two more minutes (reports/protocol, "Measure until sure")
     common.timing_options(p, rigor="quick")
     p.set_defaults(func=cmd_run)
