@@ -190,6 +190,7 @@ def all_cases() -> list[Case]:
     for dtype in ("float16", "bfloat16"):
         for layout in ("contiguous", "channels_last"):
             cases.append(Case("counts", (4, 2, 128, 130), dtype, layout, steps=1))
+    cases.append(Case("counts", (4, 2, 128, 130), "float16", "strided", steps=1))
     for shape in ((1, 4), (1, 4, 1), (1, 4, 1, 1), (1, 4, 1, 1, 1)):
         cases.append(Case("errors", shape, "float32", expect="error", label="m=1"))
     # ... while eval with one value per channel is legal

@@ -4,9 +4,10 @@ runs them against the cases, and each must be caught by at least three.
 Each is a plain float64 NumPy batch norm with one classic bug switched on (with ``"none"``, none:
 it passes every case). The classes: eps placement, biased running variance, one-pass variance,
 Keras's momentum convention, mutated inputs, wrong output dtype and shape, a missing m = 1 check
-or one in eval, a dropped gradient term (issue 16's boundaries and layouts), float16 sums, and the
-field's: dy's buffer walked as if dense, the last partial block of a channel's values dropped,
-eps added to the running variance (only a large eps shows it).
+or one in eval, a dropped gradient term (issue 16's boundaries and layouts), float16 sums; 0.10-0.11's
+float32 squares, float16 counts and saved variance; a dx that forgets the weight; and the field's:
+dy's buffer walked as if dense, the last partial block of a channel's values dropped, eps added to
+the running variance (only a large eps shows it).
 """
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ BUGS: dict[str, str] = {
     "dense-dy": "walks dy's buffer as if it were dense (ignores its strides)",
     "partial-block": f"sums a channel's values in blocks of {BLOCK} and drops the last partial block",
     "eps-in-running-var": "adds eps to the running variance it stores",
+    "f32-squares": "squares x - mean in float32 (overflows past 1.8e19)",
+    "half-count": "keeps a channel's value count in float16 (inf from 65520 values)",
+    "saved-variance": "saves the variance where its inverse root belongs",
+    "unit-weight-dx": "computes dx as if the weight were 1",
 }
 
 
@@ -91,6 +96,15 @@ class BatchNormMutant(Backend):
             per_channel = np.moveaxis(x, 1, 0).reshape(c, m)[:, :m // BLOCK * BLOCK].astype(np.float64)
             mean = per_channel.mean(axis=1)
             var = ((per_channel - mean[:, None]) ** 2).mean(axis=1)
+        elif self.bug == "f32-squares":  # (x - mean)**2 in float32: overflows past 1.8e19
+            mean = x.mean(axis=_axes(x), dtype=np.float64)
+            d = (x - _cv(mean, x.ndim)).astype(np.float32)
+            var = (d * d).mean(axis=_axes(x), dtype=np.float32).astype(np.float64)
+        elif self.bug == "half-count" and x.dtype == np.float16:  # the count m in float16: inf from 65520
+            count = float(np.float16(m))
+            with np.errstate(all="ignore"):
+                mean = x.sum(axis=_axes(x), dtype=np.float64) / count
+                var = ((x - _cv(mean, x.ndim)) ** 2).sum(axis=_axes(x)) / count
         else:
             mean = x.mean(axis=_axes(x), dtype=np.float64)
             var = ((x - _cv(mean, x.ndim)) ** 2).mean(axis=_axes(x))
@@ -112,7 +126,8 @@ class BatchNormMutant(Backend):
         out_dtype = np.float64 if self.bug == "wrong-dtype" else x.dtype
         if self.bug == "wrong-shape":
             y = y.reshape(x.shape[0], -1)  # flattened spatial axes
-        return y.astype(out_dtype), mean.astype(sdt), invstd.astype(sdt)
+        saved = var if self.bug == "saved-variance" else invstd
+        return y.astype(out_dtype), mean.astype(sdt), saved.astype(sdt)
 
     def batchnorm_eval(self, x, weight, bias, running_mean, running_var, *, eps):
         if self.bug == "eval-m1-refused" and x.size // x.shape[1] <= 1:
@@ -138,7 +153,7 @@ class BatchNormMutant(Backend):
         xhat = (np.asarray(x, np.float64) - _cv(save_mean, x.ndim)) * _cv(save_invstd, x.ndim)
         sdy = dy.sum(axis=_axes(x), dtype=np.float64)
         sdyx = (dy * xhat).sum(axis=_axes(x), dtype=np.float64)
-        w = np.ones(c) if weight is None else weight
+        w = np.ones(c) if weight is None or self.bug == "unit-weight-dx" else weight
         if self.bug == "backward-no-mean-term":
             sdy = np.zeros_like(sdy)
         dx = _cv(w * save_invstd / m, x.ndim) * (m * dy - _cv(sdy, x.ndim) - xhat * _cv(sdyx, x.ndim))
