@@ -15,6 +15,7 @@ import numpy as np
 
 from ..backend import Backend, Support
 from .channelwise import ChanOp, expand, per_channel, units, validate_groupnorm, validate_instancenorm
+from .bugclasses import shared
 from .misread import dense, positions, read_as
 
 #: (sample, position) values per partial sum of the blocked dweight/dbias mutant
@@ -24,20 +25,16 @@ VECTOR = 8
 
 BUGS: dict[str, str] = {
     "partial-block": f"sums dweight/dbias over a channel's values in blocks of {BLOCK}, the last partial one dropped",
-    "dense-dy": "walks dy's buffer as if it were dense (ignores its strides)",
-    "x-strides-dy": "reads dy with x's strides (assumes dy is laid out as x is)",
+    **shared("dense-dy", "x-strides-dy"),
     "unit-tail": f"computes a unit's statistics over its first multiple of {VECTOR} values (drops the tail)",
-    "bias-needs-weight": "ignores the bias when there is no weight",
-    "unit-weight-dx": "computes dx as if the weight were 1",
-    "f32-squares": "squares x - mean in float32 (overflows past 1.8e19)",
+    **shared("bias-needs-weight", "unit-weight-dx", "f32-squares"),
     "unchecked-shape": "never checks the channels, groups or parameters against x",
-    "dense-params": "reads the weight's buffer as if it were dense",
+    **shared("dense-params"),
     "half-count": "keeps a unit's value count in float16 (inf from 65520 values)",
     "saved-variance": "saves the variance where its inverse root belongs",
-    "eps-outside": "adds eps outside the square root: 1 / (sqrt(var) + eps)",
+    **shared("eps-outside"),
     "unbiased-var": "normalizes with the unbiased variance",
-    "dropped-term": "drops dx's projection term (xhat * mean(g * xhat))",
-    "onepass": "E[x^2] - E[x]^2 in the input dtype",
+    **shared("dropped-term", "onepass"),
 }
 GROUPED_ONLY: dict[str, str] = {"interleaved-groups": "groups channels c with c % G = g, not contiguous blocks"}
 RUNNING_ONLY: dict[str, str] = {

@@ -23,6 +23,7 @@ import math
 import numpy as np
 
 from ..backend import Backend, Support
+from .bugclasses import shared
 from .misread import dense, positions, read_as
 from .rowwise import RowOp, row_axes, validate
 
@@ -34,21 +35,18 @@ VECTOR = 8
 #: bug class -> what the kernel does wrong (all ops of the family; CENTERED_ONLY need a mean, a bias)
 BUGS: dict[str, str] = {
     "partial-block": f"sums dweight/dbias over blocks of {BLOCK} rows and drops the last partial block",
-    "dense-dy": "walks dy's buffer as if it were dense (ignores its strides)",
-    "x-strides-dy": "reads dy with x's strides (assumes dy is laid out as x is)",
+    **shared("dense-dy", "x-strides-dy"),
     "row-tail": f"computes a row's statistics over its first multiple of {VECTOR} elements (drops the tail)",
-    "bias-needs-weight": "ignores the bias when there is no weight",
-    "unit-weight-dx": "computes dx as if the weight were 1",
-    "f32-squares": "squares x - mean in float32 (overflows past 1.8e19)",
+    **shared("bias-needs-weight", "unit-weight-dx", "f32-squares"),
     "unchecked-shape": "never checks normalized_shape or the weight against x",
-    "dense-params": "reads the weight's buffer as if it were dense",
+    **shared("dense-params"),
     "half-count": "keeps the row's element count in float16 (inf from 65520 elements)",
     "saved-variance": "saves the variance (mean square) where its inverse root belongs",
-    "eps-outside": "adds eps outside the square root: 1 / (sqrt(var) + eps)",
+    **shared("eps-outside"),
     "unbiased-var": "divides the variance by N - 1",
-    "dropped-term": "drops dx's projection term (xhat * mean(g * xhat))",
+    **shared("dropped-term"),
     "last-axis-only": "normalizes over the last axis whatever normalized_shape says",
-    "onepass": "E[x^2] - E[x]^2 in the input dtype",
+    **shared("onepass"),
 }
 CENTERED_ONLY = frozenset({"bias-needs-weight", "onepass"})
 
@@ -165,8 +163,4 @@ def catalogue(op: RowOp) -> list[RowMutant]:
     return [RowMutant(op, bug) for bug in BUGS if op.centered or bug not in CENTERED_ONLY]
 
 
-def describe(bug: str) -> str:
-    return BUGS[bug]
-
-
-__all__: list[str] = ["BUGS", "RowMutant", "catalogue", "describe"]
+__all__: list[str] = ["BUGS", "RowMutant", "catalogue"]
