@@ -203,10 +203,12 @@ def check_backend_isolated(
     timeout: float | None = DEFAULT_TIMEOUT,
     on_result: Callable[[CaseResult], None] | None = None,
     known: Any = None,
+    worker: IsolatedBackend | None = None,
 ) -> BackendReport:
     """Every case of ``op`` on backend ``name``, in a worker process of its own (see IsolatedBackend);
-    ``known``: the user's known-failures file (see knownfile.py), applied to each result."""
-    iso = IsolatedBackend(name, plugins, threads, scope)
+    ``known``: the user's known-failures file (see knownfile.py), applied to each result. ``worker``:
+    one of ``name``'s workers to use, and leave running, instead of a fresh one closed at the end."""
+    iso = worker or IsolatedBackend(name, plugins, threads, scope)
     iso.known = known
     report = BackendReport(name, op.name, True)
 
@@ -219,7 +221,8 @@ def check_backend_isolated(
     try:
         return _run_cases(report, op, cases, run_one, on_result)
     finally:
-        iso.close()
+        if worker is None:
+            iso.close()
 
 
 def stale_known_failures(reports: list[BackendReport], registry: Any) -> list[str]:
@@ -335,6 +338,8 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
     lock = threading.Lock()
     pairs = [(name, pos, op) for name, items in todo.items() for pos, op in items]
     parallel = jobs > 1 and len(pairs) > 1
+    pool = _Workers({name: len(items) for name, items in todo.items()},
+                    lambda name: IsolatedBackend(name, plugins, threads, registry.worker_scope(name)))
 
     def check_pair(item: tuple[str, int, Any]) -> None:
         name, pos, op = item
@@ -349,27 +354,77 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
             if step is not None:
                 step()
 
-        rep = check_backend_isolated(name, op, op_cases, plugins=plugins, threads=threads,
-                                     scope=registry.worker_scope(name), known=known, timeout=timeout,
-                                     on_result=stepped)
+        worker = pool.take(name)
+        try:
+            rep = check_backend_isolated(name, op, op_cases, known=known, timeout=timeout, on_result=stepped,
+                                         worker=worker)
+        finally:
+            pool.give(name, worker)
         bar.done()
         with lock:
             results[pos] = rep
             if on_report:
                 on_report([results[i] for i in sorted(results)])
 
-    if not parallel:
-        for item in pairs:
-            check_pair(item)
-    else:
-        # the unit of work is a (backend, op) pair, each in workers of its own already, so a backend
-        # that compiles its kernels cold (numba: about two minutes on a fresh clone) shares the
-        # cores op by op instead of running alone at the end; those that compile every
-        # configuration start first, then the others op by op in turn
-        slow = {b.name for b in backends if getattr(b, "compiles_per_configuration", False)}
-        turn = {(name, pos): k for name, items in todo.items() for k, (pos, _op) in enumerate(items)}
-        _in_threads(check_pair, sorted(pairs, key=lambda p: (p[0] not in slow, turn[p[0], p[1]])), jobs)
+    try:
+        if not parallel:
+            for item in pairs:
+                check_pair(item)
+        else:
+            # the unit of work is a (backend, op) pair, so a backend that compiles its kernels cold
+            # (numba: about two minutes on a fresh clone) shares the cores op by op instead of running
+            # alone at the end. Those that compile every configuration start first, then one backend
+            # after another, so that a backend's worker goes on to its next op (a worker's start-up,
+            # 1-4 s of imports, was a third of the run's conformance) and few backends' workers are
+            # alive at once
+            slow = {b.name for b in backends if getattr(b, "compiles_per_configuration", False)}
+            order = {name: k for k, name in enumerate(todo)}
+            _in_threads(check_pair, sorted(pairs, key=lambda p: (p[0] not in slow, order[p[0]], p[1])), jobs)
+    finally:
+        pool.close()
     return [results[i] for i in sorted(results)]
+
+
+class _Workers:
+    """Each backend's idle workers, handed from one of its (backend, op) pairs to the next: a backend
+    starts as many workers as it has pairs running at once, not one per pair. A worker whose backend
+    was dropped (it died too often) is not handed on; the next pair starts afresh, as it would alone.
+    A backend's workers stop when its last pair is done."""
+
+    def __init__(self, pairs_left: dict[str, int], start: Callable[[str], IsolatedBackend]):
+        self.left, self.start = dict(pairs_left), start
+        self.idle: dict[str, list[IsolatedBackend]] = {}
+        self.stopping: list[threading.Thread] = []
+        self.guard = threading.Lock()
+
+    def take(self, name: str) -> IsolatedBackend:
+        with self.guard:
+            if self.idle.get(name):
+                return self.idle[name].pop()
+        return self.start(name)
+
+    def give(self, name: str, worker: IsolatedBackend) -> None:
+        with self.guard:
+            self.left[name] -= 1
+            keep = self.left[name] > 0 and not worker.dropped
+            if keep:
+                self.idle.setdefault(name, []).append(worker)
+            retired = [] if self.left[name] > 0 else self.idle.pop(name, [])
+        for w in retired + ([] if keep else [worker]):
+            # a worker's exit (its interpreter's shutdown: up to 2 s with torch or keras loaded) does
+            # not hold up the next pair
+            stopping = threading.Thread(target=w.close, name=f"normbench-stop-{name}", daemon=True)
+            stopping.start()
+            self.stopping.append(stopping)
+
+    def close(self) -> None:
+        with self.guard:
+            workers = [w for ws in self.idle.values() for w in ws]
+            self.idle.clear()
+        for w in workers:
+            w.close()
+        for t in self.stopping:
+            t.join()
 
 
 def _in_threads(fn: Callable[[Any], None], items: list[Any], jobs: int) -> None:
