@@ -100,6 +100,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
 
     from .. import bench, benchfile, compare, report, runinfo
     from ..conformance import runner
+    from ..conformance.pace import Pace
     from ..discovery import backend_rows
     from ..tables import RunProgress, render
 
@@ -127,13 +128,17 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     progress = RunProgress(4)
     per_case = {op.name: sum(c.op == op.name for c in cases) for op in ops}
     per_sample = {op.name: len(runner.first_of_each_group(c for c in cases if c.op == op.name)) for op in ops}
-    progress.phase(2, "conformance", sum((per_sample if b.name in sampled else per_case)[op.name] for b in available
-                                         for op in ops if registry.supports(b, op.name)), "case runs",
+    planned = {b.name: sum((per_sample if b.name in sampled else per_case)[op.name] for op in ops
+                           if registry.supports(b, op.name)) for b in available}
+    pace = Pace(planned, {b.name for b in available if getattr(b, "compiles_per_configuration", False)}, usable_cores())
+    progress.phase(2, "conformance", sum(planned.values()), "case runs",
                    later=[(bench.planned_steps(to_bench, todo, rigor), SECONDS_PER_MEASUREMENT), (1, REPORT_S)])
+    progress.replan(sum(planned.values()), pace.seconds_left)
     if sampled:
         print(f"  checked on a sample (the first case of every case group): {', '.join(sampled)}")
     reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
-                                jobs=usable_cores(), plugins=tuple(args.plugin), step=progress.step, sampled=sampled)
+                                jobs=usable_cores(), plugins=tuple(args.plugin), step=lambda _name: progress.step(),
+                                sampled=sampled, pace=pace)
     progress.done()
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..backend import one_line, support_of
 from ..closeness import compare_arrays
-from ..dtypes import cast_host, private_copy, support_layout
+from ..dtypes import cast_host, private_copy, support_layout, to_layout
 from ..errors import Unsupported
 from ..results import CaseResult, Comparison
 from .spec import Arg, Out, Saved, State, Step
@@ -206,6 +206,9 @@ def execute(op_name: str, s: CaseSession, steps: list[Step]) -> str:
                     native = outputs[a.index]
                 else:  # that step did not run, or kept its statistics: the reference's, in their dtype
                     native = s.native(cast_host(np.nan_to_num(a.fallback), a.dtype), a.dtype)
+                if a.layout != "contiguous":  # the same values, laid out as the case asks
+                    values = np.asarray(s.b.to_numpy(native), np.float64)
+                    native = s.native(to_layout(cast_host(values, a.dtype), a.layout), a.dtype)
                 watch.append((a.name, native, np.asarray(s.b.to_numpy(native)).copy()))
             else:
                 args.append(a)

@@ -305,8 +305,8 @@ def first_of_each_group(cases: Iterable[Any]) -> list[Any]:
 
 
 def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
-               done=None, known=None, jobs: int = 1, step: Callable[[], None] | None = None,
-               sampled: Sequence[str] = ()):
+               done=None, known=None, jobs: int = 1, step: Callable[[str], None] | None = None,
+               sampled: Sequence[str] = (), pace: Any = None):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
     own: a list of BackendReport, in backend then op order whatever ``jobs`` is. ``on_report(reports)``
     after each pair (to save them: the pairs finished so far, in that order). ``done`` maps
@@ -315,7 +315,9 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
 
     ``jobs`` > 1 checks that many (backend, op) pairs at once, each in workers of its own.
     Conformance is not timed, so nothing is measured while it runs. ``step``: called after every
-    case (a run-wide progress line), in place of a progress bar per backend and op. ``sampled``:
+    case with the backend's name (a run-wide progress line), in place of a progress bar per backend
+    and op; ``pace``: a :class:`~normbench.conformance.pace.Pace` told when each pair starts and
+    ends, and of every case (the run's ETA). ``sampled``:
     backends checked on :func:`first_of_each_group` of the cases only. With ``jobs`` > 1 the
     backends that compile every configuration start first, so the longest checks overlap the
     others instead of running alone at the end."""
@@ -351,15 +353,21 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
 
         def stepped(_result, bar=bar) -> None:
             bar.step()
+            if pace is not None:
+                pace.case(name)
             if step is not None:
-                step()
+                step(name)
 
         worker = pool.take(name)
+        if pace is not None:
+            pace.started(name)
         try:
             rep = check_backend_isolated(name, op, op_cases, known=known, timeout=timeout, on_result=stepped,
                                          worker=worker)
         finally:
             pool.give(name, worker)
+            if pace is not None:
+                pace.finished(name)
         bar.done()
         with lock:
             results[pos] = rep

@@ -46,13 +46,16 @@ class State:
 @dataclass(frozen=True, eq=False)
 class Saved:
     """Output ``index`` of the step labelled ``step``, when that step ran and its statistics were
-    checked; otherwise ``fallback`` (float64, the reference's value) cast to ``dtype``."""
+    checked; otherwise ``fallback`` (float64, the reference's value) cast to ``dtype``. ``layout``
+    other than contiguous: the same values handed over in that memory layout (``strided``: a
+    non-contiguous view), so a backward that walks its saved statistics as dense is caught."""
 
     name: str
     step: str
     index: int
     fallback: np.ndarray
     dtype: str
+    layout: str = "contiguous"
 
 
 @dataclass(frozen=True, eq=False)

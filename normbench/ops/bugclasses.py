@@ -9,6 +9,7 @@ SHARED: dict[str, str] = {
     "unit-weight-dx": "computes dx as if the weight were 1",
     "f32-squares": "squares x - mean in float32 (overflows past 1.8e19)",
     "dense-params": "reads the weight's buffer as if it were dense",
+    "dense-saved": "walks the saved statistics' buffers as if they were dense (backward)",
     "eps-outside": "adds eps outside the square root: 1 / (sqrt(var) + eps)",
     "dropped-term": "drops dx's projection term (xhat * mean(g * xhat))",
     "onepass": "E[x^2] - E[x]^2 in the input dtype",

@@ -29,7 +29,7 @@ BUGS: dict[str, str] = {
     "unit-tail": f"computes a unit's statistics over its first multiple of {VECTOR} values (drops the tail)",
     **shared("bias-needs-weight", "unit-weight-dx", "f32-squares"),
     "unchecked-shape": "never checks the channels, groups or parameters against x",
-    **shared("dense-params"),
+    **shared("dense-params", "dense-saved"),
     "half-count": "keeps a unit's value count in float16 (inf from 65520 values)",
     "saved-variance": "saves the variance where its inverse root belongs",
     **shared("eps-outside"),
@@ -134,6 +134,8 @@ class ChanMutant(Backend):
             dy = read_as(dy, positions(x))
         x64, d = np.asarray(x, np.float64), np.asarray(dy, np.float64)
         order = self._order(x.shape[1], groups)
+        if self.bug == "dense-saved":
+            mean, rstd = dense(mean), dense(rstd)
         mean, rstd = np.asarray(mean, np.float64), np.asarray(rstd, np.float64)
         w = self._weight(weight)
         with np.errstate(all="ignore"):

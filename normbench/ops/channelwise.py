@@ -199,7 +199,7 @@ class Case(CaseRecord):
     layout: str = "contiguous"
     #: layout of dy; "" means x's layout
     dy_layout: str = ""
-    #: layout of weight, bias and running statistics: "strided" passes non-contiguous 1-D views (a
+    #: layout of weight, bias, running and saved statistics: "strided" passes non-contiguous views (a
     #: kernel that reads a parameter as dense memory is caught, as batch norm's cases caught ATen's)
     param_layout: str = "contiguous"
     #: GroupNorm's num_groups; 0 for InstanceNorm (G = C)
@@ -508,7 +508,8 @@ def plan(op: ChanOp, case: Case, passes: tuple[str, ...]) -> list[Step]:
                             cond_err=cond_max * channel_l2(dy64) if p == "weight" else 0.0))
         groups = (case.groups,) if op.grouped else ()
         args = (Arg("dy", data.dy, dtype), Arg("x", data.x, dtype), *groups, Arg("weight", data.weight, pdt),
-                Arg("bias", data.bias, pdt), Saved("mean", first, 1, ref["mean"], sdt), Saved("rstd", first, 2, ref["rstd"], sdt))
+                Arg("bias", data.bias, pdt), Saved("mean", first, 1, ref["mean"], sdt, case.param_layout),
+                Saved("rstd", first, 2, ref["rstd"], sdt, case.param_layout))
         steps.append(Step("backward", "backward", args, declared_kwargs={"eps": case.eps}, returns=tuple(outs)))
     return steps
 

@@ -39,7 +39,7 @@ BUGS: dict[str, str] = {
     "row-tail": f"computes a row's statistics over its first multiple of {VECTOR} elements (drops the tail)",
     **shared("bias-needs-weight", "unit-weight-dx", "f32-squares"),
     "unchecked-shape": "never checks normalized_shape or the weight against x",
-    **shared("dense-params"),
+    **shared("dense-params", "dense-saved"),
     "half-count": "keeps the row's element count in float16 (inf from 65520 elements)",
     "saved-variance": "saves the variance (mean square) where its inverse root belongs",
     **shared("eps-outside"),
@@ -125,7 +125,7 @@ class RowMutant(Backend):
     def _backward(self, dy, x, normalized_shape, *rest, eps=None):
         k = len(self.op.params)
         ns, p = self._params(x, normalized_shape, dict(zip(self.op.params, rest[:k])))
-        stats = [np.asarray(s, np.float64) for s in rest[k:]]
+        stats = [np.asarray(dense(s) if self.bug == "dense-saved" else s, np.float64) for s in rest[k:]]
         if self.bug == "dense-dy":
             dy = dense(dy)
         elif self.bug == "x-strides-dy":

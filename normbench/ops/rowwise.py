@@ -79,7 +79,7 @@ class Case(CaseRecord):
     layout: str = "contiguous"
     #: dy's memory, independent of x's: also broadcast (stride 0 over the leading axes)
     dy_layout: str = "contiguous"
-    #: the parameters' memory: contiguous, strided or sliced
+    #: the parameters' memory, and the saved statistics' backward takes: contiguous, strided or sliced
     param_layout: str = "contiguous"
     weight: bool = True
     #: None for an op without a bias (RMSNorm)
@@ -365,7 +365,8 @@ def plan(op: RowOp, case: Case, passes: tuple[str, ...]) -> list[Step]:
             terms = grads[f"terms_{p}"]  # the summed terms, for the scale of the sum's rounding
             outs.append(Out(f"d{p}", pdt, ns, grads[p], scale=over_rows_l2(terms, k),
                             cond_err=cond_max * over_rows_l2(dy64, k) if p == "weight" else 0.0))
-        saved = tuple(Saved(name, "forward", i, ref_stats[name], sdt) for i, name in enumerate(op.stats, start=1))
+        saved = tuple(Saved(name, "forward", i, ref_stats[name], sdt, case.param_layout)
+                      for i, name in enumerate(op.stats, start=1))
         steps.append(Step("backward", "backward", (Arg("dy", data.dy, dtype), Arg("x", data.x, dtype), ns,
                                                    *(Arg(p, data.params[p], pdt) for p in op.params), *saved),
                           declared_kwargs={"eps": eps}, returns=tuple(outs)))

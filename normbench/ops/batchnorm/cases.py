@@ -38,7 +38,7 @@ class Case(CaseRecord):
     expect: str = "ok"
     seed: int = 0
     label: str = ""
-    #: layout of dy ("" = x's layout), and of weight, bias and running statistics ("strided":
+    #: layout of dy ("" = x's layout), and of weight, bias, running and saved statistics ("strided":
     #: non-contiguous 1-D views; a kernel assuming every argument shares one layout is caught)
     dy_layout: str = ""
     param_layout: str = "contiguous"
@@ -77,8 +77,8 @@ class Case(CaseRecord):
         return ("train", "eval", "backward") if self.running else ("train", "backward")
 
 
-GROUPS = ("dtypes", "layouts", "options", "shapes", "strided", "offset", "constant", "nonfinite", "overflow", "counts",
-          "errors", "empty")
+GROUPS = ("dtypes", "layouts", "options", "shapes", "blocks", "strided", "offset", "constant", "nonfinite", "overflow",
+          "counts", "errors", "empty")
 
 
 def all_cases() -> list[Case]:
@@ -157,6 +157,14 @@ def all_cases() -> list[Case]:
         layouts = ("contiguous", "channels_last") if len(shape) > 2 else ("contiguous",)
         for layout in layouts:
             cases.append(Case("shapes", shape, "float32", layout))
+    # a channel's value count no multiple of any plausible block (97 and 1025 rows, 33 x 49, 5 x 257),
+    # spanning several blocks, forward and backward, in every dtype: a kernel that keeps per-block
+    # partial sums of m // BLOCK blocks while its grid covers cdiv(m, BLOCK) drops the last partial
+    # block (attorch#18, llm.c#445)
+    for dtype in DTYPES:
+        cases += [Case("blocks", shape, dtype, layout) for shape, layout in
+                  (((97, 6), "contiguous"), ((1025, 3), "contiguous"), ((33, 5, 7, 7), "contiguous"),
+                   ((33, 5, 7, 7), "channels_last"), ((5, 3, 257), "contiguous"))]
     for dtype in ("float64", "float32"):
         for shape in ((4, 3, 9), (4, 3, 5, 6), (2, 3, 3, 4, 5)):
             cases.append(Case("strided", shape, dtype, "strided"))

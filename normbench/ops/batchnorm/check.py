@@ -114,7 +114,8 @@ def plan(case: Case, passes: tuple[str, ...]) -> list[Step]:
         else:  # affine=False: the parameter gradients are not looked at
             outs += [Out("dweight", checked=False), Out("dbias", checked=False)]
         args = (Arg("dy", data.dy, case.dtype), Arg("x", x, case.dtype), weight,
-                Saved("save_mean", label, 1, ref_t.save_mean, pdt), Saved("save_invstd", label, 2, ref_t.save_invstd, pdt))
+                Saved("save_mean", label, 1, ref_t.save_mean, pdt, case.param_layout),
+                Saved("save_invstd", label, 2, ref_t.save_invstd, pdt, case.param_layout))
         steps.append(Step("backward", "backward", args, {"eps": case.eps}, returns=tuple(outs)))
     return steps
 

@@ -6,8 +6,9 @@ it passes every case). The classes: eps placement, biased running variance, one-
 Keras's momentum convention, mutated inputs, wrong output dtype and shape, a missing m = 1 check
 or one in eval, a dropped gradient term (issue 16's boundaries and layouts), float16 sums; 0.10-0.11's
 float32 squares, float16 counts and saved variance; a dx that forgets the weight; and the field's:
-dy's buffer walked as if dense, the last partial block of a channel's values dropped, eps added to
-the running variance (only a large eps shows it).
+dy's buffer walked as if dense, the last partial block of a channel's values dropped (statistics and
+gradient sums), eps added to the running variance (only a large eps shows it), saved statistics
+walked as if dense.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ BUGS: dict[str, str] = {
     "eps-floor": "raises a tiny eps to 1e-5",
     "eval-m1-refused": "refuses one value per channel in eval too",
     "dense-params": "reads the running mean's buffer as if it were dense",
+    "dense-saved": "walks the saved statistics' buffers as if they were dense (backward)",
     "same-layout-dy": "takes dy's memory to be in x's (channels_last) order",
     "crash-on-invalid": "crashes (IndexError) on one value per channel instead of raising",
     "half-sums": "sums float16 values in float16 (overflows past 65504)",
@@ -146,6 +148,8 @@ class BatchNormMutant(Backend):
         m = x.size // c
         if self.bug == "dense-dy":
             dy = dense(dy)
+        if self.bug == "dense-saved":
+            save_mean, save_invstd = dense(save_mean), dense(save_invstd)
         if self.bug == "same-layout-dy" and x.ndim > 2 and not x.flags.c_contiguous:
             order = (0, *range(2, x.ndim), 1)  # takes dy's memory to be in x's (channels_last) order
             dy = np.ravel(dy, order="K").reshape(tuple(x.shape[i] for i in order)).transpose(np.argsort(order))
@@ -153,6 +157,10 @@ class BatchNormMutant(Backend):
         xhat = (np.asarray(x, np.float64) - _cv(save_mean, x.ndim)) * _cv(save_invstd, x.ndim)
         sdy = dy.sum(axis=_axes(x), dtype=np.float64)
         sdyx = (dy * xhat).sum(axis=_axes(x), dtype=np.float64)
+        if self.bug == "partial-block" and m > BLOCK:  # the parameter gradients' sums drop it too
+            def kept(a):
+                return np.moveaxis(a, 1, 0).reshape(c, m)[:, :m // BLOCK * BLOCK].sum(axis=1)
+            sdy, sdyx = kept(dy), kept(dy * xhat)
         w = np.ones(c) if weight is None or self.bug == "unit-weight-dx" else weight
         if self.bug == "backward-no-mean-term":
             sdy = np.zeros_like(sdy)
