@@ -27,10 +27,15 @@ import ast
 import fnmatch
 import math
 import re
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 (pyproject's requires-python): tomli is the same parser, before it joined the stdlib
+    import tomli as tomllib
 
 from .errors import InputError
 
