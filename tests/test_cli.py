@@ -161,7 +161,7 @@ def test_a_known_failure_that_passes_is_reported(capsys):
 
 def test_run_is_the_whole_product(tmp_path, capsys):
     out_dir = tmp_path / "report"
-    code, out, _ = run(capsys, "run", "--backend", "numpy", "--backend", "torch-cpu", "--grid", "smoke", "--rigor", "quick",
+    code, out, _ = run(capsys, "run", "--backend", "numpy", "--backend", "torch-cpu", "--norm", "batchnorm", "--norm", "layernorm", "--grid", "smoke", "--rigor", "quick",
                        "--repeat", "2", "--output", str(out_dir))
     assert code == 0, out
     for step in ("== 1/4 backends", "== 2/4 conformance", "== 3/4 benchmarks", "== 4/4 report"):

@@ -17,6 +17,10 @@ from normbench import report
 from normbench.cli import main
 from normbench.ops.batchnorm import OP
 
+# one xdist worker runs this module (--dist loadgroup), so its module-scoped bench fixture (a minute
+# of measuring) is made once, not once per worker
+pytestmark = pytest.mark.xdist_group("test_report")
+
 OPS = [OP]
 
 ROOT = Path(__file__).resolve().parents[1]
