@@ -189,135 +189,12 @@ def _unstable_cell(r) -> str:
     return unstable_text(r.get("unstable_cause"), r.get("modes"), None if pd.isna(r.get("processes")) else int(r["processes"]))
 
 
-STYLE = """
-[hidden]{display:none!important}
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1400px;padding:0 1.2em 3em;
- color:#1b1b1b;line-height:1.45}
-h1{margin-top:.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-img{max-width:100%;height:auto;border:1px solid #eee}
-code{background:#f3f3f3;padding:0 .25em;border-radius:3px}
-table{border-collapse:collapse;margin:.6em 0;font-size:13px;display:block;overflow-x:auto;max-width:100%}
-th,td{border:1px solid #d6d6d6;padding:3px 7px;text-align:left;vertical-align:top;white-space:nowrap}
-th{background:#f4f6f8;cursor:pointer;position:sticky;top:0;user-select:none}
-th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
-tr:nth-child(even) td{background:#fafafa}
-#filters{position:sticky;top:0;z-index:2;background:#fff;border-bottom:1px solid #ccc;padding:.5em 0;display:flex;
- flex-wrap:wrap;gap:.8em;align-items:center}
-#filters label{font-size:13px}#filters select,#filters input{font-size:13px;margin-left:.3em}
-#shown{font-size:13px;color:#555}
-details.fig{display:inline-block;margin:.2em .6em .2em 0}details.fig[open]{display:block}
-.missing{color:#a00}
-.top-figures figure{display:inline-block;max-width:49%;margin:0;vertical-align:top}.top-figures img{max-width:100%}
-"""
+def _asset(name: str) -> str:
+    """A file of the page's own (``normbench/www``: its stylesheet and script, kept as real files
+    as asv keeps ``asv/www``), inlined so the page stays one self-contained file."""
+    from importlib.resources import files
 
-SCRIPT = r"""
-(function () {
-  const FILTERS = %FILTERS%;
-  const bar = document.getElementById('filters');
-  const selects = {};
-  // a cell's value for the filters: its first word ("numba \u2020" and "numba (machine)" are numba)
-  function key_of(cell) { return cell ? cell.textContent.trim().split(/\s+/)[0] : ''; }
-  function columnIndex(table, names) {
-    const ths = Array.from(table.tHead ? table.tHead.rows[0].cells : []);
-    return ths.findIndex(th => names.includes(th.dataset.col));
-  }
-  function values(key) {
-    const seen = new Set();
-    document.querySelectorAll('table.data').forEach(t => {
-      const c = columnIndex(t, FILTERS[key]);
-      if (c < 0) return;
-      Array.from(t.tBodies[0].rows).forEach(r => { const v = key_of(r.cells[c]); if (v) seen.add(v); });
-    });
-    document.querySelectorAll('section[data-' + key + ']').forEach(s => seen.add(s.dataset[key]));
-    return Array.from(seen).sort();
-  }
-  Object.keys(FILTERS).forEach(key => {
-    const label = document.createElement('label');
-    label.textContent = key;
-    const sel = document.createElement('select');
-    sel.id = 'filter-' + key;
-    sel.appendChild(new Option('all', ''));
-    values(key).forEach(v => sel.appendChild(new Option(v, v)));
-    sel.addEventListener('change', apply);
-    label.appendChild(sel);
-    bar.appendChild(label);
-    selects[key] = sel;
-  });
-  const BACKENDS_LOWER = values('backend').map(b => b.toLowerCase());
-  const text = document.createElement('input');
-  text.type = 'search'; text.id = 'filter-text'; text.placeholder = 'text in a row';
-  text.addEventListener('input', apply);
-  const tl = document.createElement('label'); tl.textContent = 'search'; tl.appendChild(text); bar.appendChild(tl);
-  const shown = document.createElement('span'); shown.id = 'shown'; bar.appendChild(shown);
-
-  function apply() {
-    const want = {};
-    Object.keys(selects).forEach(k => { if (selects[k].value) want[k] = selects[k].value; });
-    const needle = text.value.trim().toLowerCase();
-    document.querySelectorAll('[data-op]').forEach(s => {
-      s.hidden = !!want.op && s.dataset.op !== want.op;
-    });
-    document.querySelectorAll('section[data-pass]').forEach(s => {
-      if (!s.hidden) s.hidden = !!want.pass && s.dataset.pass !== want.pass;
-    });
-    let visible = 0, total = 0;
-    document.querySelectorAll('table.data').forEach(t => {
-      const cols = {};
-      Object.keys(want).forEach(k => { cols[k] = columnIndex(t, FILTERS[k]); });
-      const ths = Array.from(t.tHead.rows[0].cells);
-      // per-pass tables have a column per backend: the backend filter hides the others
-      const backendCols = ths.map((th, i) => [th.dataset.col, i]).filter(([c]) => BACKENDS_LOWER.includes(c));
-      backendCols.forEach(([c, i]) => {
-        const hide = !!want.backend && c !== want.backend.toLowerCase() && cols.backend === -1;
-        ths[i].hidden = hide;
-        Array.from(t.tBodies[0].rows).forEach(r => { if (r.cells[i]) r.cells[i].hidden = hide; });
-      });
-      Array.from(t.tBodies[0].rows).forEach(r => {
-        let ok = Object.keys(want).every(k => cols[k] < 0 || key_of(r.cells[cols[k]]) === want[k]);
-        if (ok && needle) ok = r.textContent.toLowerCase().includes(needle);
-        r.hidden = !ok;
-        if (t.id === 'measurements') { total += 1; if (ok) visible += 1; }
-      });
-    });
-    shown.textContent = visible + ' of ' + total + ' measurements shown';
-    const frag = Object.entries(want).map(([k, v]) => k + '=' + encodeURIComponent(v));
-    if (needle) frag.push('text=' + encodeURIComponent(needle));
-    history.replaceState(null, '', frag.length ? '#' + frag.join('&') : location.pathname + location.search);
-  }
-
-  function sortKey(text) {
-    const m = text.replace(/,/g, '').match(/^[~\s]*(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)/i);
-    return m ? parseFloat(m[1]) : null;
-  }
-  document.querySelectorAll('table.data').forEach(t => {
-    Array.from(t.tHead.rows[0].cells).forEach((th, i) => th.addEventListener('click', () => {
-      const asc = !th.classList.contains('asc');
-      Array.from(t.tHead.rows[0].cells).forEach(h => h.classList.remove('asc', 'desc'));
-      th.classList.add(asc ? 'asc' : 'desc');
-      const rows = Array.from(t.tBodies[0].rows);
-      rows.sort((a, b) => {
-        const x = a.cells[i] ? a.cells[i].textContent.trim() : '', y = b.cells[i] ? b.cells[i].textContent.trim() : '';
-        const nx = sortKey(x), ny = sortKey(y);
-        let c = (nx !== null && ny !== null) ? nx - ny : 0;
-        if (c === 0) c = x.localeCompare(y, undefined, {numeric: true});  // 1024x768 before 1024x4096
-        return asc ? c : -c;
-      });
-      rows.forEach(r => t.tBodies[0].appendChild(r));
-    }));
-  });
-  if (location.hash.length > 1) {
-    location.hash.slice(1).split('&').forEach(kv => {
-      let k, v;
-      try { [k, v] = kv.split('=').map(decodeURIComponent); } catch (e) { return; }  // a malformed fragment
-      if (selects[k]) {
-        if (!Array.from(selects[k].options).some(o => o.value === v)) selects[k].appendChild(new Option(v, v));
-        selects[k].value = v;
-      } else if (k === 'text') text.value = v;
-    });
-  }
-  apply();
-})();
-"""
+    return files("normbench").joinpath("www", name).read_text(encoding="utf-8")
 
 
 def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: tuple[list[str], list[list[str]]] | None,
@@ -350,9 +227,9 @@ def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: t
     parts.append(rest)
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+            f"<title>{html.escape(title)}</title><style>{_asset('report.css')}</style></head>\n<body>\n"
             + "\n".join(parts)
-            + f"\n<script>{SCRIPT.replace('%FILTERS%', json.dumps({k: list(v) for k, v in FILTERS.items()}))}</script>"
+            + f"\n<script>{_asset('report.js').replace('%FILTERS%', json.dumps({k: list(v) for k, v in FILTERS.items()}))}</script>"
             + "\n</body></html>\n")
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
