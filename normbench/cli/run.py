@@ -128,8 +128,8 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     progress = RunProgress(4)
     per_case = {op.name: sum(c.op == op.name for c in cases) for op in ops}
     per_sample = {op.name: len(runner.first_of_each_group(c for c in cases if c.op == op.name)) for op in ops}
-    planned = {b.name: sum((per_sample if b.name in sampled else per_case)[op.name] for op in ops
-                           if registry.supports(b, op.name)) for b in available}
+    planned = {(b.name, op.name): (per_sample if b.name in sampled else per_case)[op.name] for b in available
+               for op in ops if registry.supports(b, op.name)}
     pace = Pace(planned, {b.name for b in available if getattr(b, "compiles_per_configuration", False)}, usable_cores())
     progress.phase(2, "conformance", sum(planned.values()), "case runs",
                    later=[(bench.planned_steps(to_bench, todo, rigor), SECONDS_PER_MEASUREMENT), (1, REPORT_S)])

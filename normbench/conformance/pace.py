@@ -4,8 +4,11 @@ Backends' costs per case differ a hundredfold: a case on NumPy takes millisecond
 torch.compile seconds of code generation, and Numba's first cases compile its kernels. One rate
 for every case, taken from the first cases (the compiling backends go first), made ``normbench
 run`` predict half an hour for a three-minute phase. Here each backend's seconds per case are its
-own, measured as its pairs run, and blended with a prior for its kind (:data:`PRIOR_CASES`
-pseudo-cases), so that one slow first case (a worker's start-up) does not set a backend's pace.
+own, measured per (backend, op) pair as it runs and blended with a prior for the backend's kind
+(:data:`PRIOR_CASES` pseudo-cases), so that one slow first case (a worker's start-up) does not set
+a pair's pace. A pair not yet started is at its prior, not at its backend's other pairs' pace: a
+JIT's first op pays for compiling kernels its later ops reuse (Numba: 0.4 s a case on batch norm,
+0.02-0.06 s on the ops after it), so the first pair's pace overstates the rest fivefold.
 """
 from __future__ import annotations
 
@@ -21,42 +24,46 @@ PRIOR_S = {"compiles": 1.0, "other": 0.05}
 PRIOR_CASES = 40
 
 
-class Pace:
-    """Cases left per backend and the seconds each backend has spent on its cases so far.
+Pair = tuple[str, str]  # (backend, op)
 
-    ``cases``: the case runs planned per backend; ``compiling``: the backends of the slow kind;
+
+class Pace:
+    """Cases left per (backend, op) pair and the seconds each pair has spent so far.
+
+    ``cases``: the case runs planned per pair; ``compiling``: the backends of the slow kind;
     ``jobs``: pairs checked at once. Thread-safe: pairs report from their own threads."""
 
-    def __init__(self, cases: dict[str, int], compiling: set[str], jobs: int,
+    def __init__(self, cases: dict[Pair, int], compiling: set[str], jobs: int,
                  clock: Callable[[], float] = time.monotonic):
-        self.left, self.done = dict(cases), {name: 0 for name in cases}
-        self.prior = {name: PRIOR_S["compiles" if name in compiling else "other"] for name in cases}
+        self.left, self.done = dict(cases), {pair: 0 for pair in cases}
+        self.prior = {pair: PRIOR_S["compiles" if pair[0] in compiling else "other"] for pair in cases}
         self.jobs, self.clock = max(1, jobs), clock
-        #: per backend: the seconds of its finished pairs minus the start times of its running ones
-        self.spent = {name: 0.0 for name in cases}
-        self.running = {name: 0 for name in cases}
+        #: a started pair's start time, then its seconds once it is finished
+        self.start: dict[Pair, float] = {}
+        self.spent: dict[Pair, float] = {}
         self.lock = threading.Lock()
 
-    def started(self, name: str) -> None:
+    def started(self, pair: Pair) -> None:
         with self.lock:
-            self.spent[name] -= self.clock()
-            self.running[name] += 1
+            self.start[pair] = self.clock()
 
-    def finished(self, name: str) -> None:
+    def finished(self, pair: Pair) -> None:
         with self.lock:
-            self.spent[name] += self.clock()
-            self.running[name] -= 1
+            self.spent[pair] = self.clock() - self.start[pair]
+            self.left[pair] = 0
 
-    def case(self, name: str) -> None:
+    def case(self, pair: Pair) -> None:
         with self.lock:
-            self.done[name] += 1
-            self.left[name] = max(0, self.left[name] - 1)
+            self.done[pair] += 1
+            self.left[pair] = max(0, self.left[pair] - 1)
 
-    def per_case(self, name: str) -> float:
-        """The backend's seconds per case: what it has measured, shrunk toward its prior."""
-        spent = self.spent[name] + self.running[name] * self.clock()
-        return (spent + self.prior[name] * PRIOR_CASES) / (self.done[name] + PRIOR_CASES)
+    def per_case(self, pair: Pair) -> float:
+        """The pair's seconds per case: what it has measured, shrunk toward its prior."""
+        if pair not in self.start:
+            return self.prior[pair]
+        spent = self.spent.get(pair, self.clock() - self.start[pair])
+        return (spent + self.prior[pair] * PRIOR_CASES) / (self.done[pair] + PRIOR_CASES)
 
     def seconds_left(self) -> float:
         with self.lock:
-            return sum(left * self.per_case(name) for name, left in self.left.items() if left) / self.jobs
+            return sum(left * self.per_case(pair) for pair, left in self.left.items() if left) / self.jobs

@@ -354,20 +354,20 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
         def stepped(_result, bar=bar) -> None:
             bar.step()
             if pace is not None:
-                pace.case(name)
+                pace.case((name, op.name))
             if step is not None:
                 step(name)
 
         worker = pool.take(name)
         if pace is not None:
-            pace.started(name)
+            pace.started((name, op.name))
         try:
             rep = check_backend_isolated(name, op, op_cases, known=known, timeout=timeout, on_result=stepped,
                                          worker=worker)
         finally:
             pool.give(name, worker)
             if pace is not None:
-                pace.finished(name)
+                pace.finished((name, op.name))
         bar.done()
         with lock:
             results[pos] = rep
