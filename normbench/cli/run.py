@@ -137,7 +137,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     if sampled:
         print(f"  checked on a sample (the first case of every case group): {', '.join(sampled)}")
     reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
-                                jobs=usable_cores(), plugins=tuple(args.plugin), step=lambda _name: progress.step(),
+                                jobs=usable_cores(), plugins=tuple(args.plugin), step=progress.step,
                                 sampled=sampled, pace=pace)
     progress.done()
     for rep in reports:

@@ -305,7 +305,7 @@ def first_of_each_group(cases: Iterable[Any]) -> list[Any]:
 
 
 def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
-               done=None, known=None, jobs: int = 1, step: Callable[[str], None] | None = None,
+               done=None, known=None, jobs: int = 1, step: Callable[[], None] | None = None,
                sampled: Sequence[str] = (), pace: Any = None):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
     own: a list of BackendReport, in backend then op order whatever ``jobs`` is. ``on_report(reports)``
@@ -313,14 +313,14 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
     (backend, op) to a BackendReport kept from an earlier run (``--resume``); ``known`` is the
     user's known-failures file (a KnownFailuresFile), applied to every result.
 
-    ``jobs`` > 1 checks that many (backend, op) pairs at once, each in workers of its own.
+    ``jobs`` > 1 checks that many (backend, op) pairs at once. A pair runs in a worker of its
+    backend's own, handed on from that backend's previous pair where one is idle (:class:`_Workers`).
     Conformance is not timed, so nothing is measured while it runs. ``step``: called after every
-    case with the backend's name (a run-wide progress line), in place of a progress bar per backend
-    and op; ``pace``: a :class:`~normbench.conformance.pace.Pace` told when each pair starts and
-    ends, and of every case (the run's ETA). ``sampled``:
-    backends checked on :func:`first_of_each_group` of the cases only. With ``jobs`` > 1 the
-    backends that compile every configuration start first, so the longest checks overlap the
-    others instead of running alone at the end."""
+    case (a run-wide progress line), in place of a progress bar per backend and op; ``pace``: a
+    :class:`~normbench.conformance.pace.Pace` told when each pair starts and ends, and of every case
+    (the run's ETA). ``sampled``: backends checked on :func:`first_of_each_group` of the cases only.
+    With ``jobs`` > 1 the backends that compile every configuration start first, so the longest
+    checks overlap the others instead of running alone at the end."""
     done = done or {}
     results: dict[int, BackendReport] = {}
     todo: dict[str, list[tuple[int, Any]]] = {}  # backend name -> [(position, op)]
@@ -356,7 +356,7 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
             if pace is not None:
                 pace.case((name, op.name))
             if step is not None:
-                step(name)
+                step()
 
         worker = pool.take(name)
         if pace is not None:
