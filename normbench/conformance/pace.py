@@ -1,4 +1,4 @@
-"""How long a conformance run has left: each backend at its own measured pace.
+"""How long a conformance run has left: each (backend, op) pair at its own measured pace.
 
 Backends' costs per case differ a hundredfold: a case on NumPy takes milliseconds, one on
 torch.compile seconds of code generation, and Numba's first cases compile its kernels. One rate

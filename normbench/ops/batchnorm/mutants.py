@@ -54,6 +54,13 @@ def _axes(x):
     return (0, *range(2, x.ndim))
 
 
+def _whole_blocks(a):
+    """Each channel's values (C, m), cut to the whole blocks of BLOCK: the last partial one dropped."""
+    c = a.shape[1]
+    m = a.size // c
+    return np.moveaxis(a, 1, 0).reshape(c, m)[:, :m // BLOCK * BLOCK]
+
+
 def _cv(v, ndim):
     return v.reshape((1, -1) + (1,) * (ndim - 2))
 
@@ -95,7 +102,7 @@ class BatchNormMutant(Backend):
             var = np.maximum((x * x).mean(axis=_axes(x), dtype=x.dtype) - mean * mean, 0).astype(np.float64)
             mean = mean.astype(np.float64)
         elif self.bug == "partial-block" and m > BLOCK:  # a channel's values in blocks, the last partial one dropped
-            per_channel = np.moveaxis(x, 1, 0).reshape(c, m)[:, :m // BLOCK * BLOCK].astype(np.float64)
+            per_channel = _whole_blocks(x).astype(np.float64)
             mean = per_channel.mean(axis=1)
             var = ((per_channel - mean[:, None]) ** 2).mean(axis=1)
         elif self.bug == "f32-squares":  # (x - mean)**2 in float32: overflows past 1.8e19
@@ -158,9 +165,7 @@ class BatchNormMutant(Backend):
         sdy = dy.sum(axis=_axes(x), dtype=np.float64)
         sdyx = (dy * xhat).sum(axis=_axes(x), dtype=np.float64)
         if self.bug == "partial-block" and m > BLOCK:  # the parameter gradients' sums drop it too
-            def kept(a):
-                return np.moveaxis(a, 1, 0).reshape(c, m)[:, :m // BLOCK * BLOCK].sum(axis=1)
-            sdy, sdyx = kept(dy), kept(dy * xhat)
+            sdy, sdyx = _whole_blocks(dy).sum(axis=1), _whole_blocks(dy * xhat).sum(axis=1)
         w = np.ones(c) if weight is None or self.bug == "unit-weight-dx" else weight
         if self.bug == "backward-no-mean-term":
             sdy = np.zeros_like(sdy)
