@@ -36,6 +36,12 @@ MAX_DEATHS = 2
 #: rule (reports/protocol/sequential/README.md); replaced by each row's own prediction as soon as
 #: it has two processes
 EXTRA_PRIOR = 0.7
+#: seconds per step (a measurement's fresh process: start, calibration, samples) before the run has
+#: measured its own, on this project's 2-core VMs (reports/protocol, "The first report"), and how
+#: many steps' weight it keeps against the measured median: the first steps carry lazy imports and
+#: JIT builds, and two of them once made the ETA 28:49 for a three-minute phase
+STEP_PRIOR_S = 0.23
+PRIOR_STEPS = 20
 #: a placement pad is drawn from [0, PLACEMENT_SPAN) in steps of PLACEMENT_STEP bytes (a cache line)
 PLACEMENT_SPAN = 4096
 PLACEMENT_STEP = 64
@@ -325,13 +331,13 @@ class Manager:
     def seconds_left(self) -> float:
         """The rest of the run from measured times: each backend's steps left at its own median
         seconds per step (median: a backend's first step may carry a lazy import or a JIT build;
-        fewer than three steps, or a backend not yet seen: the median of every step so far), plus
-        its worker start-ups (one per block and round still to come)."""
+        fewer than three steps, or a backend not yet seen: the median of every step so far, blended
+        with :data:`STEP_PRIOR_S` at :data:`PRIOR_STEPS` steps' weight), plus its worker start-ups
+        (one per block and round still to come)."""
         left = self.steps_left()
         every = [v for vs in self.step_s.values() for v in vs]
-        if not every:
-            return float("nan")
-        pooled = statistics.median(every)
+        pooled = ((len(every) * statistics.median(every) if every else 0.0) + PRIOR_STEPS * STEP_PRIOR_S) \
+            / (len(every) + PRIOR_STEPS)
         starts = [v for vs in self.start_s.values() for v in vs]
         pooled_start = statistics.median(starts) if starts else 0.0
         rounds_left = max(0.0, max((self.expected_processes(p) for p in self.pairs()), default=0.0) - self.round)

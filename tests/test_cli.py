@@ -222,7 +222,7 @@ def test_run_samples_a_compiling_backend_and_benchmarks_it_only_when_asked(tmp_p
     assert set(pd.read_csv(tmp_path / "default" / "bench.csv")["backend"]) == {"future"}
     report = (tmp_path / "default" / "README.md").read_text()
     assert "## Not measured in this run" in report
-    assert "Checked on a sample (the first case of every case group) and not benchmarked: future-compiled." in report
+    assert "Checked on a sample (the first case of every kind of data per op) and not benchmarked: future-compiled." in report
     assert "`normbench run --all-compiled`" in report and "--backend future-compiled -o more.json" in report
     sampled = {b["name"]: len(b["cases"]) for b in check["norms"]["toynorm"]["backends"]}
     assert sampled == {"future": 3, "future-compiled": 1}  # toynorm has one case group

@@ -35,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--all-compiled", action="store_true",
                    help="check in full and benchmark the backends that compile every configuration in each process "
                         "(torch-compile, keras-jax, flax...): by default they are checked on a sample, the first case of "
-                        "every case group, and not benchmarked (minutes each); a backend named with --backend always is")
+                        "every kind of data (normal, constant, offset, NaN...) per op, and not benchmarked (minutes each); a backend named with --backend always is")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
 
@@ -98,7 +98,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     """The four steps, written into ``out``; True if a conformance case failed unexpectedly."""
     import pandas as pd
 
-    from .. import bench, benchfile, compare, report, runinfo
+    from .. import bench, benchfile, compare, report, runinfo, schedule
     from ..conformance import runner
     from ..conformance.pace import Pace
     from ..discovery import backend_rows
@@ -127,15 +127,15 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     sampled = [b.name for b in available if b not in to_bench and any(registry.supports(b, op.name) for op in ops)]
     progress = RunProgress(4)
     per_case = {op.name: sum(c.op == op.name for c in cases) for op in ops}
-    per_sample = {op.name: len(runner.first_of_each_group(c for c in cases if c.op == op.name)) for op in ops}
+    per_sample = {op.name: len(runner.first_of_each_data(c for c in cases if c.op == op.name)) for op in ops}
     planned = {(b.name, op.name): (per_sample if b.name in sampled else per_case)[op.name] for b in available
                for op in ops if registry.supports(b, op.name)}
     pace = Pace(planned, {b.name for b in available if getattr(b, "compiles_per_configuration", False)}, usable_cores())
     progress.phase(2, "conformance", sum(planned.values()), "case runs",
-                   later=[(bench.planned_steps(to_bench, todo, rigor), SECONDS_PER_MEASUREMENT), (1, REPORT_S)])
+                   later=[(bench.planned_steps(to_bench, todo, rigor), schedule.STEP_PRIOR_S), (1, REPORT_S)])
     progress.replan(sum(planned.values()), pace.seconds_left)
     if sampled:
-        print(f"  checked on a sample (the first case of every case group): {', '.join(sampled)}")
+        print(f"  checked on a sample (the first case of every kind of data per op): {', '.join(sampled)}")
     reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
                                 jobs=usable_cores(), plugins=tuple(args.plugin), step=progress.step,
                                 sampled=sampled, pace=pace)
@@ -196,9 +196,8 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     return any(r.failed for r in reports)
 
 
-#: rough costs on this project's 2-core VM, for the run's ETA before a phase has its own rate: a
-#: measurement (its share of a fresh process, calibration and samples) and writing the report
-SECONDS_PER_MEASUREMENT = 0.23
+#: a rough cost on this project's 2-core VM, for the run's ETA before the report phase has its own
+#: rate (a measurement's is the scheduler's prior, schedule.STEP_PRIOR_S)
 REPORT_S = 30.0
 
 
@@ -216,7 +215,7 @@ def _left_out_note(names: list[str], output: Path) -> str:
     if not names:
         return ""
     flags = " ".join(f"--backend {n}" for n in names)
-    return (f"Checked on a sample (the first case of every case group) and not benchmarked: {', '.join(names)}. "
+    return (f"Checked on a sample (the first case of every kind of data per op) and not benchmarked: {', '.join(names)}. "
             f"They compile every configuration anew in each process, minutes per backend for the full cases "
             f"and again for the quick grid, so `normbench run` does both only when asked: `normbench run "
             f"--all-compiled`, or add them to this report with `normbench check -o full-check.json` (every "
