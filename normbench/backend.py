@@ -131,6 +131,11 @@ class Backend:
     #: again for a grid of fresh benchmark processes, so ``normbench run`` checks it on a sample
     #: and benchmarks it only when asked (``--all-compiled`` or ``--backend NAME``), and says so
     compiles_per_configuration: ClassVar[bool] = False
+    #: the invariance properties this backend promises, of ``deterministic``, ``batch-invariant``,
+    #: ``thread-invariant`` and ``layout-invariant`` (:mod:`normbench.conformance.invariance`): a
+    #: promised property that does not hold on a pass, dtype and layout the backend declares is a
+    #: failure of ``normbench check`` and of the pytest route, as ``--require`` makes it for any backend
+    invariants: ClassVar[tuple[str, ...]] = ()
 
     # -- environment -------------------------------------------------------------------------
     def availability(self) -> Availability:

@@ -63,6 +63,8 @@ class BackendInfo:
     available: Availability
     implementation_version: str = ""
     compiles_per_configuration: bool = False
+    #: the invariance properties the backend promises (normbench.conformance.invariance)
+    invariants: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, backend: Any) -> "BackendInfo":
@@ -79,6 +81,7 @@ class BackendInfo:
             available=avail,
             implementation_version=str(version or ""),
             compiles_per_configuration=bool(getattr(backend, "compiles_per_configuration", False)),
+            invariants=_invariants(backend),
         )
 
     def availability(self) -> Availability:
@@ -89,6 +92,15 @@ class BackendInfo:
 
     def __repr__(self) -> str:
         return f"<backend {self.name!r}>"
+
+
+def _invariants(backend: Any) -> tuple[str, ...]:
+    """A backend's promised invariance properties, as strings (a malformed declaration promises none)."""
+    declared = getattr(backend, "invariants", ()) or ()
+    try:
+        return (declared,) if isinstance(declared, str) else tuple(str(p) for p in declared)
+    except TypeError:
+        return ()
 
 
 def describe_registry(registry, step=lambda stage, plugin: None) -> dict[str, Any]:

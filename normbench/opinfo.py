@@ -98,6 +98,11 @@ class OpInfo:
     mutants: Callable[[], Sequence[Any]] | None = None
     #: inputs of this rank or lower have one memory layout (checked as contiguous)
     layout_rank: int = 1
+    #: invariance (:mod:`normbench.conformance.invariance`): ``invariance_probe(dtype, layout)`` -> a
+    #: case of long reductions whose first axis is the batch (None: the op is not probed), and the
+    #: passes whose per-sample results depend on the batch by definition, with why
+    invariance_probe: Callable[[str, str], Any] | None = None
+    batch_coupled: Mapping[str, str] = field(default_factory=dict)
 
     def run_case(self, backend: Any, case: Any) -> CaseResult:
         """Check ``case`` on ``backend`` with the one checker (:mod:`normbench.conformance.checker`)."""

@@ -526,6 +526,7 @@ def write_report(
                 lines += [f"![summary]({img.name})", ""]
     if check is not None:
         lines += _check_table(check)
+        lines += _invariance_section(check)
     if not t.empty:
         for op in ops:
             so = s[s["norm"] == op.name]
@@ -740,6 +741,38 @@ def _check_table(check: dict) -> list[str]:
                   "(`inf`: a non-finite value where the reference is finite; blank: no numeric error, such as a "
                   "wrong dtype or a refused call).", "", defects.to_markdown(found), ""]
     lines += ["Each failure and known failure, with its measured error: [at the end](#failures-and-known-failures).", ""]
+    return lines
+
+
+def _invariance_section(check: dict) -> list[str]:
+    """The invariance table of a check file (when it was probed): one row per (backend, op), then
+    every property that does not hold, once per (backend, op, property) with its first instance."""
+    from .conformance.invariance import HEADS, PROPERTIES, Row, summary_cells
+
+    probed = [(norm, b["name"], [Row.from_dict(b["name"], norm, d) for d in b["invariance"]])
+              for norm, e in check.get("norms", {}).items() for b in e["backends"] if b.get("invariance")]
+    if not probed:
+        return []
+    lines = ["## Invariance", "",
+             "Does the same input give the same bits? Decided bitwise on every output, gradients and saved statistics "
+             "included, per pass, dtype and layout: " + "; ".join(f"**{HEADS[p]}**: {PROPERTIES[p]}" for p in PROPERTIES)
+             + ". `yes`: on everything probed; `no`: the first pass and dtype that differ, the output and its largest "
+               "difference in ulps of the output's largest value (1 ulp: the last bit at the output's scale), and how "
+               "many more rows differ. None of this is a conformance failure unless "
+               "required (`normbench check --require ...`) or promised by the backend.", ""]
+    rows = [[name, norm, *(summary_cells(rs)[p] for p in PROPERTIES)] for norm, name, rs in probed]
+    lines += [markdown(["backend", "op", *(HEADS[p] for p in PROPERTIES)], rows), ""]
+    found = []
+    for norm, name, rs in probed:
+        for p in PROPERTIES:
+            bad = [r for r in rs if r.verdicts.get(p) and r.verdicts[p].state in ("variant", "error")]
+            if bad:
+                r = bad[0]
+                found.append([name, norm, HEADS[p], f"{len(bad)} of {len(rs)}", f"{r.pass_} {r.dtype} {r.layout}",
+                              r.verdicts[p].detail + (" **(required or promised)**" if p in r.failed else "")])
+    if found:
+        lines += ["### Where the bits differ", "",
+                  markdown(["backend", "op", "property", "rows", "first", "what differs"], found), ""]
     return lines
 
 

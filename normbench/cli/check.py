@@ -35,7 +35,55 @@ def add_parser(sub) -> None:
                    help="keep FILE's finished (backend, op) results and run only the rest")
     p.add_argument("--known-failures", type=Path, default=None, metavar="FILE",
                    help="your own known failures: lines 'BACKEND CASE-PATTERN [REASON]' (stale entries are warned about)")
+    invariance_options(p)
     p.set_defaults(func=cmd_check)
+
+
+def invariance_options(p) -> None:
+    from ..conformance.invariance import PROPERTIES
+
+    p.add_argument("--require", action="append", default=[], metavar="PROPERTY[,PROPERTY]",
+                   help="make these invariance properties failures for every backend: " + ", ".join(PROPERTIES) +
+                        " (default: reported, never failed, unless a backend promises them)")
+    p.add_argument("--no-invariance", action="store_true",
+                   help="skip the invariance probes (bitwise: run to run, batch, threads, layout)")
+
+
+def invariance_request(args):
+    """The invariance probes ``args`` ask for, or None (``--no-invariance``)."""
+    from ..conformance.invariance import Request, parse_require
+    from ..errors import InputError
+
+    require = parse_require(args.require)
+    if args.no_invariance:
+        if require:
+            raise InputError("--require needs the invariance probes: drop --no-invariance")
+        return None
+    return Request(require=require, dtypes=tuple(args.dtype) or None)
+
+
+def print_invariance(reports, stream=None) -> None:
+    """The invariance table: one row per (backend, op), one cell per property; then one line per
+    failure (a required or promised property that does not hold)."""
+    from ..conformance.invariance import HEADS, PROPERTIES, summary_cells
+    from ..tables import render
+
+    stream = stream or sys.stdout
+    probed = [rep for rep in reports if rep.invariance]
+    if not probed:
+        return
+    print("\ninvariance (bitwise, every output; yes = on every pass, dtype and layout probed; no: the first that "
+          "differs, +N more)", file=stream)
+    rows = []
+    for rep in probed:
+        cells = summary_cells(rep.invariance)
+        rows.append([rep.name, rep.op, *(cells[p] for p in PROPERTIES)])
+    print(render(["backend", "op", *(HEADS[p] for p in PROPERTIES)], rows), file=stream)
+    for rep in probed:
+        for row in rep.invariance_failures:
+            for prop in row.failed:
+                print(f"FAILED: {rep.name} {rep.op} {row.pass_} {row.dtype} {row.layout}: not {prop}: "
+                      f"{row.verdicts[prop].detail}", file=stream)
 
 
 def print_tables(reports, ops, cases, stream=None) -> None:
@@ -95,6 +143,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..conformance.knownfile import KnownFailuresFile
 
     known = KnownFailuresFile.read(args.known_failures) if args.known_failures else None
+    invariance = invariance_request(args)
     from ..output import Saver, atomic_write, check_writable, lock_for
 
     runnable = [b for b in backends if any(registry.supports(b, op.name) for op in ops)]
@@ -133,7 +182,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         try:
             keep(runner.run_checks(registry, ops, backends, cases, timeout=args.timeout, threads=args.threads,
                                    progress=not args.json, plugins=tuple(args.plugin), on_report=keep, done=done,
-                                   known=known, jobs=args.jobs or usable_cores()))
+                                   known=known, jobs=args.jobs or usable_cores(), invariance=invariance))
         except KeyboardInterrupt:
             where = f"; results of every finished backend are in {args.output}" if args.output else ""
             print(f"normbench: interrupted{where}", file=sys.stderr)
@@ -148,6 +197,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print()
     else:
         print_tables(reports, ops, cases)
+        print_invariance(reports)
         print(runner.summary_line(reports))
     if saver:
         saver.raise_if_failed()

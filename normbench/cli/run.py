@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
                    help="check in full and benchmark the backends that compile every configuration in each process "
                         "(torch-compile, keras-jax, flax...): by default they are checked on a sample, the first case of "
                         "every kind of data (normal, constant, offset, NaN...) per op, and not benchmarked (minutes each); a backend named with --backend always is")
+    p.add_argument("--invariance", action="store_true",
+                   help="also probe every checked backend's invariance (bitwise: run to run, batch, threads, layout; "
+                        "a minute or two on 2 cores), as normbench check does, and show it in the report")
     p.add_argument("--baseline", default=None, metavar="BACKEND",
                    help="speed-ups are over this backend (default: torch-cpu when it is measured)")
 
@@ -100,6 +103,7 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
 
     from .. import bench, benchfile, compare, report, runinfo, schedule
     from ..conformance import runner
+    from ..conformance.invariance import Request
     from ..conformance.pace import Pace
     from ..discovery import backend_rows
     from ..tables import RunProgress, render
@@ -138,7 +142,8 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
         print(f"  checked on a sample (the first case of every kind of data per op): {', '.join(sampled)}")
     reports = runner.run_checks(registry, ops, backends, cases, timeout=runner.DEFAULT_TIMEOUT, threads=args.threads,
                                 jobs=usable_cores(), plugins=tuple(args.plugin), step=progress.step,
-                                sampled=sampled, pace=pace)
+                                sampled=sampled, pace=pace,
+                                invariance=Request() if args.invariance else None)
     progress.done()
     for rep in reports:
         print(f"  {rep.name} {rep.op}: " + (", ".join(f"{k} {v}" for k, v in sorted(rep.counts().items())) if rep.available

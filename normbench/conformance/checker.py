@@ -181,8 +181,13 @@ def _declared(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in params and params[k].kind in ok}
 
 
-def execute(op_name: str, s: CaseSession, steps: list[Step]) -> str:
-    """Run the steps in order; returns the case's message (empty, or why something was not checked)."""
+def execute(op_name: str, s: CaseSession, steps: list[Step],
+            collect: list[tuple[str, np.ndarray | None]] | None = None) -> str:
+    """Run the steps in order; returns the case's message (empty, or why something was not checked).
+
+    ``collect``: judge nothing, and append every output and every state after its step, as
+    ``(name, host array or None)`` in call order (:mod:`normbench.conformance.invariance` compares
+    the bits of two runs)."""
     states: dict[str, Any] = {}
     handed: dict[str, tuple] = {}  # step label -> its outputs, where its statistics were checked
     message = ""
@@ -232,13 +237,18 @@ def execute(op_name: str, s: CaseSession, steps: list[Step]) -> str:
         hidden = bool(stats) and all(v is None for v in stats)
         if hidden:  # an implementation that does not expose them (ONNX training mode, Keras, Flax)
             message = "saved statistics not returned by the implementation: not checked"
-        for o, v in pairs:
-            if o.checked and not (o.stat and hidden):
-                judge(s, o, v, step.tag)
+        if collect is not None:
+            tag = f" ({step.tag})" if step.tag else ""
+            collect.extend((o.name + tag, None if v is None else np.asarray(s.b.to_numpy(v))) for o, v in pairs)
+            collect.extend((o.name + tag, np.asarray(s.b.to_numpy(states[o.name]))) for o in step.states_after)
+        else:
+            for o, v in pairs:
+                if o.checked and not (o.stat and hidden):
+                    judge(s, o, v, step.tag)
+            for o in step.states_after:
+                judge(s, o, states[o.name], step.tag)
         if stats and not hidden:
             handed[step.label] = tuple(out)
-        for o in step.states_after:
-            judge(s, o, states[o.name], step.tag)
     return message
 
 

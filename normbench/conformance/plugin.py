@@ -38,6 +38,10 @@ OPTIONS: tuple[tuple[str, dict], ...] = (
     ("max-examples", dict(type=int, default=40, metavar="N",
                           help="hypothesis examples per (backend, op) in the property tests (default 40); seed them "
                                "with hypothesis' own --hypothesis-seed, or CI=true for its deterministic 'ci' profile")),
+    ("require", dict(action="append", default=[], metavar="PROPERTY[,PROPERTY]",
+                     help="invariance properties every backend must hold (deterministic, batch-invariant, "
+                          "thread-invariant, layout-invariant): test_invariance fails where one does not; without it "
+                          "only the properties a backend promises are probed")),
     ("known-failures", dict(default=None, metavar="FILE",
                             help="your own known failures: lines 'BACKEND CASE-PATTERN [REASON]' (stale entries are "
                                  "warned about)")),
@@ -132,6 +136,12 @@ def pytest_configure(config: pytest.Config) -> None:
         _backend_names(config)
     if opt(config, "norm"):
         _ops(config)
+    from normbench.conformance.invariance import parse_require
+
+    try:
+        parse_require(opt(config, "require"))
+    except InputError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if (opt(config, "max-examples") or 0) < 1:
         raise pytest.UsageError("--max-examples (--normbench-max-examples) must be at least 1")
     path = opt(config, "known-failures")
@@ -154,7 +164,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
         backend = params.get("normbench_backend_name")
         if backend is None:
             continue
-        op = params.get("normbench_op")
+        op = params.get("normbench_op") or params.get("normbench_invariance_op")
         case = params.get("normbench_case")
         op_name = op.name if op is not None else getattr(case, "op", "")
         item.add_marker(pytest.mark.xdist_group(f"normbench-{backend}-{op_name}"))
@@ -194,6 +204,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         except InputError as exc:
             raise pytest.UsageError(str(exc)) from None
         metafunc.parametrize("normbench_case", cases, ids=[c.id for c in cases])
+    if "normbench_invariance_op" in metafunc.fixturenames:
+        ops = [op for op in _ops(metafunc.config) if op.invariance_probe is not None]
+        metafunc.parametrize("normbench_invariance_op", ops, ids=[op.name for op in ops])
     if "normbench_op" in metafunc.fixturenames:
         ops = [op for op in _ops(metafunc.config) if op.property_cases is not None]
         metafunc.parametrize("normbench_op", ops, ids=[op.name for op in ops])

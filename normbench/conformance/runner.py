@@ -90,17 +90,27 @@ class BackendReport:
     available: bool
     reason: str = ""
     results: list[CaseResult] = field(default_factory=list)
+    #: the invariance rows (:mod:`normbench.conformance.invariance`); None when not probed
+    invariance: list | None = None
 
     def counts(self) -> Counter:
         return Counter(r.status for r in self.results)
 
     @property
+    def invariance_failures(self) -> list:
+        """Invariance rows with a required or promised property that does not hold."""
+        return [row for row in self.invariance or () if row.failed]
+
+    @property
     def failed(self) -> bool:
-        return any(r.status in FAILING for r in self.results)
+        return any(r.status in FAILING for r in self.results) or bool(self.invariance_failures)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "available": self.available, "reason": self.reason, "counts": dict(self.counts()),
-                "cases": [r.as_dict() for r in self.results]}
+        d = {"name": self.name, "available": self.available, "reason": self.reason, "counts": dict(self.counts()),
+             "cases": [r.as_dict() for r in self.results]}
+        if self.invariance is not None:
+            d["invariance"] = [row.as_dict() for row in self.invariance]
+        return d
 
 
 def _run_cases(report: BackendReport, op: OpInfo, cases: Iterable[Any], run_one, on_result) -> BackendReport:
@@ -251,16 +261,19 @@ def summary_line(reports: list[BackendReport]) -> str:
     for r in reports:
         total.update(r.counts())
     failed = sum(total[s] for s in FAILING)
+    variant = sum(len(r.invariance_failures) for r in reports)
     unavailable = list(dict.fromkeys(r.name for r in reports if not r.available))
     backends = list(dict.fromkeys(r.name for r in reports if r.available))
     ops = list(dict.fromkeys(r.op for r in reports))
-    verdict = "FAILED" if failed else "passed"
+    verdict = "FAILED" if failed or variant else "passed"
     text = (
         f"{verdict}: {len(backends)} backend(s) on {len(ops)} op(s), {total['pass']} passed, {failed} failed, "
         f"{total['xfail']} known failures, {total['xpass']} unexpectedly passing, {total['unsupported']} unsupported"
     )
     if total["skipped"]:
         text += f", {total['skipped']} skipped (backend dropped)"
+    if variant:
+        text += f", {variant} invariance failures (a required or promised property does not hold)"
     if unavailable:
         text += f", unavailable: {', '.join(unavailable)}"
     return text
@@ -321,7 +334,7 @@ def _first_of_each(cases: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]
 
 def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progress=True, plugins=(), on_report=None,
                done=None, known=None, jobs: int = 1, step: Callable[[], None] | None = None,
-               sampled: Sequence[str] = (), pace: Any = None):
+               sampled: Sequence[str] = (), pace: Any = None, invariance: Any = None):
     """Every (op, backend) pair the backend declares, each backend in a worker process of its
     own: a list of BackendReport, in backend then op order whatever ``jobs`` is. ``on_report(reports)``
     after each pair (to save them: the pairs finished so far, in that order). ``done`` maps
@@ -335,7 +348,9 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
     :class:`~normbench.conformance.pace.Pace` told when each pair starts and ends, and of every case
     (the run's ETA). ``sampled``: backends checked on :func:`first_of_each_data` of the cases only.
     With ``jobs`` > 1 the backends that compile every configuration start first, so the longest
-    checks overlap the others instead of running alone at the end."""
+    checks overlap the others instead of running alone at the end. ``invariance``: an
+    :class:`~normbench.conformance.invariance.Request`; each pair's invariance is probed after its
+    cases, in the same worker (the backends in ``sampled`` are not probed)."""
     done = done or {}
     results: dict[int, BackendReport] = {}
     todo: dict[str, list[tuple[int, Any]]] = {}  # backend name -> [(position, op)]
@@ -379,6 +394,9 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
         try:
             rep = check_backend_isolated(name, op, op_cases, known=known, timeout=timeout, on_result=stepped,
                                          worker=worker)
+            if invariance is not None and rep.available and name not in sampled and not worker.dropped:
+                rep.invariance = invariance.probe(name, op, worker.worker, registry, plugins=plugins, threads=threads,
+                                                  timeout=timeout)
         finally:
             pool.give(name, worker)
             if pace is not None:
@@ -497,6 +515,9 @@ def kept_reports(path: Path, cases) -> dict:
                 continue
             rep = BackendReport(b["name"], op, bool(b.get("available", True)), b.get("reason", ""))
             rep.results = [CaseResult.from_dict(stored[i], by_id[i]) for i in by_id if i in wanted and i in stored]
+            if "invariance" in b:
+                from .invariance import Row
+                rep.invariance = [Row.from_dict(b["name"], op, d) for d in b["invariance"]]
             out[(b["name"], op)] = rep
     return out
 

@@ -258,6 +258,14 @@ class Case(CaseRecord):
         )
 
 
+def invariance_probe(op: ChanOp, dtype: str, layout: str) -> Case:
+    """The invariance probe (:mod:`normbench.conformance.invariance`): 16 samples of 12 channels
+    of 37 x 29 (GroupNorm: 3 groups of 4292 values; InstanceNorm: 1073 per channel), sizes no
+    vector width divides; dy in the same layout."""
+    return Case(op.name, "invariance", (16, 12, 37, 29), dtype=dtype, layout=layout, groups=3 if op.grouped else 0,
+                seed=43)
+
+
 def all_cases(op: ChanOp) -> list[Case]:
     """The conformance grid (about 70 cases per op, most tiny: seconds per backend)."""
     g = (lambda c: c) if op.grouped else (lambda c: 0)  # GroupNorm's G, or InstanceNorm's 0

@@ -124,6 +124,14 @@ class Case(CaseRecord):
         )
 
 
+def invariance_probe(op: RowOp, dtype: str, layout: str) -> Case:
+    """The invariance probe (:mod:`normbench.conformance.invariance`): 256 rows of 4099 values, a
+    prime no vector width or block size divides, so that a kernel whose summation order follows
+    the number of rows or threads shows it; dy in the same layout."""
+    return Case(op.name, "invariance", (256, 4099), dtype=dtype, layout=layout, dy_layout=layout,
+                bias=True if "bias" in op.params else None, eps=op.eps_values[0], seed=43)
+
+
 #: what an error must name, per wrong argument (not just "shape": any shape error has that word)
 BAD_WORDS = {"normalized_shape": ("normalized_shape",), "weight": ("weight",)}
 

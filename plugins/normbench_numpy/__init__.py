@@ -40,6 +40,9 @@ class NumpyBackend(Backend):
     DTYPES = frozenset({"float64", "float32", "float16"})
     ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES),
            "groupnorm": Support(dtypes=DTYPES), "instancenorm": Support(dtypes=DTYPES)}
+    # one thread, whole-array reductions in float64: no batch or thread count reaches the summation
+    # order (tests/test_invariance.py). Not layout-invariant in float64: np.sum's order follows memory
+    invariants = ("deterministic", "batch-invariant", "thread-invariant")
 
     def version(self) -> str:
         return np.__version__

@@ -29,7 +29,7 @@ from ...hookspecs import hookimpl
 from ...opinfo import OpInfo, PlotSpec
 from . import bench, mutants, reference
 from .bench import BYTE_MODEL, TRAFFIC, bench_call, bytes_moved
-from .cases import GROUPS, NAME, PASSES, Case, all_cases, make_data
+from .cases import BATCH_COUPLED, GROUPS, NAME, PASSES, Case, all_cases, invariance_probe, make_data
 from .check import plan
 from .reference import momentum_factor, unbiased_running_var
 from .strategies import property_cases
@@ -57,6 +57,8 @@ OP = OpInfo(
     plots=PlotSpec(lines=(("batch", "time"), ("channels", "gbps")), heatmap=("batch", "channels")),
     layout_rank=2,
     mutants=mutants.mutants,
+    invariance_probe=invariance_probe,
+    batch_coupled=BATCH_COUPLED,
 )
 
 

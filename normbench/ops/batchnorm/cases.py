@@ -81,6 +81,17 @@ GROUPS = ("dtypes", "layouts", "options", "shapes", "blocks", "strided", "offset
           "counts", "errors", "empty")
 
 
+def invariance_probe(dtype: str, layout: str) -> Case:
+    """The invariance probe (:mod:`normbench.conformance.invariance`): 16 samples of 6 channels of
+    37 x 29 (16 x 1073 = 17168 values a channel, a length no vector width divides)."""
+    return Case("invariance", (16, 6, 37, 29), dtype, layout, seed=43)
+
+
+#: the passes whose per-sample results depend on the batch by definition
+BATCH_COUPLED = {"train": "training normalizes with the batch's statistics: a sample's y depends on the batch",
+                 "backward": "the training backward's dx goes through the batch's statistics"}
+
+
 def all_cases() -> list[Case]:
     """The full conformance grid (about 120 cases, most tiny, a few of 128K elements; seconds per backend)."""
     cases: list[Case] = []

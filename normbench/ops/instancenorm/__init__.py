@@ -24,7 +24,7 @@ from ...opinfo import OpInfo
 from .. import channelwise
 from . import bench, mutants, reference
 from .bench import STANDARD_SHAPES
-from .cases import GROUPS, all_cases
+from .cases import GROUPS, all_cases, invariance_probe
 from .check import plan
 from .reference import CHANOP, NAME
 from .strategies import property_cases
@@ -34,7 +34,7 @@ OP = OpInfo(
     case_groups=GROUPS, cases=all_cases, plan=plan, property_cases=property_cases, grids=bench.GRIDS, axes=bench.AXES,
     axes_of=bench.axes_of, sweep_shape=bench.sweep_shape, parse_shape=bench.parse_shape, layouts_for=bench.layouts_for,
     bench_call=bench.bench_call, bytes_moved=bench.bytes_moved, byte_model=bench.BYTE_MODEL, plots=bench.PLOTS,
-    layout_rank=2, mutants=mutants.mutants,
+    layout_rank=2, mutants=mutants.mutants, invariance_probe=invariance_probe,
 )
 
 

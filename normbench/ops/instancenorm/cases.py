@@ -12,4 +12,8 @@ def all_cases() -> list[Case]:
     return channelwise.all_cases(CHANOP)
 
 
-__all__ = ["GROUPS", "Case", "all_cases", "make_data"]
+def invariance_probe(dtype: str, layout: str) -> channelwise.Case:
+    return channelwise.invariance_probe(CHANOP, dtype, layout)
+
+
+__all__ = ["GROUPS", "Case", "all_cases", "invariance_probe", "make_data"]

@@ -14,4 +14,8 @@ def make_data(case: Case) -> rowwise.CaseData:
     return rowwise.make_data(case, ROWOP.params)
 
 
-__all__ = ["GROUPS", "Case", "all_cases", "make_data"]
+def invariance_probe(dtype: str, layout: str) -> rowwise.Case:
+    return rowwise.invariance_probe(ROWOP, dtype, layout)
+
+
+__all__ = ["GROUPS", "Case", "all_cases", "invariance_probe", "make_data"]

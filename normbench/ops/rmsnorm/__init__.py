@@ -20,7 +20,7 @@ from ...hookspecs import hookimpl
 from ...opinfo import OpInfo
 from .. import rowwise
 from . import bench, mutants, reference
-from .cases import GROUPS, all_cases
+from .cases import GROUPS, all_cases, invariance_probe
 from .check import plan
 from .reference import NAME, ROWOP, resolve_eps
 from .strategies import property_cases
@@ -30,7 +30,7 @@ OP = OpInfo(
     case_groups=GROUPS, cases=all_cases, plan=plan, property_cases=property_cases, grids=bench.GRIDS, axes=bench.AXES,
     axes_of=bench.axes_of, sweep_shape=bench.sweep_shape, parse_shape=bench.parse_shape, layouts_for=bench.layouts_for,
     bench_call=bench.bench_call, bytes_moved=bench.bytes_moved, byte_model=bench.BYTE_MODEL, plots=bench.PLOTS,
-    layout_rank=1, mutants=mutants.mutants,
+    layout_rank=1, mutants=mutants.mutants, invariance_probe=invariance_probe,
 )
 
 
