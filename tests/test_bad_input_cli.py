@@ -30,7 +30,7 @@ def test_an_output_path_that_cannot_be_written_is_refused_up_front(capsys):
 def test_a_known_failures_file_that_is_not_utf8(tmp_path, capsys):
     path = tmp_path / "known.txt"
     path.write_bytes(b"numpy \xff\xfe rmsnorm/*\n")
-    code, _, err = run(capsys, "check", "--backend", "numpy", "--norm", "rmsnorm", "--known-failures", str(path))
+    code, _, err = run(capsys, "check", "--no-invariance", "--backend", "numpy", "--norm", "rmsnorm", "--known-failures", str(path))
     assert code == 2
     one_line(err, f"--known-failures {path}: not UTF-8 text (byte 6")
 
@@ -51,7 +51,7 @@ def test_a_shape_that_cannot_fit_in_memory_is_refused_before_any_work(capsys):
 
 
 def test_timeout_inf_means_no_limit(capsys):
-    code, out, _ = run(capsys, "check", "--backend", "numpy", "--norm", "rmsnorm", "--group", "errors",
+    code, out, _ = run(capsys, "check", "--no-invariance", "--backend", "numpy", "--norm", "rmsnorm", "--group", "errors",
                        "--timeout", "inf")
     assert code == 0 and "passed: 1 backend(s)" in out
 
@@ -91,13 +91,13 @@ def test_a_full_disk_warns_measures_on_and_ends_in_one_line(tmp_path, monkeypatc
 
 
 def test_a_worker_killed_by_sigkill_gets_a_memory_hint(monkeypatch, capsys):
-    code, out, _ = run(capsys, "check", "--plugin", "crashing_backends", "--backend", "crash-sigkill", "--group",
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "crashing_backends", "--backend", "crash-sigkill", "--group",
                        "dtypes", "--jobs", "1")
     assert ("CRASH: crash-sigkill batchnorm/dtypes/16x6-float64: worker killed by SIGKILL (signal 9) - not by "
             "normbench: the kernel's OOM killer (out of memory) or another process") in out
     counts = iter(range(100))
     monkeypatch.setattr(worker, "oom_kills", lambda: next(counts))  # the OOM killer ran during the worker's life
-    code, out, _ = run(capsys, "check", "--plugin", "crashing_backends", "--backend", "crash-sigkill", "--group",
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "crashing_backends", "--backend", "crash-sigkill", "--group",
                        "dtypes", "--jobs", "1")
     assert "worker killed by SIGKILL (signal 9) - out of memory: the kernel's OOM killer ran while it did" in out
 
@@ -143,7 +143,7 @@ def test_an_error_names_a_module_that_shadows_the_standard_library(tmp_path, mon
                                                      ("hang_at_import", "hang-at-import", "import")])
 def test_naming_a_backend_whose_plugin_hung_says_why(monkeypatch, capsys, plugin, backend, stage):
     monkeypatch.setenv("NORMBENCH_IMPORT_TIMEOUT", "2")
-    code, _, err = run(capsys, "check", "--plugin", plugin, "--backend", backend, "--norm", "batchnorm")
+    code, _, err = run(capsys, "check", "--no-invariance", "--plugin", plugin, "--backend", backend, "--norm", "batchnorm")
     assert code == 2
     one_line(err, f"unknown backend {backend!r}; available backends: ")
     assert f"plugins that failed: plugin {plugin!r}: hung during {stage} (no progress for 2 s, process killed)" in err

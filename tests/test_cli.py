@@ -49,6 +49,11 @@ def test_check_numpy_passes_with_summary_last(capsys):
     assert lines[-1].startswith("passed: 1 backend(s) on 5 op(s)")
     assert {"layernorm", "rmsnorm"} <= set(lines)
     assert lines[0] == "batchnorm" and lines[1].split()[:3] == ["backend", "dtypes", "layouts"]
+    # the invariance table beside conformance: NumPy promises three properties and keeps them
+    table = lines[lines.index(next(ln for ln in lines if ln.startswith("invariance (bitwise"))):]
+    rows = [ln.split() for ln in table if ln.startswith("numpy ")]
+    assert sorted(r[1] for r in rows) == ["batchnorm", "groupnorm", "instancenorm", "layernorm", "rmsnorm"]
+    assert all(r[2:5] == ["yes", "yes", "yes"] for r in rows)
 
 
 @pytest.mark.parametrize("bug", BUGS)
@@ -61,7 +66,7 @@ def test_each_wrong_backend_is_caught(bug):
 
 
 def test_check_reports_case_and_error_size(capsys):
-    code, out, _ = run(capsys, "check", "--norm", "batchnorm", "--plugin", "wrong_backends", "--backend", "wrong-eps-outside",
+    code, out, _ = run(capsys, "check", "--no-invariance", "--norm", "batchnorm", "--plugin", "wrong_backends", "--backend", "wrong-eps-outside",
                        "--backend", "wrong-biased-running-var", "--backend", "numpy")
     assert code == 1
     assert "FAIL: wrong-eps-outside batchnorm/constant/4x3x5x6-float32-constant: " in out
@@ -75,19 +80,19 @@ def test_check_reports_case_and_error_size(capsys):
 
 
 def test_onepass_variance_fails_on_large_offset(capsys):
-    code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "wrong-onepass", "--group", "offset")
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "wrong_backends", "--backend", "wrong-onepass", "--group", "offset")
     assert code == 1 and "batchnorm/offset/" in out and "float32" in out
 
 
 def test_known_failures_are_shown_with_measured_error(capsys):
-    code, out, _ = run(capsys, "check", "--backend", "torch-cpu", "--group", "offset")
+    code, out, _ = run(capsys, "check", "--no-invariance", "--backend", "torch-cpu", "--group", "offset")
     assert code == 0
     line = next(l for l in out.splitlines() if l.startswith("known failure: torch-cpu batchnorm/offset/8x16x16x16-float32-channels_last"))
     assert "max abs err" in line and "channels_last" in line
 
 
 def test_hanging_backend_times_out_and_others_run(capsys):
-    code, out, _ = run(capsys, "check", "--plugin", "hanging_backend", "--backend", "hangs", "--backend", "numpy",
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "hanging_backend", "--backend", "hangs", "--backend", "numpy",
                        "--timeout", "0.5", "--group", "dtypes")
     assert code == 1
     assert "TIMEOUT: hangs batchnorm/dtypes/" in out and "did not finish within 0.5 s" in out
@@ -95,7 +100,7 @@ def test_hanging_backend_times_out_and_others_run(capsys):
 
 
 def test_broken_plugin_warns_and_the_rest_runs(capsys):
-    code, out, err = run(capsys, "check", "--plugin", "broken_import", "--backend", "numpy", "--group", "errors")
+    code, out, err = run(capsys, "check", "--no-invariance", "--plugin", "broken_import", "--backend", "numpy", "--group", "errors")
     assert code == 0
     assert "warning: plugin 'broken_import': failed to import: RuntimeError" in err
 
@@ -139,7 +144,7 @@ def test_shipped_pytest_suite_runs_from_anywhere(tmp_path, subprocess_env):
 def test_backends_raising_everywhere_do_not_stop_the_rest(tmp_path, capsys):
     code, out, _ = run(capsys, "list", "--plugin", "raising_backends")
     assert code == 0 and "no: availability() raised OSError: driver exploded" in out
-    code, out, _ = run(capsys, "check", "--plugin", "raising_backends", "--backend", "avail-raises",
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "raising_backends", "--backend", "avail-raises",
                        "--backend", "ops-raise", "--backend", "numpy", "--group", "dtypes", "--threads", "2")
     assert code == 1
     assert "ERROR: ops-raise batchnorm/dtypes/" in out and "RuntimeError: kernel launch failed" in out
@@ -152,7 +157,7 @@ def test_backends_raising_everywhere_do_not_stop_the_rest(tmp_path, capsys):
 
 
 def test_a_known_failure_that_passes_is_reported(capsys):
-    code, out, _ = run(capsys, "check", "--plugin", "wrong_backends", "--backend", "fixed-defect", "--group", "dtypes")
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "wrong_backends", "--backend", "fixed-defect", "--group", "dtypes")
     assert code == 0  # not a failure, but visible
     assert ("XPASS: fixed-defect batchnorm/dtypes/16x6-float32: listed as a known failure but passes: remove the entry "
             "[was broken in an old release]") in out
@@ -178,10 +183,10 @@ def test_a_third_party_op_runs_through_every_command(tmp_path, capsys):
     """The harness names no op: an op from a plugin is listed, checked, benchmarked and reported."""
     code, out, _ = run(capsys, "list", "--plugin", "future_ops", "--norm", "toynorm")
     assert code == 0 and "toynorm (Toy RMS scaling; from module future_ops)" in out and "future" in out
-    code, out, _ = run(capsys, "check", "--plugin", "future_ops", "--norm", "toynorm")
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "future_ops", "--norm", "toynorm")
     assert code == 0, out
     assert out.startswith("toynorm\n") and "passed: 1 backend(s) on 1 op(s), 3 passed" in out
-    code, out, _ = run(capsys, "check", "--plugin", "future_ops", "--list-cases", "--norm", "toynorm")
+    code, out, _ = run(capsys, "check", "--no-invariance", "--plugin", "future_ops", "--list-cases", "--norm", "toynorm")
     assert out.split() == ["toynorm/basic/4x8-float64", "toynorm/basic/4x8-float32", "toynorm/basic/3x5x16-float32"]
     csv = tmp_path / "t.csv"
     code, out, _ = run(capsys, "bench", "--rigor", "quick", "--plugin", "future_ops", "--norm", "toynorm", "--backend", "future",
@@ -202,11 +207,11 @@ def test_a_third_party_op_runs_through_every_command(tmp_path, capsys):
 
 
 def test_skip_backend_leaves_backends_out_and_a_typo_is_named(capsys):
-    code, out, _ = run(capsys, "check", "--backend", "numpy", "--backend", "torch-cpu", "--skip-backend", "torch-*",
+    code, out, _ = run(capsys, "check", "--no-invariance", "--backend", "numpy", "--backend", "torch-cpu", "--skip-backend", "torch-*",
                        "--norm", "batchnorm", "--group", "dtypes", "--json")
     assert code == 0
     assert [b["name"] for b in json.loads(out)["norms"]["batchnorm"]["backends"]] == ["numpy"]
-    code, _, err = run(capsys, "check", "--backend", "numpy", "--skip-backend", "nmupy")
+    code, _, err = run(capsys, "check", "--no-invariance", "--backend", "numpy", "--skip-backend", "nmupy")
     assert code == 2 and "--skip-backend 'nmupy' matches none of the selected backends (numpy)" in err
 
 

@@ -29,7 +29,7 @@ def _backends(names):
 
 def test_check_survives_segfault_abort_exit_and_spin(tmp_path, capsys):
     out_file = tmp_path / "check.json"
-    code, out, _ = run(capsys, "check", "--norm", "batchnorm", "--plugin", "crashing_backends", *_backends(CRASHERS + ["numpy"]),
+    code, out, _ = run(capsys, "check", "--no-invariance", "--norm", "batchnorm", "--plugin", "crashing_backends", *_backends(CRASHERS + ["numpy"]),
                        "--group", "dtypes", "--timeout", "3", "--output", str(out_file))
     assert code == 1
     assert "CRASH: crash-segfault batchnorm/dtypes/16x6-float64: worker killed by SIGSEGV (signal 11)" in out
@@ -169,7 +169,7 @@ def test_plugins_that_kill_or_hang_discovery_cost_only_themselves(tmp_path, caps
     assert problems["hang_at_import"].startswith("hung during import (no progress for 3 s, process killed)")
     assert problems["crash_in_hook"].startswith("killed the process during normbench_backends(): worker killed by SIGSEGV")
     # and the work goes on, with the culprits reported
-    code, out, err = run(capsys, "check", "--norm", "batchnorm", "--plugin", "exit_at_import", "--backend", "numpy",
+    code, out, err = run(capsys, "check", "--no-invariance", "--norm", "batchnorm", "--plugin", "exit_at_import", "--backend", "numpy",
                          "--group", "dtypes")
     assert code == 0 and "12 passed" in out
     assert "warning: plugin 'exit_at_import': killed the process during import" in err
@@ -248,7 +248,7 @@ def test_bad_shard_is_refused(capsys, bad):
 
 
 def test_a_selection_where_every_case_is_unsupported_is_not_a_pass(capsys):
-    code, out, err = run(capsys, "check", "--norm", "batchnorm", "--backend", "numpy", "--dtype", "bfloat16",
+    code, out, err = run(capsys, "check", "--no-invariance", "--norm", "batchnorm", "--backend", "numpy", "--dtype", "bfloat16",
                          "--group", "dtypes")
     assert code == 2
     assert "nothing was checked: every selected case is unsupported" in err and "dtype bfloat16 not supported" in err
@@ -256,18 +256,18 @@ def test_a_selection_where_every_case_is_unsupported_is_not_a_pass(capsys):
 
 def test_check_resume_keeps_finished_backends_and_runs_the_rest(tmp_path, capsys):
     out_file = tmp_path / "check.json"
-    code, _, _ = run(capsys, "check", "--norm", "rmsnorm", "--backend", "numpy", "--group", "dtypes",
+    code, _, _ = run(capsys, "check", "--no-invariance", "--norm", "rmsnorm", "--backend", "numpy", "--group", "dtypes",
                      "--output", str(out_file))
     assert code == 0
     first = json.loads(out_file.read_text())
-    code, out, err = run(capsys, "check", "--norm", "rmsnorm", "--backend", "numpy", "--backend", "torch-cpu",
+    code, out, err = run(capsys, "check", "--no-invariance", "--norm", "rmsnorm", "--backend", "numpy", "--backend", "torch-cpu",
                          "--group", "dtypes", "--output", str(out_file), "--resume")
     assert code == 0 and "resuming: 1 finished (backend, op) results kept" in err
     backends = {b["name"]: b for b in json.loads(out_file.read_text())["norms"]["rmsnorm"]["backends"]}
     assert backends["numpy"] == first["norms"]["rmsnorm"]["backends"][0]  # kept as it was
     assert backends["torch-cpu"]["counts"]["pass"] == 10  # and the rest was run
     assert "passed: 2 backend(s) on 1 op(s)" in out
-    code, _, err = run(capsys, "check", "--backend", "numpy", "--resume")
+    code, _, err = run(capsys, "check", "--no-invariance", "--backend", "numpy", "--resume")
     assert code == 2 and "--resume needs --output FILE" in err
 
 
@@ -326,7 +326,7 @@ def test_a_killed_harness_leaves_no_worker_or_backend_child_running(tmp_path, ba
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups in /proc: Linux only")
 def test_a_backends_leftover_child_is_killed_and_named_and_a_held_pipe_is_a_crash(capsys):
     t0 = time.monotonic()
-    code, out, err = run(capsys, "check", "--norm", "batchnorm", "--plugin", "forking_backends", "--backend", "fork-stay",
+    code, out, err = run(capsys, "check", "--no-invariance", "--norm", "batchnorm", "--plugin", "forking_backends", "--backend", "fork-stay",
                          "--backend", "fork-exit", "--case", "batchnorm/dtypes/16x6-float64", "--timeout", "60")
     assert time.monotonic() - t0 < 40  # the exit is seen as it happens, not after the 60 s limit
     assert "CRASH: fork-exit batchnorm/dtypes/16x6-float64: worker exited with status 3" in out
@@ -339,7 +339,7 @@ def test_check_jobs_gives_the_same_results_as_one_backend_at_a_time(tmp_path, ca
     outs, files = [], []
     for jobs in ("1", "2"):
         path = tmp_path / f"check-{jobs}.json"
-        code, out, _ = run(capsys, "check", "--norm", "batchnorm", "--plugin", "crashing_backends", "--jobs", jobs,
+        code, out, _ = run(capsys, "check", "--no-invariance", "--norm", "batchnorm", "--plugin", "crashing_backends", "--jobs", jobs,
                            *_backends(["numpy", "crash-exit", "numba"]), "--group", "dtypes", "--timeout", "60",
                            "--output", str(path))
         assert code == 1  # crash-exit crashes
@@ -363,7 +363,7 @@ def test_files_in_the_current_directory_shadow_nothing_in_the_workers(tmp_path):
         "@normbench.hookimpl\ndef normbench_backends():\n    return [Beside()]\n")
     script = Path(sys.executable).parent / "normbench"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([str(script), "check", "--plugin", "beside", "--backend", "beside", "--backend", "numpy",
+    done = subprocess.run([str(script), "check", "--no-invariance", "--plugin", "beside", "--backend", "beside", "--backend", "numpy",
                            "--norm", "layernorm", "--case", "layernorm/dtypes/*"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -103,7 +103,7 @@ def _exercise(cwd, env, plugin_args, source, v1=False):
     assert "yes" in row and source in row and "batchnorm" in row
     assert "train,eval" in support and "float32" in support and "contiguous" in support
     assert ("notice: backend 'scratch'" in listed.stdout) == v1  # v1: one line saying it was adapted
-    checked = normbench("check", "--backend", "scratch", *plugin_args, cwd=cwd, env=env)
+    checked = normbench("check", "--no-invariance", "--backend", "scratch", *plugin_args, cwd=cwd, env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     summary = checked.stdout.strip().splitlines()[-1]
     assert summary.startswith("passed: 1 backend(s) on 1 op(s)") and "unsupported" in summary
