@@ -183,3 +183,19 @@ def test_the_report_and_its_page_show_the_invariance_table(tmp_path, capsys):
     page = (tmp_path / "r" / "index.html").read_text()
     assert "Invariance" in page and "twice in one process: dweight" in page
     assert set(PROPERTIES) == {"deterministic", "batch-invariant", "thread-invariant", "layout-invariant"}
+
+
+def test_run_with_invariance_puts_the_table_in_the_first_report(tmp_path, capsys):
+    """``run`` probes only when asked (its seven minutes): then check.json, the report and the page
+    carry the table; without it none of them does."""
+    args = ("run", "--backend", "numpy", "--norm", "rmsnorm", "--grid", "smoke", "--rigor", "quick", "--repeat", "2")
+    code, _, _ = run(capsys, *args, "--invariance", "--output", str(tmp_path / "with"))
+    assert code == 0
+    rows = json.loads((tmp_path / "with" / "check.json").read_text())["norms"]["rmsnorm"]["backends"][0]["invariance"]
+    assert {(r["pass"], r["dtype"]) for r in rows} == {(p, d) for p in ("forward", "backward")
+                                                       for d in ("float64", "float32", "float16")}
+    assert "| numpy | rmsnorm | yes | yes | yes | yes |" in (tmp_path / "with" / "README.md").read_text()
+    assert "Invariance" in (tmp_path / "with" / "index.html").read_text()
+    code, _, _ = run(capsys, *args, "--output", str(tmp_path / "without"))
+    assert code == 0 and "## Invariance" not in (tmp_path / "without" / "README.md").read_text()
+    assert "invariance" not in json.loads((tmp_path / "without" / "check.json").read_text())["norms"]["rmsnorm"]["backends"][0]

@@ -80,7 +80,10 @@ def test_ctrl_c_during_bench_with_torch_exits_130_and_keeps_rows(tmp_path, subpr
     exe = str(Path(sys.executable).with_name("normbench"))
     p = subprocess.Popen([exe, "bench", "--backend", "torch-cpu", "--backend", "numpy", "--grid", "quick", "--repeat", "3",
                           "--output", str(out_file)], cwd=tmp_path, env=subprocess_env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         # a suite started in the background (`cmd &` in a script) inherits SIGINT ignored,
+                         # and Python then installs no KeyboardInterrupt: give the child a terminal's default
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not out_file.exists() and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.2)
