@@ -40,9 +40,10 @@ class NumpyBackend(Backend):
     DTYPES = frozenset({"float64", "float32", "float16"})
     ops = {"batchnorm": Support(dtypes=DTYPES), "layernorm": Support(dtypes=DTYPES), "rmsnorm": Support(dtypes=DTYPES),
            "groupnorm": Support(dtypes=DTYPES), "instancenorm": Support(dtypes=DTYPES)}
-    # one thread, whole-array reductions in float64: no batch or thread count reaches the summation
-    # order (tests/test_invariance.py). Not layout-invariant in float64: np.sum's order follows memory
-    invariants = ("deterministic", "batch-invariant", "thread-invariant")
+    # one thread, whole-array reductions in float64 over C-ordered copies: no batch, thread count or
+    # layout reaches the summation order (tests/test_invariance.py; np.sum's pairwise order follows
+    # memory, so the channel ops reduce a contiguous copy of a channels_last or strided input)
+    invariants = ("deterministic", "batch-invariant", "thread-invariant", "layout-invariant")
 
     def version(self) -> str:
         return np.__version__
@@ -57,6 +58,7 @@ class NumpyBackend(Backend):
 
     @quiet
     def batchnorm_train(self, x, weight, bias, running_mean, running_var, *, momentum, eps, num_batches_tracked):
+        x = np.ascontiguousarray(x)  # reductions in logical order, whatever the layout (layout-invariant bits)
         channels, cdt = x.shape[1], _compute_dtype(x)
         pdt = running_mean.dtype if running_mean is not None else cdt
         if x.size == 0:
@@ -101,6 +103,7 @@ class NumpyBackend(Backend):
 
     @quiet
     def batchnorm_backward(self, dy, x, weight, save_mean, save_invstd, *, eps):
+        x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)  # as batchnorm_train
         channels, cdt = x.shape[1], _compute_dtype(x)
         pdt = save_mean.dtype
         if x.size == 0:

@@ -20,6 +20,7 @@ def _chan(v, ndim: int):
 def _forward(x, groups: int, weight, bias, eps: float, sdt):
     """(y, mean, rstd) in their dtypes, and the float64 (mean, var) for running statistics."""
     n = x.shape[0]
+    x = np.ascontiguousarray(x)  # reductions in logical order, whatever the layout (layout-invariant bits)
     if x.size == 0:
         stat = np.empty((n, groups), sdt)
         return np.empty_like(x), stat, stat.copy(), (np.zeros((n, groups)), np.zeros((n, groups)))
@@ -38,6 +39,7 @@ def _forward(x, groups: int, weight, bias, eps: float, sdt):
 
 def _backward(dy, x, groups: int, weight, bias, mean, rstd):
     n, c = x.shape[:2]
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)  # reductions in logical order (as _forward)
     if x.size == 0:
         zeros = np.zeros(c, weight.dtype if weight is not None else ACC)
         return np.empty_like(x), None if weight is None else zeros, None if bias is None else zeros.copy()
