@@ -218,6 +218,15 @@ def probe_of(backend: object) -> Availability:
     return _checked(backend, "probe") if hasattr(backend, "probe") else Availability(True)
 
 
+def declared_invariants(backend: object) -> tuple[str, ...]:
+    """The backend's :attr:`Backend.invariants`, as strings (a malformed declaration promises none)."""
+    declared = getattr(backend, "invariants", ()) or ()
+    try:
+        return (declared,) if isinstance(declared, str) else tuple(str(p) for p in declared)
+    except TypeError:
+        return ()
+
+
 def timing_note(backend: object, op: str, pass_: str) -> str:
     """The backend's :attr:`Backend.timing_notes` that apply to ``op``'s ``pass_``, joined ("" if none)."""
     notes = getattr(backend, "timing_notes", None) or {}

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .backend import Availability, KnownFailure, Support, availability_of, safe_call
+from .backend import Availability, KnownFailure, Support, availability_of, declared_invariants, safe_call
 from .errors import InputError
 from .pluginmanager import LoadedBackend, PluginProblem, load
 from .worker import RemoteError, Worker, WorkerError, handler
@@ -81,7 +81,7 @@ class BackendInfo:
             available=avail,
             implementation_version=str(version or ""),
             compiles_per_configuration=bool(getattr(backend, "compiles_per_configuration", False)),
-            invariants=_invariants(backend),
+            invariants=declared_invariants(backend),
         )
 
     def availability(self) -> Availability:
@@ -92,15 +92,6 @@ class BackendInfo:
 
     def __repr__(self) -> str:
         return f"<backend {self.name!r}>"
-
-
-def _invariants(backend: Any) -> tuple[str, ...]:
-    """A backend's promised invariance properties, as strings (a malformed declaration promises none)."""
-    declared = getattr(backend, "invariants", ()) or ()
-    try:
-        return (declared,) if isinstance(declared, str) else tuple(str(p) for p in declared)
-    except TypeError:
-        return ()
 
 
 def describe_registry(registry, step=lambda stage, plugin: None) -> dict[str, Any]:

@@ -45,9 +45,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     registry = common.load_registry(args)
     ops = registry.select_ops(args.norm)
-    if not args.input and args.asv is None and args.check:
-        pass  # a report of conformance and invariance alone (no timings)
-    elif not args.input and args.asv is None:
+    # nothing given: asv's results; --check alone is a report of conformance and invariance, no timings
+    if not args.input and args.asv is None and not args.check:
         default = asv_results_dir()
         if not default.is_dir():
             raise InputError(f"nothing to report: give --input FILE (from normbench bench) or run asv first ({default} does not exist)")

@@ -28,11 +28,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..backend import one_line
+from ..backend import declared_invariants, one_line
 from ..dtypes import MACHINE_EPS, round_to_bfloat16, to_layout
 from ..errors import InputError, Unsupported
 from ..worker import RemoteError, Worker, WorkerError, handler
@@ -81,11 +81,6 @@ class Verdict:
     ulps: float | None = None
     #: the largest difference in ulps of the output's largest value: its size against the output
     scale_ulps: float | None = None
-
-    def cell(self) -> str:
-        if self.state == "variant":
-            return f"no ({self.output}, {fmt_ulps(self.scale_ulps)} at scale)" if self.output else "no"
-        return {"invariant": "yes", "n/a": "n/a", "error": "error"}[self.state]
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -269,8 +264,7 @@ def _ask(worker: Worker, payload: tuple, timeout: float | None) -> dict[str, Any
 
 def probe_pair(name: str, op: Any, worker: Worker, *, plugins: Sequence[str] = (), threads: int | None = None,
                scope: dict | None = None, timeout: float | None = None, dtypes: Iterable[str] | None = None,
-               require: Sequence[str] = (), promised: Sequence[str] = (),
-               on_row: Callable[[Row], None] | None = None) -> list[Row]:
+               require: Sequence[str] = (), promised: Sequence[str] = ()) -> list[Row]:
     """Every property of backend ``name`` on ``op``, each pass, dtype and layout it declares: the
     probes run in ``worker`` (the backend's, at ``threads``), in one fresh worker at the same
     threads (determinism across processes) and in one at a single thread. ``require`` and
@@ -280,6 +274,7 @@ def probe_pair(name: str, op: Any, worker: Worker, *, plugins: Sequence[str] = (
     fresh = Worker(name, tuple(plugins), threads, scope)
     single = Worker(name, tuple(plugins), 1, scope)
     rows: list[Row] = []
+    wanted = set(require) | set(promised)
     try:
         takes_threads = worker.ensure(timeout).get("threads") is not None
         alt = alternative_layout(op)
@@ -300,11 +295,8 @@ def probe_pair(name: str, op: Any, worker: Worker, *, plugins: Sequence[str] = (
                                               if takes_threads else None)
                         if layout == "contiguous":
                             base = main
-                    wanted = set(require) | set(promised)
                     row.failed = tuple(p for p, v in row.verdicts.items() if p in wanted and v.state in ("variant", "error"))
                     rows.append(row)
-                    if on_row:
-                        on_row(row)
     finally:
         fresh.stop()
         single.stop()
@@ -348,8 +340,7 @@ def _labelled(v: Verdict, what: str) -> Verdict:
 
 def promised_by(backend: Any) -> tuple[str, ...]:
     """The properties a backend promises (its ``invariants``), those this module knows."""
-    declared = getattr(backend, "invariants", ()) or ()
-    return tuple(p for p in ((declared,) if isinstance(declared, str) else declared) if p in PROPERTIES)
+    return tuple(p for p in declared_invariants(backend) if p in PROPERTIES)
 
 
 @dataclass(frozen=True)

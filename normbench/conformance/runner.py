@@ -319,15 +319,17 @@ def first_of_each_data(cases: Iterable[Any]) -> list[Any]:
     Half the cases of :func:`first_of_each_group` (37 against 68 over the five ops, at about 2 s of
     code generation a case on torch-compile), and as many of the field's defects: the hard data is
     where generated kernels part from eager ones. Cases that are known failures: torch-compile 6
-    (against 2 in the group sample), flax 6 (2), keras-jax 13 (17). An op whose cases carry no ``data`` field is sampled by case group."""
+    (against 2 in the group sample), flax 6 (2), keras-jax 13 (17). An op whose cases carry no
+    ``data`` field is sampled by case group."""
     return _first_of_each(cases, lambda case: (case.op, getattr(case, "data", ("group", case.group))))
 
 
 def _first_of_each(cases: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:
     seen, out = set(), []
     for case in cases:
-        if key(case) not in seen:
-            seen.add(key(case))
+        k = key(case)
+        if k not in seen:
+            seen.add(k)
             out.append(case)
     return out
 
