@@ -194,20 +194,40 @@ def gate(ratios: dict, threshold: float, alpha: float) -> set:
     return failed
 
 
+def with_common(r: stats.Ratio, common: tuple[float, float | None], confidence: float = stats.CONFIDENCE) -> stats.Ratio:
+    """``r`` with a variance ``common[0]`` (log scale, ``common[1]`` degrees of freedom, None: known)
+    added to its standard error: the uncertainty of a shift shared by every configuration, which
+    averaging configurations does not shrink. Satterthwaite's degrees of freedom for the sum."""
+    var, df_c = common
+    if not var or not r.resolved:
+        return r
+    z = stats.z_value(confidence)
+    se = r.se if r.se is not None else (math.log(r.high) - math.log(r.low)) / (2 * z)
+    total = se * se + var
+    parts = (se ** 4 / r.df if r.df else 0.0) + (var * var / df_c if df_c else 0.0)
+    df = total * total / parts if parts > 0 else None
+    q = stats.t_quantile(1 - (1 - confidence) / 2, df) if df else z
+    half, d = q * math.sqrt(total), math.log(r.ratio)
+    return stats.Ratio(r.ratio, math.exp(d - half), math.exp(d + half), r.p, r.n_num, r.n_den, math.sqrt(total), df)
+
+
 def judge(result: list[dict], keys: Sequence[tuple], ratios: dict, busy: set, threshold: float,
-          confidence: float) -> None:
+          confidence: float, common: tuple[float, float | None] = (0.0, None)) -> None:
     """Set each result row's ``regression`` (fails the Holm gate, :func:`gate`) and
     ``group_regression`` (its backend's op and pass are slower than ``1 + threshold`` on their
-    geometric mean's interval), from ``ratios`` (by key; contended keys in ``busy`` are not judged)."""
+    geometric mean's interval), from ``ratios`` (by key; contended keys in ``busy`` are not judged).
+    ``common``: the variance of a shift shared by every configuration (:func:`with_common`), added
+    to each ratio and to each geometric mean once, after averaging."""
     quiet = {k: r for k, r in ratios.items() if k not in busy}
-    gated = gate(quiet, threshold, 1 - confidence)
+    gated = gate({k: with_common(r, common, confidence) for k, r in quiet.items()}, threshold, 1 - confidence)
     # a slowdown shared by a backend's op and pass: their geometric mean, pooled over the configurations
     # (few processes each are weak evidence alone, many together are not), above 1 + threshold
     at = [CONFIG_KEYS.index(k) for k in ("backend", "norm", "op")]
     groups: dict[tuple, list] = {}
     for k, r in quiet.items():
         groups.setdefault(tuple(k[i] for i in at), []).append(r)
-    slow_groups = {g for g, rs in groups.items() if len(rs) > 1 and (m := stats.geomean(rs, confidence)).resolved
+    slow_groups = {g for g, rs in groups.items()
+                   if len(rs) > 1 and (m := with_common(stats.geomean(rs, confidence), common, confidence)).resolved
                    and m.low > 1 + threshold}
     for key, row in zip(keys, result):
         row["regression"] = key in gated
@@ -240,14 +260,84 @@ def ab_rows(rows: Sequence[dict[str, Any]], a: str, b: str, *, confidence: float
     return result
 
 
+def _index(rows: Sequence[dict[str, Any]], name: str) -> dict[tuple[str, ...], dict]:
+    """One run's rows by configuration; a configuration measured twice in one file (``--resume`` of
+    another run) pools its samples."""
+    out: dict[tuple[str, ...], dict] = {}
+    for r in rows:
+        if not samples_of(r):
+            raise InputError(f"{name} has rows without raw samples (written by normbench 0.4 or older, or by asv); "
+                             "compare needs them: measure again with this normbench's `bench --output`")
+        key = config_key(r)
+        out[key] = _pool(out[key], r) if key in out else r
+    return out
+
+
+def _pool(x: dict, y: dict, scale: float = 1.0) -> dict:
+    """``x`` with ``y``'s samples (times ``scale``) and processes added."""
+    n_x, n_y = processes_of(x), processes_of(y)
+    return {**x, "samples_s": samples_of(x) + [v * scale for v in samples_of(y)],
+            "process_n": (n_x or [len(samples_of(x))]) + (n_y or [len(samples_of(y))]),
+            "contended": is_contended(x) or is_contended(y)}
+
+
+#: fewest configurations common to a side's runs from which the runs' shifts are taken
+MIN_FOR_SHIFT = 4
+
+
+def location(row: dict[str, Any]) -> float:
+    """A row's log time as its ratios see it: the mean of its processes' median log times."""
+    return statistics.fmean(stats.process_spread(stats.split(samples_of(row), processes_of(row)))[0])
+
+
+def run_shifts(runs: Sequence[dict[tuple, dict]]) -> list[float]:
+    """Each run's shift (log scale) from the mean of the runs given: the median, over the
+    configurations every run measured uncontended, of the run's log time (:func:`location`) minus the
+    configuration's mean over the runs. A shared machine runs faster or slower for a whole run
+    (neighbours, frequency, the host's load): every configuration of the run moves together.
+    Empty when fewer than :data:`MIN_FOR_SHIFT` configurations are common."""
+    if len(runs) < 2:
+        return [0.0] * len(runs)
+    common = [k for k in runs[0] if all(k in r and not is_contended(r[k]) for r in runs)]
+    if len(common) < MIN_FOR_SHIFT:
+        return []
+    logs = {k: [location(r[k]) for r in runs] for k in common}
+    means = {k: statistics.fmean(v) for k, v in logs.items()}
+    return [statistics.median(logs[k][j] - means[k] for k in common) for j in range(len(runs))]
+
+
+def shift_variance(sides: Sequence[Sequence[float]]) -> tuple[float, int]:
+    """(variance of one run's shift, its degrees of freedom) pooled over the sides' shifts
+    (:func:`run_shifts`); (nan, 0) when no side has two runs."""
+    df = sum(len(s) - 1 for s in sides if len(s) > 1)
+    if not df:
+        return math.nan, 0
+    ss = sum(sum((x - statistics.fmean(s)) ** 2 for x in s) for s in sides if len(s) > 1)
+    return ss / df, df
+
+
 def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, confidence: float = stats.CONFIDENCE,
                  threshold: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Match the configurations of two bench results and give B's time over A's for each.
+    """:func:`compare_runs` of one run a side."""
+    return compare_runs([a], [b], confidence=confidence, threshold=threshold)
 
-    Each ratio's interval is the Mann-Whitney interval of its samples, widened by the run-to-run
-    noise of the pair (:func:`run_to_run_noise`): two runs of the same code on a shared machine
-    differ by more than either run's samples show, and an interval from the samples alone calls
-    a third of the configurations of an A/A comparison "significant" on this project's machine.
+
+def compare_runs(a_runs: Sequence[Sequence[dict[str, Any]]], b_runs: Sequence[Sequence[dict[str, Any]]], *,
+                 confidence: float = stats.CONFIDENCE,
+                 threshold: float = 0.10) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Match the configurations of two versions' bench results, each given as one or more
+    separate runs, and give B's time over A's for each configuration.
+
+    Two sources of noise between runs that the samples of one run cannot see:
+
+    - a **shift of the whole run**: the machine ran faster or slower for its duration, and every
+      configuration moved together. Only repeated runs of a side show it (:func:`run_shifts`): each
+      run's samples are re-centred by its shift before a side's runs are pooled, and the shifts'
+      variance comes back as one term common to every configuration, which no geometric mean
+      averages away. With one run a side it is unknown (``counts["shift_estimated"]`` False): a
+      uniform change of every configuration could be the machine, and the caller says so;
+    - **per-configuration noise** beyond the processes' spread (:func:`run_to_run_noise`), by
+      which each interval is widened.
 
     Returns (one dict per matched configuration: the configuration's keys, ``a_median_s``,
     ``b_median_s``, ``ratio``, ``low``, ``high``, ``p_value`` (rank test on the samples alone),
@@ -255,25 +345,26 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
     slower than ``1 + threshold``, Holm-tested with the other configurations, :func:`gate`),
     ``group_regression`` (its backend's op and pass are slower than ``1 + threshold`` on their
     geometric mean's interval); a dict with the counts of configurations matched, only in
-    A, only in B, and ``noise``: the run-to-run noise as a relative standard deviation).
+    A, only in B, the runs a side, ``noise`` (per-configuration run-to-run noise as a relative
+    standard deviation), ``shift`` (one run's whole-run shift, likewise; nan when not estimated)).
     """
-    def index(rows, name):
-        out: dict[tuple[str, ...], dict] = {}
-        for r in rows:
-            if not samples_of(r):
-                raise InputError(f"{name} has rows without raw samples (written by normbench 0.4 or older, or by asv); "
-                                 "compare needs them: measure again with this normbench's `bench --output`")
-            key = config_key(r)
-            if key in out:  # one configuration measured twice in one file (--resume of another run): pool the samples
-                n_a, n_b = processes_of(out[key]), processes_of(r)
-                out[key] = {**out[key], "samples_s": samples_of(out[key]) + samples_of(r),
-                            "process_n": (n_a or [len(samples_of(out[key]))]) + (n_b or [len(samples_of(r))]),
-                            "contended": is_contended(out[key]) or is_contended(r)}
-            else:
-                out[key] = r
-        return out
+    def side(runs, name) -> tuple[dict, list[float]]:
+        indexed = [_index(rows, name if len(runs) == 1 else f"{name} run {i}") for i, rows in enumerate(runs, 1)]
+        shifts = run_shifts(indexed)
+        scales = [math.exp(-s) for s in shifts] if shifts else [1.0] * len(indexed)
+        pooled: dict[tuple, dict] = {}
+        for run, scale in zip(indexed, scales):
+            for k, r in run.items():
+                pooled[k] = _pool(pooled[k], r, scale) if k in pooled else \
+                    {**r, "samples_s": [v * scale for v in samples_of(r)]}
+        return pooled, shifts
 
-    ia, ib = index(a, "A"), index(b, "B")
+    if not a_runs or not b_runs:
+        raise ValueError("compare_runs needs at least one run a side")
+    (ia, shifts_a), (ib, shifts_b) = side(a_runs, "A"), side(b_runs, "B")
+    shift_var, shift_df = shift_variance([shifts_a, shifts_b])
+    estimated = shift_df > 0
+    common = (shift_var * (1 / len(a_runs) + 1 / len(b_runs)), shift_df) if estimated else (0.0, None)
     matched = [k for k in ia if k in ib]
     raw = {k: row_ratio(ib[k], ia[k], confidence) for k in matched}
     z = stats.z_value(confidence)
@@ -310,12 +401,25 @@ def compare_rows(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, co
             r = stats.Ratio(r.ratio, math.exp(d - math.hypot(lo_w, z * t)), math.exp(d + math.hypot(hi_w, z * t)),
                             r.p, r.n_num, r.n_den, math.hypot(se_of(r), t), r.df)
             widened[key] = r
+        shown = with_common(r, common, confidence)
         contended = key in busy  # shown, but no verdict: the machine, not the code, may explain it
         result.append({**dict(zip(CONFIG_KEYS, key)), "a_median_s": statistics.median(samples_of(ia[key])),
-                       "b_median_s": statistics.median(samples_of(ib[key])), **r.as_dict(),
-                       "verdict": "contended" if contended else r.verdict(), "contended": contended})
-    judge(result, matched, widened, busy, threshold, confidence)
-    counts = {"matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia)),
+                       "b_median_s": statistics.median(samples_of(ib[key])), **shown.as_dict(),
+                       "verdict": "contended" if contended else shown.verdict(), "contended": contended})
+    judge(result, matched, widened, busy, threshold, confidence, common)
+    # geometric means here, where the shared shift can be added once after averaging (the rows carry it per row)
+    quiet = [k for k in matched if k not in busy and k in widened]
+    at = [CONFIG_KEYS.index(k) for k in ("backend", "norm", "op")]
+    groups: dict[tuple, list] = {}
+    for k in quiet:
+        groups.setdefault(tuple(k[i] for i in at), []).append(widened[k])
+    geomeans = {g: with_common(stats.geomean(rs, confidence), common, confidence) for g, rs in groups.items()}
+    overall = with_common(stats.geomean([widened[k] for k in quiet], confidence), common, confidence) if quiet else None
+    counts = {"geomeans": geomeans, "overall": overall, "matched": len(result), "only_a": len(set(ia) - set(ib)), "only_b": len(set(ib) - set(ia)),
+              "runs_a": len(a_runs), "runs_b": len(b_runs),
               "noise": math.expm1(tau), "noise_estimated": len(resolved) >= MIN_FOR_NOISE,
-              "noise_by_backend": {b: math.expm1(t) for b, t in taus.items() if len(by_backend[b]) >= MIN_FOR_NOISE}}
+              "noise_by_backend": {b: math.expm1(t) for b, t in taus.items() if len(by_backend[b]) >= MIN_FOR_NOISE},
+              "shift": math.expm1(math.sqrt(shift_var)) if estimated else math.nan, "shift_estimated": estimated,
+              "shift_df": shift_df, "shifts_a": [math.expm1(s) for s in shifts_a],
+              "shifts_b": [math.expm1(s) for s in shifts_b]}
     return result, counts

@@ -2,6 +2,7 @@
 import json
 import math
 import random
+import statistics
 
 import pytest
 
@@ -109,3 +110,73 @@ def test_run_to_run_noise_widens_the_intervals_of_an_a_a_comparison(tmp_path, ca
         assert 0.04 < counts["noise"] < 0.14 and counts["noise_estimated"]
     assert sum(raw) / len(raw) > 0.5  # the samples alone: most configurations "differ"
     assert sum(flagged) / len(flagged) < 0.09  # with the run-to-run noise: ~5%, as a 95% interval should
+
+
+def _processes(backend, shape, scale, rng, k=4, n=8, sigma=0.02, between=0.02):
+    """A row of ``k`` processes of ``n`` samples, each process shifted by its own small factor."""
+    samples = []
+    for _ in range(k):
+        shift = math.exp(rng.gauss(0, between))
+        samples += [scale * shift * 1e-4 * math.exp(rng.gauss(0, sigma)) for _ in range(n)]
+    return {"norm": "batchnorm", "backend": backend, "op": "train", "dtype": "float32", "layout": "contiguous",
+            "shape": shape, "threads": 1, "median_s": sorted(samples)[len(samples) // 2], "samples_s": samples,
+            "process_n": [n] * k}
+
+
+GRID = [f"{n}x{c}x4x4" for n in (2, 4, 8) for c in (4, 8, 16, 32)]
+
+
+def _run(rng, shift_sd, scale=1.0):
+    """One run of GRID: every configuration moved by the run's own shift (the machine for its duration)."""
+    shift = math.exp(rng.gauss(0, shift_sd))
+    return [_processes("numpy", s, scale * shift, rng) for s in GRID]
+
+
+def test_repeated_runs_estimate_the_whole_run_shift_that_one_run_a_side_cannot_see():
+    """Runs shifted as a whole by ~8%: one run a side calls a whole-run shift a regression on many
+    A/A pairs (and can only say so); three runs a side estimate the shift and stay quiet. A 1.3x
+    slowdown is found where the shifts (4% here) leave room between 1.3x and the 10% threshold."""
+    from normbench.compare import compare_rows, compare_runs
+
+    one_fired, three_fired, found, shifts = 0, 0, 0, []
+    for seed in range(20):
+        rng = random.Random(seed)
+        a = [_run(rng, 0.08) for _ in range(3)]
+        b = [_run(rng, 0.08) for _ in range(3)]
+        slow = [_run(rng, 0.04, 1.3) for _ in range(3)]
+        result, counts = compare_rows(a[0], b[0])
+        assert not counts["shift_estimated"] and math.isnan(counts["shift"])
+        one_fired += any(r["regression"] or r["group_regression"] for r in result)
+        result, counts = compare_runs(a, b)
+        assert counts["shift_estimated"] and counts["shift_df"] == 4 and counts["runs_a"] == 3
+        shifts.append(counts["shift"])
+        three_fired += any(r["regression"] or r["group_regression"] for r in result)
+        result, _ = compare_runs([_run(rng, 0.04) for _ in range(3)], slow)
+        found += any(r["group_regression"] for r in result)
+        ratios = [r["ratio"] for r in result]
+        assert 1.1 < statistics.median(ratios) < 1.55
+    assert one_fired >= 4  # P(|shift difference| > 10%) is about a third at 8% a run
+    assert three_fired <= 1
+    assert 0.04 < statistics.median(shifts) < 0.13
+    assert found >= 14  # 16 of 20 seeds: the shift, from 4 degrees of freedom, costs power
+
+
+def test_a_folder_of_runs_is_one_side(tmp_path, capsys):
+    rng = random.Random(5)
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+        for i in range(3):
+            _write(tmp_path / side / f"run{i}.json", _run(rng, 0.05, 1.3 if side == "b" else 1.0))
+    code = main(["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert "whole-run shift:" in out and "from 3 run(s) of A and 3 of B" in out
+    overall = [line for line in out.splitlines() if line.startswith("overall: B/A ")][0]
+    assert 1.15 < float(overall.split()[2].rstrip("x")) < 1.5
+    assert code == 1 and "REGRESSION: numpy batchnorm train" in out
+    # one file a side says what it cannot see
+    main(["compare", str(tmp_path / "a" / "run0.json"), str(tmp_path / "b" / "run0.json")])
+    assert "one run a side: a shift of the whole run" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    assert main(["compare", str(tmp_path / "empty"), str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "is a folder with no bench files" in err and len(err.strip().splitlines()) == 1

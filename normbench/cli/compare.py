@@ -1,6 +1,8 @@
 """``normbench compare A B``: did B get slower or faster than A, configuration by configuration?
 
-Both files come from ``normbench bench --output`` (JSON or CSV, with raw samples). For each
+Both files come from ``normbench bench --output`` (JSON or CSV, with raw samples); either may be a
+folder of such files, repeated runs of one version, from which the shift of a whole run between
+runs is estimated (normbench.compare.compare_runs). For each
 configuration in both (norm, pass, shape, dtype, layout, threads, backend), B's time over A's
 with a 95% interval over processes and runs, and a verdict (normbench.stats, normbench.compare),
 then geometric means. Exit
@@ -37,8 +39,9 @@ def _confidence(text: str) -> float:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="compare two bench result files: B/A time ratios with intervals and verdicts")
-    p.add_argument("a", type=Path, metavar="A", help="the reference results (normbench bench --output, .json or .csv)")
-    p.add_argument("b", type=Path, metavar="B", help="the results to judge against A")
+    p.add_argument("a", type=Path, metavar="A", help="the reference results (normbench bench --output, .json or .csv), "
+                   "or a folder of them: repeated runs of one version")
+    p.add_argument("b", type=Path, metavar="B", help="the results to judge against A (a file, or a folder of runs)")
     p.add_argument("--threshold", type=_fraction, default=0.10, metavar="FRACTION",
                    help="exit 1 when a configuration is slower by more than this, tested as one family of configurations "
                         "(Holm), or a backend's op and pass is on its geometric mean (default 0.10 = 10%%)")
@@ -49,25 +52,36 @@ def add_parser(sub) -> None:
     p.set_defaults(func=cmd_compare)
 
 
+def run_files(path: Path) -> list[Path]:
+    """A bench file, or the bench files (.json, .csv) in a folder: each one run."""
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.suffix.lower() in (".json", ".csv") and f.is_file())
+        if not files:
+            raise InputError(f"{path} is a folder with no bench files (.json or .csv) in it")
+        return files
+    return [path]
+
+
 def _fmt(v) -> str:
     return "" if v is None else f"{v:.2f}"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .. import benchfile, stats
-    from ..compare import CONFIG_KEYS, compare_rows
+    from ..compare import CONFIG_KEYS, compare_runs
     from ..tables import render
 
-    rows = []
+    sides = []
     for path in (args.a, args.b):
-        got, _ = benchfile.read(path)
-        got = [r for r in got if (not args.norm or r.get("norm") in args.norm)
-               and (not args.backend or r.get("backend") in args.backend)]
-        rows.append(got)
-    if not rows[0] or not rows[1]:
-        empty = args.a if not rows[0] else args.b
-        raise InputError(f"{empty} holds no measurements" + (" of the selected ops/backends" if args.norm or args.backend else ""))
-    result, counts = compare_rows(rows[0], rows[1], confidence=args.confidence, threshold=args.threshold)
+        runs = []
+        for f in run_files(path):
+            got, _ = benchfile.read(f)
+            runs.append([r for r in got if (not args.norm or r.get("norm") in args.norm)
+                         and (not args.backend or r.get("backend") in args.backend)])
+        if not any(runs):
+            raise InputError(f"{path} holds no measurements" + (" of the selected ops/backends" if args.norm or args.backend else ""))
+        sides.append([run for run in runs if run])
+    result, counts = compare_runs(sides[0], sides[1], confidence=args.confidence, threshold=args.threshold)
     if not result:
         raise InputError(f"{args.a} and {args.b} have no configuration in common (norm, pass, shape, dtype, layout, "
                          "threads, backend)")
@@ -101,15 +115,17 @@ def _summary(result, counts, args, stats, same_run: bool = False) -> list[str]:
     quiet = [r for r in result if not r.get("contended")]
     for r in quiet:
         groups.setdefault((r["backend"], r["norm"], r["op"]), []).append(as_ratio(r))
+    # compare_runs's own geometric means where given: they add the shift shared by a run's configurations once
+    means = {g: (counts.get("geomeans") or {}).get(g) or stats.geomean(rs) for g, rs in groups.items()}
     for (backend, norm, pass_), rs in groups.items():
-        lines.append(f"{backend} {norm} {pass_}: B/A {stats.geomean(rs).text(3)} geometric mean over {len(rs)}")
+        lines.append(f"{backend} {norm} {pass_}: B/A {means[(backend, norm, pass_)].text(3)} geometric mean over {len(rs)}")
     busy = len(result) - len(quiet)
     if busy:
         lines.append(f"{busy} configuration(s) contended in A or B (the machine was busy): shown, no verdict, not averaged")
     if not quiet:
         lines.append("no uncontended configuration in common: nothing to judge")
         return lines
-    overall = stats.geomean([as_ratio(r) for r in quiet])
+    overall = counts.get("overall") or stats.geomean([as_ratio(r) for r in quiet])
     slower = sum(r["verdict"] == "slower" for r in result)
     faster = sum(r["verdict"] == "faster" for r in result)
     regressions = [r for r in result if r["regression"]]
@@ -135,8 +151,19 @@ def _summary(result, counts, args, stats, same_run: bool = False) -> list[str]:
         lines.append("run-to-run noise not estimated (fewer than 8 configurations in common): this compare cannot "
                      "tell drift between the two runs from a change, so the intervals carry only the processes' spread; "
                      "time both versions in one run with `normbench ab A B` for a verdict drift cannot sway")
+    if not same_run and counts.get("shift_estimated"):
+        each = "; ".join(f"{side} " + ", ".join(f"{s:+.1%}" for s in counts[f"shifts_{side.lower()}"])
+                         for side in ("A", "B") if len(counts[f"shifts_{side.lower()}"]) > 1)
+        lines.append(f"whole-run shift: {counts['shift']:.1%} (one standard deviation of one run, from {counts['runs_a']} "
+                     f"run(s) of A and {counts['runs_b']} of B; each run from its side's mean: {each}); every interval "
+                     "and geometric mean carries it")
+    elif not same_run:
+        lines.append(f"one run a side: a shift of the whole run (a shared machine running faster or slower for its "
+                     f"duration) moves every configuration alike, and cannot be told from a change of that size here "
+                     f"(B/A overall {overall.ratio:.3f}); give A and B as folders of repeated runs, or time both in one "
+                     "run with `normbench ab A B`")
     for backend, norm, pass_ in group_slow:
-        g = stats.geomean(groups[(backend, norm, pass_)])
+        g = means[(backend, norm, pass_)]
         lines.append(f"REGRESSION: {backend} {norm} {pass_} slower by more than {args.threshold:.0%} on its geometric "
                      f"mean: B/A {g.text(3)}")
     if regressions:
