@@ -87,14 +87,36 @@ def machine_facts() -> dict[str, Any]:
         "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
         "frequency": f"{int(cur) / 1000:.0f} MHz (max {int(top) / 1000:.0f} MHz)" if cur and top else mhz,
         "memory": mem,
+        "accelerators": accelerators(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "numpy": np.__version__,
     }
 
 
+def accelerators() -> str:
+    """The machine's GPUs as ``count x model`` per model ("" without nvidia-smi): a fact that
+    changes timings, read without importing a framework."""
+    import shutil
+    from collections import Counter
+
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return ""
+    try:
+        got = subprocess.run([smi, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    names = Counter(line.strip() for line in got.stdout.splitlines() if line.strip()) if not got.returncode else {}
+    return ", ".join(f"{n} x {name}" for name, n in names.items())
+
+
 def env_vars() -> dict[str, str]:
-    return {k: v for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
+    from .store.url import redact
+
+    # a store's URL (NORMBENCH_STORE) may carry a password: results never do
+    return {k: redact(v) for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
 
 
 def git_commit() -> str:
@@ -113,6 +135,28 @@ def git_commit() -> str:
     return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def _redact(text: str) -> str:
+    from .store.url import redact
+
+    return redact(text)
+
+
+def branch() -> str:
+    """The git branch of normbench's checkout, as :func:`git_commit` (``NORMBENCH_BRANCH`` overrides; "" where none)."""
+    if os.environ.get("NORMBENCH_BRANCH"):
+        return os.environ["NORMBENCH_BRANCH"]
+    root = Path(__file__).resolve().parents[1]  # the checkout git_commit() reads, so branch and commit agree
+    if not (root / ".git").exists():
+        return ""
+    try:
+        got = subprocess.run(["git", "-C", str(root), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    name = got.stdout.strip() if not got.returncode else ""
+    return "" if name == "HEAD" else name
+
+
 def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None, ended: str = "",
            schema: int = BENCH_SCHEMA, protocol: dict[str, Any] | None = None) -> RunHeader:
     """The header of one run (see the module docstring). ``backends`` is kept as the caller's own
@@ -120,6 +164,6 @@ def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None
     from . import __version__
 
     return RunHeader(run_id=run_id, started=started, ended=ended or now(), schema=schema,
-                     normbench_version=__version__, git_commit=git_commit(), command=shlex.join(_command or sys.argv),
+                     normbench_version=__version__, git_commit=git_commit(), command=_redact(shlex.join(_command or sys.argv)),
                      machine=machine_facts(), environment_variables=env_vars(), protocol=protocol or None,
                      backends=backends if backends is not None else {})

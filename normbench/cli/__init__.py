@@ -1,4 +1,5 @@
-"""The ``normbench`` command line: list, check, selftest, bench, ab, compare, report, run (one module per command)."""
+"""The ``normbench`` command line: list, check, selftest, bench, ab, compare, report, run, and the store's
+commands (store, history, regressions, export); one module per command or family."""
 from __future__ import annotations
 
 import sys
@@ -6,14 +7,14 @@ from typing import Sequence
 
 from .. import __version__
 from ..errors import NormbenchError
-from . import ab, bench, check, common, compare, listing, report, run, selftest
+from . import ab, bench, check, common, compare, listing, report, run, selftest, store
 
 
 def build_parser() -> common.Parser:
     parser = common.Parser(prog="normbench", description="Is your normalization kernel right, and is it fast?")
     parser.add_argument("--version", action="version", version=f"normbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=common.Parser)
-    for command in (listing, check, selftest, bench, ab, compare, report, run):
+    for command in (listing, check, selftest, bench, ab, compare, report, run, store):
         command.add_parser(sub)
     return parser
 

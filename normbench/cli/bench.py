@@ -53,6 +53,7 @@ def shard(todo: list, k: int, n: int) -> list:
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="time backends over a grid of shapes (no asv needed)")
     common.plugin_options(p)
+    common.store_option(p)
     common.norm_option(p)
     common.backend_option(p, "backend (default: all available)")
     plan_options(p)
@@ -301,6 +302,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress.done()
         if args.output:
             save(rows)
+    if rows:
+        common.keep_in_store(args, "bench", header=dataclasses.replace(head, ended=runinfo.now()), rows=rows)
     print(result_table(rows, args.baseline))
     for s in skipped:
         print(f"skipped: {s}", file=sys.stderr)

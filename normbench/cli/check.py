@@ -17,6 +17,7 @@ __all__ = ["run_checks", "kept_reports", "cmd_check", "add_parser"]
 def add_parser(sub) -> None:
     p = sub.add_parser("check", help="run the conformance suite against backends")
     common.plugin_options(p)
+    common.store_option(p)
     common.norm_option(p)
     common.backend_option(p, "backend to check")
     p.add_argument("--case", action="append", default=[], metavar="PATTERN", help="only cases whose id matches (fnmatch or substring)")
@@ -201,6 +202,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(runner.summary_line(reports))
     if saver:
         saver.raise_if_failed()
+    if reports:
+        common.keep_in_store(args, "check", document=runner.check_json(reports, registry, **run))
     results = [r for rep in reports for r in rep.results]
     if not any(r.status != "unsupported" for r in results):
         # e.g. --dtype float16 for a backend without it: "passed" would be a claim about nothing

@@ -49,6 +49,47 @@ def plugin_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def store_option(p: argparse.ArgumentParser, *, writes: bool = True) -> None:
+    """``--store`` (and ``--no-store`` for commands that write to it by default)."""
+    p.add_argument("--store", metavar="PATH_OR_URL", default=None,
+                   help="the results store: an SQLite file or a postgresql:// URL (default: $NORMBENCH_STORE, else "
+                        ".normbench/results.sqlite)")
+    if writes:
+        p.add_argument("--no-store", action="store_true", help="do not add this run to the results store")
+
+
+def keep_in_store(args: argparse.Namespace, kind: str, *, header=None, rows=None, document=None) -> None:
+    """Add a finished run to the store unless ``--no-store``; a store that cannot be written costs a
+    warning, never the run's own results (its files are already written)."""
+    if getattr(args, "no_store", False) or (args.store is None and _store_env_off()):
+        return
+    from ..errors import NormbenchError
+    from ..runinfo import branch
+    from ..store import open_store
+
+    try:
+        with open_store(args.store, write=True) as store:
+            if store.migrated_from is not None:
+                print(f"normbench: migrated store {store.name} from schema {store.migrated_from} (a copy of the old "
+                      f"file is {store.backup})", file=sys.stderr)
+            added = (store.add_bench_run(header, rows, branch=branch()) if kind == "bench"
+                     else store.add_check_run(document, branch=branch()))
+            if added:
+                print(f"stored the {kind} run in {store.name} (normbench history, regressions)", file=sys.stderr)
+    except (NormbenchError, OSError, RuntimeError, ValueError) as exc:  # the run's own files are written already
+        from ..store.url import redact
+
+        print(f"normbench: warning: the run was not stored: {redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}",
+              file=sys.stderr)
+
+
+def _store_env_off() -> bool:
+    """``NORMBENCH_STORE=off``: no store for any command (the test suite's default)."""
+    import os
+
+    return os.environ.get("NORMBENCH_STORE", "").lower() in ("off", "none", "0")
+
+
 def norm_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--norm", action="append", default=[], metavar="OP",
                    help="only this op (repeatable; default: every installed op; normbench list shows them)")

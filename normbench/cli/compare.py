@@ -39,9 +39,12 @@ def _confidence(text: str) -> float:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("compare", help="compare two bench result files: B/A time ratios with intervals and verdicts")
-    p.add_argument("a", type=Path, metavar="A", help="the reference results (normbench bench --output, .json or .csv), "
-                   "or a folder of them: repeated runs of one version")
-    p.add_argument("b", type=Path, metavar="B", help="the results to judge against A (a file, or a folder of runs)")
+    p.add_argument("a", metavar="A", help="the reference results (normbench bench --output, .json or .csv), "
+                   "a folder of them (repeated runs of one version), or run:ID[,ID...] from the store "
+                   "(run:latest, run:latest~1, ...)")
+    p.add_argument("b", metavar="B", help="the results to judge against A (a file, a folder of runs, or run:ID[,ID...])")
+    p.add_argument("--store", metavar="PATH_OR_URL", default=None,
+                   help="the store that run:ID refers to (default: $NORMBENCH_STORE, else .normbench/results.sqlite)")
     p.add_argument("--threshold", type=_fraction, default=0.10, metavar="FRACTION",
                    help="exit 1 when a configuration is slower by more than this, tested as one family of configurations "
                         "(Holm), or a backend's op and pass is on its geometric mean (default 0.10 = 10%%)")
@@ -50,6 +53,18 @@ def add_parser(sub) -> None:
     p.add_argument("--backend", action="append", default=[], metavar="NAME", help="only this backend (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object per configuration (a list) instead")
     p.set_defaults(func=cmd_compare)
+
+
+def side_runs(source: str, store: str | None) -> list[list[dict]]:
+    """The runs of one side: a bench file, a folder of them, or ``run:ID[,ID...]`` from the store."""
+    if source.startswith("run:"):
+        from ..store import open_store
+
+        with open_store(store, create=False) as st:
+            return [st.rows([st.run(ref)]) for ref in source[4:].split(",") if ref]
+    from .. import benchfile
+
+    return [benchfile.read(f)[0] for f in run_files(Path(source))]
 
 
 def run_files(path: Path) -> list[Path]:
@@ -67,15 +82,14 @@ def _fmt(v) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .. import benchfile, stats
+    from .. import stats
     from ..compare import CONFIG_KEYS, compare_runs
     from ..tables import render
 
     sides = []
     for path in (args.a, args.b):
         runs = []
-        for f in run_files(path):
-            got, _ = benchfile.read(f)
+        for got in side_runs(str(path), args.store):
             runs.append([r for r in got if (not args.norm or r.get("norm") in args.norm)
                          and (not args.backend or r.get("backend") in args.backend)])
         if not any(runs):

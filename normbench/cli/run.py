@@ -26,6 +26,7 @@ from . import common
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="the whole product: list, check every available backend, quick benchmarks, report")
     common.plugin_options(p)
+    common.store_option(p)
     common.norm_option(p)
     common.backend_option(p)
     p.add_argument("--output", "-o", type=Path, default=Path("normbench-report"), metavar="DIR", help="report folder (default normbench-report)")
@@ -167,6 +168,9 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     runs = [dataclasses.replace(head, ended=runinfo.now())]
     benchfile.write(out / "bench.json", bench_rows, runs)  # canonical: header, rows, raw samples
     benchfile.write(out / "bench.csv", bench_rows, runs)  # flat export
+    common.keep_in_store(args, "check", document=check)
+    if bench_rows:
+        common.keep_in_store(args, "bench", header=runs[0], rows=bench_rows)
     errors = [s for s in skipped if ": unsupported (" not in s and ": unavailable (" not in s]
     for line in errors:
         print(f"  not measured: {line}")

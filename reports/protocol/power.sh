@@ -18,7 +18,8 @@ NB=${NB:-normbench}
 small=(--norm batchnorm --grid smoke --threads 1)
 large=(--norm layernorm --norm rmsnorm --shape 1024x1024 --shape 2048x1024 --shape 1024x2048 --threads 1)
 parts=${PARTS:-ab runs}  # PARTS=ab or PARTS=runs: one half only
-for grid in small large; do
+grids=${GRIDS:-small large}  # GRIDS=small: one grid only
+for grid in $grids; do
   if [ "$grid" = small ]; then g=("${small[@]}"); else g=("${large[@]}"); fi
   for rep in 1 2 3; do
     [[ " $parts " == *" ab "* ]] || break
