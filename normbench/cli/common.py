@@ -98,7 +98,8 @@ def norm_option(p: argparse.ArgumentParser) -> None:
 def backend_option(p: argparse.ArgumentParser, what: str = "backend") -> None:
     p.add_argument("--backend", action="append", default=[], metavar="NAME", help=f"{what} (repeatable; default: all)")
     p.add_argument("--skip-backend", action="append", default=[], metavar="PATTERN",
-                   help="leave out the backends whose name matches PATTERN (fnmatch, e.g. 'keras-*'; repeatable)")
+                   help="leave out the backends whose name matches PATTERN (fnmatch, e.g. keras-* for every Keras backend; "
+                        "repeatable)")
 
 
 def load_registry(args):
