@@ -27,15 +27,11 @@ import ast
 import fnmatch
 import math
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10 (pyproject's requires-python): tomli is the same parser, before it joined the stdlib
-    import tomli as tomllib
+import tomllib  # Python 3.11+ (pyproject's requires-python)
 
 from .errors import InputError
 
