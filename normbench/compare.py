@@ -290,20 +290,43 @@ def location(row: dict[str, Any]) -> float:
     return statistics.fmean(stats.process_spread(stats.split(samples_of(row), processes_of(row)))[0])
 
 
+def location_interval(row: dict[str, Any], confidence: float = stats.CONFIDENCE) -> tuple[float, float, float]:
+    """(time, low, high) in seconds: :func:`location` with its t interval over the row's processes
+    (the spread between them, never below what their samples imply); low and high are nan with
+    one process, and the time is the median where the row kept no samples."""
+    samples = samples_of(row)
+    if not samples:
+        return float(row["median_s"]), math.nan, math.nan
+    locs, between, within = stats.process_spread(stats.split(samples, processes_of(row)))
+    mean = statistics.fmean(locs)
+    if len(locs) < 2:
+        return math.exp(mean), math.nan, math.nan
+    half = stats.t_quantile(1 - (1 - confidence) / 2, len(locs) - 1) * math.sqrt(max(between, within) / len(locs))
+    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
+
+
 def run_shifts(runs: Sequence[dict[tuple, dict]]) -> list[float]:
-    """Each run's shift (log scale) from the mean of the runs given: the median, over the
-    configurations every run measured uncontended, of the run's log time (:func:`location`) minus the
-    configuration's mean over the runs. A shared machine runs faster or slower for a whole run
-    (neighbours, frequency, the host's load): every configuration of the run moves together.
-    Empty when fewer than :data:`MIN_FOR_SHIFT` configurations are common."""
+    """Each run's shift (log scale): the median, over the configurations it measured uncontended
+    that another run measured too, of the run's log time (:func:`location`) minus the
+    configuration's mean over the runs that measured it (with every configuration in every run,
+    the shifts' sample variance is the one-way ANOVA's). A shared machine runs faster or slower
+    for a whole run (neighbours, frequency, the host's load): every configuration of the run moves
+    together. Empty when a run has fewer than :data:`MIN_FOR_SHIFT` such configurations."""
     if len(runs) < 2:
         return [0.0] * len(runs)
-    common = [k for k in runs[0] if all(k in r and not is_contended(r[k]) for r in runs)]
-    if len(common) < MIN_FOR_SHIFT:
-        return []
-    logs = {k: [location(r[k]) for r in runs] for k in common}
-    means = {k: statistics.fmean(v) for k, v in logs.items()}
-    return [statistics.median(logs[k][j] - means[k] for k in common) for j in range(len(runs))]
+    logs: dict[tuple, dict[int, float]] = {}
+    for j, run in enumerate(runs):
+        for k, r in run.items():
+            if not is_contended(r):
+                logs.setdefault(k, {})[j] = location(r)
+    means = {k: statistics.fmean(v.values()) for k, v in logs.items() if len(v) > 1}
+    out = []
+    for j in range(len(runs)):
+        devs = [v[j] - means[k] for k, v in logs.items() if j in v and k in means]
+        if len(devs) < MIN_FOR_SHIFT:
+            return []
+        out.append(statistics.median(devs))
+    return out
 
 
 def shift_variance(sides: Sequence[Sequence[float]]) -> tuple[float, int]:

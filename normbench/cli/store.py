@@ -140,32 +140,15 @@ def _points(store, args):
     return points
 
 
-def _interval(row) -> tuple[float, float, float]:
-    """(location, low, high) in seconds: the mean of the processes' median log times, with its 95%
-    t interval over the processes (the median alone where the row has one process)."""
-    from .. import stats
-    from ..compare import processes_of, samples_of
-
-    samples = samples_of(row)
-    if not samples:
-        m = float(row["median_s"])
-        return m, math.nan, math.nan
-    locs, between, within = stats.process_spread(stats.split(samples, processes_of(row)))
-    mean = sum(locs) / len(locs)
-    if len(locs) < 2:
-        return math.exp(mean), math.nan, math.nan
-    half = stats.t_quantile(0.975, len(locs) - 1) * math.sqrt(max(between, within) / len(locs))
-    return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
-
-
 def cmd_history(args: argparse.Namespace) -> int:
+    from ..compare import location_interval
     from ..tables import render
 
     with _open(args) as store:
         points = _points(store, args)
     table = []
     for run, row in points:
-        loc, lo, hi = _interval(row)
+        loc, lo, hi = location_interval(row)
         table.append({"machine": run.machine_name, "fingerprint": run.machine, "run_id": run.run_id,
                       "started": run.started, "git_commit": run.git_commit, "branch": run.branch,
                       "backend_version": row.get("backend_version", ""), "time_s": loc,

@@ -23,8 +23,6 @@ __all__ = ["Store", "StoredRun", "open_store", "SERIES_KEYS"]
 
 #: what identifies a series within one machine: a configuration of a backend under a memory policy
 SERIES_KEYS = ("backend", "norm", "op", "shape", "dtype", "layout", "threads", "memory_policy")
-#: a measurement's key within its run
-_KEY = ("backend", "norm", "op", "shape", "dtype", "layout", "threads", "memory_policy")
 _COLUMNS = ("backend", "norm", "op", "shape", "dtype", "layout", "threads", "backend_version", "memory_policy",
             "median_s", "unstable", "contended", "samples", "process_n", "row")
 
@@ -183,8 +181,8 @@ class Store:
                 with self.db.transaction():
                     pk, new = self._add_run("bench", header, source, branch)
                     have = set() if new else {tuple(k) for k in self.db.execute(
-                        f"SELECT {', '.join(_KEY)} FROM measurements WHERE run = ?", (pk,))}
-                    at = [_COLUMNS.index(k) + 1 for k in _KEY]
+                        f"SELECT {', '.join(SERIES_KEYS)} FROM measurements WHERE run = ?", (pk,))}
+                    at = [_COLUMNS.index(k) + 1 for k in SERIES_KEYS]  # a measurement's key within its run
                     todo = [m for m in (_measurement(pk, r, policy) for r in rows)
                             if tuple(m[i] for i in at) not in have]
                     if todo:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .. import stats
-from ..compare import processes_of, samples_of
+from ..compare import location_interval
 
 #: the parts of a configuration, in the order of a benchmark's name
 NAME_KEYS = ("norm", "op", "shape", "dtype", "layout", "threads", "backend")
@@ -26,15 +25,10 @@ def benchmark_name(row: dict[str, Any]) -> str:
 
 
 def latency(row: dict[str, Any]) -> dict[str, float]:
-    samples = samples_of(row)
-    if not samples:
-        return {"value": float(row["median_s"]) * 1e9}
-    locs, between, within = stats.process_spread(stats.split(samples, processes_of(row)))
-    mean = sum(locs) / len(locs)
-    out = {"value": math.exp(mean) * 1e9}
-    if len(locs) >= 2:
-        half = stats.t_quantile(0.975, len(locs) - 1) * math.sqrt(max(between, within) / len(locs))
-        out["lower_value"], out["upper_value"] = math.exp(mean - half) * 1e9, math.exp(mean + half) * 1e9
+    time, low, high = location_interval(row)
+    out = {"value": time * 1e9}
+    if not math.isnan(low):
+        out["lower_value"], out["upper_value"] = low * 1e9, high * 1e9
     return out
 
 

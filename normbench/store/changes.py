@@ -161,28 +161,23 @@ def _machine_changes(out: Findings, runs: list[StoredRun], rows: list[list[dict]
 
 
 def _run_shifts(rows: list[list[dict]]) -> list[float] | None:
-    """Each run's own machine shift (log): the median over backends of each backend's median
-    deviation from its series' means over the runs. A machine running slower moves every backend;
-    a change of code moves one, which the median over three or more backends does not follow.
-    None with fewer than :data:`MIN_BACKENDS_FOR_SHIFT` backends, or one run."""
-    at = cmp.CONFIG_KEYS.index("backend")
-    values: dict[tuple, dict[int, float]] = {}
+    """Each run's own machine shift (log): the median over backends of the run's shift within each
+    backend's series (:func:`normbench.compare.run_shifts`). A machine running slower moves every
+    backend; a change of code moves one, which the median over three or more backends does not
+    follow. None with fewer than :data:`MIN_BACKENDS_FOR_SHIFT` backends, or one run; 0 for a run
+    that fewer backends measured."""
+    present: dict[str, dict[int, dict[tuple, dict]]] = {}
     for i, run_rows in enumerate(rows):
         for r in run_rows:
-            if not cmp.is_contended(r):
-                values.setdefault(cmp.config_key(r), {})[i] = cmp.location(r)
-    if len(rows) < 2 or len({k[at] for k in values}) < MIN_BACKENDS_FOR_SHIFT:
+            present.setdefault(r["backend"], {}).setdefault(i, {})[cmp.config_key(r)] = r
+    if len(rows) < 2 or len(present) < MIN_BACKENDS_FOR_SHIFT:
         return None
-    means = {k: statistics.fmean(v.values()) for k, v in values.items()}
-    shifts = []
-    for i in range(len(rows)):
-        per_backend: dict[str, list[float]] = {}
-        for k, v in values.items():
-            if i in v and len(v) > 1:
-                per_backend.setdefault(k[at], []).append(v[i] - means[k])
-        shifts.append(statistics.median(statistics.median(d) for d in per_backend.values())
-                      if len(per_backend) >= MIN_BACKENDS_FOR_SHIFT else 0.0)
-    return shifts
+    per_run: list[list[float]] = [[] for _ in rows]
+    for runs in present.values():
+        at = sorted(runs)
+        for i, shift in zip(at, cmp.run_shifts([runs[i] for i in at]) if len(at) > 1 else []):
+            per_run[i].append(shift)
+    return [statistics.median(s) if len(s) >= MIN_BACKENDS_FOR_SHIFT else 0.0 for s in per_run]
 
 
 def _scaled(run_rows: list[dict], factor: float) -> list[dict]:
