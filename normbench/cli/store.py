@@ -184,6 +184,9 @@ def _plot(table, args) -> None:
         err = [[(t["time_s"] - t["low_s"]) * 1e3 if t["low_s"] else 0 for t in mine],
                [(t["high_s"] - t["time_s"]) * 1e3 if t["high_s"] else 0 for t in mine]]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"{name} [{fp[:8]}]")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # runs are counted, not measured
     ax.set_xlabel("run on that machine (oldest first)")
     ax.set_ylabel("ms (95% interval)")
     ax.set_title(f"{args.backend} {args.norm} {args.op} {args.shape} {args.dtype}")
