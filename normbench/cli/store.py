@@ -224,8 +224,12 @@ def cmd_regressions(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..store.bencher import bmf
+    from .compare import side_runs
 
-    rows = load_rows(args.source, args.store)
+    runs = side_runs(args.source, args.store)  # compare's reader: a bench file, or run:ID from the store
+    if len(runs) != 1:
+        raise InputError(f"{args.source}: export takes one run, not {len(runs)}")
+    rows = runs[0]
     text = json.dumps(bmf(rows), indent=1)
     if args.output:
         from ..output import atomic_write
@@ -235,16 +239,3 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         print(text)
     return 0
-
-
-def load_rows(source: str, store_where: str | None) -> list[dict]:
-    """Rows from a bench file, or from a run of the store (``run:ID``)."""
-    if source.startswith("run:"):
-        from ..store import open_store
-
-        with open_store(store_where, create=False) as store:
-            return store.rows([store.run(source[4:])])
-    from .. import benchfile
-
-    rows, _ = benchfile.read(Path(source))
-    return rows
