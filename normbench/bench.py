@@ -378,9 +378,11 @@ def blocks_of(todo: list[Config], size: int = BLOCK) -> list[list[Config]]:
 def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None, timeout: float | None = 300.0,
              plugins: tuple[str, ...] = (), scopes: dict | None = None, policy: str = "reuse", run_id: str = "",
              progress=None, on_rows=None, facts: dict | None = None, seed: int | None = None,
-             placement: str = "random"):
+             placement: str = "random", scheduler: type | None = None):
     """Measure every configuration on every backend that implements its op until each row is sure
-    or at its cap (pyperf's process model, :class:`normbench.schedule.Manager`).
+    or at its cap (pyperf's process model, :class:`normbench.schedule.Manager`, or the
+    ``scheduler`` given: :class:`normbench.paired.PairedManager` times two backends alternately
+    in the same workers).
 
     The plan is cut into blocks (:func:`blocks_of`) and measured in rounds; in each round and block
     every backend with a row that needs another process gets a **fresh worker process** (started
@@ -405,7 +407,7 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
                     asked_threads=threads, machine=machine, run_id=run_id, policy=info.get("memory_policy", policy),
                     facts=facts, rule=rule, stop=stop, prior=prior, shifts=shifts)
 
-    manager = Manager(backends, todo, rule=rule, min_samples=rigor.min_samples, budget_s=rigor.budget_s,
+    manager = (scheduler or Manager)(backends, todo, rule=rule, min_samples=rigor.min_samples, budget_s=rigor.budget_s,
                       requests=(setup_in_worker, samples_in_worker, facts_in_worker), load=load_average,
                       threads=threads, timeout=timeout, plugins=plugins, scopes=scopes or {}, policy=policy,
                       make_row=make_row, progress=progress, on_rows=on_rows, facts=facts, seed=seed,
@@ -444,7 +446,7 @@ def protocol(rigor: Rigor, policy: str, seed: int | None, placement: str = "rand
 def run_bench(backends, todo: list[Config], *, rigor: Rigor | None = None, repeat: int | None = None,
               threads: int | None, progress=None, timeout: float | None = 300.0, plugins: tuple[str, ...] = (),
               on_rows=None, scopes=None, run_id: str = "", facts: dict | None = None, policy: str = "reuse",
-              seed: int | None = None, placement: str = "random"):
+              seed: int | None = None, placement: str = "random", scheduler: type | None = None):
     """Measure every configuration on every backend under the timing protocol (:func:`run_grid`).
 
     ``repeat`` (fewest samples per process) overrides ``rigor``'s. Returns (rows, skipped lines)."""
@@ -453,7 +455,7 @@ def run_bench(backends, todo: list[Config], *, rigor: Rigor | None = None, repea
         r = dataclasses.replace(r, min_samples=repeat)
     return run_grid(backends, todo, rigor=r, threads=threads, timeout=timeout, plugins=plugins, scopes=scopes,
                     policy=policy, run_id=run_id, progress=progress, on_rows=on_rows, facts=facts, seed=seed,
-                    placement=placement)
+                    placement=placement, scheduler=scheduler)
 
 
 # -- the worker side of a measurement -------------------------------------------------------------------
@@ -467,9 +469,16 @@ def setup_in_worker(state, payload) -> dict[str, Any]:
     than it would have: the process's placement, drawn by the scheduler
     (:meth:`normbench.schedule.Manager.placement_pad`)."""
     op_name, pass_, shape, dtype, layout, *rest = payload
-    pad = rest[0] if rest else None
-    op, b = state.ops[op_name], state.backend
     state.timing = None  # the previous configuration's arrays and pad go before this one's are made
+    state.timing, out = prepare_timing(state.backend, state.ops[op_name], pass_, shape, dtype, layout,
+                                       rest[0] if rest else None)
+    return out
+
+
+def prepare_timing(b: Backend, op: OpInfo, pass_: str, shape, dtype: str, layout: str,
+                   pad: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the prepared, calibrated call a worker keeps for its ``samples`` requests, what the parent
+    records of it): the body of :func:`setup_in_worker`, for one backend."""
     t0 = time.perf_counter()
     b.prepare(op.name, dtype, layout, len(shape))
     compile_s = time.perf_counter() - t0
@@ -478,9 +487,9 @@ def setup_in_worker(state, payload) -> dict[str, Any]:
     held = bytearray(PAD_BASE + pad) if pad is not None else None
     t1 = time.perf_counter()
     number, warmup = calibrate(p)
-    state.timing = {"prepared": p, "number": number, "busy": (t1, time.perf_counter()), "pad": held}
-    return {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes,
-            "note": timing_note(b, op.name, pass_), "placement": pad}
+    timing = {"prepared": p, "number": number, "busy": (t1, time.perf_counter()), "pad": held}
+    return timing, {"compile_s": compile_s + warmup, "number": number, "nbytes": p.nbytes,
+                    "note": timing_note(b, op.name, pass_), "placement": pad}
 
 
 @handler
@@ -496,7 +505,11 @@ def samples_in_worker(state, payload) -> dict[str, Any]:
 @handler
 def facts_in_worker(state, nbytes) -> dict[str, Any]:
     """Version, environment, and a device's own copy bandwidth, from inside the worker."""
-    b = state.backend
+    return backend_facts(state.backend, nbytes)
+
+
+def backend_facts(b: Backend, nbytes: int) -> dict[str, Any]:
+    """The body of :func:`facts_in_worker`, for one backend."""
     copy = getattr(b, "copy_gbps", None)
     return {"version": safe_call(b.version, ""), "environment": safe_call(b.environment, {}) or {},
             "copy_gbps": safe_call(lambda: copy(nbytes)) if callable(copy) else None}

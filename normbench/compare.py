@@ -235,19 +235,26 @@ def judge(result: list[dict], keys: Sequence[tuple], ratios: dict, busy: set, th
 
 
 def ab_rows(rows: Sequence[dict[str, Any]], a: str, b: str, *, confidence: float = stats.CONFIDENCE,
-            threshold: float = 0.10) -> list[dict[str, Any]]:
+            threshold: float = 0.10, paired: bool = False) -> list[dict[str, Any]]:
     """Backend ``b`` against backend ``a`` measured in the same run (interleaved in the same rounds,
-    :command:`normbench ab`): per configuration B's time over A's with its two-level interval and a
-    verdict, judged as :func:`compare_rows` judges two runs but without run-to-run noise: the two
-    versions shared every round, so the drift between runs that :func:`run_to_run_noise` estimates
-    does not come between them. Result rows name backend ``b``."""
+    :command:`normbench ab`): per configuration B's time over A's with its interval and a verdict,
+    judged as :func:`compare_rows` judges two runs but without run-to-run noise: the two versions
+    shared every round, so the drift between runs that :func:`run_to_run_noise` estimates does not
+    come between them. ``paired``: process ``i`` of A and of B ran in the same worker
+    (:mod:`normbench.paired`), and the interval is on their per-process ratios
+    (:func:`normbench.stats.paired_ratio`); otherwise it is two-level, the processes of each side
+    independent. Result rows name backend ``b``."""
     keys = tuple(k for k in CONFIG_KEYS if k != "backend")
     ia = {config_key(r, keys): r for r in rows if r["backend"] == a}
     ib = {config_key(r, keys): r for r in rows if r["backend"] == b}
     matched = [k for k in ia if k in ib]
     ratios, result, busy = {}, [], set()
     for k in matched:
-        r = row_ratio(ib[k], ia[k], confidence)
+        na, nb = processes_of(ia[k]) or [], processes_of(ib[k]) or []
+        if paired and len(na) == len(nb) >= 2:
+            r = stats.paired_ratio(stats.split(samples_of(ib[k]), nb), stats.split(samples_of(ia[k]), na), confidence)
+        else:
+            r = row_ratio(ib[k], ia[k], confidence)
         key = (*k, b)  # CONFIG_KEYS order: backend last
         ratios[key] = r
         contended = is_contended(ia[k]) or is_contended(ib[k])

@@ -212,7 +212,7 @@ class Manager:
     def run(self) -> tuple[list[dict], list[str]]:
         try:
             while True:
-                self.results.update_priors()
+                self.update_priors()
                 pending = [p for p in self.pairs() if self.needs_more(p)]
                 if not pending:
                     break
@@ -224,6 +224,10 @@ class Manager:
         if self.progress is not None and hasattr(self.progress, "note"):
             self.progress.note(self.account())
         return self.rows(), self.ledger.skipped
+
+    def update_priors(self) -> None:
+        """Once a round: what the rows so far say about their backends (:meth:`Accumulator.update_priors`)."""
+        self.results.update_priors()
 
     def rows(self) -> list[dict]:
         return self.results.rows(self.state, self.facts)

@@ -279,6 +279,28 @@ def two_level_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float
     return Ratio(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, len(num), len(den), se, df)
 
 
+def paired_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float]],
+                 confidence: float = CONFIDENCE) -> Ratio:
+    """``num / den`` from processes that measured both, process ``i`` of one side with process
+    ``i`` of the other (``normbench ab``'s paired design, :mod:`normbench.paired`): the mean over
+    processes of the difference of their median log times, with Student's t on those differences
+    (n - 1 degrees of freedom). A shift that moves a whole process moves both sides and cancels.
+    Its variance is never taken below what the samples within the processes imply for the two
+    medians (as :func:`_side`)."""
+    if len(num) != len(den):
+        raise ValueError(f"paired processes: {len(num)} on one side, {len(den)} on the other")
+    ln, _, wn = process_spread(num)
+    ld, _, wd = process_spread(den)
+    diffs = [x - y for x, y in zip(ln, ld)]
+    n, d = len(diffs), statistics.fmean(diffs)
+    if n < 2:
+        return Ratio(math.exp(d), 0.0, math.inf, math.nan, n, n)
+    se = math.sqrt(max(statistics.variance(diffs), wn + wd) / n)
+    t = t_quantile(1 - (1 - confidence) / 2, n - 1)
+    p = 2 * (1 - t_cdf(abs(d) / se, n - 1)) if se > 0 else (0.0 if d else 1.0)
+    return Ratio(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, n, n, se, n - 1)
+
+
 def _betacf(a: float, b: float, x: float) -> float:
     """Continued fraction of the regularized incomplete beta function (modified Lentz)."""
     tiny = 1e-300

@@ -343,10 +343,13 @@ def _find_handler(name: str) -> Callable[["ChildState", Any], Any]:
 
 
 class ChildState:
-    """What a worker holds between requests: its backend, the op records, a prepared timing."""
+    """What a worker holds between requests: its backend, the op records, a prepared timing, and
+    the registry it was loaded from (``normbench ab`` loads a second backend, its partner, from it)."""
 
     def __init__(self) -> None:
         self.backend = None
+        self.registry = None
+        self.partners: dict[str, Any] = {}
         self.ops: dict[str, Any] = {}
         self.timing: dict[str, Any] = {}
         self.memory_policy: str | None = None
@@ -356,7 +359,7 @@ class ChildState:
 def init(state: ChildState, payload):
     """Load the plugins (those ``scope`` allows), pick the backend, probe it, set its threads."""
     plugins, name, threads, scope = payload
-    registry = load(plugins, **(scope or {}))
+    registry = state.registry = load(plugins, **(scope or {}))
     state.ops = registry.op_infos()
     if name == floor.NAME:  # bench --floor: the copy that stands in for every op (not a plugin)
         state.backend = floor.CopyFloor(state.ops)

@@ -16,6 +16,7 @@ from normbench import sequential
 from normbench.bench import Config, blocks_of
 from normbench.cli import main
 from normbench.ops.layernorm import OP as LN
+from normbench.paired import PairedManager, merge_scopes, merge_turns
 from normbench.schedule import STEP_PRIOR_S, Manager
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "reports" / "protocol"
@@ -113,6 +114,67 @@ def test_priors_hold_a_lucky_row_of_a_noisy_backend_back():
     assert m.results.priors["stub"].variance > 0.01 and m.needs_more((0, "stub"))
 
 
+class Partner(Stub):
+    name = "partner"
+
+
+def paired_manager(rule: sequential.Rule, n: int = 4) -> PairedManager:
+    todo = [Config(LN, "forward", (8 * (i + 1), 16), "float32", "contiguous") for i in range(n)]
+    return PairedManager([Stub(), Partner()], todo, rule=rule, min_samples=5, budget_s=0.01, threads=1, timeout=10,
+                         plugins=(), scopes={}, policy="reuse", make_row=lambda *a, **k: {}, seed=1, blocks=blocks_of)
+
+
+def feed_pair(m: PairedManager, n: int, shift: float, factor: float, rng: random.Random, noise: float = 0.005) -> None:
+    """One process of configuration n on both backends: the process's own ``shift`` moves both."""
+    level = 1e-3 * math.exp(shift)
+    for name, f in (("stub", 1.0), ("partner", factor * math.exp(rng.gauss(0, noise)))):
+        m.results.add((n, name), {"samples": [f * level * math.exp(rng.gauss(0, 0.002)) for _ in range(10)],
+                                  "number": 1})
+
+
+def test_paired_rows_stop_on_their_ratio_not_on_each_versions_time():
+    """Processes 30% apart that agree on B/A to 0.5%: sure at the minimum, though each version's
+    own time is far from sure; a configuration whose ratio itself wanders runs to the cap."""
+    rule = sequential.Rule(3, 6, 0.05)
+    m, rng = paired_manager(rule), random.Random(4)
+    for _ in range(3):
+        feed_pair(m, 0, rng.gauss(0, 0.3), 1.3, rng)
+        feed_pair(m, 1, rng.gauss(0, 0.3), 1.3, rng, noise=0.4)
+    assert m.results.assessment((0, "stub")).needs_more  # alone, A's row would want more
+    assert not m.needs_more((0, "stub")) and not m.needs_more((0, "partner"))
+    assert m.state((0, "stub")) == m.state((0, "partner")) == "sure"
+    while m.needs_more((1, "partner")):
+        feed_pair(m, 1, rng.gauss(0, 0.3), 1.3, rng, noise=0.4)
+    assert len(m.results.procs[(1, "stub")]) == rule.max_processes and m.state((1, "stub")) == "cap"
+    assert m.pairs() == [(n, x) for n in range(4) for x in ("stub", "partner")]
+    assert m.expected_processes((0, "stub")) == 3
+
+
+def test_a_paired_failure_costs_the_configuration_on_both_and_names_the_two():
+    from normbench.worker import WorkerDied
+
+    m = paired_manager(sequential.Rule(2, 4, 0.05))
+    cfg = m.todo[0]
+    for _ in range(2):
+        m.fail_both(0, cfg, WorkerDied("worker exited with status 1"))
+    assert m.state((0, "stub")) == m.state((0, "partner")) == "lost"
+    assert m.ledger.skipped[0].startswith("stub+partner layernorm forward 8x16")
+    assert "dropped for the rest of the run after 2 failures" in m.ledger.skipped[1]
+    assert {"stub", "partner"} <= m.ledger.dropped and not m.live((1, "stub"))
+
+
+def test_a_paired_worker_imports_what_either_backend_needs_and_merges_its_turns():
+    assert merge_scopes({"only": ["ops", "a"], "exclude": ["bad"]}, {"only": ["ops", "b"], "exclude": []}) == \
+        {"only": ["ops", "a", "b"], "exclude": ["bad"]}
+    assert merge_scopes({"only": ["a"]}, None) is None
+    turn = {"set_aside": 1, "contended": False, "faults_per_call": 2.0, "wait_fraction": None, "cpu_fraction": 1.0,
+            "runnable_tasks": 1.0, "steal_fraction": 0.0}
+    got = merge_turns([{**turn, "samples": [1.0, 2.0]}, {**turn, "samples": [3.0], "contended": True,
+                                                         "faults_per_call": 4.0}])
+    assert got["samples"] == [1.0, 2.0, 3.0] and got["turns"] == [2, 1] and got["set_aside"] == 2
+    assert got["contended"] and got["faults_per_call"] == 3.0 and got["wait_fraction"] is None
+
+
 def test_bench_rule_options_bound_every_rows_processes(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(["bench", "--norm", "layernorm", "--backend", "numpy", "--shape", "16x32", "--shape", "64x32",
@@ -173,9 +235,31 @@ def test_ab_flags_a_version_three_times_slower_in_one_run(tmp_path):
     assert sum(r["verdict"] == "slower" for r in result) >= 3 and not any(r["verdict"] == "faster" for r in result)
     # a spin preempted by a neighbour only runs longer, so the ratio may overshoot 3, never undershoot by much
     assert 2.2 < sorted(r["ratio"] for r in result)[1] <= sorted(r["ratio"] for r in result)[2] < 5
-    assert "interleaved in the same rounds" in p.stderr and "REGRESSION" in p.stderr
-    rows = json.loads(out.read_text())["rows"]
-    assert {r["backend"] for r in rows} == {"subject-a", "subject-b"}
+    assert "alternately inside the same fresh processes" in p.stderr and "REGRESSION" in p.stderr
+    data = json.loads(out.read_text())
+    assert {r["backend"] for r in data["rows"]} == {"subject-a", "subject-b"}
+    assert data["runs"][0]["protocol"]["ab"] == {"a": "subject-a", "b": "subject-b", "design": "paired"}
+    # paired: both versions' processes of a configuration come in twos, taken in turns (A B B A)
+    by = {(r["shape"], r["op"], r["backend"]): r for r in data["rows"]}
+    assert all(by[k[:2] + ("subject-a",)]["processes"] == r["processes"] == 4 for k, r in by.items())
+
+
+def test_ab_unpaired_times_each_version_in_workers_of_its_own():
+    p = _ab("--shape", "256x1024", "--op", "forward", "--unpaired", "--json", env_subjects="a=1,b=3")
+    assert p.returncode == 1, p.stderr
+    assert "each in workers of its own" in p.stderr
+    assert json.loads(p.stdout)[0]["ratio"] > 2
+
+
+def test_ab_with_a_partner_that_crashes_names_both_and_keeps_going(capsys):
+    """The two versions share a worker: a crash costs that configuration on both, names the two
+    (which one took the worker down cannot be told), and two of them drop the pair, in one line each."""
+    code = main(["ab", "numpy", "crash-exit", "--plugin", "crashing_backends", "--norm", "batchnorm",
+                 "--shape", "2x4x4x4", "--processes", "2", "--repeat", "3", "--threads", "1", "--seed", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no configuration was measured on both numpy and crash-exit" in err
+    assert "skipped: numpy+crash-exit batchnorm train 2x4x4x4 float32 contiguous: crash, worker exited with status 1" in err
+    assert "dropped for the rest of the run after 2 failures" in err and "Traceback" not in err
 
 
 def test_ab_refuses_the_same_backend_twice_and_an_unknown_one(capsys):

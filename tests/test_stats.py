@@ -1,6 +1,7 @@
 """Timing statistics on synthetic samples with known answers."""
 import math
 import random
+import statistics
 
 import pytest
 from asv import _stats as asv_stats
@@ -151,3 +152,47 @@ def test_a_summary_cannot_contradict_its_configurations():
     s = summarize_ratios([clear, wide], contended=2)
     assert s["used"] == 1 and s["wide"] == 1 and s["contended"] == 2 and s["geomean"].ratio == pytest.approx(1.5)
     assert summarize_ratios([wide])["geomean"] is None
+
+
+def _shared_shift_pairs(rng: random.Random, k: int, n: int, factor: float, shift: float = 0.2, within: float = 0.01):
+    """k processes, each measuring A and B (B = factor x A); a process's own speed moves both."""
+    a, b = [], []
+    for _ in range(k):
+        level = 1e-3 * math.exp(rng.gauss(0, shift))
+        a.append([level * math.exp(rng.gauss(0, within)) for _ in range(n)])
+        b.append([factor * level * math.exp(rng.gauss(0, within)) for _ in range(n)])
+    return a, b
+
+
+def test_paired_ratio_is_the_mean_of_the_per_process_log_ratios_with_students_t():
+    a = [[1.0, 1.01, 0.99], [2.0, 2.02, 1.98], [4.0, 4.04, 3.96]]
+    b = [[1.3, 1.313, 1.287], [2.5, 2.525, 2.475], [5.5, 5.555, 5.445]]
+    r = stats.paired_ratio(b, a)
+    diffs = [math.log(1.3), math.log(2.5 / 2.0), math.log(5.5 / 4.0)]
+    mean, sd = sum(diffs) / 3, statistics.stdev(diffs)
+    half = 4.302653 * sd / math.sqrt(3)  # t(0.975, 2)
+    assert r.ratio == pytest.approx(math.exp(mean))
+    assert (r.low, r.high) == pytest.approx((math.exp(mean - half), math.exp(mean + half)), rel=1e-5)
+    assert r.df == 2 and r.n_num == r.n_den == 3
+    # processes whose ratios agree exactly: the interval is what their samples imply, never zero
+    same = stats.paired_ratio([[1.3 * v for v in g] for g in a], a)
+    assert same.ratio == pytest.approx(1.3) and same.low < 1.3 * 0.99 and same.high > 1.3 * 1.01
+    with pytest.raises(ValueError, match="3 on one side, 2 on the other"):
+        stats.paired_ratio(b, a[:2])
+
+
+def test_a_shift_shared_by_both_versions_cancels_in_the_paired_ratio_not_in_the_two_level_one():
+    """Processes 20% apart (a worker's own speed), the versions 1% apart inside each: paired, a
+    1.15x slowdown is found every time and A/A stays quiet; two-level, both are lost in the shifts."""
+    rng = random.Random(5)
+    found_paired = found_two = alarms = covered = 0
+    for _ in range(200):
+        a, b = _shared_shift_pairs(rng, 4, 10, 1.15)
+        p, t = stats.paired_ratio(b, a), stats.two_level_ratio(b, a)
+        found_paired += p.significant and p.ratio > 1
+        found_two += t.significant and t.ratio > 1
+        covered += p.low <= 1.15 <= p.high
+        a, b = _shared_shift_pairs(rng, 4, 10, 1.0)
+        alarms += stats.paired_ratio(b, a).significant
+    assert found_paired == 200 and found_two < 100
+    assert covered >= 180 and alarms <= 20  # about 95% and 5%

@@ -1,11 +1,13 @@
-"""``normbench ab A B``: is backend B slower than backend A? Both timed in the same run.
+"""``normbench ab A B``: is backend B slower than backend A? Both timed in the same processes.
 
 The way to check a change to a kernel: register the old and the new version as two backends (a
 copy of the plugin module under another name, loaded with ``--plugin``), and time them
-interleaved in the same randomized rounds of fresh processes, under the same memory policy and
-placement draws (:mod:`normbench.schedule`). Drift between two separate runs (a shared VM's
-neighbours, frequency, the heap of a day) then cannot come between them, which is what
-``normbench compare`` on two files must estimate and cannot always see. Per configuration B's
+alternately inside the same fresh worker processes, round after round, under the same memory
+policy (:mod:`normbench.paired`). Drift between two separate runs (a shared VM's neighbours,
+frequency, the heap of a day) then cannot come between them, which is what ``normbench compare``
+on two files must estimate and cannot always see; nor can one worker's own speed, which every
+configuration it measures shares. ``--unpaired`` times each version in workers of its own instead
+(isolated from each other; the design of 0.14, weaker on small calls). Per configuration B's
 time over A's with its 95% interval over processes, a verdict, geometric means, and the same gate
 as compare: exit 1 when B is slower than A by more than ``--threshold`` (Holm-tested as a family,
 or on an op and pass's geometric mean), 0 otherwise, 2 on bad input.
@@ -43,6 +45,9 @@ def add_parser(sub) -> None:
                         "family) or on an op and pass's geometric mean (default 0.10 = 10%%)")
     p.add_argument("--confidence", type=_confidence, default=0.95, help="of each interval (default 0.95)")
     p.add_argument("--json", action="store_true", help="print one JSON object per configuration (a list) instead")
+    p.add_argument("--unpaired", action="store_true",
+                   help="time A and B in worker processes of their own (isolated from each other) instead of "
+                        "alternately inside the same ones; each worker's own speed then comes between them")
     common.timing_options(p)
     p.set_defaults(func=cmd_ab)
 
@@ -51,6 +56,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from .. import bench, benchfile, runinfo, stats
     from ..backend import availability_of
     from ..compare import CONFIG_KEYS, ab_rows
+    from ..paired import PairedManager
     from ..tables import Progress, render
     from .compare import _fmt, _summary
 
@@ -78,14 +84,16 @@ def cmd_ab(args: argparse.Namespace) -> int:
     common.warn_problems(registry)
     rigor = common.rigor_of(args)
     run_id, started, facts = runinfo.new_run_id(), runinfo.now(), {}
+    design = "unpaired" if args.unpaired else "paired"
     head = runinfo.header(run_id, started, backends=facts,
-                          protocol=bench.protocol(rigor, args.memory_policy, args.seed, args.placement))
+                          protocol={**bench.protocol(rigor, args.memory_policy, args.seed, args.placement),
+                                    "ab": {"a": args.a, "b": args.b, "design": design}})
     progress = Progress("ab", bench.planned_steps(backends, todo, rigor), unit="measurements")
     common.wait_for_idle(args.wait_idle)
     rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
                                     scopes=registry.scopes, run_id=run_id, facts=facts, policy=args.memory_policy,
                                     timeout=args.timeout, plugins=tuple(args.plugin), seed=args.seed,
-                                    placement=args.placement)
+                                    placement=args.placement, scheduler=None if args.unpaired else PairedManager)
     progress.done()
     for line in skipped:
         print(f"skipped: {line}", file=sys.stderr)
@@ -93,12 +101,13 @@ def cmd_ab(args: argparse.Namespace) -> int:
         import dataclasses
 
         benchfile.write(args.output, rows, [dataclasses.replace(head, ended=runinfo.now())])
-    result = ab_rows(rows, args.a, args.b, confidence=args.confidence, threshold=args.threshold)
+    result = ab_rows(rows, args.a, args.b, confidence=args.confidence, threshold=args.threshold,
+                     paired=not args.unpaired)
     if not result:
         raise InputError(f"no configuration was measured on both {args.a} and {args.b}")
     counts = {"matched": len(result), "only_a": 0, "only_b": 0, "noise_estimated": False, "noise": 0.0,
               "noise_by_backend": {}}
-    summary = _summary(result, counts, args, stats, same_run=True)
+    summary = _summary(result, counts, args, stats, same_run=design)
     if args.json:
         json.dump(result, sys.stdout, indent=1)
         print()

@@ -117,9 +117,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if regressions else 0
 
 
-def _summary(result, counts, args, stats, same_run: bool = False) -> list[str]:
+def _summary(result, counts, args, stats, same_run: bool | str = False) -> list[str]:
     """Geometric means per backend and pass, overall, the verdict counts and what matched; what the
-    drift between the runs does to the verdict (``same_run``: none came between A and B)."""
+    drift between the runs does to the verdict (``same_run``: none came between A and B; "paired":
+    they shared their processes too)."""
     def as_ratio(r):
         return stats.Ratio(r["ratio"], r["low"] if r["low"] is not None else 0.0,
                            r["high"] if r["high"] is not None else math.inf, r["p_value"], 1, 1, r.get("se"), r.get("df"))
@@ -148,9 +149,12 @@ def _summary(result, counts, args, stats, same_run: bool = False) -> list[str]:
                  f"{faster} faster, {len(quiet) - slower - faster} no clear difference"
                  + (f"; only in A: {counts['only_a']}" if counts["only_a"] else "")
                  + (f"; only in B: {counts['only_b']}" if counts["only_b"] else ""))
-    if same_run:
-        lines.append("A and B were timed interleaved in the same rounds of fresh processes: no drift between runs comes "
-                     "between them, so the intervals carry the processes' spread only")
+    if same_run == "paired":
+        lines.append("A and B were timed alternately inside the same fresh processes: neither drift between runs nor a "
+                     "worker's own speed comes between them, so each interval is on the per-process ratios B/A")
+    elif same_run:
+        lines.append("A and B were timed interleaved in the same rounds of fresh processes (each in workers of its "
+                     "own): no drift between runs comes between them, so the intervals carry the processes' spread only")
     elif counts["noise_estimated"]:
         per = ", ".join(f"{b} {v:.1%}" for b, v in counts["noise_by_backend"].items())
         lines.append(f"run-to-run noise between A and B beyond their processes' spread: {counts['noise']:.1%} (one standard "
