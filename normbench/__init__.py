@@ -23,7 +23,7 @@ from .errors import InputError, NormbenchError, PluginError, UnknownBackendError
 from .hookspecs import hookimpl
 from .opinfo import Grid, OpInfo, PlotSpec
 
-__version__ = "0.14.0"
+__version__ = "0.15.0"
 
 
 def __getattr__(name: str) -> Any:
