@@ -33,5 +33,7 @@ autodoc_member_order = "bysource"
 nitpick_ignore_regex = [
     ("py:.*", r"(numpy|np|torch|pd|pandas|pluggy|argparse|pathlib)\..*"),
     ("py:.*", r"normbench\.(conformance|backend\.Capabilities|store\.url)(\..*)?"),
+    # the private subsystems (normbench._runtime, _timing, _results, _reporting) are not documented
+    ("py:.*", r"normbench\._.*"),
     ("py:func", r"url\..*"),
 ]

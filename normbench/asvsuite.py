@@ -23,7 +23,7 @@ exists): a backend that compiles every configuration (torch-compile, Keras on JA
 that compile in each of asv's processes. Unavailable backends, unsupported combinations and
 points of the parameter product that are not in the grid raise NotImplementedError in set-up,
 which asv records as skipped (n/a), not failed. Set-up makes the data, converts it and warms up
-outside the timed body. The timing protocol's memory policy (:mod:`normbench.memory`) is applied
+outside the timed body. The timing protocol's memory policy (:mod:`normbench._runtime.memory`) is applied
 when this module is imported, before any plugin allocates, as bench's workers have it
 (``NORMBENCH_MEMORY_POLICY=system`` for the C library's defaults).
 """
@@ -36,13 +36,15 @@ from typing import Any, Iterable, MutableMapping
 
 # absolute imports: benchmarks/bench_ops.py also loads this file by path against an older
 # normbench that has no asvsuite module (asv runs the working tree's suite on every commit)
-from normbench import memory as _memory
+from normbench._runtime import memory as _memory
 
 MEMORY_POLICY = _memory.apply(os.environ.get(_memory.ENV, _memory.DEFAULT))
 
-from normbench import Unsupported, bench, pluginmanager  # noqa: E402 - after the memory policy
+from normbench import Unsupported
+from normbench._timing import bench
+from normbench._runtime import pluginmanager  # noqa: E402 - after the memory policy
 from normbench.backend import availability_of, safe_call, why_unsupported  # noqa: E402
-from normbench.discovery import discover  # noqa: E402
+from normbench._runtime.discovery import discover  # noqa: E402
 from normbench.opinfo import format_shape  # noqa: E402
 
 #: NORMBENCH_THREADS=N gives every backend N CPU threads (default: each library's own default)

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import pluginmanager
+from ._runtime import pluginmanager
 from .backend import Backend, availability_of, why_unsupported
 from .dtypes import HALF_DTYPES, cast_host, layout_of
 from .errors import InputError, Unsupported

@@ -147,7 +147,7 @@ class Measurement:
     samples_s: list[float] = field(default_factory=list)
     #: samples each process gave, in order
     process_n: list[int] = field(default_factory=list)
-    #: relative half-width of the 95% interval of the row's location (normbench.sequential)
+    #: relative half-width of the 95% interval of the row's location (normbench._timing.sequential)
     half_width: float | None = None
     #: why the row got no more processes: sure, cap, fixed, lost, running (a run still going)
     stop: str = ""
@@ -225,6 +225,13 @@ COLUMNS = ["norm", "backend", "op", "dtype", "layout", "shape"] + [
                                                                        "axes")]
 #: what a row cannot lack
 IDENTITY = ("norm", "backend", "op", "shape")
+
+
+def columns_for(rows: list[dict[str, Any]]) -> list[str]:
+    """:data:`COLUMNS` with the axes of every op in ``rows`` after "shape", in order of appearance."""
+    axes = [k for r in rows for k in r if k not in COLUMNS]
+    at = COLUMNS.index("shape") + 1
+    return COLUMNS[:at] + list(dict.fromkeys(axes)) + COLUMNS[at:]
 _KINDS = {f.name: {"float | None": _num, "int | None": _int, "bool | None": _bool, "str": _str,
                    "str | None": lambda v: _str(v) or None, "list[float]": _samples,
                    "list[int]": lambda v: [int(x) for x in _samples(v)], "int | str": _threads}[f.type]

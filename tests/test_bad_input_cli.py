@@ -3,7 +3,8 @@ import errno
 
 import pytest
 
-from normbench import benchfile, worker
+from normbench._results import benchfile
+from normbench._runtime import worker
 from normbench.cli import main
 from normbench.cli.run import _remove_stale_folders
 
@@ -113,7 +114,7 @@ def test_run_removes_the_staging_folders_of_a_killed_run(tmp_path, capsys):
 
 
 def test_interrupt_without_an_output_file_names_no_file(monkeypatch, capsys):
-    from normbench import bench
+    from normbench._timing import bench
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

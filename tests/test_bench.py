@@ -5,10 +5,10 @@ import statistics
 import pandas as pd
 import pytest
 
-from normbench.bench import COLUMNS, copy_bandwidth, measure
+from normbench._timing.bench import COLUMNS, copy_bandwidth, measure
 from normbench.cli import main
 from normbench.ops.batchnorm import OP, bytes_moved
-from normbench.pluginmanager import load
+from normbench._runtime.pluginmanager import load
 
 REQUIRED = ["norm", "backend", "op", "dtype", "layout", "shape", "batch", "channels", "threads", "median_s", "min_s",
             "max_s", "bytes", "gbps", "machine", "floor_fraction", "compile_s"]
@@ -171,7 +171,7 @@ def test_a_declared_timing_note_is_recorded_in_the_row():
 def test_a_block_spanning_ops_measures_each_backend_on_its_own_ops_only(tmp_path, capsys):
     """Blocks may hold two ops (blocks_of); a backend with one of them gets only that one's
     configurations, and nothing is reported unsupported for the other."""
-    from normbench import bench
+    from normbench._timing import bench
 
     out = tmp_path / "mixed.csv"
     code = main(["bench", "--plugin", "future_ops", "--norm", "toynorm", "--norm", "layernorm", "--grid", "smoke",

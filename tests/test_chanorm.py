@@ -14,7 +14,7 @@ from normbench.ops.groupnorm import OP as GN
 from normbench.ops.groupnorm import reference as gn_ref
 from normbench.ops.instancenorm import OP as IN
 from normbench.ops.instancenorm import reference as in_ref
-from normbench.pluginmanager import load
+from normbench._runtime.pluginmanager import load
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

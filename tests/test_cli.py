@@ -8,7 +8,7 @@ import pytest
 
 from normbench.cli import main
 from normbench.conformance import runner
-from normbench.pluginmanager import load
+from normbench._runtime.pluginmanager import load
 
 from wrong_backends import BUGS
 

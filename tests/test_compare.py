@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from normbench import benchfile
+from normbench._results import benchfile
 from normbench.cli import main
 
 
@@ -95,8 +95,8 @@ def test_nothing_in_common_is_an_error(tmp_path, capsys):
 def test_run_to_run_noise_widens_the_intervals_of_an_a_a_comparison(tmp_path, capsys):
     """Two runs of the same code: each configuration shifted by a run-level factor its own samples
     cannot see (a shared machine). Samples alone call many of them different; the noise model does not."""
-    from normbench import stats
-    from normbench.compare import compare_rows
+    from normbench._results import stats
+    from normbench._results.compare import compare_rows
 
     shapes = [f"{n}x{c}" for n in (2, 4, 8, 16, 32, 64, 128, 256) for c in (8, 64, 512, 4096, 8192, 16384)]
     raw, flagged = [], []
@@ -136,7 +136,7 @@ def test_repeated_runs_estimate_the_whole_run_shift_that_one_run_a_side_cannot_s
     """Runs shifted as a whole by ~8%: one run a side calls a whole-run shift a regression on many
     A/A pairs (and can only say so); three runs a side estimate the shift and stay quiet. A 1.3x
     slowdown is found where the shifts (4% here) leave room between 1.3x and the 10% threshold."""
-    from normbench.compare import compare_rows, compare_runs
+    from normbench._results.compare import compare_rows, compare_runs
 
     one_fired, three_fired, found, shifts = 0, 0, 0, []
     for seed in range(20):

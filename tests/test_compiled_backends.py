@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from normbench.conformance import runner
-from normbench.discovery import discover
+from normbench._runtime.discovery import discover
 from normbench.results import FAILING
 
 COMPILED = ("torch-compile", "keras-torch", "keras-jax", "flax", "flax-nnx")

@@ -2,7 +2,7 @@
 error that run measured."""
 import math
 
-from normbench.defects import error_range, summarize, to_markdown
+from normbench._reporting.defects import error_range, summarize, to_markdown
 
 
 def _case(cid, status, reason, outputs=()):

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from normbench import benchfile, floor
+from normbench._results import benchfile
+from normbench._timing import floor
 from normbench.cli import main
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from normbench.conformance import runner
-from normbench.pluginmanager import load
+from normbench._runtime.pluginmanager import load
 
 OPS = ("batchnorm", "layernorm", "rmsnorm", "groupnorm", "instancenorm")
 #: each op's passes on the NumPy backend, whose first array argument has the input's dtype

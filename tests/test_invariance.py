@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from normbench import pluginmanager
+from normbench._runtime import pluginmanager
 from normbench.cli import main
 from normbench.conformance.invariance import (PROPERTIES, Verdict, batch_difference, difference, parse_require,
                                               probe_pair, sub_batches, summary_cells)
 from normbench.dtypes import round_to_bfloat16
 from normbench.errors import InputError
-from normbench.worker import Worker
+from normbench._runtime.worker import Worker
 
 PLUGIN = ("variant_backends",)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from normbench.cli import main
-from normbench.output import Lock
+from normbench._results.output import Lock
 
 CRASHERS = ["crash-segfault", "crash-abort", "crash-exit", "crash-spin"]
 
@@ -190,7 +190,7 @@ def test_a_plugin_that_dies_at_import_is_reported_with_its_last_stderr_lines(cap
 
 def test_parent_imports_no_backend_plugin():
     """Backend code runs only in workers: after discovery the parent has not imported a backend plugin."""
-    probe = ("import sys; from normbench.discovery import discover; r = discover(); "
+    probe = ("import sys; from normbench._runtime.discovery import discover; r = discover(); "
              "print(sorted(r.backends)); print([m for m in ('normbench_numpy', 'normbench_torch', 'torch', 'numba') "
              "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300).stdout.splitlines()

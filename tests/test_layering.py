@@ -1,89 +1,65 @@
-"""The package's shape: no import cycle anywhere in normbench/ (function-local imports included),
-every op package with the same modules, and one checking algorithm."""
+"""The package's shape: import-linter's contracts (pyproject.toml), every op package with the same
+modules, one checking algorithm, and no plugin reaching into private modules."""
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import normbench
 
 ROOT = Path(normbench.__file__).parent
+PYPROJECT = ROOT.parent / "pyproject.toml"
 
 
-def _modules() -> dict[str, Path]:
-    out = {}
-    for p in ROOT.rglob("*.py"):
-        parts = list(p.relative_to(ROOT.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = p
-    return out
+def test_import_linter_contracts_hold():
+    """pyproject.toml's [tool.importlinter] contracts: the layers from the commands down to the
+    runtime, the worker as transport only, every op package on its own, the plugin contract
+    free of the harness, no plugin importing a private module, no cycle between siblings."""
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(PYPROJECT), no_cache=True, no_logo=True) == 0
 
 
-def import_graph() -> dict[str, set[str]]:
-    """Module -> the normbench modules it imports anywhere in its body. ``from P import name``
-    counts as importing P.name when that is a module, else P."""
-    mods = _modules()
-    graph: dict[str, set[str]] = {m: set() for m in mods}
-    for m, path in mods.items():
-        package = m.split(".") if path.name == "__init__.py" else m.split(".")[:-1]
+def test_every_subsystem_is_in_the_layers():
+    """A new private subsystem (normbench._*) cannot dodge the layers contract by being left out."""
+    contracts = {c["id"]: c for c in tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]}
+    layered = {m.strip() for layer in contracts["layers"]["layers"] for m in layer.split("|")}
+    private = {f"normbench.{p.name}" for p in ROOT.iterdir() if p.name.startswith("_") and (p / "__init__.py").exists()}
+    assert private and private <= layered, private - layered
+    assert {"normbench.cli", "normbench.store", "normbench.conformance"} <= layered
+
+
+def test_no_plugin_in_this_repository_imports_a_private_module():
+    """What import-linter's private_modules contract checks for the installed plugins, for every
+    plugin's source here (the out-of-tree ones too, installed or not) and their tests."""
+    found = []
+    for path in (ROOT.parent / "plugins").rglob("*.py"):
+        if "build" in path.parts:
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
-            targets = []
-            if isinstance(node, ast.ImportFrom):
-                base = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else [])) \
-                    if node.level else node.module
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            graph[m] |= {t for t in targets if t in mods and t != m}
-    return graph
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{path}:{node.lineno} {n}" for n in names
+                      if n.startswith("normbench.") and any(part.startswith("_") for part in n.split(".")[1:])]
+    assert found == []
 
 
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    out: list[list[str]] = []
+def test_the_old_import_paths_still_work_with_a_warning():
+    """0.14's paths of the moved modules resolve to the very same module until 0.16."""
+    import importlib
+    import sys
+    import warnings
 
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
+    from normbench._timing import bench
 
-    for v in graph:
-        if v not in index:
-            visit(v)
-    return out
-
-
-def test_no_module_imports_one_that_imports_it_back():
-    graph = import_graph()
-    assert graph["normbench.worker"] and "normbench.bench" in graph  # the graph is really built
-    assert cycles(graph) == []
-
-
-def test_the_cycle_finder_finds_a_cycle():
-    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
-
-
-def test_the_worker_is_transport_only():
-    assert not {m for m in import_graph()["normbench.worker"]} & {"normbench.bench", "normbench.discovery",
-                                                                   "normbench.conformance.runner"}
+    sys.modules.pop("normbench.bench", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = importlib.import_module("normbench.bench")
+    assert old is bench and old.Config is bench.Config
+    assert any(issubclass(w.category, DeprecationWarning) and "normbench._timing.bench" in str(w.message)
+               for w in caught)
 
 
 def test_every_op_package_holds_the_same_modules():

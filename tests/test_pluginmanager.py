@@ -2,7 +2,7 @@
 import pytest
 
 import normbench
-from normbench import pluginmanager
+from normbench._runtime import pluginmanager
 
 
 def load(*plugins):

@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from normbench import contention, memory
-from normbench.bench import RIGORS, Config, blocks_of
+from normbench._runtime import memory
+from normbench._timing import contention
+from normbench._timing.bench import RIGORS, Config, blocks_of
 from normbench.ops.batchnorm import OP
 from normbench.ops.layernorm import OP as LN
 
@@ -22,7 +23,7 @@ def test_the_reuse_policy_replaces_the_users_malloc_variables_and_system_removes
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
 def test_under_reuse_a_freed_64_mib_block_comes_back_without_page_faults():
     probe = ("import resource, numpy as np, sys\n"
-             "from normbench import memory\n"
+             "from normbench._runtime import memory\n"
              "print(memory.apply(sys.argv[1]))\n"
              "def once():\n"
              "    a = np.empty(16 << 20, np.float32); a[:] = 1\n"
@@ -73,7 +74,7 @@ def test_blocks_are_even_cover_the_plan_in_order_and_may_span_ops():
 def test_slow_calls_get_the_time_their_samples_need_and_are_not_called_contended():
     import time as _time
 
-    from normbench.bench import Prepared, run_samples
+    from normbench._timing.bench import Prepared, run_samples
 
     class Slow:
         def synchronize(self):
@@ -102,7 +103,7 @@ class _Counting:
 
 
 def test_calibration_takes_one_long_call_at_its_word_and_the_best_of_three_short_ones():
-    from normbench.bench import Prepared, calibrate
+    from normbench._timing.bench import Prepared, calibrate
 
     slow = _Counting(0.012)
     number, _ = calibrate(Prepared(slow, slow, 1))
@@ -113,7 +114,7 @@ def test_calibration_takes_one_long_call_at_its_word_and_the_best_of_three_short
 
 
 def test_calibration_just_run_counts_toward_the_settling_warm_up():
-    from normbench.bench import SETTLE_S, Prepared, run_samples
+    from normbench._timing.bench import SETTLE_S, Prepared, run_samples
 
     for warm, settle_calls in ((SETTLE_S, 0), (0.0, 3)):  # 50 ms of 10 ms calls: about 5
         c = _Counting(0.01)

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from normbench import benchfile
+from normbench._results import benchfile
 from normbench.cli import main
 from normbench.errors import InputError
 from normbench.records import BENCH_SCHEMA, COLUMNS, Measurement, RunHeader
-from normbench.runinfo import header, new_run_id, now
+from normbench._results.runinfo import header, new_run_id, now
 
 
 def _measurement(**extra):

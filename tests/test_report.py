@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from normbench import report
+from normbench._reporting import report
 from normbench.cli import main
 from normbench.ops.batchnorm import OP
 
@@ -165,7 +165,7 @@ def _rows(run, backend, shape, scale, dtype="float32", layout="contiguous", n=8)
 
 
 def test_two_runs_of_one_machine_stay_apart(tmp_path):
-    from normbench import benchfile
+    from normbench._results import benchfile
 
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     benchfile.write(a, [_rows("run-a", "torch-cpu", "8x16x8x8", 1.0), _rows("run-a", "numba", "8x16x8x8", 0.5)],
@@ -270,7 +270,7 @@ def test_asv_regressions_use_asv_statistics_and_track_values_fill_the_columns(tm
 def test_timing_notes_are_marked_and_explained(tmp_path):
     """A backend's own note on what its timing includes (Backend.timing_notes) survives the bench
     file and is marked in the pass table and the "which one" table, with the note under each."""
-    from normbench import benchfile
+    from normbench._results import benchfile
 
     note = "backward includes the forward"
     rows = [_rows("r", "torch-cpu", "8x16x8x8", 1.0), {**_rows("r", "keras-torch", "8x16x8x8", 0.5), "note": note},
@@ -309,7 +309,7 @@ def test_contended_rows_are_shown_but_left_out_and_the_trust_section_says_what_t
 
 def test_check_results_of_different_runners_merge_and_a_backend_given_twice_is_refused(tmp_path):
     from normbench.errors import InputError
-    from normbench.report import merge_checks
+    from normbench._reporting.report import merge_checks
 
     def check(name, backend):
         path = tmp_path / name
@@ -328,7 +328,7 @@ def test_check_results_of_different_runners_merge_and_a_backend_given_twice_is_r
 
 def test_line_plots_need_three_sizes_along_their_axis(tmp_path):
     """Three batch sizes make a time and a GB/s line per backend; the same rows cut to two make none."""
-    from normbench import plots
+    from normbench._reporting import plots
 
     rows = []
     for backend, speed in (("numpy", 1.0), ("torch-cpu", 2.0)):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normbench import plots
+from normbench._reporting import plots
 from normbench.cli import main
 
 LATEST = Path(__file__).resolve().parents[1] / "reports" / "latest"
@@ -48,7 +48,7 @@ def test_one_accuracy_against_speed_figure_and_table_per_op_measured(report_dir)
 
 
 def test_accuracy_of_a_backend_is_its_worst_case_against_the_tolerance():
-    from normbench.report import accuracy_of
+    from normbench._reporting.report import accuracy_of
 
     check = {"norms": {"toy": {"backends": [
         {"name": "a", "cases": [{"case": "toy/x/1", "status": "pass", "outputs": [{"worst": 0.25}, {"worst": 0.5}]},
@@ -81,7 +81,7 @@ def test_index_html_is_self_contained(report_dir):
 
 
 def test_markdown_conversion_keeps_tables_lists_and_escapes(tmp_path):
-    from normbench.html import markdown_to_html
+    from normbench._reporting.html import markdown_to_html
 
     got = markdown_to_html(["## batchnorm: Batch norm", "", "- a `code` <b>", "  - nested", "",
                             "### batchnorm train", "", "| backend | t |", "|---|---|", "| numpy | 1 \\| 2 |"], tmp_path)
@@ -167,7 +167,7 @@ def test_index_html_in_a_real_browser(report_dir, tmp_path):
 
 def test_a_table_given_as_one_string_of_lines_is_one_table(tmp_path):
     """The report appends each table as one string: it must not collapse into one row."""
-    from normbench.html import markdown_to_html
+    from normbench._reporting.html import markdown_to_html
 
     got = markdown_to_html(["## Runs and machines", "", "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |", ""], tmp_path)
     assert got.count("<tr>") == 3 and "<td>3</td><td>4</td>" in got and "---" not in got

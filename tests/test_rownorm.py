@@ -13,7 +13,7 @@ from normbench.ops.layernorm import OP as LN
 from normbench.ops.layernorm import reference as ln_ref
 from normbench.ops.rmsnorm import OP as RMS
 from normbench.ops.rmsnorm import reference as rms_ref
-from normbench.pluginmanager import load
+from normbench._runtime.pluginmanager import load
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -1,12 +1,12 @@
 """The run-wide progress line of `normbench run`: phase, done/total, elapsed, ETA for the whole run."""
 import io
 
-from normbench.tables import RunProgress
+from normbench._runtime.progress import RunProgress
 
 
 def test_the_eta_covers_the_phase_left_and_the_later_phases(monkeypatch):
     clock = iter([0.0, 0.0, 10.0, 10.0, 20.0, 20.0])
-    monkeypatch.setattr("normbench.tables.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("normbench._runtime.progress.time.monotonic", lambda: next(clock))
     out = io.StringIO()
     p = RunProgress(4, stream=out, every=5.0)  # t = 0
     p.phase(2, "conformance", 4, "case runs", later=[(100, 0.5), (1, 30.0)])  # t = 0

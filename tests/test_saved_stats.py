@@ -6,7 +6,7 @@ import pytest
 
 from normbench.closeness import compare_arrays
 from normbench.conformance import runner
-from normbench.pluginmanager import load
+from normbench._runtime.pluginmanager import load
 
 #: each op's first pass on the NumPy backend and the name of the inverse root it saves
 FORWARD = {"batchnorm": ("batchnorm_train", "save_invstd"), "layernorm": ("layernorm_forward", "rstd"),

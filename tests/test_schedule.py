@@ -1,4 +1,4 @@
-"""The scheduler (normbench.schedule): which rows get another process, why each stopped, what is
+"""The scheduler (normbench._timing.schedule): which rows get another process, why each stopped, what is
 left; and the commands built on it (bench's rule options and --resume, ab)."""
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from normbench import sequential
-from normbench.bench import Config, blocks_of
+from normbench._timing import sequential
+from normbench._timing.bench import Config, blocks_of
 from normbench.cli import main
 from normbench.ops.layernorm import OP as LN
-from normbench.paired import PairedManager, merge_scopes, merge_turns
-from normbench.schedule import STEP_PRIOR_S, Manager
+from normbench._timing.paired import PairedManager, merge_scopes, merge_turns
+from normbench._timing.schedule import STEP_PRIOR_S, Manager
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "reports" / "protocol"
 
@@ -151,7 +151,7 @@ def test_paired_rows_stop_on_their_ratio_not_on_each_versions_time():
 
 
 def test_a_paired_failure_costs_the_configuration_on_both_and_names_the_two():
-    from normbench.worker import WorkerDied
+    from normbench._runtime.worker import WorkerDied
 
     m = paired_manager(sequential.Rule(2, 4, 0.05))
     cfg = m.todo[0]
@@ -274,9 +274,9 @@ DATA = Path(__file__).resolve().parent / "data" / "bench-0.12.json"
 
 def test_files_from_0_12_are_read_compared_reported_and_resumed(tmp_path, capsys):
     """A bench file of schema 4 (normbench 0.12: a fixed 3 processes, no stop reason, no causes)."""
-    from normbench import benchfile
+    from normbench._results import benchfile
     from normbench.cli.bench import procs_cell, result_table, unfinished
-    from normbench.bench import RIGORS
+    from normbench._timing.bench import RIGORS
 
     rows, runs = benchfile.read(DATA)
     assert len(rows) == 6 and all(not r.get("stop") and r["half_width"] is None for r in rows)

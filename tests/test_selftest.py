@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from normbench.conformance import runner, selftest
-from normbench.discovery import discover
+from normbench._runtime.discovery import discover
 from normbench.results import FAILING
 
 REGISTRY = discover(())

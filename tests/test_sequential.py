@@ -1,4 +1,4 @@
-"""The rule that decides each row's processes, its modes and its causes (normbench.sequential),
+"""The rule that decides each row's processes, its modes and its causes (normbench._timing.sequential),
 on synthetic processes whose truth is known."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from normbench import sequential
-from normbench.sequential import Mode, Rule, assess, diagnose, find_modes, modes_text, processes_needed
+from normbench._timing import sequential
+from normbench._timing.sequential import Mode, Rule, assess, diagnose, find_modes, modes_text, processes_needed
 
 RULE = Rule(3, 12, 0.05)
 
@@ -97,7 +97,7 @@ def test_a_placement_split_of_a_fifth_is_found_with_a_dozen_processes():
 
 
 def test_half_width_matches_the_two_level_interval():
-    from normbench import stats
+    from normbench._results import stats
 
     rng = random.Random(9)
     groups = procs(rng, [1e-3, 1.04e-3, 0.98e-3, 1.01e-3])

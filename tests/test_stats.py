@@ -6,7 +6,7 @@ import statistics
 import pytest
 from asv import _stats as asv_stats
 
-from normbench import stats
+from normbench._results import stats
 
 
 def lognormal(rng, n, scale=1.0, sigma=0.05):
@@ -140,7 +140,7 @@ def test_summary_of_processes():
 
 
 def test_a_summary_cannot_contradict_its_configurations():
-    from normbench.compare import summarize_ratios
+    from normbench._results.compare import summarize_ratios
 
     clear = stats.Ratio(1.5, 1.3, 1.7, 0.01, 3, 3, 0.06)
     unclear = [stats.Ratio(1.2, 0.95, 1.5, 0.2, 3, 3, 0.12) for _ in range(6)]

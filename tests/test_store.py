@@ -224,7 +224,7 @@ def test_corrupt_foreign_and_newer_stores_are_refused_in_one_line(tmp_path, caps
 
 
 def test_a_database_password_is_never_printed_or_stored(pg_server, tmp_path, capsys, monkeypatch):
-    from normbench import runinfo
+    from normbench._results import runinfo
     from normbench.store import url as urls
 
     wrong = pg_server.url(password="Wr0ngPassw0rd")
@@ -249,7 +249,7 @@ def test_a_database_password_is_never_printed_or_stored(pg_server, tmp_path, cap
 
 
 def test_import_bench_csv_and_check_files_once(tmp_path, capsys):
-    from normbench import benchfile
+    from normbench._results import benchfile
 
     rng = random.Random(9)
     rows = [{**r, "run_id": "csv-run", "machine": "gamma", "timestamp": "2026-12-07T09:00:00+00:00"}
@@ -380,7 +380,7 @@ def test_bench_and_check_add_their_runs_to_the_store(tmp_path, subprocess_env):
     got = subprocess.run([*nb, "bench", "--backend", "numpy", "--norm", "rmsnorm", "--shape", "8x64", "--threads", "1",
                           "--rigor", "quick", "--no-store"], env=env, capture_output=True, text=True, timeout=300)
     assert got.returncode == 0 and "stored" not in got.stderr
-    from normbench import benchfile
+    from normbench._results import benchfile
 
     with open_store(str(store)) as st:
         runs = st.runs()

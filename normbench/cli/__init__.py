@@ -20,7 +20,7 @@ def build_parser() -> common.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .. import runinfo
+    from .._results import runinfo
 
     parser = build_parser()
     runinfo.set_command(sys.argv[1:] if argv is None else list(argv))

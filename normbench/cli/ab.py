@@ -3,7 +3,7 @@
 The way to check a change to a kernel: register the old and the new version as two backends (a
 copy of the plugin module under another name, loaded with ``--plugin``), and time them
 alternately inside the same fresh worker processes, round after round, under the same memory
-policy (:mod:`normbench.paired`). Drift between two separate runs (a shared VM's neighbours,
+policy (:mod:`normbench._timing.paired`). Drift between two separate runs (a shared VM's neighbours,
 frequency, the heap of a day) then cannot come between them, which is what ``normbench compare``
 on two files must estimate and cannot always see; nor can one worker's own speed, which every
 configuration it measures shares. ``--unpaired`` times each version in workers of its own instead
@@ -53,11 +53,13 @@ def add_parser(sub) -> None:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    from .. import bench, benchfile, runinfo, stats
+    from .._timing import bench
+    from .._results import benchfile, runinfo, stats
     from ..backend import availability_of
-    from ..compare import CONFIG_KEYS, ab_rows
-    from ..paired import PairedManager
-    from ..tables import Progress, render
+    from .._results.compare import CONFIG_KEYS, ab_rows
+    from .._timing.paired import PairedManager
+    from .._reporting.tables import render
+    from .._runtime.progress import Progress
     from .compare import _fmt, _summary
 
     if args.a == args.b:

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 from ..backend import availability_of
-from .. import bench, compare, floor
-from ..bench import RIGORS, Config, Rigor, configurations, run_bench
-from ..schedule import MAX_DEATHS
+from .._timing import bench, floor
+from .._results import compare
+from .._timing.bench import RIGORS, Config, Rigor, configurations, run_bench
+from .._timing.schedule import MAX_DEATHS
 from .common import rigor_of
 
-#: moved to normbench.bench and cli.common in 0.9; still importable from here
+#: moved to normbench._timing.bench and cli.common in 0.9; still importable from here
 __all__ = ["MAX_DEATHS", "RIGORS", "Config", "Rigor", "configurations", "run_bench", "rigor_of", "cmd_bench", "add_parser"]
 from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
 from ..errors import InputError
@@ -171,7 +172,7 @@ def unfinished(row: dict, rigor: Rigor) -> bool:
 
 
 def check_output(path: Path | None) -> None:
-    from ..output import check_writable
+    from .._results.output import check_writable
 
     if path is not None:
         check_writable(path, suffixes=(".csv", ".json"))
@@ -181,9 +182,9 @@ def result_table(rows: list[dict], baseline: str = "torch-cpu") -> str:
     """The terminal table of bench and run: time, spread within processes, the processes and their
     interval's half-width, page faults per call, bandwidth, speed-up over ``baseline`` with its
     interval; ``!`` unstable (its cause and modes below the table), ``§`` contended."""
-    from ..compare import is_contended, speedup_text, speedups
-    from ..sequential import CAUSES
-    from ..tables import render
+    from .._results.compare import is_contended, speedup_text, speedups
+    from .._timing.sequential import CAUSES
+    from .._reporting.tables import render
 
     ups = speedups(rows, baseline)
 
@@ -228,7 +229,7 @@ def procs_cell(r: dict) -> str:
 
 def unstable_lines(rows: list[dict]) -> list[str]:
     """One line per unstable row: what it is, its cause and its modes."""
-    from ..sequential import unstable_text
+    from .._timing.sequential import unstable_text
 
     return [f"{r['backend']} {r['norm']} {r['op']} {r['shape']} {r['dtype']} {r['layout']}: "
             + unstable_text(r.get("unstable_cause"), r.get("modes"), r.get("processes"))
@@ -236,9 +237,9 @@ def unstable_lines(rows: list[dict]) -> list[str]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .. import benchfile, runinfo
-    from ..output import Saver, lock_for
-    from ..tables import Progress
+    from .._results import benchfile, runinfo
+    from .._results.output import Saver, lock_for
+    from .._runtime.progress import Progress
 
     check_output(args.output)
     common.warn_threads(args.threads)
@@ -256,7 +257,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise InputError("nothing to measure: none of the selected backends is available and implements "
                          + ", ".join(op.name for op in ops))
     scopes = registry.scopes
-    if args.floor:  # one more "backend", measured like the others (normbench.floor)
+    if args.floor:  # one more "backend", measured like the others (normbench._timing.floor)
         backends = [*backends, floor.CopyFloor([op.name for op in ops])]
         scopes = {**scopes, floor.NAME: floor.floor_scope(registry)}
     kept: list[dict] = []

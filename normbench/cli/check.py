@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..conformance.runner import kept_reports, run_checks
-from ..runinfo import usable_cores
+from .._results.runinfo import usable_cores
 from . import common
 
 #: run_checks and kept_reports moved to normbench.conformance.runner in 0.9; still importable from here
@@ -67,7 +67,7 @@ def print_invariance(reports, stream=None) -> None:
     """The invariance table: one row per (backend, op), one cell per property; then one line per
     failure (a required or promised property that does not hold)."""
     from ..conformance.invariance import HEADS, PROPERTIES, summary_cells
-    from ..tables import render
+    from .._reporting.tables import render
 
     stream = stream or sys.stdout
     probed = [rep for rep in reports if rep.invariance]
@@ -93,7 +93,7 @@ def print_tables(reports, ops, cases, stream=None) -> None:
     import textwrap
 
     from ..results import NOTABLE, group_cell
-    from ..tables import render_fit
+    from .._reporting.tables import render_fit
 
     stream = stream or sys.stdout
     tty = stream.isatty()
@@ -145,7 +145,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     known = KnownFailuresFile.read(args.known_failures) if args.known_failures else None
     invariance = invariance_request(args)
-    from ..output import Saver, atomic_write, check_writable, lock_for
+    from .._results.output import Saver, atomic_write, check_writable, lock_for
 
     runnable = [b for b in backends if any(registry.supports(b, op.name) for op in ops)]
     if not runnable:
@@ -162,7 +162,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"resuming: {len(done)} finished (backend, op) results kept from {args.output}", file=sys.stderr)
 
     from ..records import CHECK_SCHEMA
-    from ..runinfo import header, new_run_id, now
+    from .._results.runinfo import header, new_run_id, now
 
     run = {"run": header(new_run_id(), now(), schema=CHECK_SCHEMA)}  # once: it runs git and reads /proc
 

@@ -9,10 +9,10 @@ import sys
 import time
 from typing import Sequence
 
-from ..bench import RIGORS, Rigor
-from ..contention import machine_busy
+from .._timing.bench import RIGORS, Rigor
+from .._timing.contention import machine_busy
 from ..errors import InputError
-from ..runinfo import usable_cores
+from .._results.runinfo import usable_cores
 
 
 class Parser(argparse.ArgumentParser):
@@ -64,7 +64,7 @@ def keep_in_store(args: argparse.Namespace, kind: str, *, header=None, rows=None
     if getattr(args, "no_store", False) or (args.store is None and _store_env_off()):
         return
     from ..errors import NormbenchError
-    from ..runinfo import branch
+    from .._results.runinfo import branch
     from ..store import open_store
 
     try:
@@ -77,7 +77,7 @@ def keep_in_store(args: argparse.Namespace, kind: str, *, header=None, rows=None
             if added:
                 print(f"stored the {kind} run in {store.name} (normbench history, regressions)", file=sys.stderr)
     except (NormbenchError, OSError, RuntimeError, ValueError) as exc:  # the run's own files are written already
-        from ..store.url import redact
+        from .._results.redact import redact
 
         print(f"normbench: warning: the run was not stored: {redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}",
               file=sys.stderr)
@@ -103,7 +103,7 @@ def backend_option(p: argparse.ArgumentParser, what: str = "backend") -> None:
 
 
 def load_registry(args):
-    from ..discovery import discover
+    from .._runtime.discovery import discover
 
     return discover(args.plugin)
 

@@ -2,9 +2,9 @@
 
 Both files come from ``normbench bench --output`` (JSON or CSV, with raw samples); either may be a
 folder of such files, repeated runs of one version, from which the shift of a whole run between
-runs is estimated (normbench.compare.compare_runs). For each
+runs is estimated (normbench._results.compare.compare_runs). For each
 configuration in both (norm, pass, shape, dtype, layout, threads, backend), B's time over A's
-with a 95% interval over processes and runs, and a verdict (normbench.stats, normbench.compare),
+with a 95% interval over processes and runs, and a verdict (normbench._results.stats, normbench._results.compare),
 then geometric means. Exit
 status 1 when a configuration got slower by more than ``--threshold`` (Holm-tested as a family), so CI can
 gate on it; 0 otherwise; 2 on bad input.
@@ -62,7 +62,7 @@ def side_runs(source: str, store: str | None) -> list[list[dict]]:
 
         with open_store(store, create=False) as st:
             return [st.rows([st.run(ref)]) for ref in source[4:].split(",") if ref]
-    from .. import benchfile
+    from .._results import benchfile
 
     return [benchfile.read(f)[0] for f in run_files(Path(source))]
 
@@ -82,9 +82,9 @@ def _fmt(v) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .. import stats
-    from ..compare import CONFIG_KEYS, compare_runs
-    from ..tables import render
+    from .._results import stats
+    from .._results.compare import CONFIG_KEYS, compare_runs
+    from .._reporting.tables import render
 
     sides = []
     for path in (args.a, args.b):

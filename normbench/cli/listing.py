@@ -5,10 +5,10 @@ import argparse
 import json
 import sys
 
-from .. import discovery
-from ..discovery import backend_rows
+from .._runtime import discovery
+from .._runtime.discovery import backend_rows
 
-#: backend_rows moved to normbench.discovery in 0.9; still importable from here
+#: backend_rows moved to normbench._runtime.discovery in 0.9; still importable from here
 __all__ = ["backend_rows", "cmd_list", "add_parser"]
 from . import common
 
@@ -38,7 +38,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                    "notices": registry.notices}, sys.stdout, indent=2)
         print()
         return 0
-    from ..tables import render
+    from .._reporting.tables import render
 
     print(render(["backend", "available", "from", "version", "ops"],
                  [[r["name"], "yes" if r["available"] else f"no: {r['reason']}", r["source"], r["implementation_version"],

@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .. import report
+    from .._reporting import report
 
     registry = common.load_registry(args)
     ops = registry.select_ops(args.norm)

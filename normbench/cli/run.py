@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..records import CHECK_SCHEMA
-from ..runinfo import usable_cores
-from ..tables import _clock
+from .._results.runinfo import usable_cores
+from .._runtime.progress import _clock
 from . import common
 
 
@@ -50,7 +50,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..output import Lock, check_writable
+    from .._results.output import Lock, check_writable
 
     started = time.monotonic()
     registry = common.load_registry(args)
@@ -102,12 +102,15 @@ def _run(args, registry, ops, backends, grids, out: Path) -> bool:
     """The four steps, written into ``out``; True if a conformance case failed unexpectedly."""
     import pandas as pd
 
-    from .. import bench, benchfile, compare, report, runinfo, schedule
+    from .._timing import bench, schedule
+    from .._results import benchfile, compare, runinfo
+    from .._reporting import report
     from ..conformance import runner
     from ..conformance.invariance import Request
     from ..conformance.pace import Pace
-    from ..discovery import backend_rows
-    from ..tables import RunProgress, render
+    from .._runtime.discovery import backend_rows
+    from .._reporting.tables import render
+    from .._runtime.progress import RunProgress
 
     run_id, facts, rigor = runinfo.new_run_id(), {}, common.rigor_of(args)
     # once; facts fill in as backends are measured

@@ -16,7 +16,7 @@ def add_parser(sub) -> None:
 
 def cmd_selftest(args: argparse.Namespace) -> int:
     from ..conformance import selftest
-    from ..tables import render_fit
+    from .._reporting.tables import render_fit
 
     registry = common.load_registry(args)
     common.warn_problems(registry)

@@ -75,7 +75,7 @@ def _open(args, *, create: bool = False, write: bool = False):
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from ..discovery import discover
+    from .._runtime.discovery import discover
     from ..store.ingest import import_path
 
     ops = discover(args.plugin).select_ops([])
@@ -115,7 +115,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _points(store, args):
     """(machine name, fingerprint, run, row) of the series asked for, oldest first."""
-    from ..compare import config_key
+    from .._results.compare import config_key
 
     want = {"backend": args.backend, "norm": args.norm, "op": args.op, "shape": args.shape, "dtype": args.dtype}
     points = []
@@ -141,8 +141,8 @@ def _points(store, args):
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from ..compare import location_interval
-    from ..tables import render
+    from .._results.compare import location_interval
+    from .._reporting.tables import render
 
     with _open(args) as store:
         points = _points(store, args)
@@ -232,7 +232,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     rows = runs[0]
     text = json.dumps(bmf(rows), indent=1)
     if args.output:
-        from ..output import atomic_write
+        from .._results.output import atomic_write
 
         atomic_write(args.output, text + "\n")
         print(f"wrote {args.output}")

@@ -35,7 +35,7 @@ import numpy as np
 from ..backend import declared_invariants, one_line
 from ..dtypes import MACHINE_EPS, round_to_bfloat16, to_layout
 from ..errors import InputError, Unsupported
-from ..worker import RemoteError, Worker, WorkerError, handler
+from .._runtime.worker import RemoteError, Worker, WorkerError, handler
 from . import checker
 from .spec import Arg, Saved
 

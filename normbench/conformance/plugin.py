@@ -13,7 +13,7 @@ import functools
 
 import pytest
 
-from normbench.discovery import discover
+from normbench._runtime.discovery import discover
 from normbench.backend import availability_of
 from normbench.conformance import runner
 from normbench.errors import InputError

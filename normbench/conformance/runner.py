@@ -17,14 +17,15 @@ from typing import Any, Callable, Iterable, Sequence
 from ..backend import KnownFailure, availability_of
 from ..known import Usage
 from ..records import CHECK_SCHEMA, RunHeader
-from ..compat_v1 import upgrade_check
+from .._results.upgrade import upgrade_check
 from ..dtypes import check_dtype
 from ..errors import InputError
-from ..limits import TimedOut, call_with_timeout
+from .._runtime.limits import TimedOut, call_with_timeout
 from ..opinfo import OpInfo
 from ..results import FAILING, CaseResult
-from ..tables import Progress
-from ..worker import RemoteError, Worker, WorkerError, handler
+from .._runtime.progress import Progress
+from .._runtime.worker import RemoteError, Worker, WorkerError, handler
+from . import checker
 
 DEFAULT_TIMEOUT = 120.0  # seconds per case: generous for a first JIT compilation
 
@@ -149,7 +150,7 @@ def check_backend(
         return report
 
     def run_one(case):
-        result = run_with_timeout(lambda: op.run_case(backend, case), timeout)
+        result = run_with_timeout(lambda: checker.run_case(op, backend, case), timeout)
         if result is None:
             return (CaseResult(case, "timeout", f"did not finish within {timeout:g} s"),
                     f"skipped: backend hung on {case.id} (> {timeout:g} s)")
@@ -280,10 +281,10 @@ def summary_line(reports: list[BackendReport]) -> str:
 
 
 def check_json(reports: list[BackendReport], registry: Any, *, run: RunHeader | None = None) -> dict[str, Any]:
-    """The ``check --json`` document: a run header (``run``: :func:`normbench.runinfo.header`, made
+    """The ``check --json`` document: a run header (``run``: :func:`normbench._results.runinfo.header`, made
     once per command; a new one when None), then results keyed by op (norm), then by backend (each
     with the version of the implementation behind it)."""
-    from ..runinfo import header, new_run_id, now
+    from .._results.runinfo import header, new_run_id, now
 
     norms: dict[str, dict] = {}
     versions: dict[str, dict] = {}
@@ -528,4 +529,4 @@ def kept_reports(path: Path, cases) -> dict:
 def run_case_in_worker(state, payload) -> CaseResult:
     """Worker side of a conformance case: check it, with the backend's own known failures applied."""
     op_name, case = payload
-    return apply_known(state.backend, state.ops[op_name].run_case(state.backend, case))
+    return apply_known(state.backend, checker.run_case(state.ops[op_name], state.backend, case))

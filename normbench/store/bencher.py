@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from ..compare import location_interval
+from .._results.compare import location_interval
 
 #: the parts of a configuration, in the order of a benchmark's name
 NAME_KEYS = ("norm", "op", "shape", "dtype", "layout", "threads", "backend")

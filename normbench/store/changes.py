@@ -10,7 +10,7 @@ Two steps, as Apache Otava (formerly Hunter) builds on E-Divisive:
    runs are what a user has after a second ``normbench run``.
 2. **Verdicts.** A candidate is kept only where the raw samples say so: the runs before it and
    the runs after it (up to :data:`WINDOW` a side, not past a neighbouring candidate) are
-   compared as :func:`normbench.compare.compare_runs` compares two versions, every series of
+   compared as :func:`normbench._results.compare.compare_runs` compares two versions, every series of
    the machine at once (Holm's family-wise gate per configuration, and each backend's op and
    pass on its geometric mean), in both directions: slower is a regression, faster an
    improvement. The machine's candidates share one family-wise error (Bonferroni over them).
@@ -31,7 +31,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from .. import compare as cmp
+from .._results import compare as cmp
 from . import Store, StoredRun
 
 #: fewest runs in a series before the library proposes its candidates
@@ -162,7 +162,7 @@ def _machine_changes(out: Findings, runs: list[StoredRun], rows: list[list[dict]
 
 def _run_shifts(rows: list[list[dict]]) -> list[float] | None:
     """Each run's own machine shift (log): the median over backends of the run's shift within each
-    backend's series (:func:`normbench.compare.run_shifts`). A machine running slower moves every
+    backend's series (:func:`normbench._results.compare.run_shifts`). A machine running slower moves every
     backend; a change of code moves one, which the median over three or more backends does not
     follow. None with fewer than :data:`MIN_BACKENDS_FOR_SHIFT` backends, or one run; 0 for a run
     that fewer backends measured."""

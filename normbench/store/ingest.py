@@ -35,7 +35,7 @@ def import_path(store: Store, path: Path, ops: Sequence[Any] = ()) -> tuple[int,
 
 
 def _bench(store: Store, path: Path) -> tuple[int, int]:
-    from .. import benchfile
+    from .._results import benchfile
 
     rows, headers = benchfile.read(path)
     by_run: dict[str, list[dict]] = {}
@@ -65,7 +65,7 @@ def _header_from_rows(store: Store, run_id: str, rows: list[dict]) -> RunHeader:
 
 def _asv(store: Store, folder: Path, ops: Sequence[Any]) -> tuple[int, int]:
     """asv's results folder (``results_dir``): one run per (machine, commit), rows as report reads them."""
-    from ..report import load_asv
+    from .._reporting.report import load_asv
 
     if not any(p.is_dir() and (p / "machine.json").exists() for p in folder.iterdir()):
         raise InputError(f"{folder} is not an asv results folder (no <machine>/machine.json in it)")

@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from .._results.redact import _PASSWORD_KEY, _USERINFO, redact  # noqa: F401 - redact: where the store's callers find it
 from ..errors import InputError
 
 #: the default embedded store, relative to the working directory (as reports/ and .asv/ are)
@@ -13,18 +14,6 @@ DEFAULT = Path(".normbench") / "results.sqlite"
 #: the environment variable that names a store for every command (a path or a URL)
 ENV = "NORMBENCH_STORE"
 OFF = ("off", "none", "0")
-
-# user:password@ after any scheme, and password=... in a query string or a key/value string
-_USERINFO = re.compile(r"(?i)([a-z][\w+.-]*://[^:/@\s]*:)([^@\s]*)(@)")
-_PASSWORD_KEY = re.compile(r"(?i)(password\s*=\s*)('[^']*'|[^&\s]*)")
-
-
-def redact(text: str, secret: str = "") -> str:
-    """``text`` with every password of a database URL or connection string in it (and ``secret``
-    wherever it appears, e.g. quoted back by a driver's error) replaced by ``***``."""
-    text = _PASSWORD_KEY.sub(r"\1***", _USERINFO.sub(r"\1***\3", text))
-    return text.replace(secret, "***") if secret else text
-
 
 def is_postgres(where: str) -> bool:
     return where.lower().startswith(("postgresql://", "postgres://"))

@@ -13,7 +13,7 @@ py="$repo/.venv/bin/python"
   echo
   "$py" - <<'PY'
 from collections import Counter
-from normbench.discovery import discover
+from normbench._runtime.discovery import discover
 for op in discover(()).select_ops([]):
     cases = op.cases()
     groups = Counter(c.group for c in cases)

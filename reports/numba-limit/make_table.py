@@ -11,12 +11,12 @@ backend in the same interleaved rounds, in fresh processes).
 Per configuration and run:
 
 - **speed-up**: the faster peer's time over Numba's, with its two-level interval
-  (normbench.compare.row_ratio); the peer is whichever of torch-cpu and torch-compile had the
+  (normbench._results.compare.row_ratio); the peer is whichever of torch-cpu and torch-compile had the
   lower median in that run;
 - **floor fraction**: the copy's time over Numba's (the copy moves the op's byte model: x read, y
   written, and for backward x and dy read, dx written), with its interval the same way.
 
-Per op and pass and run: the geometric mean of the speed-ups (normbench.compare.summarize_ratios:
+Per op and pass and run: the geometric mean of the speed-ups (normbench._results.compare.summarize_ratios:
 contended rows and intervals wider than 2x are left out, and counted) and the median of the floor
 fractions. The verdict takes the median of the three runs' figures: met when the speed-up is at
 least 1.5x, or the floor fraction at least 85% (forward, train, eval) / 70% (backward).
@@ -28,9 +28,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from normbench import benchfile
-from normbench.compare import is_contended, row_ratio, summarize_ratios
-from normbench.floor import NAME as FLOOR
+from normbench._results import benchfile
+from normbench._results.compare import is_contended, row_ratio, summarize_ratios
+from normbench._timing.floor import NAME as FLOOR
 
 PEERS = ("torch-cpu", "torch-compile")
 TARGET_SPEEDUP = 1.5

@@ -4,7 +4,7 @@
 
 Each process is fresh, under normbench's default memory policy (so no call pays page faults),
 and prepares LayerNorm forward 8192x1024 float32 on torch-cpu exactly as a bench worker does
-(``normbench.bench.prepare_call``), then times it: 15 samples of 20 calls, 2 threads. It prints
+(``normbench._timing.bench.prepare_call``), then times it: 15 samples of 20 calls, 2 threads. It prints
 the process's median and where the output sits relative to the input, ``(y - x) mod 4096``:
 the heap's history (Python's hash seed changes it from process to process) decides that offset,
 and with it the time, while the kernel and the data are the same.
@@ -16,11 +16,12 @@ import statistics
 import subprocess
 import sys
 
-from normbench import memory
+from normbench._runtime import memory
 
 CHILD = r"""
 import inspect, statistics
-from normbench import bench, memory, pluginmanager
+from normbench._runtime import memory, pluginmanager
+from normbench._timing import bench
 memory.apply("reuse")
 reg = pluginmanager.load()
 be, op = reg.backends["torch-cpu"].backend, reg.ops["layernorm"].op

@@ -4,7 +4,7 @@
 
 FILE is a bench file whose rows have many processes (``normbench bench --processes 16``, or a run
 under a stricter rule than the ones replayed). For each rule and each row, the row's processes
-are fed to :func:`normbench.sequential.assess` one at a time, in ``--shuffles`` random orders,
+are fed to :func:`normbench._timing.sequential.assess` one at a time, in ``--shuffles`` random orders,
 until the rule stops. Printed per rule:
 
 - processes used (mean; and the share of rows that stop at the minimum and at the cap);
@@ -23,7 +23,8 @@ import math
 import random
 import statistics
 
-from normbench import sequential, stats
+from normbench._timing import sequential
+from normbench._results import stats
 
 
 def location(groups) -> float:

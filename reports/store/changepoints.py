@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from normbench import benchfile, compare, runinfo, stats
+from normbench._results import benchfile, compare, runinfo, stats
 from normbench.records import RunHeader
 from normbench.store import open_store
 from normbench.store.changes import find_changes

@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("flax")
 
 from normbench.dtypes import to_layout  # noqa: E402
-from normbench.pluginmanager import load  # noqa: E402
+from normbench import load_plugins as load  # noqa: E402
 
 
 @pytest.fixture(scope="module")

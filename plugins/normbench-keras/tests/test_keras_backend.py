@@ -7,7 +7,7 @@ import pytest
 if importlib.util.find_spec("keras") is None:  # not importorskip: `import keras` picks its engine
     pytest.skip("keras is not installed", allow_module_level=True)
 
-from normbench.pluginmanager import load  # noqa: E402
+from normbench import load_plugins as load  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ pytest.importorskip("onnxruntime")
 from normbench.conformance import runner  # noqa: E402
 from normbench.ops.batchnorm import OP, api  # noqa: E402
 from normbench.results import FAILING  # noqa: E402
-from normbench.pluginmanager import load  # noqa: E402
+from normbench import load_plugins as load  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +68,13 @@ def test_training_mode_maps_momentum_and_unbiased_variance(backend, momentum):
 
 
 def test_train_and_eval_are_benchmarked(backend):
-    """Backward, which ONNX Runtime's inference package lacks, is skipped with its reason, not broken."""
-    from normbench.bench import Config, run_bench
+    """Backward, which ONNX Runtime's inference package lacks, is refused with its reason, not broken."""
+    from normbench import Unsupported, measure
 
-    todo = [Config(OP, p, (4, 8, 6, 6), "float32", "contiguous") for p in OP.passes]
-    rows, skipped = run_bench([backend], todo, repeat=2, threads=1)
+    rows = [measure(backend, OP, p, (4, 8, 6, 6), "float32", "contiguous", repeat=2, threads=1) for p in ("train", "eval")]
     assert [r["op"] for r in rows] == ["train", "eval"] and all(r["median_s"] > 0 for r in rows)
-    assert len(skipped) == 1 and ": unsupported (pass 'backward'" in skipped[0], skipped
+    with pytest.raises(Unsupported, match="pass 'backward'"):
+        measure(backend, OP, "backward", (4, 8, 6, 6), "float32", "contiguous", repeat=2, threads=1)
 
 
 def test_layernorm_forward_conforms_and_the_rest_is_unsupported(backend):

@@ -1,7 +1,7 @@
 """Measure until sure: when a row has had enough fresh processes, its modes, and why it is unstable.
 
 A row (one configuration on one backend) is measured in fresh worker processes, and the process is
-the unit of its uncertainty (:func:`normbench.stats.two_level_ratio`). How many processes a row
+the unit of its uncertainty (:func:`normbench._results.stats.two_level_ratio`). How many processes a row
 needs depends on the row: a kernel whose processes agree to 1% is sure after three, one whose time
 depends on where its output lands relative to its input (reports/protocol, ``layout.py``) needs a
 dozen to say so, and more than that to pin a median that is a mixture of two groups. So the count
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-from . import stats
+from .._results import stats
 
 #: a sample shorter than this is at the mercy of the clock and the loop around the call
 SHORT_SAMPLE_S = 1e-4
@@ -149,7 +149,7 @@ def prior_of(rows: Sequence[Sequence[Sequence[float]]], df: float = 4.0) -> Prio
 def half_width(groups: Sequence[Sequence[float]], confidence: float = stats.CONFIDENCE,
                prior: Prior | None = None) -> float:
     """Relative half-width (``exp(t * se) - 1``) of the 95% interval of a row's location from its
-    processes' samples: the one-sided form of :func:`normbench.stats.two_level_ratio`'s interval,
+    processes' samples: the one-sided form of :func:`normbench._results.stats.two_level_ratio`'s interval,
     with the between-process variance moderated by ``prior`` where one is given. Infinite with
     fewer than two processes."""
     groups = [g for g in groups if g]

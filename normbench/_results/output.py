@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def check_writable(path: Path, *, suffixes: tuple[str, ...] = (), directory: bool = False) -> None:

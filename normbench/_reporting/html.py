@@ -182,7 +182,7 @@ def measurement_rows(s: pd.DataFrame, baseline: str, mark) -> tuple[list[str], l
 
 
 def _unstable_cell(r) -> str:
-    from .sequential import unstable_text
+    from .._timing.sequential import unstable_text
 
     if not r.get("unstable"):
         return ""
@@ -190,11 +190,11 @@ def _unstable_cell(r) -> str:
 
 
 def _asset(name: str) -> str:
-    """A file of the page's own (``normbench/www``: its stylesheet and script, kept as real files
+    """A file of the page's own (``normbench/_reporting/www``: its stylesheet and script, kept as real files
     as asv keeps ``asv/www``), inlined so the page stays one self-contained file."""
     from importlib.resources import files
 
-    return files("normbench").joinpath("www", name).read_text(encoding="utf-8")
+    return files("normbench._reporting").joinpath("www", name).read_text(encoding="utf-8")
 
 
 def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: tuple[list[str], list[list[str]]] | None,

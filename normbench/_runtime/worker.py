@@ -27,9 +27,10 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from . import floor, memory
-from .backend import availability_of, probe_of, safe_call
-from .errors import shadowing_note
+from .._timing import floor  # bench --floor: the copy that stands in for a backend
+from . import memory
+from ..backend import availability_of, probe_of, safe_call
+from ..errors import shadowing_note
 from .pluginmanager import load
 
 _HEADER = struct.Struct("<Q")
@@ -40,7 +41,7 @@ BOOTSTRAP = """\
 import os, sys
 del sys.path[0]
 sys.path += [p for p in os.environ.pop("NORMBENCH_SYS_PATH", "").split(os.pathsep) if p and p not in sys.path]
-from normbench.worker import main
+from normbench._runtime.worker import main
 sys.exit(main())
 """
 START_S = 120.0
@@ -135,7 +136,7 @@ class Worker:
                  scope: dict[str, list[str]] | None = None, memory_policy: str | None = None):
         """``backend=None`` starts a bare worker (discovery); ``scope`` limits the plugins it imports
         (:meth:`Registry.worker_scope`); ``memory_policy`` is the allocator policy it starts under
-        (:mod:`normbench.memory`; None: the parent's environment, unchanged)."""
+        (:mod:`normbench._runtime.memory`; None: the parent's environment, unchanged)."""
         self.backend, self.plugins, self.requested_threads = backend, tuple(plugins), threads
         self.memory_policy = memory_policy
         self.scope = scope
@@ -441,8 +442,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # run as ``python -m normbench.worker`` (workers start through BOOTSTRAP): use the module's
+    # run as ``python -m normbench._runtime.worker`` (workers start through BOOTSTRAP): use the module's
     # importable copy, whose HANDLERS the handler modules register into
-    from normbench.worker import main as _main
+    from normbench._runtime.worker import main as _main
 
     sys.exit(_main())

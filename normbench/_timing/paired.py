@@ -12,9 +12,9 @@ What. In every round and block, one fresh worker loads both backends (A, and B a
 For each configuration it prepares both, each with its own placement drawn, in a random order,
 then takes samples in turns A B B A (or B A A B), half the budget per turn, so that a drift
 within the process cancels too. The unit of evidence is the process's log ratio B/A
-(:func:`normbench.stats.paired_ratio`): the worker's own shift cancels in it. A configuration
+(:func:`normbench._results.stats.paired_ratio`): the worker's own shift cancels in it. A configuration
 gets more processes while the interval of that ratio, not of each version's time, is wider than
-the rule's target (:func:`normbench.sequential.assess` on the ratio's groups).
+the rule's target (:func:`normbench._timing.sequential.assess` on the ratio's groups).
 
 The trade: the two versions share a process, so a crash of one costs the other's measurement of
 that configuration. ``ab`` needs both for any verdict, so nothing is lost that could have been
@@ -28,10 +28,10 @@ import time
 from typing import Any
 
 from . import sequential
-from .backend import availability_of, probe_of, safe_call
+from ..backend import availability_of, probe_of, safe_call
 from .bench import backend_facts, prepare_timing, run_samples
 from .schedule import Manager, Pair
-from .worker import RemoteError, Worker, handler
+from .._runtime.worker import RemoteError, Worker, handler
 
 #: turns of samples per backend in one process (A B B A: two each)
 TURNS = 2
@@ -47,7 +47,7 @@ def merge_scopes(*scopes: dict[str, list[str]] | None) -> dict[str, list[str]] |
 
 
 def merge_turns(turns: list[dict[str, Any]]) -> dict[str, Any]:
-    """One process's result for one backend from its turns (:func:`normbench.bench.run_samples`)."""
+    """One process's result for one backend from its turns (:func:`normbench._timing.bench.run_samples`)."""
     def mean(key: str) -> float | None:
         vals = [t[key] for t in turns if t.get(key) is not None]
         return statistics.fmean(vals) if vals else None
@@ -60,7 +60,7 @@ def merge_turns(turns: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class PairedManager(Manager):
-    """The scheduler of :mod:`normbench.schedule` with both backends in every worker: rows are
+    """The scheduler of :mod:`normbench._timing.schedule` with both backends in every worker: rows are
     still one per (configuration, backend), but a configuration's processes are measured, kept,
     lost and stopped together, judged on their ratio."""
 
@@ -266,6 +266,6 @@ def paired_samples_in_worker(state, payload) -> dict[str, dict[str, Any]]:
 
 @handler
 def paired_facts_in_worker(state, payload) -> dict[str, Any]:
-    """:func:`normbench.bench.facts_in_worker` for backend ``name``. ``payload``: (name, nbytes)."""
+    """:func:`normbench._timing.bench.facts_in_worker` for backend ``name``. ``payload``: (name, nbytes)."""
     name, nbytes = payload
     return backend_facts(_backends(state)[name], nbytes)

@@ -21,8 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import Availability, Backend, Support
-from .dtypes import DTYPES
+from ..backend import Availability, Backend, Support
+from ..dtypes import DTYPES
 
 NAME = "copy-floor"
 

@@ -19,10 +19,10 @@ from typing import Callable, Collection, Iterable, Sequence
 
 import pluggy
 
-from . import compat_v1, hookspecs
-from .backend import Backend, contract_problems, one_line, unknown_ops
-from .errors import InputError, UnknownBackendError
-from .opinfo import OpInfo
+from .. import compat_v1, hookspecs
+from ..backend import Backend, contract_problems, one_line, unknown_ops
+from ..errors import InputError, UnknownBackendError
+from ..opinfo import OpInfo
 
 ENTRY_POINT_GROUP = "normbench"
 ENV_VAR = "NORMBENCH_PLUGINS"
@@ -151,10 +151,10 @@ def load(
     exclude: Collection[str] = (),
     progress: Callable[[str, str], None] | None = None,
 ) -> Registry:
-    """Load every plugin and return a :class:`Registry`. Never raises for a broken plugin.
+    """Load every plugin and return a :class:`normbench.Registry`. Never raises for a broken plugin.
 
     ``only`` (plugin names) imports just those; ``exclude`` skips plugins that a discovery
-    process saw kill or hang the interpreter (see :mod:`normbench.discovery`). ``progress(stage,
+    process saw kill or hang the interpreter (see :mod:`normbench._runtime.discovery`). ``progress(stage,
     plugin)`` is called before each step that runs a plugin's code, so that a process which
     dies there can name the culprit.
     """

@@ -1,13 +1,13 @@
 """Reports: benchmark rows (``normbench bench`` files and/or asv results) -> Markdown + PNG.
 
-Everything is loaded into one pandas frame with the columns of :data:`normbench.bench.COLUMNS`,
+Everything is loaded into one pandas frame with the columns of :data:`normbench._timing.bench.COLUMNS`,
 keyed by machine and run (a bench run's id, an asv commit), so results from several machines and
 several runs of one machine sit side by side and are never averaged together, and by norm (the
 op), whose record supplies the axes of each shape, the byte model and the plots. Conformance
 results (``normbench check --json``) can be included: backends that failed conformance for a
 dtype and layout are then marked in every speed table and left out of the "fastest" claims.
 
-The report does not oversell: speed-ups carry their interval (normbench.stats; "no clear
+The report does not oversell: speed-ups carry their interval (normbench._results.stats; "no clear
 difference" when it straddles 1), unstable rows are marked, failure lists come after the summary.
 """
 from __future__ import annotations
@@ -22,13 +22,14 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import defects, floor
-from .bench import COLUMNS
-from .errors import InputError
-from .opinfo import OpInfo, format_shape, rank_of
-from .records import RunHeader
-from .results import FAILING, NOTABLE, group_cell
-from .stats import UNSTABLE
+from . import defects
+from .._timing import floor
+from .._timing.bench import COLUMNS
+from ..errors import InputError
+from ..opinfo import OpInfo, format_shape, rank_of
+from ..records import RunHeader
+from ..results import FAILING, NOTABLE, group_cell
+from .._results.stats import UNSTABLE
 from .tables import markdown
 
 #: asv compare's default factor: a regression is a significant change of at least 10%
@@ -53,7 +54,7 @@ def _with_axes(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
 # -- loading ------------------------------------------------------------------------------------
 def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo], runs: list | None = None) -> pd.DataFrame:
     """Rows of bench files (``runs``, when given, receives each file's run headers)."""
-    from . import benchfile
+    from .._results import benchfile
 
     frames = []
     for path in map(Path, paths):
@@ -190,7 +191,7 @@ def load_check(path: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not JSON ({exc})") from None
     if isinstance(data, dict) and "backends" in data and "norms" not in data:
-        from .compat_v1 import upgrade_check
+        from .._results.upgrade import upgrade_check
 
         data = upgrade_check(data)  # written by normbench 0.1, before ops
     if not isinstance(data, dict) or "norms" not in data:
@@ -284,7 +285,7 @@ def _cfg_key(r) -> tuple:
 def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Adds ``speedup`` (baseline time / backend time, same machine and run), its interval
     ``sp_low``/``sp_high`` (NaN without samples) and ``sp_clear`` (the interval excludes 1)."""
-    from .compare import speedups as pair_speedups
+    from .._results.compare import speedups as pair_speedups
 
     ups = pair_speedups(t.to_dict(orient="records"), baseline, keys=["machine", "run", "commit", *CONFIG])
     ratios = [ups.get(i) for i in range(len(t))]
@@ -325,7 +326,7 @@ def conformance_failures(check: dict | None) -> Failures:
     return out
 
 
-#: conformance verdicts of a backend on an op, worst first (normbench.plots.VERDICT_STYLE draws them)
+#: conformance verdicts of a backend on an op, worst first (normbench._reporting.plots.VERDICT_STYLE draws them)
 VERDICTS = ("fail", "error", "known", "pass")
 
 
@@ -364,7 +365,7 @@ def accuracy_speed(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: st
     left out, as in the summaries) with its 95% interval, beside :func:`accuracy_of`'s worst
     error and verdict. The baseline is 1x by definition; backends checked but not benchmarked
     follow, without a speed-up."""
-    from .compare import summarize_ratios
+    from .._results.compare import summarize_ratios
 
     acc = accuracy_of(check, op.name)
     so = s[s["norm"] == op.name]
@@ -583,9 +584,9 @@ def _interval(sp, lo, hi) -> str:
 
 
 def _row_ratios(g: pd.DataFrame) -> list:
-    """Each row's speed-up as a :class:`normbench.stats.Ratio` (an open interval where it has none),
-    what :func:`normbench.compare.summarize_ratios` averages."""
-    from . import stats
+    """Each row's speed-up as a :class:`normbench._results.stats.Ratio` (an open interval where it has none),
+    what :func:`normbench._results.compare.summarize_ratios` averages."""
+    from .._results import stats
 
     return [stats.Ratio(r.speedup, r.sp_low if not pd.isna(r.sp_low) else 0.0,
                         r.sp_high if not pd.isna(r.sp_high) else math.inf, math.nan, 1, 1,
@@ -595,12 +596,12 @@ def _row_ratios(g: pd.DataFrame) -> list:
 
 def _geomeans(s: pd.DataFrame, ops: Sequence[OpInfo], *, keep_all: bool = False) -> pd.DataFrame:
     """Geometric-mean speed-up with its interval per machine, run, backend, op and pass, as
-    :func:`normbench.compare.summarize_ratios` makes it: contended configurations and those with
+    :func:`normbench._results.compare.summarize_ratios` makes it: contended configurations and those with
     an interval too wide are left out (counted), and the verdict cannot contradict the rows.
     ``keep_all``: every configuration in, contended and wide ones too (what the run would have
     said without those rules; the trust section compares the two)."""
-    from . import stats
-    from .compare import summarize_ratios
+    from .._results import stats
+    from .._results.compare import summarize_ratios
 
     out = []
     for (machine, run, backend, norm, pass_), g in s.dropna(subset=["speedup"]).groupby(
@@ -645,7 +646,7 @@ def _summary_cell(r) -> str:
 def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[str]:
     """How far the run can be trusted, at the top: unstable and contended rows, and the
     summaries that they, or configurations with too-wide intervals, would have changed."""
-    from .compare import WIDE
+    from .._results.compare import WIDE
 
     n = len(s)
     unstable, contended = int(s["unstable"].sum()), int(s["contended"].sum())
@@ -674,7 +675,7 @@ def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[str]:
 
 def _unstable_causes(s: pd.DataFrame) -> list[str]:
     """Unstable rows counted by cause, each cause with its remedy; the processes the rows had."""
-    from .sequential import CAUSES
+    from .._timing.sequential import CAUSES
 
     out = []
     if "processes" in s and s["processes"].notna().any():
@@ -747,7 +748,7 @@ def _check_table(check: dict) -> list[str]:
 def _invariance_section(check: dict) -> list[str]:
     """The invariance table of a check file (when it was probed): one row per (backend, op), then
     every property that does not hold, once per (backend, op, property) with its first instance."""
-    from .conformance.invariance import HEADS, PROPERTIES, Row, summary_cells
+    from ..conformance.invariance import HEADS, PROPERTIES, Row, summary_cells
 
     probed = [(norm, b["name"], [Row.from_dict(b["name"], norm, d) for d in b["invariance"]])
               for norm, e in check.get("norms", {}).items() for b in e["backends"] if b.get("invariance")]
@@ -942,7 +943,7 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
 
 def _unstable_list(s: pd.DataFrame) -> list[str]:
     """Each unstable measurement of a pass: its cause, and its modes where it has them."""
-    from .sequential import unstable_text
+    from .._timing.sequential import unstable_text
 
     out = [f"- {MARK_UNSTABLE} {r['backend']} {r['dtype']} {r['layout']} {r['shape']}: "
            + unstable_text(r.get("unstable_cause"), r.get("modes"), None if pd.isna(r.get("processes")) else int(r["processes"]))
@@ -958,7 +959,7 @@ def _notes(s: pd.DataFrame) -> list[str]:
 
 def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
     """Per configuration: the fastest backend that passed conformance there, and its lead."""
-    from .compare import row_ratio
+    from .._results.compare import row_ratio
 
     rows = []
     s, n_machines, several_runs = _with_order(s)

@@ -1,7 +1,7 @@
 """The benchmark scheduler: fresh worker processes in randomized rounds until every row is sure.
 
 Modelled on pyperf's ``Manager``: the run's state lives on the object, and the loop is a few
-small steps. A round gives every row that needs one more process (:mod:`normbench.sequential`)
+small steps. A round gives every row that needs one more process (:mod:`normbench._timing.sequential`)
 one fresh worker process per backend and block of configurations, backends and configurations
 in a new random order (a seedable schedule). Rows that are sure drop out after their minimum;
 rows whose processes disagree come back, round after round, up to their cap. Each round judges
@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from . import floor, sequential
-from .errors import Unsupported
-from .worker import RemoteError, Worker, WorkerError
+from ..errors import Unsupported
+from .._runtime.worker import RemoteError, Worker, WorkerError
 
 #: a backend whose worker dies or runs past the time limit this often is dropped for the run
 MAX_DEATHS = 2
@@ -107,7 +107,7 @@ class Accumulator:
         return pair in self.procs
 
     def update_priors(self) -> None:
-        """Each backend's prior from its rows so far (:func:`normbench.sequential.prior_of`); once a
+        """Each backend's prior from its rows so far (:func:`normbench._timing.sequential.prior_of`); once a
         round, so every row of a round is judged against the same prior."""
         rows: dict[str, list] = {}
         for (_, name), procs in self.procs.items():
@@ -153,7 +153,7 @@ class Accumulator:
 
 
 class Manager:
-    """One run of the protocol over a plan (:func:`normbench.bench.run_grid` is its front door)."""
+    """One run of the protocol over a plan (:func:`normbench._timing.bench.run_grid` is its front door)."""
 
     def __init__(self, backends: Sequence, todo: Sequence, *, rule: sequential.Rule, min_samples: int,
                  budget_s: float, threads: int | None, timeout: float | None, plugins: tuple[str, ...],
@@ -161,8 +161,8 @@ class Manager:
                  facts: dict | None = None, seed: int | None = None, placement: str = "random",
                  blocks: Callable[[list], list[list]], requests: tuple = (), load: Callable[[], Any] = lambda: None):
         """``requests``: the worker-side handlers of one measurement (set up, samples, facts;
-        :mod:`normbench.bench` owns them), ``load``: the load average read around each process."""
-        from .backend import availability_of
+        :mod:`normbench._timing.bench` owns them), ``load``: the load average read around each process."""
+        from ..backend import availability_of
 
         self.rng = random.Random(seed)
         self.todo, self.rule = list(todo), rule
@@ -313,7 +313,7 @@ class Manager:
     # -- what is left ----------------------------------------------------------------------------------
     def expected_processes(self, pair: Pair) -> float:
         """Processes this pair is expected to have in the end: its own prediction once it has two
-        (:func:`normbench.sequential.processes_needed`), else the rule's minimum plus the prior."""
+        (:func:`normbench._timing.sequential.processes_needed`), else the rule's minimum plus the prior."""
         if not self.live(pair):
             return len(self.results.procs.get(pair, []))
         procs = self.results.procs.get(pair, [])

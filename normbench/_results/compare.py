@@ -1,6 +1,6 @@
 """Ratios between measurements, with their intervals: speed-ups within a run, and run B against run A.
 
-Both come from the raw timing samples of the rows involved (:func:`normbench.stats.ratio`). Rows
+Both come from the raw timing samples of the rows involved (:func:`normbench._results.stats.ratio`). Rows
 of files written before samples were kept (normbench 0.4) give the ratio of medians and no
 interval; :func:`compare_rows` refuses them, since a verdict needs the samples.
 """
@@ -12,7 +12,7 @@ from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from . import stats
-from .errors import InputError
+from ..errors import InputError
 
 #: what identifies one configuration across runs (compare) and within a run (speed-ups: minus backend)
 CONFIG_KEYS = ("norm", "op", "shape", "dtype", "layout", "threads", "backend")
@@ -141,7 +141,7 @@ def summary_line(s: dict[str, Any], baseline: str) -> str:
 
 def speedup_lines(rows: list[dict], baseline: str = "torch-cpu") -> list[str]:
     """Geometric-mean speed-up of each backend over ``baseline`` per op and pass, on shared
-    configurations of the same run, with its interval (see normbench.compare)."""
+    configurations of the same run, with its interval (see normbench._results.compare)."""
     return [summary_line(s, baseline) for s in speedup_summary(rows, baseline)]
 
 
@@ -241,8 +241,8 @@ def ab_rows(rows: Sequence[dict[str, Any]], a: str, b: str, *, confidence: float
     judged as :func:`compare_rows` judges two runs but without run-to-run noise: the two versions
     shared every round, so the drift between runs that :func:`run_to_run_noise` estimates does not
     come between them. ``paired``: process ``i`` of A and of B ran in the same worker
-    (:mod:`normbench.paired`), and the interval is on their per-process ratios
-    (:func:`normbench.stats.paired_ratio`); otherwise it is two-level, the processes of each side
+    (:mod:`normbench._timing.paired`), and the interval is on their per-process ratios
+    (:func:`normbench._results.stats.paired_ratio`); otherwise it is two-level, the processes of each side
     independent. Result rows name backend ``b``."""
     keys = tuple(k for k in CONFIG_KEYS if k != "backend")
     ia = {config_key(r, keys): r for r in rows if r["backend"] == a}

@@ -282,7 +282,7 @@ def two_level_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float
 def paired_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float]],
                  confidence: float = CONFIDENCE) -> Ratio:
     """``num / den`` from processes that measured both, process ``i`` of one side with process
-    ``i`` of the other (``normbench ab``'s paired design, :mod:`normbench.paired`): the mean over
+    ``i`` of the other (``normbench ab``'s paired design, :mod:`normbench._timing.paired`): the mean over
     processes of the difference of their median log times, with Student's t on those differences
     (n - 1 degrees of freedom). A shift that moves a whole process moves both sides and cancels.
     Its variance is never taken below what the samples within the processes imply for the two

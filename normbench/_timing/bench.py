@@ -5,17 +5,17 @@ returns the call to time (``bench_call``), and says how many bytes a pass moves.
 (README, "How normbench times"):
 
 - **Memory policy**: every worker of every backend starts under one allocator policy
-  (:mod:`normbench.memory`, default ``reuse``), recorded per row with the page faults per call.
-- **Processes** (pyperf's model, :func:`run_grid`, :mod:`normbench.schedule`): each
+  (:mod:`normbench._runtime.memory`, default ``reuse``), recorded per row with the page faults per call.
+- **Processes** (pyperf's model, :func:`run_grid`, :mod:`normbench._timing.schedule`): each
   (configuration, backend) is measured in fresh worker processes, backends interleaved per round
   in a random order, as many as the row needs between the rigor's minimum and cap
-  (:mod:`normbench.sequential`: until its interval is within the target; modes run to the cap),
+  (:mod:`normbench._timing.sequential`: until its interval is within the target; modes run to the cap),
   each process with its placement drawn at random.
 - **Budget** (:func:`run_samples`): per process, samples of ``number`` calls (>= 2 ms each, as
   timeit and asv choose it) until both a minimum count and a minimum timed duration are in;
   samples taken while the process was descheduled are set aside and re-taken
-  (:mod:`normbench.contention`).
-- **Intervals** (:mod:`normbench.stats`) model both levels: samples within a process, and
+  (:mod:`normbench._timing.contention`).
+- **Intervals** (:mod:`normbench._results.stats`) model both levels: samples within a process, and
   processes within a run.
 
 Preparation (JIT compilation), data, conversion and warm-up are untimed (``compile_s`` records
@@ -23,7 +23,7 @@ them). Output allocation is inside the timed call, as a user pays it. Each row a
 bandwidth floor: a memory copy of the same bytes with the same threads gives
 ``floor_fraction = achieved GB/s / copy GB/s`` (bytes: the op's byte model). Without ``--floor``
 the copy is timed once per run in the harness (best of 7: a rough figure that drifts between
-runs); with it, the copy is one more backend measured under this protocol (:mod:`normbench.floor`).
+runs); with it, the copy is one more backend measured under this protocol (:mod:`normbench._timing.floor`).
 """
 from __future__ import annotations
 
@@ -38,12 +38,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 
-from . import floor, memory, records, sequential
-from .backend import Backend, safe_call, timing_note, why_unsupported
-from .errors import Unsupported
-from .opinfo import OpInfo, format_shape
-from .stats import summarize
-from .worker import handler
+from . import floor, sequential
+from .._runtime import memory
+from .. import records
+from ..backend import Backend, safe_call, timing_note, why_unsupported
+from ..errors import Unsupported
+from ..opinfo import OpInfo, format_shape
+from .._results.stats import summarize
+from .._runtime.worker import handler
 
 MIN_SAMPLE_S = 2e-3
 SETTLE_S = 0.05
@@ -64,7 +66,7 @@ PAD_BASE = 1024
 class Rigor:
     """How hard to measure: per (configuration, backend) between ``min_processes`` and
     ``max_processes`` fresh processes, more while the row's 95% interval is wider than ``target``
-    (relative) or its processes form modes (:mod:`normbench.sequential`); per process the fewest
+    (relative) or its processes form modes (:mod:`normbench._timing.sequential`); per process the fewest
     samples and the least timed time (seconds of calls, contended samples not counted)."""
 
     name: str
@@ -96,18 +98,12 @@ RIGORS = {
 #: columns of every row, declared with their types and meanings in :class:`normbench.records.Measurement`
 #: (the axes of the row's op, OpInfo.axes, follow "shape")
 COLUMNS = records.COLUMNS
-
-
-def columns_for(rows: list[dict[str, Any]]) -> list[str]:
-    """:data:`COLUMNS` with the axes of every op in ``rows`` after "shape", in order of appearance."""
-    axes = [k for r in rows for k in r if k not in COLUMNS]
-    at = COLUMNS.index("shape") + 1
-    return COLUMNS[:at] + list(dict.fromkeys(axes)) + COLUMNS[at:]
+columns_for = records.columns_for
 
 
 def machine_info() -> dict[str, Any]:
-    """Machine facts recorded with every run (:func:`normbench.runinfo.machine_facts`)."""
-    from .runinfo import machine_facts
+    """Machine facts recorded with every run (:func:`normbench._results.runinfo.machine_facts`)."""
+    from .._results.runinfo import machine_facts
 
     return machine_facts()
 
@@ -179,7 +175,7 @@ _copy_cache: dict[tuple[int, int], float] = {}
 
 def copy_bandwidth(nbytes: int, threads: int, repeat: int = 7) -> float:
     """GB/s of a memory copy moving ``nbytes`` (half read, half written) with up to ``threads`` threads,
-    timed once in this process: the faster of :func:`normbench.floor.copy_calls`, best of
+    timed once in this process: the faster of :func:`normbench._timing.floor.copy_calls`, best of
     ``repeat`` (the floor is what the machine *can* do). ``bench --floor`` times the same copies
     under the protocol instead."""
     key = (nbytes, threads)
@@ -207,7 +203,7 @@ def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float, war
     Busy warm-up first: the previous work's OpenMP threads keep spin-waiting for milliseconds and
     the first calls run up to 3x slow (``warm_s``: seconds of calls that have just run, such as
     calibration's, which count toward it). Around every sample (outside its timed region) the
-    process's run delay and preemptions are read (:mod:`normbench.contention`); a sample taken
+    process's run delay and preemptions are read (:mod:`normbench._timing.contention`); a sample taken
     while the kernel was descheduled is set aside and taken again, up to :data:`RETRY_FACTOR`
     times the budget. Returns the samples, how many were set aside, ``contended`` when the
     process still lacks ``min_samples`` uncontended samples (its contended ones are then kept
@@ -273,8 +269,8 @@ def _row(op: OpInfo, pass_: str, shape, dtype: str, layout: str, backend: str, p
          prior: sequential.Prior | None = None, shifts: list[float] | None = None) -> dict[str, Any]:
     """One row (a :class:`~normbench.records.Measurement`, flat) from the per-process results of one
     (configuration, backend). With the run's ``rule`` the row says whether it is sure, its
-    interval's half-width, its modes and the cause of its instability (:mod:`normbench.sequential`);
-    ``stop`` is why it got no more processes (:meth:`normbench.schedule.Manager.state`)."""
+    interval's half-width, its modes and the cause of its instability (:mod:`normbench._timing.sequential`);
+    ``stop`` is why it got no more processes (:meth:`normbench._timing.schedule.Manager.state`)."""
     facts = facts or {}
     samples = [s for p in procs for s in p["samples"]]
     spread = summarize(samples, [len(p["samples"]) for p in procs])
@@ -320,10 +316,12 @@ def measure(
     backend: Backend, op: OpInfo, pass_: str, shape: tuple[int, ...], dtype: str, layout: str, *,
     rigor: str | Rigor = "default", threads: int | None = None, machine: dict | None = None, repeat: int | None = None,
 ) -> dict[str, Any]:
-    """One benchmark row (see :data:`COLUMNS`) measured in *this* process, for the Python API and
-    asv (which isolates benchmarks itself): one process only, under whatever allocator policy
-    the caller's process has (recorded as ``caller``). ``bench`` and ``run`` use :func:`run_grid`.
-    Raises Unsupported for unsupported requests."""
+    """One benchmark row (a flat :class:`normbench.records.Measurement`) measured in *this*
+    process, for the Python API and asv (which isolates benchmarks itself): one process only,
+    under whatever allocator policy the caller's process has (recorded as ``caller``), with
+    ``rigor`` (``"quick"``, ``"default"`` or ``"rigorous"``) setting the samples. ``normbench
+    bench`` and ``run`` measure in fresh processes instead. Raises :class:`normbench.Unsupported`
+    for what the backend lacks."""
     r = rigor if isinstance(rigor, Rigor) else RIGORS[rigor]
     in_effect = safe_call(lambda: backend.set_threads(threads))
     t0 = time.perf_counter()
@@ -332,7 +330,7 @@ def measure(
     p = prepare_call(backend, op, pass_, shape, dtype, layout)
     number, warmup = calibrate(p)
     got = run_samples(p, number, repeat or r.min_samples, r.budget_s)
-    from .backend import timing_note
+    from ..backend import timing_note
 
     proc = {**got, "nbytes": p.nbytes, "number": number, "compile_s": compile_s + warmup,
             "note": timing_note(backend, op.name, pass_), "load": load_average(), "load_after": load_average()}
@@ -380,15 +378,15 @@ def run_grid(backends, todo: list[Config], *, rigor: Rigor, threads: int | None,
              progress=None, on_rows=None, facts: dict | None = None, seed: int | None = None,
              placement: str = "random", scheduler: type | None = None):
     """Measure every configuration on every backend that implements its op until each row is sure
-    or at its cap (pyperf's process model, :class:`normbench.schedule.Manager`, or the
-    ``scheduler`` given: :class:`normbench.paired.PairedManager` times two backends alternately
+    or at its cap (pyperf's process model, :class:`normbench._timing.schedule.Manager`, or the
+    ``scheduler`` given: :class:`normbench._timing.paired.PairedManager` times two backends alternately
     in the same workers).
 
     The plan is cut into blocks (:func:`blocks_of`) and measured in rounds; in each round and block
     every backend with a row that needs another process gets a **fresh worker process** (started
     under the memory ``policy``, start-up untimed), the backends in a new random order, and that
     worker measures its configurations in a random order too. Each row has between
-    ``rigor.min_processes`` and ``rigor.max_processes`` processes (:mod:`normbench.sequential`),
+    ``rigor.min_processes`` and ``rigor.max_processes`` processes (:mod:`normbench._timing.sequential`),
     none of which inherits another's allocator or cache state, and with ``placement="random"``
     each draws where its output lands relative to its inputs. A worker that crashes or runs past
     ``timeout`` costs that (configuration, backend) and is replaced; after MAX_DEATHS the backend
@@ -426,7 +424,7 @@ def configurations(op: OpInfo, shapes, dtypes, layouts, passes) -> list[Config]:
 def planned_steps(backends, todo: list[Config], rigor: Rigor) -> int:
     """Measurements the plan is expected to make: per (configuration, implementing backend) the
     rule's minimum of processes, plus the extra ones rows are expected to need
-    (:data:`normbench.schedule.EXTRA_PRIOR`), within its cap."""
+    (:data:`normbench._timing.schedule.EXTRA_PRIOR`), within its cap."""
     from .schedule import EXTRA_PRIOR
 
     per = rigor.min_processes if rigor.rule.fixed else min(rigor.max_processes, rigor.min_processes * (1 + EXTRA_PRIOR))
@@ -467,7 +465,7 @@ def setup_in_worker(state, payload) -> dict[str, Any]:
     allocated after the inputs are made and before the first call, and kept alive with the
     configuration, so the output the call allocates lands ``pad`` bytes further along the heap
     than it would have: the process's placement, drawn by the scheduler
-    (:meth:`normbench.schedule.Manager.placement_pad`)."""
+    (:meth:`normbench._timing.schedule.Manager.placement_pad`)."""
     op_name, pass_, shape, dtype, layout, *rest = payload
     state.timing = None  # the previous configuration's arrays and pad go before this one's are made
     state.timing, out = prepare_timing(state.backend, state.ops[op_name], pass_, shape, dtype, layout,

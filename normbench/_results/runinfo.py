@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .records import BENCH_SCHEMA, RunHeader  # noqa: F401 - BENCH_SCHEMA: its old home
+from ..records import BENCH_SCHEMA, RunHeader  # noqa: F401 - BENCH_SCHEMA: its old home
 #: environment variables that change timings (thread pools, JIT, Keras's engine)
 ENV_PREFIXES = ("OMP_", "MKL_", "NUMBA_", "OPENBLAS_", "KMP_", "GOMP_", "TORCH_", "NORMBENCH_", "MALLOC_")
 ENV_NAMES = ("KERAS_BACKEND", "JAX_PLATFORMS", "CUDA_VISIBLE_DEVICES", "GLIBC_TUNABLES", "LD_PRELOAD")
@@ -113,7 +113,7 @@ def accelerators() -> str:
 
 
 def env_vars() -> dict[str, str]:
-    from .store.url import redact
+    from .redact import redact
 
     # a store's URL (NORMBENCH_STORE) may carry a password: results never do
     return {k: redact(v) for k, v in sorted(os.environ.items()) if k.startswith(ENV_PREFIXES) or k in ENV_NAMES}
@@ -136,7 +136,7 @@ def git_commit() -> str:
 
 
 def _redact(text: str) -> str:
-    from .store.url import redact
+    from .redact import redact
 
     return redact(text)
 
@@ -161,7 +161,7 @@ def header(run_id: str, started: str, *, backends: dict[str, dict] | None = None
            schema: int = BENCH_SCHEMA, protocol: dict[str, Any] | None = None) -> RunHeader:
     """The header of one run (see the module docstring). ``backends`` is kept as the caller's own
     dict (not a copy): bench fills it in as backends are measured."""
-    from . import __version__
+    from .. import __version__
 
     return RunHeader(run_id=run_id, started=started, ended=ended or now(), schema=schema,
                      normbench_version=__version__, git_commit=git_commit(), command=_redact(shlex.join(_command or sys.argv)),

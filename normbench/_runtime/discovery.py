@@ -18,8 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .backend import Availability, KnownFailure, Support, availability_of, declared_invariants, safe_call
-from .errors import InputError
+from ..backend import Availability, KnownFailure, Support, availability_of, declared_invariants, safe_call
+from ..errors import InputError
 from .pluginmanager import LoadedBackend, PluginProblem, load
 from .worker import RemoteError, Worker, WorkerError, handler
 

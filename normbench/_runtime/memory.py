@@ -46,7 +46,7 @@ _GLIBC_VARS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_P
 
 
 def check_policy(name: str) -> str:
-    from .errors import InputError
+    from ..errors import InputError
 
     if name not in POLICIES:
         raise InputError(f"unknown memory policy {name!r}; expected one of {', '.join(POLICIES)}")

@@ -2,7 +2,7 @@
 
 JSON::
 
-    {"normbench_bench": 4, "runs": [<header of each run, normbench.runinfo.header>], "rows": [...]}
+    {"normbench_bench": 4, "runs": [<header of each run, normbench._results.runinfo.header>], "rows": [...]}
 
 CSV holds the same rows, one per line, with the raw samples as one space-separated column
 (``samples_s``, and the samples per process likewise in ``process_n``) so ``normbench compare`` works on either; the run headers are in JSON only.
@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .records import BENCH_SCHEMA, Measurement, RunHeader
+from ..errors import InputError
+from ..records import BENCH_SCHEMA, Measurement, RunHeader
 
 
 def read(path: Path) -> tuple[list[dict[str, Any]], list[RunHeader]]:
@@ -49,7 +49,7 @@ def read(path: Path) -> tuple[list[dict[str, Any]], list[RunHeader]]:
     else:
         raise InputError(f"unknown results file type {path.name!r}; expected .csv or .json")
     if rows and not any("norm" in r for r in rows):
-        from .compat_v1 import upgrade_bench_rows
+        from .upgrade import upgrade_bench_rows
 
         rows = upgrade_bench_rows(rows)  # written by normbench 0.1, before ops
     return [Measurement.from_row(r, f"{path}, row {i}").as_row() for i, r in enumerate(rows, start=1)], runs
@@ -62,7 +62,7 @@ def write(path: Path, rows: list[dict[str, Any]], runs: list[RunHeader | dict[st
             for i, h in enumerate(runs, start=1)]
     import pandas as pd
 
-    from .bench import columns_for
+    from ..records import columns_for
     from .output import atomic_write, check_writable
 
     check_writable(path, suffixes=(".csv", ".json"))

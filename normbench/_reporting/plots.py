@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .opinfo import OpInfo, rank_of
+from ..opinfo import OpInfo, rank_of
 
 METRICS = {"time": ("median_s", "time (ms)", 1e3), "gbps": ("gbps", "GB/s", 1.0)}
 DPI = 110
@@ -197,7 +197,7 @@ def summary_plot(gm: pd.DataFrame, path: Path, baseline: str, failed: frozenset 
 def make_plots(s: pd.DataFrame, op: OpInfo, out_dir: Path, baseline: str, failing=None) -> list[Path]:
     """The op's figures per machine and run: per pass and dtype, speed-up dots with a panel per
     layout and rank (or heatmaps where the grid fills them); per pass, dtype, layout and rank,
-    line plots along the op's plotted axes. ``failing`` (:class:`normbench.report.Failures`)
+    line plots along the op's plotted axes. ``failing`` (:class:`normbench._reporting.report.Failures`)
     draws the configurations where a backend failed conformance hollow."""
     images: list[Path] = []
     axes = [a for a in op.axes if a in s]
@@ -382,7 +382,7 @@ def accuracy_speed_plot(points: pd.DataFrame, path: Path, op_name: str, baseline
     ``baseline`` on the op's configurations (95% interval whiskers); y, its worst error on the
     op's conformance cases as a multiple of the tolerance (log; 1 is the tolerance). Marker by
     verdict (:data:`VERDICT_STYLE`), each point labelled. ``points``: backend, speedup, low,
-    high, worst, verdict, as :func:`normbench.report.accuracy_speed` makes them."""
+    high, worst, verdict, as :func:`normbench._reporting.report.accuracy_speed` makes them."""
     p = points.dropna(subset=["speedup"])
     unmeasured = (p["unmeasured"] if "unmeasured" in p else pd.Series(0, index=p.index)).fillna(0).astype(int)
     p = p[p["worst"].notna() | (unmeasured > 0)]
