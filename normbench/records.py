@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from .errors import InputError
 
@@ -225,6 +225,25 @@ COLUMNS = ["norm", "backend", "op", "dtype", "layout", "shape"] + [
                                                                        "axes")]
 #: what a row cannot lack
 IDENTITY = ("norm", "backend", "op", "shape")
+#: what one configuration is, whoever measured it: the op, its pass, shape, dtype and layout. The
+#: one definition: compare, the report, the store, the floor and bench --resume all key rows by it
+#: (with the backend and threads where they tell measurements apart)
+CONFIG = ("norm", "op", "shape", "dtype", "layout")
+
+
+def key_value(v: Any) -> str:
+    """One field of a key as text: None and NaN are "", a whole float (threads read back from CSV
+    as 2.0) its integer."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def config_key(row: Mapping[str, Any], keys: Sequence[str] = CONFIG) -> tuple[str, ...]:
+    """A row's ``keys`` (default: its configuration, :data:`CONFIG`) as a tuple of text."""
+    return tuple(key_value(row.get(k)) for k in keys)
 
 
 def columns_for(rows: list[dict[str, Any]]) -> list[str]:

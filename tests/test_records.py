@@ -62,3 +62,24 @@ def test_a_file_that_is_not_what_it_claims_is_refused_in_one_line(tmp_path, caps
     assert main(["report", "--input", str(path), "--output", str(tmp_path / "rep")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_configuration_key_is_written_once():
+    """records.CONFIG is the one definition: a row measured for a Config carries that Config's key,
+    and compare, the store, the floor and the Bencher export build theirs from it."""
+    from normbench import load_plugins, measure
+    from normbench._results.compare import CONFIG_KEYS
+    from normbench._timing import floor
+    from normbench._timing.bench import Config
+    from normbench.records import CONFIG, config_key, key_value
+    from normbench.store import SERIES_KEYS
+    from normbench.store.bencher import NAME_KEYS
+
+    reg = load_plugins()
+    op = reg.op("layernorm")
+    cfg = Config(op, "forward", (4, 16), "float32", "contiguous")
+    row = measure(reg.get("numpy"), op, cfg.pass_, cfg.shape, cfg.dtype, cfg.layout, rigor="quick", repeat=2)
+    assert config_key(row) == cfg.key() == ("layernorm", "forward", "4x16", "float32", "contiguous")
+    assert CONFIG_KEYS[:len(CONFIG)] == CONFIG and NAME_KEYS == CONFIG_KEYS
+    assert SERIES_KEYS[1:1 + len(CONFIG)] == CONFIG and floor.config_key is config_key
+    assert (key_value(2.0), key_value(float("nan")), key_value(None), key_value(3)) == ("2", "", "", "3")

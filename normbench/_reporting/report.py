@@ -27,6 +27,7 @@ from .._timing import floor
 from .._timing.bench import COLUMNS
 from ..errors import InputError
 from ..opinfo import OpInfo, format_shape, rank_of
+from .. import records
 from ..records import RunHeader
 from ..results import FAILING, NOTABLE, group_cell
 from .._results.stats import UNSTABLE
@@ -78,7 +79,7 @@ def load_bench(paths: Iterable[Path], ops: Sequence[OpInfo], runs: list | None =
     # Files from the shards of one grid (bench --shard K/N --run-id ID) merge here. The same
     # measurement of the same run in two files (a shard run twice) would count twice: keep the
     # later file's, and say so. Different runs are kept apart, never merged.
-    key = [c for c in ("norm", "backend", "op", "shape", "dtype", "layout", "threads", "machine", "run") if c in out.columns]
+    key = [c for c in (*records.CONFIG, "backend", "threads", "machine", "run") if c in out.columns]
     dup = out.duplicated(subset=key, keep="last")
     if dup.any():
         print(f"normbench: warning: {int(dup.sum())} measurement(s) of one run appear in more than one input file; "
@@ -223,7 +224,7 @@ def merge_checks(paths: Sequence[Path]) -> dict:
 
 
 # -- analysis -----------------------------------------------------------------------------------
-CONFIG = ["norm", "op", "dtype", "layout", "shape"]
+CONFIG = list(records.CONFIG)
 #: a measurement: one configuration of one backend in one run of one machine
 KEYS = ["machine", "run", "commit", "backend", *CONFIG]
 
@@ -279,7 +280,7 @@ def timing_rows(df: pd.DataFrame, ops: Sequence[OpInfo]) -> pd.DataFrame:
 
 
 def _cfg_key(r) -> tuple:
-    return tuple(str(r[k]) for k in ("machine", "run", "commit", *CONFIG))
+    return records.config_key(r, ("machine", "run", "commit", *CONFIG))
 
 
 def speedups(t: pd.DataFrame, baseline: str) -> pd.DataFrame:

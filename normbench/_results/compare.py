@@ -12,22 +12,16 @@ from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from . import stats
+from .. import records
 from ..errors import InputError
 
-#: what identifies one configuration across runs (compare) and within a run (speed-ups: minus backend)
-CONFIG_KEYS = ("norm", "op", "shape", "dtype", "layout", "threads", "backend")
-
-
-def _key_value(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))  # threads read back from CSV as 2.0
-    return str(v)
+#: what identifies one measurement across runs (compare) and within a run (speed-ups: minus backend):
+#: the configuration (:data:`normbench.records.CONFIG`), then who measured it and how
+CONFIG_KEYS = (*records.CONFIG, "threads", "backend")
 
 
 def config_key(row: dict[str, Any], keys: Sequence[str] = CONFIG_KEYS) -> tuple[str, ...]:
-    return tuple(_key_value(row.get(k)) for k in keys)
+    return records.config_key(row, keys)
 
 
 def samples_of(row: dict[str, Any]) -> list[float]:

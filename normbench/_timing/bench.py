@@ -352,6 +352,11 @@ class Config:
     def label(self) -> str:
         return f"{self.op.name} {self.pass_} {format_shape(self.shape)} {self.dtype} {self.layout}"
 
+    def key(self) -> tuple[str, ...]:
+        """The key of the rows this configuration makes (:func:`normbench.records.config_key`)."""
+        return records.config_key({"norm": self.op.name, "op": self.pass_, "shape": format_shape(self.shape),
+                                   "dtype": self.dtype, "layout": self.layout})
+
     def __hash__(self) -> int:
         return hash((self.op.name, self.pass_, self.shape, self.dtype, self.layout))
 

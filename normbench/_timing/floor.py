@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import records
 from ..backend import Availability, Backend, Support
 from ..dtypes import DTYPES
 
@@ -114,8 +115,7 @@ def floors_of(rows: list[dict]) -> dict[tuple, dict]:
     return {config_key(r): r for r in rows if r.get("backend") == NAME}
 
 
-def config_key(row: dict) -> tuple:
-    return (row["norm"], row["op"], row["shape"], row["dtype"], row["layout"])
+config_key = records.config_key
 
 
 def attach(rows: list[dict]) -> list[dict]:

@@ -20,6 +20,7 @@ __all__ = ["MAX_DEATHS", "RIGORS", "Config", "Rigor", "configurations", "run_ben
 from ..dtypes import DTYPES, LAYOUTS, check_dtype, check_layout
 from ..errors import InputError
 from ..opinfo import OpInfo, format_shape
+from ..records import config_key
 from . import common
 
 
@@ -269,14 +270,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 kept, kept_runs = benchfile.read(args.output)
                 # a configuration interrupted before its rule was done with it is measured again, whole
                 rigor = common.rigor_of(args)
-                short = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept
-                         if unfinished(r, rigor)}
-                kept = [r for r in kept if (r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) not in short]
+                short = {config_key(r) for r in kept if unfinished(r, rigor)}
+                kept = [r for r in kept if config_key(r) not in short]
                 if short:
                     print(f"resuming: {len(short)} configurations had fewer processes than asked; measuring them again",
                           file=sys.stderr)
-                done = {(r["norm"], r["op"], r["shape"], r["dtype"], r["layout"]) for r in kept}
-                todo = [c for c in todo if (c.op.name, c.pass_, format_shape(c.shape), c.dtype, c.layout) not in done]
+                done = {config_key(r) for r in kept}
+                todo = [c for c in todo if c.key() not in done]
                 print(f"resuming: {len(kept)} rows kept from {args.output}, {len(todo)} configurations to go", file=sys.stderr)
             elif not args.force:
                 raise InputError(f"{args.output} exists; --resume adds to it, --force overwrites it")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from ..errors import InputError
-from ..records import RunHeader
+from ..records import CONFIG, RunHeader
 from . import db as _db
 from . import fingerprint as _fp
 from . import schema as _schema
@@ -22,7 +22,7 @@ from . import url as urls
 __all__ = ["Store", "StoredRun", "open_store", "SERIES_KEYS"]
 
 #: what identifies a series within one machine: a configuration of a backend under a memory policy
-SERIES_KEYS = ("backend", "norm", "op", "shape", "dtype", "layout", "threads", "memory_policy")
+SERIES_KEYS = ("backend", *CONFIG, "threads", "memory_policy")
 _COLUMNS = ("backend", "norm", "op", "shape", "dtype", "layout", "threads", "backend_version", "memory_policy",
             "median_s", "unstable", "contended", "samples", "process_n", "row")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .._results.compare import location_interval
+from .._results.compare import CONFIG_KEYS, location_interval
 
 #: the parts of a configuration, in the order of a benchmark's name
-NAME_KEYS = ("norm", "op", "shape", "dtype", "layout", "threads", "backend")
+NAME_KEYS = CONFIG_KEYS
 
 
 def benchmark_name(row: dict[str, Any]) -> str:
