@@ -229,7 +229,9 @@ def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: t
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{html.escape(title)}</title><style>{_asset('report.css')}</style></head>\n<body>\n"
             + "\n".join(parts)
-            + f"\n<script>{_asset('report.js').replace('%FILTERS%', json.dumps({k: list(v) for k, v in FILTERS.items()}))}</script>"
+            + '\n<script type="application/json" id="normbench-filters">'
+            + json.dumps({k: list(v) for k, v in FILTERS.items()}).replace("</", "<\\/") + "</script>"
+            + f"\n<script>{_asset('report.js')}</script>"
             + "\n</body></html>\n")
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")

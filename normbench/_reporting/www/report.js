@@ -1,5 +1,6 @@
 (function () {
-  const FILTERS = %FILTERS%;
+  // the columns each filter reads, from the page (html.py writes them as JSON beside this script)
+  const FILTERS = JSON.parse(document.getElementById('normbench-filters').textContent);
   const bar = document.getElementById('filters');
   const selects = {};
   // a cell's value for the filters: its first word ("numba \u2020" and "numba (machine)" are numba)
@@ -95,7 +96,7 @@
   if (location.hash.length > 1) {
     location.hash.slice(1).split('&').forEach(kv => {
       let k, v;
-      try { [k, v] = kv.split('=').map(decodeURIComponent); } catch (e) { return; }  // a malformed fragment
+      try { [k, v] = kv.split('=').map(decodeURIComponent); } catch { return; }  // a malformed fragment
       if (selects[k]) {
         if (!Array.from(selects[k].options).some(o => o.value === v)) selects[k].appendChild(new Option(v, v));
         selects[k].value = v;
