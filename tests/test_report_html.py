@@ -80,14 +80,31 @@ def test_index_html_is_self_contained(report_dir):
     assert table.count("<tr>") - 1 == n_rows  # every measurement, one row each
 
 
-def test_markdown_conversion_keeps_tables_lists_and_escapes(tmp_path):
-    from normbench._reporting.html import markdown_to_html
+def _page(tmp_path, blocks, measurements=None) -> str:
+    from normbench._reporting.html import write_index
 
-    got = markdown_to_html(["## batchnorm: Batch norm", "", "- a `code` <b>", "  - nested", "",
-                            "### batchnorm train", "", "| backend | t |", "|---|---|", "| numpy | 1 \\| 2 |"], tmp_path)
-    assert '<section data-op="batchnorm">' in got and 'data-pass="train"' in got
-    assert "<code>code</code> &lt;b&gt;" in got and got.count("<ul>") == 2
+    return write_index(tmp_path, "t", blocks, measurements).read_text()
+
+
+def test_one_model_gives_the_markdown_and_the_page(tmp_path):
+    """Sections carry their op and pass from the heading's fields (not its words); lists nest, text
+    is escaped, table cells keep their bars; the Markdown of the same blocks is the report's."""
+    from normbench._reporting.model import Bullets, Heading, Paragraph, Table, to_markdown
+
+    blocks = [Heading(1, "t"), Paragraph("Generated now."),
+              Heading(2, "batch norm, in words that name no op", op="batchnorm"),
+              Bullets([(0, "a `code` <b>"), (1, "nested")]),
+              Heading(3, "its training pass", op="batchnorm", pass_="train"),
+              Table(["backend", "t"], [["numpy", "1 | 2"]]),
+              Heading(3, "batchnorm train")]  # words alone make no section an op's
+    got = _page(tmp_path, blocks)
+    assert '<section data-op="batchnorm"><h2>' in got and '<section data-op="batchnorm" data-pass="train">' in got
+    assert "<section><h3>batchnorm train</h3>" in got
+    assert "<code>code</code> &lt;b&gt;" in got and got.count("<ul>") == 2 and got.count("</ul>") == 2
     assert '<th data-col="backend"' in got and "<td>1 | 2</td>" in got
+    md = to_markdown(blocks)
+    assert md.startswith("# t\n\nGenerated now.\n\n## batch norm")
+    assert "- a `code` <b>\n  - nested\n" in md and "| numpy | 1 \\| 2 |" in md
 
 
 def _browser():
@@ -165,12 +182,14 @@ def test_index_html_in_a_real_browser(report_dir, tmp_path):
     assert float(np.std(pixels[..., :3])) > 0.05  # not blank: text, tables and figures on it
 
 
-def test_a_table_given_as_one_string_of_lines_is_one_table(tmp_path):
-    """The report appends each table as one string: it must not collapse into one row."""
-    from normbench._reporting.html import markdown_to_html
+def test_the_runs_section_leads_and_the_measurements_come_before_the_first_op(tmp_path):
+    from normbench._reporting.model import Heading, Paragraph, Table
 
-    got = markdown_to_html(["## Runs and machines", "", "| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |", ""], tmp_path)
-    assert got.count("<tr>") == 3 and "<td>3</td><td>4</td>" in got and "---" not in got
+    blocks = [Heading(2, "Summary"), Paragraph("s"), Heading(2, "layernorm: LayerNorm", op="layernorm"),
+              Paragraph("l"), Heading(2, "Runs and machines", key="runs"), Table(["a", "b"], [["1", "2"], ["3", "4"]])]
+    got = _page(tmp_path, blocks, (["op", "backend"], [["layernorm", "numpy"]]))
+    assert got.count("<tr>") == 3 + 2 and "<td>3</td><td>4</td>" in got and "---" not in got  # runs, measurements
+    assert got.index("Runs and machines") < got.index("Summary") < got.index("Every measurement") < got.index("LayerNorm")
 
 
 def test_failures_without_an_error_figure_are_not_drawn_among_the_right_answers(tmp_path):

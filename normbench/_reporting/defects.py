@@ -95,12 +95,17 @@ def headline(reason: str, width: int = 150) -> str:
     return text if len(text) <= width else text[:width - 3].rstrip() + "..."
 
 
-def to_markdown(defects: list[Defect], short: bool = False) -> str:
-    """The table; ``short``: each reason cut to its first clause."""
+def table(defects: list[Defect], short: bool = False) -> tuple[list[str], list[list[str]]]:
+    """(head, rows) of the table; ``short``: each reason cut to its first clause."""
     rows = [[d.backend, ", ".join(d.ops), f"{d.cases}" + (f" (+{d.xpass} XPASS)" if d.xpass else ""),
              error_range(d), ", ".join(d.outputs), headline(d.reason) if short else " ".join(d.reason.split())]
             for d in defects]
-    return markdown(["backend", "ops", "cases", "error (x tolerance)", "outputs off", "defect"], rows)
+    return ["backend", "ops", "cases", "error (x tolerance)", "outputs off", "defect"], rows
+
+
+def to_markdown(defects: list[Defect], short: bool = False) -> str:
+    """The table as Markdown (:func:`table`)."""
+    return markdown(*table(defects, short))
 
 
 def main(argv: list[str] | None = None) -> int:

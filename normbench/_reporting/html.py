@@ -1,12 +1,14 @@
 """``index.html``: the report as one self-contained page (figures embedded, no network access).
 
-The page holds the same sections as the report's Markdown (converted here: the report uses
-headings, lists, tables, images, links, code spans and bold only), with the run header and the
-accuracy-against-speed figures moved to the top, and one long table of every measurement.
-Every table sorts by a click on its header; one filter bar (op, pass, dtype, layout, backend,
-free text) filters the measurement table and every other table that has those columns, hides
-the other ops' sections, and keeps its state in the URL's fragment, so a filtered view can be
-bookmarked (``index.html#backend=numba&dtype=float32``). Opens from disk in any browser.
+The page renders the report's model (:mod:`normbench._reporting.model`), the same blocks the
+Markdown comes from, through a Jinja2 template (``templates/page.html.j2``), with the run
+header and the accuracy-against-speed figures moved to the top, and one long table of every
+measurement. Its stylesheet and script are files of their own (``www/``), inlined. Every table
+sorts by a click on its header; one filter bar (op, pass, dtype, layout, backend, free text)
+filters the measurement table and every other table that has those columns, hides the other
+ops' sections (each section carries its op and pass from its heading's fields), and keeps its
+state in the URL's fragment, so a filtered view can be bookmarked
+(``index.html#backend=numba&dtype=float32``). Opens from disk in any browser.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
+from markupsafe import Markup
+
+from .model import Block, Heading, Table, tree
 
 #: the columns the filter bar filters by, with the table headers that hold them
 FILTERS = {"op": ("op", "norm"), "pass": ("pass",), "dtype": ("dtype",), "layout": ("layout",),
@@ -60,105 +65,6 @@ def inline(text: str, out_dir: Path) -> str:
     return "".join(out)
 
 
-def _cells(line: str) -> list[str]:
-    body = line.strip()
-    body = body[1:] if body.startswith("|") else body
-    body = body[:-1] if body.endswith("|") else body
-    cells, cur, escaped = [], [], False
-    for i, ch in enumerate(body):  # "\|" inside a cell is a literal bar; other backslashes stay
-        if escaped:
-            cur.append(ch)
-            escaped = False
-        elif ch == "\\" and body[i + 1:i + 2] == "|":
-            escaped = True
-        elif ch == "|":
-            cells.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    cells.append("".join(cur).strip())
-    return cells
-
-
-def table(head: Sequence[str], rows: Sequence[Sequence[str]], out_dir: Path, table_id: str = "") -> str:
-    """A sortable, filterable table: each header names its column (``data-col``) for the filters."""
-    ths = "".join(f'<th data-col="{html.escape(h.strip().lower())}" title="sort">{inline(h, out_dir)}</th>'
-                  for h in head)
-    trs = "\n".join("<tr>" + "".join(f"<td>{inline(str(c), out_dir)}</td>" for c in r) + "</tr>" for r in rows)
-    ident = f' id="{html.escape(table_id)}"' if table_id else ""
-    return f'<table class="data"{ident}><thead><tr>{ths}</tr></thead><tbody>\n{trs}\n</tbody></table>'
-
-
-def markdown_to_html(lines: Sequence[str], out_dir: Path) -> str:
-    """The report's Markdown as HTML, each ``##`` section a ``<section>`` that names its op and
-    pass (``data-op``, ``data-pass``) where its heading does, for the filter bar."""
-    lines = "\n".join(lines).split("\n")
-    out: list[str] = []
-    i, open_sections = 0, 0
-    para: list[str] = []
-    ops = set()
-
-    def flush() -> None:
-        if para:
-            out.append("<p>" + inline(" ".join(para), out_dir) + "</p>")
-            para.clear()
-
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("#"):
-            flush()
-            level = len(line) - len(line.lstrip("#"))
-            text = line[level:].strip()
-            if level == 1:
-                out.append(f"<h1>{inline(text, out_dir)}</h1>")
-            else:
-                while open_sections >= level - 1 and open_sections:
-                    out.append("</section>")
-                    open_sections -= 1
-                words = re.split(r"[\s:]+", text)
-                attrs = f' data-op="{html.escape(words[0])}"' if words and words[0] in ops or level == 2 and \
-                    ":" in text else ""
-                if level == 2 and ":" in text:
-                    ops.add(words[0])
-                if level == 3 and len(words) > 1 and words[0] in ops and ":" not in text:
-                    attrs += f' data-pass="{html.escape(words[1])}"'
-                out.append(f"<section{attrs}><h{level}>{inline(text, out_dir)}</h{level}>")
-                open_sections += 1
-            i += 1
-        elif line.startswith("|"):
-            flush()
-            block = []
-            while i < len(lines) and lines[i].startswith("|"):
-                block.append(lines[i])
-                i += 1
-            head, rows = _cells(block[0]), [_cells(b) for b in block[2:]]
-            out.append(table(head, rows, out_dir))
-        elif re.match(r"^\s*- ", line):
-            flush()
-            out.append("<ul>")
-            depth = 0
-            while i < len(lines) and re.match(r"^\s*- ", lines[i]):
-                d = (len(lines[i]) - len(lines[i].lstrip())) // 2
-                while depth < d:
-                    out.append("<ul>")
-                    depth += 1
-                while depth > d:
-                    out.append("</ul>")
-                    depth -= 1
-                out.append("<li>" + inline(lines[i].strip()[2:], out_dir) + "</li>")
-                i += 1
-            out.append("</ul>" * (depth + 1))
-        elif not line.strip():
-            flush()
-            i += 1
-        else:
-            para.append(line.strip())
-            i += 1
-    flush()
-    out.append("</section>" * open_sections)
-    return "\n".join(out)
-
-
 def measurement_rows(s: pd.DataFrame, baseline: str, mark) -> tuple[list[str], list[list[str]]]:
     """The long table: one row per measurement, every column the filters and sorting need.
     ``mark(row)`` gives a row's conformance mark (empty, or the report's dagger)."""
@@ -197,42 +103,36 @@ def _asset(name: str) -> str:
     return files("normbench._reporting").joinpath("www", name).read_text(encoding="utf-8")
 
 
-def write_index(out_dir: Path, title: str, lines: Sequence[str], measurements: tuple[list[str], list[list[str]]] | None,
-                top_images: Sequence[Path] = (), header_section: str = "## Runs") -> Path:
-    """Write ``out_dir/index.html`` from the report's Markdown ``lines``: the run header section
-    (``header_section``) and ``top_images`` first, then every other section, with the
-    measurement table after the summary."""
+def _environment(out_dir: Path):
+    """The page's Jinja2 environment: autoescaping on, with the report's inline marks (``inline``)
+    and its figures embedded (``figure``) as filters."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("normbench._reporting", "templates"),
+                             autoescape=True, keep_trailing_newline=True)
+    env.filters["inline"] = lambda text: Markup(inline(str(text), out_dir))
+    env.filters["figure"] = lambda name, alt: Markup(_image(out_dir, name, alt))
+    return env
+
+
+def write_index(out_dir: Path, title: str, blocks: Sequence[Block], measurements: tuple[list[str], list[list[str]]] | None,
+                top_images: Sequence[Path] = (), header_key: str = "runs") -> Path:
+    """Write ``out_dir/index.html`` from the report's model (:mod:`normbench._reporting.model`): the
+    section whose heading has ``header_key`` (the runs and machines) and ``top_images`` first, then
+    the rest, with the table of every measurement before the first op's section."""
     import json
 
-    body = "\n".join(lines).split("\n")  # a table arrives as one string of several lines
-    if body and body[0].startswith("# "):
-        body = body[1:]
-    start = next((i for i, ln in enumerate(body) if ln.strip() == header_section), None)
-    header: list[str] = []
-    if start is not None:
-        end = next((i for i in range(start + 1, len(body)) if body[i].startswith("## ")), len(body))
-        header, body = body[start:end], body[:start] + body[end:]
-    parts = [f"<h1>{html.escape(title)}</h1>", '<div id="filters"></div>', markdown_to_html(header, out_dir)]
-    if top_images:
-        parts.append('<section><h2>Accuracy against speed</h2><div class="top-figures">'
-                     + "".join(f'<figure data-op="{html.escape(p.stem.removeprefix("accuracy-vs-speed-"))}">'
-                               f"{_image(out_dir, p.name, p.stem)}</figure>" for p in top_images)
-                     + "</div></section>")
-    rest = markdown_to_html(body, out_dir)
-    if measurements:
-        head, rows = measurements
-        block = f"<section><h2>Every measurement</h2>{table(head, rows, out_dir, 'measurements')}</section>"
-        at = rest.find("<section data-op=")
-        rest = rest[:at] + block + rest[at:] if at >= 0 else rest + block
-    parts.append(rest)
-    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><style>{_asset('report.css')}</style></head>\n<body>\n"
-            + "\n".join(parts)
-            + '\n<script type="application/json" id="normbench-filters">'
-            + json.dumps({k: list(v) for k, v in FILTERS.items()}).replace("</", "<\\/") + "</script>"
-            + f"\n<script>{_asset('report.js')}</script>"
-            + "\n</body></html>\n")
+    preamble, sections = tree(blocks)
+    preamble = [b for b in preamble if not isinstance(b, Heading)]  # the title is the page's own
+    header = [s for s in sections if s.heading.key == header_key]
+    rest = [s for s in sections if s.heading.key != header_key]
+    first_op = next((i for i, s in enumerate(rest) if s.heading.op), len(rest))
+    filters = json.dumps({k: list(v) for k, v in FILTERS.items()}).replace("</", "<\\/")
+    page = _environment(out_dir).get_template("page.html.j2").render(
+        title=title, css=Markup(_asset("report.css")), js=Markup(_asset("report.js")), filters=Markup(filters),
+        header=header, preamble=preamble, before=rest[:first_op], after=rest[first_op:],
+        top_images=[(p.stem.removeprefix("accuracy-vs-speed-"), p.name, p.stem) for p in top_images],
+        measurements=Table(*measurements, id="measurements") if measurements else None)
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     return path

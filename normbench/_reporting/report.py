@@ -31,7 +31,7 @@ from .. import records
 from ..records import RunHeader
 from ..results import FAILING, NOTABLE, group_cell
 from .._results.stats import UNSTABLE
-from .tables import markdown
+from .model import Block, Bullets, Figure, Heading, Paragraph, Table, to_markdown
 
 #: asv compare's default factor: a regression is a significant change of at least 10%
 REGRESSION_THRESHOLD = 1.10
@@ -400,7 +400,7 @@ def accuracy_speed(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: st
 
 
 def _accuracy_section(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline: str, out_dir: Path,
-                      plots: bool) -> tuple[list[str], list[Path]]:
+                      plots: bool) -> tuple[list[Block], list[Path]]:
     """Accuracy beside speed for one op: the figure (inline) and the same numbers as a table."""
     if check is None or not baseline:
         return [], []
@@ -408,14 +408,14 @@ def _accuracy_section(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline:
     if pts.empty or pts["verdict"].eq("").all():
         return [], []
     images = []
-    lines = [f"### {op.name}: accuracy against speed", ""]
+    lines: list[Block] = [Heading(3, f"{op.name}: accuracy against speed", op=op.name)]
     if plots:
         from . import plots as plotting
 
         img = plotting.accuracy_speed_plot(pts, out_dir / f"accuracy-vs-speed-{op.name}.png", op.name, baseline)
         if img:
             images.append(img)
-            lines += [f"![accuracy against speed, {op.name}]({img.name})", ""]
+            lines.append(Figure(f"accuracy against speed, {op.name}", img.name))
     rows = []
     for _, r in pts.sort_values("speedup", ascending=False, na_position="last").iterrows():
         worst = "" if pd.isna(r["worst"]) else "inf" if math.isinf(r["worst"]) else f"{r['worst']:.3g}x"
@@ -425,11 +425,12 @@ def _accuracy_section(s: pd.DataFrame, check: dict | None, op: OpInfo, baseline:
         speed = "1x (baseline)" if r["backend"].split(" (")[0] == baseline else (
             "not measured" if pd.isna(r["speedup"]) else _interval(r["speedup"], r["low"], r["high"]))
         rows.append([r["backend"], speed, worst, r["worst_case"], r["verdict"] or "not checked", counts])
-    lines += [f"Speed-up over **{baseline}**: geometric mean over every configuration of {op.name} measured "
-              "(95% interval). Worst error: the largest error on any of the op's conformance cases, as a multiple "
-              "of that case's tolerance (above 1 is a wrong answer; inf: an infinite value where a finite one was due; "
-              "known failures count, since a recorded defect is still wrong for whoever picks that backend).", "",
-              markdown(["backend", "speed-up", "worst error / tolerance", "on case", "verdict", "cases"], rows), ""]
+    lines += [Paragraph(f"Speed-up over **{baseline}**: geometric mean over every configuration of {op.name} measured "
+                        "(95% interval). Worst error: the largest error on any of the op's conformance cases, as a "
+                        "multiple of that case's tolerance (above 1 is a wrong answer; inf: an infinite value where a "
+                        "finite one was due; known failures count, since a recorded defect is still wrong for whoever "
+                        "picks that backend)."),
+              Table(["backend", "speed-up", "worst error / tolerance", "on case", "verdict", "cases"], rows)]
     return lines, images
 
 
@@ -509,12 +510,13 @@ def write_report(
     elif measured and baseline not in measured:
         raise InputError(f"--baseline {baseline!r} was not measured; the results hold {', '.join(measured)}")
     failing = conformance_failures(check)
-    lines = [f"# {title}", "", f"Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} by `normbench report`.", ""]
+    lines: list[Block] = [Heading(1, title),
+                          Paragraph(f"Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} by `normbench report`.")]
     images: list[Path] = []
     s = speedups(t, baseline) if not t.empty and baseline else t.assign(speedup=np.nan, sp_low=np.nan, sp_high=np.nan,
                                                                       sp_clear=False)
     if not_measured:
-        lines += ["## Not measured in this run", "", *[f"- {line}" for line in not_measured], ""]
+        lines += [Heading(2, "Not measured in this run"), Bullets([(0, line) for line in not_measured])]
     if not t.empty:
         lines += _trust(s, ops, baseline)
         lines += _summary(s, ops, baseline, failing)
@@ -525,7 +527,7 @@ def write_report(
                                         _failed_ops(s, failing))
             if img:
                 images.append(img)
-                lines += [f"![summary]({img.name})", ""]
+                lines.append(Figure("summary", img.name))
     if check is not None:
         lines += _check_table(check)
         lines += _invariance_section(check)
@@ -534,7 +536,7 @@ def write_report(
             so = s[s["norm"] == op.name]
             if so.empty:
                 continue
-            lines += [f"## {op.name}: {op.title}", ""]
+            lines.append(Heading(2, f"{op.name}: {op.title}", op=op.name))
             lines += _op_summary(so, op, baseline, failing)
             acc_lines, acc_images = _accuracy_section(so, check, op, baseline, out_dir, plots)
             lines += acc_lines
@@ -548,7 +550,7 @@ def write_report(
                 op_images = plotting.make_plots(so, op, out_dir, baseline, failing)
                 images += op_images
                 if op_images:
-                    lines += ["Plots: " + ", ".join(f"[{p.stem}]({p.name})" for p in op_images), ""]
+                    lines.append(Paragraph("Plots: " + ", ".join(f"[{p.stem}]({p.name})" for p in op_images)))
     if check is not None:
         lines += _failure_list(check)
     if not t.empty:
@@ -556,7 +558,7 @@ def write_report(
         lines += _runs_section(df, runs)
     lines += _how_to_read(t, ops, baseline)
     path = out_dir / "README.md"
-    path.write_text("\n".join(lines))
+    path.write_text(to_markdown(lines))
     from . import html
 
     def mark(r) -> str:
@@ -565,8 +567,7 @@ def write_report(
         return " ".join(m for m in marks if m)
 
     html.write_index(out_dir, title, lines, html.measurement_rows(s, baseline, mark) if not t.empty else None,
-                     top_images=[p for p in images if p.name.startswith("accuracy-vs-speed-")],
-                     header_section="## Runs and machines")
+                     top_images=[p for p in images if p.name.startswith("accuracy-vs-speed-")], header_key="runs")
     return path
 
 
@@ -644,18 +645,18 @@ def _summary_cell(r) -> str:
     return text + (f" ({left} of {int(r['n'])} left out)" if left else "")
 
 
-def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[str]:
+def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[Block]:
     """How far the run can be trusted, at the top: unstable and contended rows, and the
     summaries that they, or configurations with too-wide intervals, would have changed."""
     from .._results.compare import WIDE
 
     n = len(s)
     unstable, contended = int(s["unstable"].sum()), int(s["contended"].sum())
-    lines = ["## How far this run can be trusted", ""]
-    lines.append(f"- {n} measurements; {unstable} unstable ({MARK_UNSTABLE}: not sure after their last process, or "
-                 f"in modes), {contended} contended ({MARK_CONTENDED}: the machine was busy while "
-                 "they were timed, even after re-measuring; shown, left out of every summary).")
-    lines += _unstable_causes(s)
+    items = Bullets()
+    items.add(f"{n} measurements; {unstable} unstable ({MARK_UNSTABLE}: not sure after their last process, or "
+              f"in modes), {contended} contended ({MARK_CONTENDED}: the machine was busy while "
+              "they were timed, even after re-measuring; shown, left out of every summary).")
+    items.items += _unstable_causes(s)
     if baseline and "sp_busy" in s:
         strict, loose = _geomeans(s, ops), _geomeans(s, ops, keep_all=True)
         changed = []
@@ -666,24 +667,24 @@ def _trust(s: pd.DataFrame, ops: Sequence[OpInfo], baseline: str) -> list[str]:
             changed.append(f"{a.backend} {a.norm} {a.op}: {_summary_cell(a._asdict())} here; with every configuration "
                            f"averaged in it would read {before}")
         if changed:
-            lines.append(f"- Summaries that leave configurations out (contended, or an interval wider than {WIDE:g}x):")
-            lines += [f"  - {c}" for c in changed]
+            items.add(f"Summaries that leave configurations out (contended, or an interval wider than {WIDE:g}x):")
+            items.items += [(1, c) for c in changed]
         else:
-            lines.append("- Every summary averages all of its configurations: none was contended or too uncertain.")
-    lines.append("")
-    return lines
+            items.add("Every summary averages all of its configurations: none was contended or too uncertain.")
+    return [Heading(2, "How far this run can be trusted"), items]
 
 
-def _unstable_causes(s: pd.DataFrame) -> list[str]:
-    """Unstable rows counted by cause, each cause with its remedy; the processes the rows had."""
+def _unstable_causes(s: pd.DataFrame) -> list[tuple[int, str]]:
+    """Unstable rows counted by cause, each cause with its remedy; the processes the rows had
+    (bullet items: depth, text)."""
     from .._timing.sequential import CAUSES
 
     out = []
     if "processes" in s and s["processes"].notna().any():
         p = s["processes"].dropna().astype(int)
-        out.append(f"- Processes per measurement: {p.min()}-{p.max()}, {p.mean():.1f} on average "
+        out.append((0, f"Processes per measurement: {p.min()}-{p.max()}, {p.mean():.1f} on average "
                    f"({int((s['stop'] == 'sure').sum())} sure at the rule's target, "
-                   f"{int((s['stop'] == 'cap').sum())} stopped at its cap).")
+                   f"{int((s['stop'] == 'cap').sum())} stopped at its cap)."))
     bad = s[s["unstable"].astype(bool)]
     if bad.empty:
         return out
@@ -691,25 +692,26 @@ def _unstable_causes(s: pd.DataFrame) -> list[str]:
     for cause, k in counts.items():
         why, fix = CAUSES.get(cause, ("spread above 10% of the median, from a file without causes (normbench 0.12)",
                                       "measure again with this normbench"))
-        out.append(f"  - {k} {cause}: {why}; what to do: {fix}.")
+        out.append((1, f"{k} {cause}: {why}; what to do: {fix}."))
     modal = bad[bad["unstable_cause"] == "modes"]
     if len(modal):
-        out.append(f"- {len(modal)} measurements fall into modes (placement-sensitive kernels); each pass's table "
-                   "lists them with the modes' ranges and shares.")
+        out.append((0, f"{len(modal)} measurements fall into modes (placement-sensitive kernels); each pass's table "
+                       "lists them with the modes' ranges and shares."))
     return out
 
 
-def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[str]:
-    lines = ["## Summary", ""]
+def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[Block]:
+    lines: list[Block] = [Heading(2, "Summary")]
     if not baseline:
-        return lines + ["No speed-ups: the baseline backend (torch-cpu) was not measured; give --baseline.", ""]
+        return lines + [Paragraph("No speed-ups: the baseline backend (torch-cpu) was not measured; give --baseline.")]
     gm = _geomeans(s, ops)
     if gm.empty:
-        return lines + [f"No configuration was measured on both {baseline} and another backend.", ""]
+        return lines + [Paragraph(f"No configuration was measured on both {baseline} and another backend.")]
     n_machines = gm["machine"].nunique()
-    lines += [f"Geometric-mean speed-up over **{baseline}** per op and pass (same run, same configurations; > 1 is "
-              "faster), with its 95% interval (measurement noise only); `~`: the interval contains 1, no clear "
-              f"difference. {MARK_FAIL}: the backend failed conformance for some of the dtypes and layouts measured.", ""]
+    lines.append(Paragraph(f"Geometric-mean speed-up over **{baseline}** per op and pass (same run, same "
+                           "configurations; > 1 is faster), with its 95% interval (measurement noise only); `~`: the "
+                           f"interval contains 1, no clear difference. {MARK_FAIL}: the backend failed conformance "
+                           "for some of the dtypes and layouts measured."))
     cols = list(dict.fromkeys(f"{r.norm} {r.op}" for r in gm.itertuples()))
     rows = []
     for (machine, run, backend), g in gm.sort_values(["machine", "run"], kind="stable").groupby(
@@ -719,12 +721,12 @@ def _summary(s: pd.DataFrame, ops, baseline: str, failing) -> list[str]:
                   s[(s["backend"] == backend)][["norm", "dtype", "layout", "shape"]].drop_duplicates().itertuples(index=False))
         rows.append([_run_label(machine, run, n_machines), backend + (f" {MARK_FAIL}" if bad else ""),
                      *[cells.get(c, "") for c in cols]])
-    lines += [markdown(["run", "backend", *cols], rows), ""]
+    lines.append(Table(["run", "backend", *cols], rows))
     return lines
 
 
-def _check_table(check: dict) -> list[str]:
-    lines = ["## Conformance", "", f"`normbench check`: {check.get('summary', '')}", ""]
+def _check_table(check: dict) -> list[Block]:
+    lines: list[Block] = [Heading(2, "Conformance"), Paragraph(f"`normbench check`: {check.get('summary', '')}")]
     for norm, entry in check["norms"].items():
         backends = entry["backends"]
         groups = list(dict.fromkeys(c["group"] for b in backends for c in b.get("cases", [])))
@@ -734,19 +736,21 @@ def _check_table(check: dict) -> list[str]:
                 rows.append([b["name"], f"unavailable: {b['reason']}"] + [""] * max(len(groups) - 1, 0))
                 continue
             rows.append([b["name"], *[group_cell(c for c in b["cases"] if c["group"] == g) for g in groups]])
-        lines += [f"### {norm}", "", markdown(["backend", *groups], rows), ""]
+        lines += [Heading(3, norm), Table(["backend", *groups], rows)]
     found = defects.summarize(check)
     if found:
-        lines += ["### Known defects", "",
-                  "Per backend and known failure: the ops and cases it covered in this run, the outputs that were off "
-                  "and the range of the worst output's error over those cases, in multiples of its tolerance "
-                  "(`inf`: a non-finite value where the reference is finite; blank: no numeric error, such as a "
-                  "wrong dtype or a refused call).", "", defects.to_markdown(found), ""]
-    lines += ["Each failure and known failure, with its measured error: [at the end](#failures-and-known-failures).", ""]
+        lines += [Heading(3, "Known defects"),
+                  Paragraph("Per backend and known failure: the ops and cases it covered in this run, the outputs that "
+                            "were off and the range of the worst output's error over those cases, in multiples of its "
+                            "tolerance (`inf`: a non-finite value where the reference is finite; blank: no numeric "
+                            "error, such as a wrong dtype or a refused call)."),
+                  Table(*defects.table(found))]
+    lines.append(Paragraph("Each failure and known failure, with its measured error: "
+                           "[at the end](#failures-and-known-failures)."))
     return lines
 
 
-def _invariance_section(check: dict) -> list[str]:
+def _invariance_section(check: dict) -> list[Block]:
     """The invariance table of a check file (when it was probed): one row per (backend, op), then
     every property that does not hold, once per (backend, op, property) with its first instance."""
     from ..conformance.invariance import HEADS, PROPERTIES, Row, summary_cells
@@ -755,15 +759,17 @@ def _invariance_section(check: dict) -> list[str]:
               for norm, e in check.get("norms", {}).items() for b in e["backends"] if b.get("invariance")]
     if not probed:
         return []
-    lines = ["## Invariance", "",
-             "Does the same input give the same bits? Decided bitwise on every output, gradients and saved statistics "
-             "included, per pass, dtype and layout: " + "; ".join(f"**{HEADS[p]}**: {PROPERTIES[p]}" for p in PROPERTIES)
-             + ". `yes`: on everything probed; `no`: the first pass and dtype that differ, the output and its largest "
-               "difference in ulps of the output's largest value (1 ulp: the last bit at the output's scale), and how "
-               "many more rows differ. None of this is a conformance failure unless "
-               "required (`normbench check --require ...`) or promised by the backend.", ""]
+    lines: list[Block] = [
+        Heading(2, "Invariance"),
+        Paragraph("Does the same input give the same bits? Decided bitwise on every output, gradients and saved "
+                  "statistics included, per pass, dtype and layout: "
+                  + "; ".join(f"**{HEADS[p]}**: {PROPERTIES[p]}" for p in PROPERTIES)
+                  + ". `yes`: on everything probed; `no`: the first pass and dtype that differ, the output and its "
+                    "largest difference in ulps of the output's largest value (1 ulp: the last bit at the output's "
+                    "scale), and how many more rows differ. None of this is a conformance failure unless "
+                    "required (`normbench check --require ...`) or promised by the backend.")]
     rows = [[name, norm, *(summary_cells(rs)[p] for p in PROPERTIES)] for norm, name, rs in probed]
-    lines += [markdown(["backend", "op", *(HEADS[p] for p in PROPERTIES)], rows), ""]
+    lines.append(Table(["backend", "op", *(HEADS[p] for p in PROPERTIES)], rows))
     found = []
     for norm, name, rs in probed:
         for p in PROPERTIES:
@@ -773,21 +779,21 @@ def _invariance_section(check: dict) -> list[str]:
                 found.append([name, norm, HEADS[p], f"{len(bad)} of {len(rs)}", f"{r.pass_} {r.dtype} {r.layout}",
                               r.verdicts[p].detail + (" **(required or promised)**" if p in r.failed else "")])
     if found:
-        lines += ["### Where the bits differ", "",
-                  markdown(["backend", "op", "property", "rows", "first", "what differs"], found), ""]
+        lines += [Heading(3, "Where the bits differ"),
+                  Table(["backend", "op", "property", "rows", "first", "what differs"], found)]
     return lines
 
 
-def _failure_list(check: dict) -> list[str]:
+def _failure_list(check: dict) -> list[Block]:
     notable = [(n, b["name"], c) for n, e in check["norms"].items() for b in e["backends"] for c in b.get("cases", [])
                if c["status"] in NOTABLE]
-    lines = ["## Failures and known failures", ""]
+    lines: list[Block] = [Heading(2, "Failures and known failures")]
     if not notable:
-        return lines + ["None: every case passed or was outside a backend's declared support.", ""]
-    lines += ["Known failures are defects of the implementation behind a backend (with the error measured in this run); "
-              "the others are unexpected results.", ""]
-    lines += [markdown(["norm", "backend", "case", "status", "measured", "reason"],
-                       [[n, b, c["case"], c["status"], c["message"], c.get("known_reason", "")] for n, b, c in notable]), ""]
+        return lines + [Paragraph("None: every case passed or was outside a backend's declared support.")]
+    lines.append(Paragraph("Known failures are defects of the implementation behind a backend (with the error measured "
+                           "in this run); the others are unexpected results."))
+    lines.append(Table(["norm", "backend", "case", "status", "measured", "reason"],
+                       [[n, b, c["case"], c["status"], c["message"], c.get("known_reason", "")] for n, b, c in notable]))
     return lines
 
 
@@ -802,9 +808,9 @@ def protocol_text(p: dict) -> str:
     return "; ".join(parts)
 
 
-def _runs_section(df: pd.DataFrame, runs: list[RunHeader] | None) -> list[str]:
+def _runs_section(df: pd.DataFrame, runs: list[RunHeader] | None) -> list[Block]:
     """Each run's header (machine facts, versions, settings), and the threads each backend ran with."""
-    lines = ["## Runs and machines", ""]
+    lines: list[Block] = [Heading(2, "Runs and machines", key="runs")]
     for h in runs or []:
         facts = [["run id", h.run_id], ["started / ended", f"{h.started} / {h.ended}"],
                  ["normbench", f"{h.normbench_version} {h.git_commit}".strip()], ["command", f"`{h.command}`"]]
@@ -814,41 +820,43 @@ def _runs_section(df: pd.DataFrame, runs: list[RunHeader] | None) -> list[str]:
         facts += [[f"env {k}", v] for k, v in h.environment_variables.items()]
         facts += [[f"backend {k}", f"{v.get('version', '')}, threads {v.get('threads', '')}"]
                   for k, v in h.backends.items()]
-        lines += [f"### run {h.run_id}", "", markdown(["", ""], facts), ""]
+        lines += [Heading(3, f"run {h.run_id}"), Table(["", ""], facts)]
     if "machine" in df:
         cols = [c for c in ("machine", "run", "cpu", "backend", "threads") if c in df]
         m = df[cols].astype(object).fillna("").astype(str).replace(r"\.0$", "", regex=True).drop_duplicates()
-        lines += ["Threads each backend ran with (NumPy uses one, whatever is asked):", "",
-                  markdown(cols, m.values.tolist()), ""]
+        lines += [Paragraph("Threads each backend ran with (NumPy uses one, whatever is asked):"),
+                  Table(cols, m.values.tolist())]
         if "load_before" in df:
             load = df[["machine", "run", "load_before", "load_after"]].dropna()
             if not load.empty:
                 g = load.groupby(["machine", "run"]).agg(lo=("load_before", "min"), hi=("load_after", "max"))
-                lines += ["1-minute load average during each run (above the core count, timings are shared with "
-                          "other work): " + "; ".join(f"{m} {r}: {v.lo:.2f}–{v.hi:.2f}" for (m, r), v in g.iterrows()), ""]
+                lines.append(Paragraph("1-minute load average during each run (above the core count, timings are "
+                                       "shared with other work): "
+                                       + "; ".join(f"{m} {r}: {v.lo:.2f}–{v.hi:.2f}" for (m, r), v in g.iterrows())))
     return lines
 
 
-def _regression_section(t: pd.DataFrame) -> list[str]:
+def _regression_section(t: pd.DataFrame) -> list[Block]:
     reg = regressions(t)
-    lines = ["## Regressions", ""]
+    lines: list[Block] = [Heading(2, "Regressions")]
     if reg.empty:
-        return lines + [f"None: no configuration is significantly and >= {REGRESSION_THRESHOLD - 1:.0%} slower than at the "
-                        "previous commit (asv's rule; needs asv results from two or more commits on one machine).", ""]
-    lines += [f"**REGRESSIONS** (newest commit significantly and >= {REGRESSION_THRESHOLD - 1:.0%} slower than the "
-              "previous one, same machine):", ""]
-    lines += [markdown(list(reg.columns), [[f"{v:.2f}x" if isinstance(v, float) else v for v in r]
-                                           for r in reg.itertuples(index=False)]), ""]
+        return lines + [Paragraph(f"None: no configuration is significantly and >= {REGRESSION_THRESHOLD - 1:.0%} slower "
+                                  "than at the previous commit (asv's rule; needs asv results from two or more commits "
+                                  "on one machine).")]
+    lines.append(Paragraph(f"**REGRESSIONS** (newest commit significantly and >= {REGRESSION_THRESHOLD - 1:.0%} slower "
+                           "than the previous one, same machine):"))
+    lines.append(Table(list(reg.columns), [[f"{v:.2f}x" if isinstance(v, float) else v for v in r]
+                                           for r in reg.itertuples(index=False)]))
     return lines
 
 
-def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
-    lines = ["## How to read this", "",
-             "- *time* is the median of timed samples (each the mean of enough back-to-back calls to last >= 2 ms), "
+def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[Block]:
+    items = [
+             "*time* is the median of timed samples (each the mean of enough back-to-back calls to last >= 2 ms), "
              "taken in several fresh worker processes per backend under one memory policy (README, \"How normbench "
              "times\"), device synchronized, output allocation included, JIT compilation and warm-up excluded; *IQR* "
              "is the samples' interquartile range over the median.",
-             f"- Each measurement had as many fresh processes as it needed: at least the rule's minimum, more while "
+             f"Each measurement had as many fresh processes as it needed: at least the rule's minimum, more while "
              "its 95% interval was wider than the rule's target or its processes formed groups, up to a cap (the "
              "rule is in *Runs and machines*). "
              f"{MARK_UNSTABLE} marks an unstable measurement: still not sure at its cap, or in modes (its processes "
@@ -856,27 +864,28 @@ def _how_to_read(t: pd.DataFrame, ops, baseline: str) -> list[str]:
              "kernel). Each names its cause (modes, within: samples spread inside processes, drift: every row of "
              "the backend measured in the same round moved together, between: processes disagree without groups "
              "or drift, short: samples too short for the clock, few: too few processes) and what to do.",
-             f"- {MARK_CONTENDED} marks a contended measurement: the machine was busy (its threads waited for a CPU) "
+             f"{MARK_CONTENDED} marks a contended measurement: the machine was busy (its threads waited for a CPU) "
              "even after re-measuring; it is shown, but left out of every geometric mean and of the *fastest* columns.",
-             f"- *speed-up* is the baseline's ({baseline or 'none'}) time over the backend's time in the same run (> 1: "
+             f"*speed-up* is the baseline's ({baseline or 'none'}) time over the backend's time in the same run (> 1: "
              "faster), with a 95% interval over both levels of the measurement (Welch's t on the processes' median "
              "log times; one process a side: Mann-Whitney on the samples); `~` marks an interval that contains 1: no "
              "clear difference. Geometric means combine the intervals' widths, leave out contended configurations "
              "and intervals wider than 2x (saying how many), and carry `~` whenever no configuration backs a "
              "clear verdict.",
-             f"- {MARK_FAIL} marks a backend that failed conformance (unexpectedly or as a known failure) for that "
+             f"{MARK_FAIL} marks a backend that failed conformance (unexpectedly or as a known failure) for that "
              "dtype, layout and rank (in any pass: a backward defect matters to whoever trains); it is left out of "
              "the *fastest* columns.",
-             f"- {MARK_NOTE} marks a timing that includes more than the pass, as its backend declares (e.g. a "
+             f"{MARK_NOTE} marks a timing that includes more than the pass, as its backend declares (e.g. a "
              "backward that reruns the forward because the library keeps no saved statistics); the note is under "
              "the table.",
-             "- *% floor* is the achieved bandwidth over a memory copy of the same bytes measured in the same run "
+             "*% floor* is the achieved bandwidth over a memory copy of the same bytes measured in the same run "
              "with the same threads (the faster of a one-thread and a threaded copy). Bytes per pass:"]
-    lines += [f"  - {op.name}: {op.byte_model}" for op in ops if not t.empty and op.name in set(t["norm"])]
-    return lines + [""]
+    bullets = Bullets([(0, text) for text in items])
+    bullets.items += [(1, f"{op.name}: {op.byte_model}") for op in ops if not t.empty and op.name in set(t["norm"])]
+    return [Heading(2, "How to read this"), bullets]
 
 
-def _op_summary(s: pd.DataFrame, op: OpInfo, baseline: str, failing) -> list[str]:
+def _op_summary(s: pd.DataFrame, op: OpInfo, baseline: str, failing) -> list[Block]:
     passes = [p for p in op.passes if p in set(s["op"])]
     n_machines = s["machine"].nunique()
     rows = []
@@ -894,8 +903,8 @@ def _op_summary(s: pd.DataFrame, op: OpInfo, baseline: str, failing) -> list[str
         rows.append([_run_label(machine, run, n_machines), backend, *cells,
                      f"{100 * frac.median():.0f}%" if len(frac) else "", ", ".join(bad)])
     head = ["run", "backend", *[f"{p} (n)" for p in passes], "median % floor", f"{MARK_FAIL} fails conformance in"]
-    return [f"Geometric-mean speed-up over **{baseline}** (same run, same configurations; > 1 is faster; 95% interval):"
-            if baseline else "Per backend:", "", markdown(head, rows), ""]
+    return [Paragraph(f"Geometric-mean speed-up over **{baseline}** (same run, same configurations; > 1 is faster; "
+                      "95% interval):" if baseline else "Per backend:"), Table(head, rows)]
 
 
 def _cell(r, baseline: str, failing, op: OpInfo) -> str:
@@ -922,11 +931,12 @@ def _cell(r, baseline: str, failing, op: OpInfo) -> str:
     return text
 
 
-def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failing) -> list[str]:
+def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failing) -> list[Block]:
     backends = sorted(s["backend"].unique(), key=lambda b: (b != baseline, b))
-    lines = [f"### {op.name} {pass_}", "",
-             f"Time in ms, IQR as % of it (speed-up over {baseline} [95% interval], % of bandwidth floor); "
-             f"{MARK_UNSTABLE} unstable, {MARK_FAIL} failed conformance for this dtype, layout and rank:", ""]
+    lines: list[Block] = [
+        Heading(3, f"{op.name} {pass_}", op=op.name, pass_=pass_),
+        Paragraph(f"Time in ms, IQR as % of it (speed-up over {baseline} [95% interval], % of bandwidth floor); "
+                  f"{MARK_UNSTABLE} unstable, {MARK_FAIL} failed conformance for this dtype, layout and rank:")]
     s, n_machines, several_runs = _with_order(s)
     rows = []
     keys = (["run"] if several_runs else []) + ["dtype", "layout", "shape"]
@@ -938,27 +948,29 @@ def _pass_section(s: pd.DataFrame, op: OpInfo, pass_: str, baseline: str, failin
             cells.append(_cell(r.iloc[0], baseline, failing, op) if len(r) else "")
         label = [_run_label(machine, run, n_machines)] if several_runs else []
         rows.append([*label, *key, *cells])
-    lines += [markdown([*keys, *backends], rows), ""]
+    lines.append(Table([*keys, *backends], rows))
     return lines + _unstable_list(s) + _notes(s)
 
 
-def _unstable_list(s: pd.DataFrame) -> list[str]:
+def _unstable_list(s: pd.DataFrame) -> list[Block]:
     """Each unstable measurement of a pass: its cause, and its modes where it has them."""
     from .._timing.sequential import unstable_text
 
-    out = [f"- {MARK_UNSTABLE} {r['backend']} {r['dtype']} {r['layout']} {r['shape']}: "
-           + unstable_text(r.get("unstable_cause"), r.get("modes"), None if pd.isna(r.get("processes")) else int(r["processes"]))
+    out = [(0, f"{MARK_UNSTABLE} {r['backend']} {r['dtype']} {r['layout']} {r['shape']}: "
+            + unstable_text(r.get("unstable_cause"), r.get("modes"),
+                            None if pd.isna(r.get("processes")) else int(r["processes"])))
            for _, r in s[s["unstable"].astype(bool)].iterrows()]
-    return out + ([""] if out else [])
+    return [Bullets(out)] if out else []
 
 
-def _notes(s: pd.DataFrame) -> list[str]:
+def _notes(s: pd.DataFrame) -> list[Block]:
     """The backends' own notes on what their timings include (Backend.timing_notes), one line each."""
     notes = s.loc[s["note"] != "", ["backend", "note"]].drop_duplicates()  # timing_rows always has the column
-    return [f"{MARK_NOTE} {b}: {n.rstrip('.')}." for b, n in notes.itertuples(index=False)] + ([""] if len(notes) else [])
+    return [Paragraph(*(f"{MARK_NOTE} {b}: {n.rstrip('.')}." for b, n in notes.itertuples(index=False)))] \
+        if len(notes) else []
 
 
-def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
+def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[Block]:
     """Per configuration: the fastest backend that passed conformance there, and its lead."""
     from .._results.compare import row_ratio
 
@@ -989,8 +1001,8 @@ def _which_one(s: pd.DataFrame, op: OpInfo, failing) -> list[str]:
         return []
     head = (["run"] if several_runs else []) + ["pass", "dtype", "layout", "shape", "fastest that passed",
                                                 "ahead of the runner-up by", f"excluded (failed conformance; {MARK_CONTENDED} contended)"]
-    return [f"### {op.name}: which one is fastest", "",
-            "Per configuration, the fastest backend among those that passed conformance for its dtype and layout "
-            f"and were not contended ({MARK_CONTENDED}) there (`~`: the lead is within the noise). Without conformance "
-            "results (`--check`), no backend is excluded for conformance.", "",
-            markdown(head, rows), ""] + _notes(s)
+    return [Heading(3, f"{op.name}: which one is fastest", op=op.name),
+            Paragraph("Per configuration, the fastest backend among those that passed conformance for its dtype and "
+                      f"layout and were not contended ({MARK_CONTENDED}) there (`~`: the lead is within the noise). "
+                      "Without conformance results (`--check`), no backend is excluded for conformance."),
+            Table(head, rows)] + _notes(s)

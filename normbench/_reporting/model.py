@@ -1,0 +1,126 @@
+"""The report as one model, rendered twice: ``README.md`` (:func:`to_markdown`) and ``index.html``
+(:mod:`normbench._reporting.html`, through Jinja2 templates).
+
+The analysis (:mod:`normbench._reporting.report`) emits typed blocks in reading order: headings
+that say which op and pass their section is about, paragraphs, bullet lists, tables and figures.
+Neither rendering guesses structure from text: the page's filter bar reads a section's op and
+pass from its heading's fields, not from the heading's words. Text inside a block may carry the
+few inline marks both renderings share (code spans, bold, links and images).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence, Union
+
+from .tables import markdown
+
+
+class _Kind:
+    @property
+    def kind(self) -> str:
+        """The block's type by name, for the page's templates."""
+        return type(self).__name__
+
+
+@dataclass
+class Heading(_Kind):
+    """A section's title at ``level`` (1: the report's); ``op`` and ``pass_``: what the section is
+    about, for the page's filters; ``key``: a name the page can find it by (``"runs"``)."""
+
+    level: int
+    text: str
+    op: str | None = None
+    pass_: str | None = None
+    key: str = ""
+
+
+@dataclass
+class Paragraph(_Kind):
+    """Lines of one paragraph (Markdown keeps them as lines; HTML joins them)."""
+
+    lines: list[str]
+
+    def __init__(self, *lines: str):
+        self.lines = list(lines)
+
+
+@dataclass
+class Bullets(_Kind):
+    """A bullet list: (depth, text) per item, depth 0 at the left."""
+
+    items: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, text: str, depth: int = 0) -> "Bullets":
+        self.items.append((depth, text))
+        return self
+
+
+@dataclass
+class Table(_Kind):
+    head: list[str]
+    rows: list[list[str]]
+    id: str = ""
+
+
+@dataclass
+class Figure(_Kind):
+    """A PNG beside the report (``name``), shown inline."""
+
+    alt: str
+    name: str
+
+
+Block = Union[Heading, Paragraph, Bullets, Table, Figure]
+
+
+@dataclass
+class Section:
+    """A heading and what follows it up to the next heading of its level or above."""
+
+    heading: Heading
+    blocks: list[Block] = field(default_factory=list)
+    sections: list["Section"] = field(default_factory=list)
+
+
+def tree(blocks: Sequence[Block]) -> tuple[list[Block], list[Section]]:
+    """(the blocks before the first section heading, the sections as a tree); level-1 headings
+    belong to the preamble."""
+    preamble: list[Block] = []
+    top: list[Section] = []
+    stack: list[Section] = []
+    for b in blocks:
+        if isinstance(b, Heading) and b.level >= 2:
+            s = Section(b)
+            while stack and stack[-1].heading.level >= b.level:
+                stack.pop()
+            (stack[-1].sections if stack else top).append(s)
+            stack.append(s)
+        elif stack:
+            stack[-1].blocks.append(b)
+        else:
+            preamble.append(b)
+    return preamble, top
+
+
+def _lines(b: Block) -> list[str]:
+    if isinstance(b, Heading):
+        return ["#" * b.level + " " + b.text]
+    if isinstance(b, Paragraph):
+        return list(b.lines)
+    if isinstance(b, Bullets):
+        return ["  " * depth + "- " + text for depth, text in b.items]
+    if isinstance(b, Table):
+        return [markdown(b.head, b.rows)]
+    if isinstance(b, Figure):
+        return [f"![{b.alt}]({b.name})"]
+    raise TypeError(f"not a report block: {b!r}")
+
+
+def to_markdown(blocks: Sequence[Block]) -> str:
+    """The Markdown of ``blocks``: each block, then a blank line."""
+    lines: list[str] = []
+    for b in blocks:
+        if isinstance(b, Bullets) and not b.items:
+            continue
+        lines += [*_lines(b), ""]
+    return "\n".join(lines)
