@@ -98,7 +98,6 @@ RIGORS = {
 #: columns of every row, declared with their types and meanings in :class:`normbench.records.Measurement`
 #: (the axes of the row's op, OpInfo.axes, follow "shape")
 COLUMNS = records.COLUMNS
-columns_for = records.columns_for
 
 
 def machine_info() -> dict[str, Any]:
