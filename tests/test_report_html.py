@@ -238,3 +238,14 @@ def test_filters_match_the_first_word_of_a_cell_and_a_bad_fragment_does_not_stop
         assert hidden_figures == len(list(report_dir.glob("accuracy-vs-speed-*.png"))) - 1
     finally:
         browser.quit()
+
+
+def test_a_blocks_text_splits_into_typed_spans():
+    """The four inline marks a block's text may carry, as the page renders them."""
+    from normbench._reporting.model import Span, spans
+
+    assert spans("a `c|d` **b** [l](#x) ![i](p.png) [f](bench.json) z") == [
+        Span("text", "a "), Span("code", "c|d"), Span("text", " "), Span("bold", "b"), Span("text", " "),
+        Span("link", "l", "#x"), Span("text", " "), Span("image", "i", "p.png"), Span("text", " "),
+        Span("link", "f", "bench.json"), Span("text", " z")]
+    assert spans("") == [] and spans("plain <b>") == [Span("text", "plain <b>")]

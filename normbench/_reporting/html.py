@@ -3,7 +3,8 @@
 The page renders the report's model (:mod:`normbench._reporting.model`), the same blocks the
 Markdown comes from, through a Jinja2 template (``templates/page.html.j2``), with the run
 header and the accuracy-against-speed figures moved to the top, and one long table of every
-measurement. Its stylesheet and script are files of their own (``www/``), inlined. Every table
+measurement. Text inside blocks is rendered span by span (:func:`normbench._reporting.model.spans`);
+nothing here parses Markdown. Its stylesheet and script are files of their own (``www/``), inlined. Every table
 sorts by a click on its header; one filter bar (op, pass, dtype, layout, backend, free text)
 filters the measurement table and every other table that has those columns, hides the other
 ops' sections (each section carries its op and pass from its heading's fields), and keeps its
@@ -15,21 +16,17 @@ from __future__ import annotations
 import base64
 import html
 import math
-import re
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 from markupsafe import Markup
 
-from .model import Block, Heading, Table, tree
+from .model import Block, Heading, Table, spans, tree
 
 #: the columns the filter bar filters by, with the table headers that hold them
 FILTERS = {"op": ("op", "norm"), "pass": ("pass",), "dtype": ("dtype",), "layout": ("layout",),
            "backend": ("backend",)}
-
-_INLINE = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)|`([^`]+)`|\*\*([^*]+)\*\*")
-
 
 def _image(out_dir: Path, name: str, alt: str) -> str:
     """An ``<img>`` with the PNG inlined as a data URL (a missing file: its name, in words)."""
@@ -41,27 +38,26 @@ def _image(out_dir: Path, name: str, alt: str) -> str:
 
 
 def inline(text: str, out_dir: Path) -> str:
-    """Markdown inline markup to HTML: images (embedded), links (PNG targets embedded as a
-    figure that opens on click), code spans, bold; everything else escaped."""
-    out, at = [], 0
-    for m in _INLINE.finditer(text):
-        out.append(html.escape(text[at:m.start()]))
-        at = m.end()
-        bang, label, target, code, bold = m.groups()
-        if code is not None:
-            out.append(f"<code>{html.escape(code)}</code>")
-        elif bold is not None:
-            out.append(f"<strong>{html.escape(bold)}</strong>")
-        elif bang:
-            out.append(_image(out_dir, target, label))
-        elif target.endswith(".png"):
-            out.append(f"<details class=\"fig\"><summary>{html.escape(label)}</summary>"
-                       f"{_image(out_dir, target, label)}</details>")
-        elif target.startswith(("http://", "https://", "#")):
-            out.append(f'<a href="{html.escape(target)}">{html.escape(label)}</a>')
-        else:  # a relative link to a file beside the report: its text (the page stands alone)
-            out.append(f"{html.escape(label)} (<code>{html.escape(target)}</code>)")
-    out.append(html.escape(text[at:]))
+    """A block's text as HTML, span by span (:func:`normbench._reporting.model.spans`): images
+    embedded, links to PNGs embedded as a figure that opens on click, code spans, bold;
+    everything else escaped."""
+    out = []
+    for s in spans(text):
+        if s.kind == "code":
+            out.append(f"<code>{html.escape(s.text)}</code>")
+        elif s.kind == "bold":
+            out.append(f"<strong>{html.escape(s.text)}</strong>")
+        elif s.kind == "image":
+            out.append(_image(out_dir, s.target, s.text))
+        elif s.kind == "link" and s.target.endswith(".png"):
+            out.append(f"<details class=\"fig\"><summary>{html.escape(s.text)}</summary>"
+                       f"{_image(out_dir, s.target, s.text)}</details>")
+        elif s.kind == "link" and s.target.startswith(("http://", "https://", "#")):
+            out.append(f'<a href="{html.escape(s.target)}">{html.escape(s.text)}</a>')
+        elif s.kind == "link":  # a relative link to a file beside the report: its text (the page stands alone)
+            out.append(f"{html.escape(s.text)} (<code>{html.escape(s.target)}</code>)")
+        else:
+            out.append(html.escape(s.text))
     return "".join(out)
 
 

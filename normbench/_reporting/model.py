@@ -9,6 +9,7 @@ few inline marks both renderings share (code spans, bold, links and images).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence, Union
 
@@ -71,6 +72,39 @@ class Figure(_Kind):
 
 
 Block = Union[Heading, Paragraph, Bullets, Table, Figure]
+
+#: the inline marks a block's text may carry, written as Markdown writes them, so that the
+#: Markdown rendering is the text itself: ``code``, **bold**, [label](target) and ![alt](image)
+_MARKS = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)\)|`([^`]+)`|\*\*([^*]+)\*\*")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One piece of a text: ``kind`` is text, code, bold, link or image; ``target``: a link's or
+    an image's."""
+
+    kind: str
+    text: str
+    target: str = ""
+
+
+def spans(text: str) -> list[Span]:
+    """``text`` as typed spans (:data:`_MARKS`), for renderings other than Markdown."""
+    out, at = [], 0
+    for m in _MARKS.finditer(text):
+        if m.start() > at:
+            out.append(Span("text", text[at:m.start()]))
+        at = m.end()
+        bang, label, target, code, bold = m.groups()
+        if code is not None:
+            out.append(Span("code", code))
+        elif bold is not None:
+            out.append(Span("bold", bold))
+        else:
+            out.append(Span("image" if bang else "link", label, target))
+    if at < len(text):
+        out.append(Span("text", text[at:]))
+    return out
 
 
 @dataclass
