@@ -206,7 +206,7 @@ class PairedManager(Manager):
         spent = (time.perf_counter() - t1) / 2
         for name in order:
             self.results.add((n, name), {**setups[name], **got[name], "load": load, "load_after": after,
-                                         "round": self.round, "first": name == order[0]})
+                                         "round": self.round})
             self.step_s.setdefault(name, []).append(spent)
             if self.progress:
                 self.progress.step(f"{name} {cfg.label()}")
