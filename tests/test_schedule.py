@@ -6,17 +6,20 @@ import json
 import math
 import os
 import random
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from normbench._results import stats
 from normbench._timing import sequential
 from normbench._timing.bench import Config, blocks_of
 from normbench.cli import main
 from normbench.ops.layernorm import OP as LN
-from normbench._timing.paired import PairedManager, merge_scopes, merge_turns
+from normbench._timing.paired import PairedManager, interleaved_samples, merge_scopes
 from normbench._timing.schedule import STEP_PRIOR_S, Manager
 
 PROTOCOL = Path(__file__).resolve().parent.parent / "reports" / "protocol"
@@ -163,16 +166,45 @@ def test_a_paired_failure_costs_the_configuration_on_both_and_names_the_two():
     assert {"stub", "partner"} <= m.ledger.dropped and not m.live((1, "stub"))
 
 
-def test_a_paired_worker_imports_what_either_backend_needs_and_merges_its_turns():
+def test_a_paired_worker_imports_what_either_backend_needs():
     assert merge_scopes({"only": ["ops", "a"], "exclude": ["bad"]}, {"only": ["ops", "b"], "exclude": []}) == \
         {"only": ["ops", "a", "b"], "exclude": ["bad"]}
     assert merge_scopes({"only": ["a"]}, None) is None
-    turn = {"set_aside": 1, "contended": False, "faults_per_call": 2.0, "wait_fraction": None, "cpu_fraction": 1.0,
-            "runnable_tasks": 1.0, "steal_fraction": 0.0}
-    got = merge_turns([{**turn, "samples": [1.0, 2.0]}, {**turn, "samples": [3.0], "contended": True,
-                                                         "faults_per_call": 4.0}])
-    assert got["samples"] == [1.0, 2.0, 3.0] and got["turns"] == [2, 1] and got["set_aside"] == 2
-    assert got["contended"] and got["faults_per_call"] == 3.0 and got["wait_fraction"] is None
+
+
+class _Timed:
+    """A prepared call that logs its name and takes ``seconds`` (busy), as a kernel would."""
+
+    def __init__(self, name: str, seconds: float, log: list[str]):
+        self.name, self.seconds, self.log = name, seconds, log
+        self.backend = self
+
+    def call(self):
+        self.log.append(self.name)
+        end = time.perf_counter() + self.seconds
+        while time.perf_counter() < end:
+            pass
+
+    def synchronize(self):
+        pass
+
+
+def test_interleaved_samples_alternate_a_b_b_a_one_sample_at_a_time_and_stay_aligned(monkeypatch):
+    from normbench._timing import bench
+
+    monkeypatch.setattr(bench, "SETTLE_S", 0.0)  # no warm-up: the log is the samples' calls alone
+    log: list[str] = []
+    timing = {"a": {"prepared": _Timed("a", 1e-4, log), "number": 1},
+              "b": {"prepared": _Timed("b", 3e-4, log), "number": 1}}
+    got = interleaved_samples(timing, ["b", "a"], min_samples=6, budget_s=0.003)
+    assert log[:8] == ["b", "a", "a", "b"] * 2 and len(log) % 4 == 0
+    a, b = got["a"]["samples"], got["b"]["samples"]
+    # a block with a contended sample is set aside whole (beside other tests, one may be)
+    assert len(a) == len(b) >= 6 and len(a) + got["a"]["set_aside"] == len(log) // 2
+    assert got["a"]["set_aside"] == got["b"]["set_aside"] and sum(a) >= 0.003  # A's budget sets the count
+    assert got["a"]["interleaved"] and 2.0 < statistics.median(b) / statistics.median(a) < 4.5
+    blocks = stats.block_log_ratios(b, a)
+    assert len(blocks) == len(a) // 2 and math.exp(statistics.median(blocks)) == pytest.approx(3.0, rel=0.4)
 
 
 def test_bench_rule_options_bound_every_rows_processes(tmp_path, capsys):
@@ -239,9 +271,11 @@ def test_ab_flags_a_version_three_times_slower_in_one_run(tmp_path):
     data = json.loads(out.read_text())
     assert {r["backend"] for r in data["rows"]} == {"subject-a", "subject-b"}
     assert data["runs"][0]["protocol"]["ab"] == {"a": "subject-a", "b": "subject-b", "design": "paired"}
-    # paired: both versions' processes of a configuration come in twos, taken in turns (A B B A)
+    # paired: both versions' processes of a configuration come in twos, their samples interleaved
+    # (A B B A, one sample at a time), so each process holds as many samples of one as of the other
     by = {(r["shape"], r["op"], r["backend"]): r for r in data["rows"]}
     assert all(by[k[:2] + ("subject-a",)]["processes"] == r["processes"] == 4 for k, r in by.items())
+    assert all(by[k[:2] + ("subject-a",)]["process_n"] == r["process_n"] for k, r in by.items())
 
 
 def test_ab_unpaired_times_each_version_in_workers_of_its_own():

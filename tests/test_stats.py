@@ -181,6 +181,28 @@ def test_paired_ratio_is_the_mean_of_the_per_process_log_ratios_with_students_t(
         stats.paired_ratio(b, a[:2])
 
 
+def test_interleaved_blocks_judge_each_process_on_its_median_block():
+    """Samples taken A B B A one at a time: a block that straddles a slower stretch of the machine
+    is one block of many, and the process's ratio is its median block's, which that block cannot
+    move."""
+    a, b = [], []
+    for proc in range(4):
+        pa, pb = [], []
+        for j in range(10):  # 10 blocks; from block 6 on, the machine runs 1.8x slower
+            level = 1.8 if j >= 6 else 1.0
+            straddle = 1.8 if j == 5 else level  # the change of level falls inside block 5, after A's first sample
+            pa += [1e-3 * level, 1e-3 * straddle]
+            pb += [1.15e-3 * straddle, 1.15e-3 * straddle]
+        a.append(pa)
+        b.append(pb)
+    blocks = stats.block_log_ratios(b[0], a[0])
+    assert len(blocks) == 10 and blocks[0] == pytest.approx(math.log(1.15))
+    assert blocks[5] > math.log(1.15 * 1.2)  # the straddling block alone is off
+    r = stats.paired_ratio(b, a)
+    assert r.ratio == pytest.approx(1.15) and r.low > 1.1 and r.high < 1.2
+    assert stats.block_log_ratios([1.0, 2.0], [1.0]) is None and stats.block_log_ratios([1.0], [1.0]) is None
+
+
 def test_a_shift_shared_by_both_versions_cancels_in_the_paired_ratio_not_in_the_two_level_one():
     """Processes 20% apart (a worker's own speed), the versions 1% apart inside each: paired, a
     1.15x slowdown is found every time and A/A stays quiet; two-level, both are lost in the shifts."""

@@ -279,23 +279,47 @@ def two_level_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float
     return Ratio(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, len(num), len(den), se, df)
 
 
+def block_log_ratios(num: Sequence[float], den: Sequence[float]) -> list[float] | None:
+    """One process's log ratios ``num / den``, one per block of interleaved samples
+    (:func:`normbench._timing.paired.interleaved_samples`: samples ``2j`` and ``2j + 1`` of each side
+    are block ``j``, taken A B B A, so a linear drift within the block cancels in the sums); None
+    when the two sides are not aligned (different counts: each side's samples were taken in turns
+    of their own, as ``ab`` did in 0.15)."""
+    if len(num) != len(den) or not num or len(num) % 2:
+        return None
+    out = []
+    for j in range(0, len(num), 2):
+        n, d = num[j] + num[j + 1], den[j] + den[j + 1]
+        if n > 0 and d > 0 and math.isfinite(n) and math.isfinite(d):
+            out.append(math.log(n / d))
+    return out or None
+
+
 def paired_ratio(num: Sequence[Sequence[float]], den: Sequence[Sequence[float]],
                  confidence: float = CONFIDENCE) -> Ratio:
     """``num / den`` from processes that measured both, process ``i`` of one side with process
     ``i`` of the other (``normbench ab``'s paired design, :mod:`normbench._timing.paired`): the mean over
-    processes of the difference of their median log times, with Student's t on those differences
-    (n - 1 degrees of freedom). A shift that moves a whole process moves both sides and cancels.
-    Its variance is never taken below what the samples within the processes imply for the two
-    medians (as :func:`_side`)."""
+    processes of each process's log ratio, with Student's t on those (n - 1 degrees of freedom).
+    A shift that moves a whole process moves both sides and cancels.
+
+    A process's log ratio is the median of its blocks' (:func:`block_log_ratios`) where the
+    samples were interleaved, so that a stretch of slow machine moves both sides of a block; else
+    the difference of the two sides' median log times. Its variance is never taken below what
+    the samples within the processes imply (as :func:`_side`)."""
     if len(num) != len(den):
         raise ValueError(f"paired processes: {len(num)} on one side, {len(den)} on the other")
-    ln, _, wn = process_spread(num)
-    ld, _, wd = process_spread(den)
-    diffs = [x - y for x, y in zip(ln, ld)]
+    blocks = [block_log_ratios(x, y) for x, y in zip(num, den)]
+    if all(b is not None for b in blocks) and blocks:
+        diffs = [statistics.median(b) for b in blocks]
+        floor = statistics.fmean((math.pi / 2) * (1.4826 * _mad(b)) ** 2 / len(b) for b in blocks)
+    else:
+        ln, _, wn = process_spread(num)
+        ld, _, wd = process_spread(den)
+        diffs, floor = [x - y for x, y in zip(ln, ld)], wn + wd
     n, d = len(diffs), statistics.fmean(diffs)
     if n < 2:
         return Ratio(math.exp(d), 0.0, math.inf, math.nan, n, n)
-    se = math.sqrt(max(statistics.variance(diffs), wn + wd) / n)
+    se = math.sqrt(max(statistics.variance(diffs), floor) / n)
     t = t_quantile(1 - (1 - confidence) / 2, n - 1)
     p = 2 * (1 - t_cdf(abs(d) / se, n - 1)) if se > 0 else (0.0 if d else 1.0)
     return Ratio(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, n, n, se, n - 1)

@@ -10,9 +10,11 @@ of configurations in an A/A run and missed a third of a 1.3x slowdown
 
 What. In every round and block, one fresh worker loads both backends (A, and B as its partner).
 For each configuration it prepares both, each with its own placement drawn, in a random order,
-then takes samples in turns A B B A (or B A A B), half the budget per turn, so that a drift
-within the process cancels too. The unit of evidence is the process's log ratio B/A
-(:func:`normbench._results.stats.paired_ratio`): the worker's own shift cancels in it. A configuration
+then takes their samples interleaved one at a time, in blocks A B B A (or B A A B), so that a
+slower stretch of the machine falls on both (:func:`interleaved_samples`; 0.15 took them in two
+turns of half the budget each, which such stretches split). The unit of evidence is the process's
+log ratio B/A, the median of its blocks' (:func:`normbench._results.stats.paired_ratio`): the
+worker's own shift cancels in it. A configuration
 gets more processes while the interval of that ratio, not of each version's time, is wider than
 the rule's target (:func:`normbench._timing.sequential.assess` on the ratio's groups).
 
@@ -23,19 +25,17 @@ used; isolation between *backends* is unchanged everywhere else.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from typing import Any
 
 from . import sequential
+from .._results import stats
 from ..backend import availability_of, probe_of, safe_call
 from .bench import backend_facts, prepare_timing, run_samples
 from .schedule import Manager, Pair
 from .._runtime.worker import RemoteError, Worker, handler
-
-#: turns of samples per backend in one process (A B B A: two each)
-TURNS = 2
-
 
 def merge_scopes(*scopes: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
     """One worker scope that imports what each of ``scopes`` imports (None: everything)."""
@@ -44,19 +44,6 @@ def merge_scopes(*scopes: dict[str, list[str]] | None) -> dict[str, list[str]] |
     only = list(dict.fromkeys(p for s in scopes for p in s.get("only", [])))
     exclude = list(dict.fromkeys(p for s in scopes for p in s.get("exclude", [])))
     return {"only": only, "exclude": exclude}
-
-
-def merge_turns(turns: list[dict[str, Any]]) -> dict[str, Any]:
-    """One process's result for one backend from its turns (:func:`normbench._timing.bench.run_samples`)."""
-    def mean(key: str) -> float | None:
-        vals = [t[key] for t in turns if t.get(key) is not None]
-        return statistics.fmean(vals) if vals else None
-
-    return {"samples": [s for t in turns for s in t["samples"]], "set_aside": sum(t["set_aside"] for t in turns),
-            "contended": any(t["contended"] for t in turns), "faults_per_call": mean("faults_per_call"),
-            "wait_fraction": mean("wait_fraction"), "cpu_fraction": mean("cpu_fraction"),
-            "runnable_tasks": mean("runnable_tasks"), "steal_fraction": mean("steal_fraction"),
-            "turns": [len(t["samples"]) for t in turns]}
 
 
 class PairedManager(Manager):
@@ -83,9 +70,15 @@ class PairedManager(Manager):
         return all(super(PairedManager, self).live((pair[0], name)) for name in self.names)
 
     def ratio_groups(self, n: int) -> list[list[float]]:
-        """Per process, B's samples over the median of A's in the same process."""
+        """Per process, its blocks' ratios B/A (:func:`normbench._results.stats.block_log_ratios`), or
+        B's samples over the median of A's where the samples are not aligned."""
         a, b = (self.results.procs.get((n, name), []) for name in self.names)
-        return [[v / statistics.median(pa["samples"]) for v in pb["samples"]] for pa, pb in zip(a, b)]
+        out = []
+        for pa, pb in zip(a, b):
+            blocks = stats.block_log_ratios(pb["samples"], pa["samples"])
+            out.append([math.exp(v) for v in blocks] if blocks else
+                       [v / statistics.median(pa["samples"]) for v in pb["samples"]])
+        return out
 
     def ratio_assessment(self, n: int) -> sequential.Assessment:
         groups = self.ratio_groups(n)
@@ -251,17 +244,93 @@ def paired_setup_in_worker(state, payload) -> dict[str, dict[str, Any]]:
 
 @handler
 def paired_samples_in_worker(state, payload) -> dict[str, dict[str, Any]]:
-    """Samples of every prepared backend in turns: ``order`` then reversed, :data:`TURNS` times in
-    all per backend (A B B A), each turn with its own busy warm-up and an equal share of the
-    minimum samples and budget. ``payload``: (min_samples, budget_s, order)."""
+    """:func:`interleaved_samples` of the prepared backends. ``payload``: (min_samples, budget_s, order)."""
     min_samples, budget_s, order = payload
-    turns: dict[str, list[dict]] = {name: [] for name in order}
-    per_min, per_budget = max(1, math.ceil(min_samples / TURNS)), budget_s / TURNS
-    for i in range(TURNS):
-        for name in (order if i % 2 == 0 else order[::-1]):
-            t = state.timing[name]
-            turns[name].append(run_samples(t["prepared"], t["number"], per_min, per_budget))
-    return {name: merge_turns(ts) for name, ts in turns.items()}
+    return interleaved_samples({name: state.timing[name] for name in order}, order, min_samples, budget_s)
+
+
+def interleaved_samples(timing: dict[str, dict[str, Any]], order: list[str], min_samples: int,
+                        budget_s: float) -> dict[str, dict[str, Any]]:
+    """Samples of two prepared calls interleaved one sample at a time, in blocks A B B A (``order``
+    then reversed), until every backend has ``min_samples`` uncontended samples *and* ``budget_s``
+    seconds of uncontended timed calls (as :func:`normbench._timing.bench.run_samples` for one).
+
+    Why one sample at a time. This project's VMs run for stretches of 0.1-1 s at a discrete
+    slower level (the same 27 us call at 27, 43 or 56 us, with no run delay to show for it:
+    reports/protocol/README.md, "ab interleaved"). Turns of 25 ms per version let such a stretch
+    fall on one version's turns and not the other's: the process's ratio B/A then moved by up to
+    2x in a tenth of processes. A block of four samples lasts a few milliseconds, so both versions
+    see the same stretch, and the process's ratio is the median over its blocks, which a block
+    that straddles a change of level cannot move. Randomized multiple interleaved trials are the
+    design Abedi and Brecht (ICPE 2017) found repeatable on shared cloud machines.
+
+    A block with a contended sample is set aside whole, so that the samples of the two backends
+    stay aligned: sample ``2j`` and ``2j + 1`` of each backend are block ``j``
+    (:func:`normbench._results.stats.block_log_ratios`). The busy warm-up alternates the calls too.
+    """
+    from . import contention
+    from .bench import MAX_SAMPLES, RETRY_FACTOR, SETTLE_S, _minor_faults, _sample
+
+    block = list(order) + list(order)[::-1]
+    calls = {name: timing[name]["prepared"] for name in order}
+    number = {name: timing[name]["number"] for name in order}
+    t_end = time.perf_counter() + SETTLE_S
+    while time.perf_counter() < t_end:
+        for name in order:
+            calls[name].call()
+    for name in order:
+        calls[name].backend.synchronize()
+    kept: dict[str, list[float]] = {name: [] for name in order}
+    aside: dict[str, list[float]] = {name: [] for name in order}
+    waits: dict[str, list[float]] = {name: [] for name in order}
+    cpus: dict[str, list[float]] = {name: [] for name in order}
+    faults = {name: 0 for name in order}
+    others: list[int] = []
+    steal0, started, limit = contention.steal_ticks(), time.perf_counter(), None
+    need_blocks = max(1, math.ceil(min_samples / 2))
+    while True:
+        got, contended = [], False
+        for name in block:
+            p = calls[name]
+            f0, a = _minor_faults(), contention.read()
+            s = _sample(p.call, p.backend.synchronize, number[name])
+            b, f1 = contention.read(), _minor_faults()
+            faults[name] += f1 - f0
+            state = contention.between(a, b)
+            contended |= state.contended
+            if state.wait_fraction is not None:
+                waits[name].append(state.wait_fraction)
+            cpus[name].append(state.cpu_fraction)
+            got.append((name, s))
+        n = contention.runnable_tasks()
+        if n is not None:
+            others.append(n)
+        for name, s in got:
+            (aside if contended else kept)[name].append(s)
+        if limit is None:  # from the first block's length, as run_samples does from its first sample
+            limit = started + RETRY_FACTOR * max(2 * budget_s, (time.perf_counter() - started) * need_blocks) + 0.5
+        enough = len(kept[order[0]]) >= 2 * need_blocks and all(
+            sum(kept[name]) * number[name] >= budget_s for name in order)
+        if enough or len(kept[order[0]]) >= MAX_SAMPLES or time.perf_counter() > limit:
+            break
+    wall = time.perf_counter() - started
+    steal1 = contention.steal_ticks()
+    short = len(kept[order[0]]) < 2 * need_blocks and bool(aside[order[0]])
+    out = {}
+    for name in order:
+        taken = len(kept[name]) + len(aside[name])
+        out[name] = {
+            # short of blocks because of the machine: its contended blocks are kept too (the row is marked)
+            "samples": kept[name] + aside[name] if short else kept[name], "set_aside": len(aside[name]),
+            "contended": short, "faults_per_call": faults[name] / max(1, taken * number[name]),
+            "wait_fraction": statistics.median(waits[name]) if waits[name] else None,
+            "cpu_fraction": statistics.median(cpus[name]),
+            "runnable_tasks": statistics.median(others) if others else None,
+            "steal_fraction": (None if steal0 is None or steal1 is None
+                               else (steal1 - steal0) / (os.sysconf("SC_CLK_TCK") * wall * (os.cpu_count() or 1))),
+            "interleaved": True,
+        }
+    return out
 
 
 @handler
