@@ -270,7 +270,8 @@ def test_ab_flags_a_version_three_times_slower_in_one_run(tmp_path):
     assert "alternately inside the same fresh processes" in p.stderr and "REGRESSION" in p.stderr
     data = json.loads(out.read_text())
     assert {r["backend"] for r in data["rows"]} == {"subject-a", "subject-b"}
-    assert data["runs"][0]["protocol"]["ab"] == {"a": "subject-a", "b": "subject-b", "design": "paired"}
+    assert data["runs"][0]["protocol"]["ab"] == {"a": "subject-a", "b": "subject-b", "design": "paired",
+                                                   "samples": "interleaved A B B A"}
     # paired: both versions' processes of a configuration come in twos, their samples interleaved
     # (A B B A, one sample at a time), so each process holds as many samples of one as of the other
     by = {(r["shape"], r["op"], r["backend"]): r for r in data["rows"]}

@@ -89,7 +89,9 @@ def cmd_ab(args: argparse.Namespace) -> int:
     design = "unpaired" if args.unpaired else "paired"
     head = runinfo.header(run_id, started, backends=facts,
                           protocol={**bench.protocol(rigor, args.memory_policy, args.seed, args.placement),
-                                    "ab": {"a": args.a, "b": args.b, "design": design}})
+                                    "ab": {"a": args.a, "b": args.b, "design": design,
+                                           # how the samples inside a paired process were taken (0.15: in turns)
+                                           **({} if args.unpaired else {"samples": "interleaved A B B A"})}})
     progress = Progress("ab", bench.planned_steps(backends, todo, rigor), unit="measurements")
     common.wait_for_idle(args.wait_idle)
     rows, skipped = bench.run_bench(backends, todo, rigor=rigor, threads=args.threads, progress=progress,
