@@ -325,3 +325,14 @@ def test_files_from_0_12_are_read_compared_reported_and_resumed(tmp_path, capsys
     assert main(["report", "--input", str(DATA), "--output", str(tmp_path / "rep")]) == 0
     text = (tmp_path / "rep" / "README.md").read_text()
     assert "from a file without causes (normbench 0.12)" in text and "fixed 3 processes per row" in text
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores for torch-cpu to take two threads")
+def test_ab_of_backends_at_different_thread_counts_says_so_in_one_line(capsys):
+    """NumPy takes one thread whatever it is asked; torch-cpu takes two: their rows match no
+    configuration, and the error says why and what to pass, not only that nothing matched."""
+    code = main(["ab", "numpy", "torch-cpu", "--norm", "layernorm", "--shape", "4x8", "--op", "forward",
+                 "--processes", "2", "--repeat", "3", "--threads", "2"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and "numpy and torch-cpu ran at different thread counts (numpy: 1; torch-cpu: 2" in err
+    assert "--threads 1" in err

@@ -108,7 +108,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     result = ab_rows(rows, args.a, args.b, confidence=args.confidence, threshold=args.threshold,
                      paired=not args.unpaired)
     if not result:
-        raise InputError(f"no configuration was measured on both {args.a} and {args.b}")
+        raise InputError(_why_nothing_matched(rows, args.a, args.b))
     counts = {"matched": len(result), "only_a": 0, "only_b": 0, "noise_estimated": False, "noise": 0.0,
               "noise_by_backend": {}}
     summary = _summary(result, counts, args, stats, same_run=design)
@@ -129,3 +129,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if args.output:
         print(f"wrote {len(rows)} rows to {args.output}", file=sys.stderr if args.json else sys.stdout)
     return 1 if any(r["regression"] or r.get("group_regression") for r in result) else 0
+
+
+def _why_nothing_matched(rows: list[dict], a: str, b: str) -> str:
+    """One line on why A and B share no configuration: nothing measured on one of them, or both
+    measured but at different thread counts (each backend's rows record the threads it put in
+    effect, and a configuration at 1 thread is not one at 2)."""
+    threads = {name: sorted({str(r.get("threads")) for r in rows if r.get("backend") == name}) for name in (a, b)}
+    if threads[a] and threads[b] and not set(threads[a]) & set(threads[b]):
+        return (f"{a} and {b} ran at different thread counts ({a}: {', '.join(threads[a])}; {b}: "
+                f"{', '.join(threads[b])}: the threads each put in effect), so no configuration matches; "
+                f"--threads N with an N both take (--threads 1) times them alike")
+    return f"no configuration was measured on both {a} and {b}"
