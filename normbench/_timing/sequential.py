@@ -287,7 +287,10 @@ CAUSES = {
               "ran) moved, not this row; without those shifts it would be sure",
               "a quieter machine or --wait-idle S; to compare two versions, normbench ab (both in the same rounds)"),
     "between": ("its processes disagree without clear groups and without the machine's drift to explain it "
-                "(placement, the process's own state)", "--max-processes N or --rigor rigorous"),
+                "(placement, the process's own state, or a shared host that runs the machine slower for a second "
+                "at a time: reports/protocol, stretches.py)",
+                "--max-processes N or --rigor rigorous; to compare two versions, normbench ab (sample by sample in "
+                "the same processes, which such stretches cannot come between)"),
     "short": ("its samples are too short for the clock", "a larger shape, or --repeat with more calls per sample"),
     "few": ("it has too few processes for its spread (the cap, a failure or an interruption)",
             "--max-processes N, --rigor default or rigorous, or bench --resume"),
