@@ -101,6 +101,8 @@ def test_one_model_gives_the_markdown_and_the_page(tmp_path):
     assert '<section data-op="batchnorm"><h2>' in got and '<section data-op="batchnorm" data-pass="train">' in got
     assert "<section><h3>batchnorm train</h3>" in got
     assert "<code>code</code> &lt;b&gt;" in got and got.count("<ul>") == 2 and got.count("</ul>") == 2
+    # a nested list sits inside its parent's item, as HTML requires (no <ul> directly in a <ul>)
+    assert re.search(r"<li>a <code>code</code> &lt;b&gt;<ul>\s*<li>nested</li>\s*</ul></li>", got)
     assert '<th data-col="backend"' in got and "<td>1 | 2</td>" in got
     md = to_markdown(blocks)
     assert md.startswith("# t\n\nGenerated now.\n\n## batch norm")

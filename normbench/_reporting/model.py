@@ -55,6 +55,19 @@ class Bullets(_Kind):
         self.items.append((depth, text))
         return self
 
+    def tree(self) -> list[tuple[str, list]]:
+        """The items as nested (text, children) pairs: an item deeper than the one before it hangs
+        under it, as HTML wants a nested list inside its parent's ``<li>``."""
+        root: list[tuple[str, list]] = []
+        stack: list[tuple[int, list]] = [(-1, root)]
+        for depth, text in self.items:
+            while len(stack) > 1 and stack[-1][0] >= depth:
+                stack.pop()
+            node: tuple[str, list] = (text, [])
+            stack[-1][1].append(node)
+            stack.append((depth, node[1]))
+        return root
+
 
 @dataclass
 class Table(_Kind):
