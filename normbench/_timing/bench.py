@@ -209,51 +209,78 @@ def run_samples(p: Prepared, number: int, min_samples: int, budget_s: float, war
     too), and per-call page faults (``getrusage``'s minor-fault
     delta over every timed call: a timing dominated by allocation shows here).
     """
+    return sample_in_blocks({"call": (p, number)}, ["call"], min_samples, budget_s, warm_s)["call"]
+
+
+def sample_in_blocks(calls: dict[str, tuple[Prepared, int]], order: list[str], min_samples: int, budget_s: float,
+                     warm_s: float = 0.0) -> dict[str, dict[str, Any]]:
+    """:func:`run_samples` for one or more prepared calls (name: (prepared, calls per sample)),
+    their samples taken in blocks: one sample of each in ``order``, then, for two or more, one of
+    each in reverse (A B B A), so that each call's samples stay aligned with the others'. A block
+    with a contended sample is set aside whole. Each call gets ``min_samples`` samples and
+    ``budget_s`` seconds of timed calls, and the warm-up runs their calls in turn."""
     from . import contention
 
+    block = list(order) if len(order) == 1 else list(order) + list(order)[::-1]
+    per_block = len(block) // len(order)
     t_end = time.perf_counter() + SETTLE_S - warm_s
     while time.perf_counter() < t_end:
-        p.call()
-    p.backend.synchronize()
-    kept: list[float] = []
-    set_aside: list[float] = []
-    waits, cpus, others = [], [], []
-    faults0 = _minor_faults()
-    steal0 = contention.steal_ticks()
-    started = time.perf_counter()
-    calls = 0
-    limit = None
+        for name in order:
+            calls[name][0].call()
+    for name in order:
+        calls[name][0].backend.synchronize()
+    kept: dict[str, list[float]] = {name: [] for name in order}
+    aside: dict[str, list[float]] = {name: [] for name in order}
+    waits: dict[str, list[float]] = {name: [] for name in order}
+    cpus: dict[str, list[float]] = {name: [] for name in order}
+    faults = {name: 0 for name in order}
+    others: list[int] = []
+    steal0, started, limit = contention.steal_ticks(), time.perf_counter(), None
+    need = per_block * max(1, math.ceil(min_samples / per_block))
     while True:
-        a = contention.read()
-        s = _sample(p.call, p.backend.synchronize, number)
-        b = contention.read()
-        calls += number
-        state = contention.between(a, b)
-        (set_aside if state.contended else kept).append(s)
-        if state.wait_fraction is not None:
-            waits.append(state.wait_fraction)
-        cpus.append(state.cpu_fraction)
+        got, contended = [], False
+        for name in block:
+            p, number = calls[name]
+            f0, a = _minor_faults(), contention.read()
+            s = _sample(p.call, p.backend.synchronize, number)
+            b, f1 = contention.read(), _minor_faults()
+            faults[name] += f1 - f0
+            state = contention.between(a, b)
+            contended |= state.contended
+            if state.wait_fraction is not None:
+                waits[name].append(state.wait_fraction)
+            cpus[name].append(state.cpu_fraction)
+            got.append((name, s))
         n = contention.runnable_tasks()
         if n is not None:
             others.append(n)
-        if limit is None:  # from the first sample's length: slow calls get the time their samples need
-            limit = started + RETRY_FACTOR * max(budget_s, min_samples * s * number) + 0.5
-        done = len(kept) >= min_samples and sum(kept) * number >= budget_s
-        if done or len(kept) >= MAX_SAMPLES or time.perf_counter() > limit:
+        for name, s in got:
+            (aside if contended else kept)[name].append(s)
+        if limit is None:  # from the first block's length: slow calls get the time their samples need
+            first = time.perf_counter() - started
+            limit = started + RETRY_FACTOR * max(len(order) * budget_s, first * need / per_block) + 0.5
+        have = len(kept[order[0]])
+        done = have >= need and all(sum(kept[name]) * calls[name][1] >= budget_s for name in order)
+        if done or have >= MAX_SAMPLES or time.perf_counter() > limit:
             break
     wall = time.perf_counter() - started
-    faults = (_minor_faults() - faults0) / calls
     steal1 = contention.steal_ticks()
-    contended = len(kept) < min_samples and bool(set_aside)  # short of samples because of the machine
-    return {
-        # a contended process keeps its contended samples too (its row is marked and left out of summaries)
-        "samples": kept if not contended else kept + set_aside, "set_aside": len(set_aside),
-        "contended": contended, "faults_per_call": faults,
-        "wait_fraction": statistics.median(waits) if waits else None,
-        "cpu_fraction": statistics.median(cpus), "runnable_tasks": statistics.median(others) if others else None,
-        "steal_fraction": (None if steal0 is None or steal1 is None
-                           else (steal1 - steal0) / (os.sysconf("SC_CLK_TCK") * wall * (os.cpu_count() or 1))),
-    }
+    short = len(kept[order[0]]) < need and bool(aside[order[0]])  # short of samples because of the machine
+    out = {}
+    for name in order:
+        number = calls[name][1]
+        out[name] = {
+            # a contended process keeps its contended samples too (its row is marked and left out of summaries)
+            "samples": kept[name] + aside[name] if short else kept[name], "set_aside": len(aside[name]),
+            "contended": short,
+            "faults_per_call": faults[name] / max(1, (len(kept[name]) + len(aside[name])) * number),
+            "wait_fraction": statistics.median(waits[name]) if waits[name] else None,
+            "cpu_fraction": statistics.median(cpus[name]),
+            "runnable_tasks": statistics.median(others) if others else None,
+            "steal_fraction": (None if steal0 is None or steal1 is None
+                               else (steal1 - steal0) / (os.sysconf("SC_CLK_TCK") * wall * (os.cpu_count() or 1))),
+        }
+    return out
 
 
 def _minor_faults() -> int:

@@ -25,7 +25,6 @@ used; isolation between *backends* is unchanged everywhere else.
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 from . import sequential
 from .._results import stats
 from ..backend import availability_of, probe_of, safe_call
-from .bench import backend_facts, prepare_timing, run_samples
+from .bench import backend_facts, prepare_timing, sample_in_blocks
 from .schedule import Manager, Pair
 from .._runtime.worker import RemoteError, Worker, handler
 
@@ -252,8 +251,8 @@ def paired_samples_in_worker(state, payload) -> dict[str, dict[str, Any]]:
 def interleaved_samples(timing: dict[str, dict[str, Any]], order: list[str], min_samples: int,
                         budget_s: float) -> dict[str, dict[str, Any]]:
     """Samples of two prepared calls interleaved one sample at a time, in blocks A B B A (``order``
-    then reversed), until every backend has ``min_samples`` uncontended samples *and* ``budget_s``
-    seconds of uncontended timed calls (as :func:`normbench._timing.bench.run_samples` for one).
+    then reversed), until each has ``min_samples`` uncontended samples *and* ``budget_s`` seconds
+    of uncontended timed calls (:func:`normbench._timing.bench.sample_in_blocks`).
 
     Why one sample at a time. This project's VMs run for stretches of 0.1-1 s at a discrete
     slower level (the same 27 us call at 27, 43 or 56 us, with no run delay to show for it:
@@ -266,71 +265,11 @@ def interleaved_samples(timing: dict[str, dict[str, Any]], order: list[str], min
 
     A block with a contended sample is set aside whole, so that the samples of the two backends
     stay aligned: sample ``2j`` and ``2j + 1`` of each backend are block ``j``
-    (:func:`normbench._results.stats.block_log_ratios`). The busy warm-up alternates the calls too.
+    (:func:`normbench._results.stats.block_log_ratios`).
     """
-    from . import contention
-    from .bench import MAX_SAMPLES, RETRY_FACTOR, SETTLE_S, _minor_faults, _sample
-
-    block = list(order) + list(order)[::-1]
-    calls = {name: timing[name]["prepared"] for name in order}
-    number = {name: timing[name]["number"] for name in order}
-    t_end = time.perf_counter() + SETTLE_S
-    while time.perf_counter() < t_end:
-        for name in order:
-            calls[name].call()
-    for name in order:
-        calls[name].backend.synchronize()
-    kept: dict[str, list[float]] = {name: [] for name in order}
-    aside: dict[str, list[float]] = {name: [] for name in order}
-    waits: dict[str, list[float]] = {name: [] for name in order}
-    cpus: dict[str, list[float]] = {name: [] for name in order}
-    faults = {name: 0 for name in order}
-    others: list[int] = []
-    steal0, started, limit = contention.steal_ticks(), time.perf_counter(), None
-    need_blocks = max(1, math.ceil(min_samples / 2))
-    while True:
-        got, contended = [], False
-        for name in block:
-            p = calls[name]
-            f0, a = _minor_faults(), contention.read()
-            s = _sample(p.call, p.backend.synchronize, number[name])
-            b, f1 = contention.read(), _minor_faults()
-            faults[name] += f1 - f0
-            state = contention.between(a, b)
-            contended |= state.contended
-            if state.wait_fraction is not None:
-                waits[name].append(state.wait_fraction)
-            cpus[name].append(state.cpu_fraction)
-            got.append((name, s))
-        n = contention.runnable_tasks()
-        if n is not None:
-            others.append(n)
-        for name, s in got:
-            (aside if contended else kept)[name].append(s)
-        if limit is None:  # from the first block's length, as run_samples does from its first sample
-            limit = started + RETRY_FACTOR * max(2 * budget_s, (time.perf_counter() - started) * need_blocks) + 0.5
-        enough = len(kept[order[0]]) >= 2 * need_blocks and all(
-            sum(kept[name]) * number[name] >= budget_s for name in order)
-        if enough or len(kept[order[0]]) >= MAX_SAMPLES or time.perf_counter() > limit:
-            break
-    wall = time.perf_counter() - started
-    steal1 = contention.steal_ticks()
-    short = len(kept[order[0]]) < 2 * need_blocks and bool(aside[order[0]])
-    out = {}
-    for name in order:
-        taken = len(kept[name]) + len(aside[name])
-        out[name] = {
-            # short of blocks because of the machine: its contended blocks are kept too (the row is marked)
-            "samples": kept[name] + aside[name] if short else kept[name], "set_aside": len(aside[name]),
-            "contended": short, "faults_per_call": faults[name] / max(1, taken * number[name]),
-            "wait_fraction": statistics.median(waits[name]) if waits[name] else None,
-            "cpu_fraction": statistics.median(cpus[name]),
-            "runnable_tasks": statistics.median(others) if others else None,
-            "steal_fraction": (None if steal0 is None or steal1 is None
-                               else (steal1 - steal0) / (os.sysconf("SC_CLK_TCK") * wall * (os.cpu_count() or 1))),
-            "interleaved": True,
-        }
-    return out
+    got = sample_in_blocks({name: (timing[name]["prepared"], timing[name]["number"]) for name in order}, order,
+                           min_samples, budget_s)
+    return {name: {**res, "interleaved": True} for name, res in got.items()}
 
 
 @handler

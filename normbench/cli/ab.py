@@ -135,7 +135,9 @@ def _why_nothing_matched(rows: list[dict], a: str, b: str) -> str:
     """One line on why A and B share no configuration: nothing measured on one of them, or both
     measured but at different thread counts (each backend's rows record the threads it put in
     effect, and a configuration at 1 thread is not one at 2)."""
-    threads = {name: sorted({str(r.get("threads")) for r in rows if r.get("backend") == name}) for name in (a, b)}
+    # the thread counts in effect that each backend's rows record (None or "": the backend took no count)
+    threads = {name: sorted({str(r["threads"]) for r in rows if r.get("backend") == name
+                             and r.get("threads") not in (None, "")}) for name in (a, b)}
     if threads[a] and threads[b] and not set(threads[a]) & set(threads[b]):
         return (f"{a} and {b} ran at different thread counts ({a}: {', '.join(threads[a])}; {b}: "
                 f"{', '.join(threads[b])}: the threads each put in effect), so no configuration matches; "
