@@ -372,3 +372,26 @@ def test_files_in_the_current_directory_shadow_nothing_in_the_workers(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "current directory was imported" not in done.stdout + done.stderr
     assert "passed: 2 backend(s)" in done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_worker_started_from_a_thread_that_ends_lives_on():
+    """Linux sends a worker's parent-death signal when the *thread* that forked it ends. check's
+    jobs start workers from pool threads: such a worker was SIGKILLed once its thread finished,
+    mid-use on another thread or before its backend's leftovers were counted (on a busy machine,
+    test_a_backends_leftover_child_is_killed_... counted 1 child of 2). Workers are now forked
+    from the main thread or one thread that lives as long as the harness."""
+    import threading
+
+    from normbench._runtime.worker import Worker
+
+    box = []  # numpy's worker answers its init request, so it has armed the signal before the thread ends
+    t = threading.Thread(target=lambda: box.append((w := Worker("numpy"), w.ensure(60))[0]))
+    t.start()
+    t.join()
+    w = box[0]
+    try:
+        time.sleep(0.5)  # the signal comes at once when the thread ends
+        assert w.proc.poll() is None, f"the worker died with status {w.proc.returncode} when its thread ended"
+    finally:
+        w.stop()

@@ -24,8 +24,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from typing import Any, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
 
 from .._timing import floor  # bench --floor: the copy that stands in for a backend
 from . import memory
@@ -67,6 +69,27 @@ class RemoteError(Exception):
     def __init__(self, type_name: str, message: str):
         super().__init__(message)
         self.type_name = type_name
+
+
+T = TypeVar("T")
+_spawner: ThreadPoolExecutor | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawn(start: Callable[[], T]) -> T:
+    """``start()`` (a worker's ``Popen``) in the main thread, or else in one thread that lives as
+    long as the harness. Why: a worker arms the parent-death signal (:func:`_die_with_parent`),
+    which Linux sends when the *thread* that forked the worker ends, not its process. Started from
+    a short-lived thread (``check``'s jobs), a worker was SIGKILLed as soon as that thread finished
+    its items: mid-use on another thread ("killed by SIGKILL, not by normbench"), or before its
+    backend's leftover processes were counted (a test that failed on a busy machine)."""
+    if threading.current_thread() is threading.main_thread():
+        return start()
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="normbench-spawn")
+    return _spawner.submit(start).result()
 
 
 def watchdog(pgid: int) -> subprocess.Popen | None:
@@ -170,10 +193,10 @@ class Worker:
         # the worker's stderr goes to a file (as pytest captures a test's output): a backend's
         # warnings do not interleave with progress lines, and a death is reported with its last lines
         self.stderr = None if os.environ.get("NORMBENCH_WORKER_STDERR") == "inherit" else tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
+        self.proc = _spawn(lambda: subprocess.Popen(
             [sys.executable, "-c", BOOTSTRAP], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.stderr, start_new_session=True, env=env,
-        )
+        ))
         self.watchdog = watchdog(self.proc.pid)
         if self.backend is None:
             return self.info
