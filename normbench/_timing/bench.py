@@ -241,10 +241,10 @@ def sample_in_blocks(calls: dict[str, tuple[Prepared, int]], order: list[str], m
         got, contended = [], False
         for name in block:
             p, number = calls[name]
-            f0, a = _minor_faults(), contention.read()
+            a = contention.read()
             s = _sample(p.call, p.backend.synchronize, number)
-            b, f1 = contention.read(), _minor_faults()
-            faults[name] += f1 - f0
+            b = contention.read()
+            faults[name] += b.minflt - a.minflt
             state = contention.between(a, b)
             contended |= state.contended
             if state.wait_fraction is not None:
@@ -281,12 +281,6 @@ def sample_in_blocks(calls: dict[str, tuple[Prepared, int]], order: list[str], m
                                else (steal1 - steal0) / (os.sysconf("SC_CLK_TCK") * wall * (os.cpu_count() or 1))),
         }
     return out
-
-
-def _minor_faults() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _row(op: OpInfo, pass_: str, shape, dtype: str, layout: str, backend: str, procs: list[dict[str, Any]], *,

@@ -70,12 +70,13 @@ class Reading:
     cpu: float
     delays: dict[str, int] | int | None  # by thread id (a plain total is accepted too)
     nivcsw: int
+    minflt: int = 0  # minor page faults so far (the same getrusage call: no second read per sample)
 
 
 def read() -> Reading:
     """A snapshot of this process (taken outside the timed region)."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
-    return Reading(time.perf_counter(), ru.ru_utime + ru.ru_stime, _run_delays(), ru.ru_nivcsw)
+    return Reading(time.perf_counter(), ru.ru_utime + ru.ru_stime, _run_delays(), ru.ru_nivcsw, ru.ru_minflt)
 
 
 @dataclass

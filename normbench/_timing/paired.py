@@ -69,15 +69,11 @@ class PairedManager(Manager):
         return all(super(PairedManager, self).live((pair[0], name)) for name in self.names)
 
     def ratio_groups(self, n: int) -> list[list[float]]:
-        """Per process, its blocks' ratios B/A (:func:`normbench._results.stats.block_log_ratios`), or
-        B's samples over the median of A's where the samples are not aligned."""
+        """Per process, its blocks' ratios B/A (:func:`normbench._results.stats.block_log_ratios`:
+        :func:`interleaved_samples` keeps both backends' samples aligned)."""
         a, b = (self.results.procs.get((n, name), []) for name in self.names)
-        out = []
-        for pa, pb in zip(a, b):
-            blocks = stats.block_log_ratios(pb["samples"], pa["samples"])
-            out.append([math.exp(v) for v in blocks] if blocks else
-                       [v / statistics.median(pa["samples"]) for v in pb["samples"]])
-        return out
+        return [[math.exp(v) for v in stats.block_log_ratios(pb["samples"], pa["samples"]) or []]
+                for pa, pb in zip(a, b)]
 
     def ratio_assessment(self, n: int) -> sequential.Assessment:
         groups = self.ratio_groups(n)
