@@ -149,7 +149,8 @@ class Measurement:
     process_n: list[int] = field(default_factory=list)
     #: relative half-width of the 95% interval of the row's location (normbench._timing.sequential)
     half_width: float | None = None
-    #: why the row got no more processes: sure, cap, fixed, lost, running (a run still going)
+    #: why the row got no more processes: sure, cap, futile (its cap could not make it sure), fixed, lost,
+    #: running (a run still going)
     stop: str = ""
     #: what makes an unstable row unstable: modes, within, between, short, few (run header: remedies)
     unstable_cause: str = ""

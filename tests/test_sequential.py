@@ -139,3 +139,51 @@ def test_rows_that_moved_with_their_rounds_are_named_drift():
     a = assess(groups, rule, shifts=[got[r] for r in range(6)])
     assert a.drift and diagnose(a, rule) == "drift"
     assert diagnose(assess(groups, rule), rule) == "between"  # without the shifts: the row's own spread
+
+
+QUICK = Rule(2, 4, 0.15, futility=1.5)
+
+
+def test_a_row_its_cap_cannot_make_sure_stops_early_for_futility():
+    rng = random.Random(11)
+    levels = [1e-3 * math.exp(rng.gauss(0, 0.4)) for _ in range(4)]  # 40% between processes: ±15% needs dozens
+    assert assess(procs(rng, levels[:2]), QUICK).needs_more  # never on two processes (FUTILE_FROM)
+    a = assess(procs(rng, levels[:3]), QUICK)
+    assert a.futile and not a.needs_more and a.half_width > QUICK.target
+    assert sequential.projected_half_width(procs(rng, levels[:3]), 4) > 1.5 * QUICK.target
+    assert diagnose(a, QUICK) == "few"  # unstable, with the cause and remedy the cap would have had
+    assert not assess(procs(rng, levels[:3]), Rule(2, 4, 0.15)).futile  # off unless the rule asks
+
+
+def test_a_row_the_cap_can_still_make_sure_is_not_futile():
+    rng = random.Random(12)
+    # 12% between processes: wider than ±15% on three, within it on four is plausible
+    hits = 0
+    for _ in range(200):
+        levels = [1e-3 * math.exp(rng.gauss(0, 0.06)) for _ in range(3)]
+        a = assess(procs(rng, levels), QUICK)
+        assert not (a.futile and a.half_width <= QUICK.target)
+        hits += a.futile
+    assert hits < 20  # the 1.5x margin: a spread the cap could narrow is almost never given up on
+
+
+def test_projected_half_width_is_the_half_width_at_the_processes_it_has():
+    rng = random.Random(13)
+    g = procs(rng, [1e-3 * math.exp(rng.gauss(0, 0.1)) for _ in range(5)])
+    assert sequential.projected_half_width(g, None) == pytest.approx(sequential.half_width(g))
+    assert sequential.projected_half_width(g, 5) == pytest.approx(sequential.half_width(g))
+    assert sequential.projected_half_width(g, 20) < sequential.half_width(g)
+
+
+def test_futility_below_one_is_refused():
+    with pytest.raises(ValueError, match="futility"):
+        Rule(2, 4, 0.15, futility=0.5)
+
+
+def test_processes_needed_expects_a_futile_row_to_stop_early():
+    rng = random.Random(14)
+    levels = [1e-3, 2e-3]  # twice apart: four processes could not bring that within ±15%
+    a = assess(procs(rng, levels), QUICK)
+    assert a.needs_more
+    assert processes_needed(a, QUICK) == 3
+    assert processes_needed(assess(procs(rng, levels), Rule(2, 4, 0.15)), Rule(2, 4, 0.15)) == 4

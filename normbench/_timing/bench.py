@@ -75,6 +75,8 @@ class Rigor:
     target: float
     min_samples: int
     budget_s: float
+    #: stop a row early whose cap could not make it sure (:class:`normbench._timing.sequential.Rule`)
+    futility: float = 0.0
 
     @property
     def processes(self) -> int:
@@ -83,14 +85,15 @@ class Rigor:
 
     @property
     def rule(self) -> sequential.Rule:
-        return sequential.Rule(self.min_processes, self.max_processes, self.target)
+        return sequential.Rule(self.min_processes, self.max_processes, self.target, futility=self.futility)
 
 
 #: the presets; default's bounds and target from reports/protocol/sequential (a replay of the rule on
 #: rows measured in 12 processes on a 2-core VM: 3-6 processes at ±10% cover the full-run location
-#: in 95% of stopped rows, at about 5 processes a row where 2 threads share 2 cores)
+#: in 95% of stopped rows, at about 5 processes a row where 2 threads share 2 cores); quick, a first
+#: look, also stops a row its cap could not make sure (reports/protocol/sequential/futility)
 RIGORS = {
-    "quick": Rigor("quick", 2, 4, 0.15, 5, 0.05),
+    "quick": Rigor("quick", 2, 4, 0.15, 5, 0.05, futility=1.5),
     "default": Rigor("default", 3, 6, 0.10, 7, 0.05),
     "rigorous": Rigor("rigorous", 5, 20, 0.03, 10, 0.2),
 }

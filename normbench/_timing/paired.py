@@ -102,6 +102,8 @@ class PairedManager(Manager):
             return "running"
         if self.rule.fixed:
             return "fixed"
+        if a.futile:
+            return "futile"
         return "sure" if a.sure and a.half_width <= self.rule.target else "cap"
 
     def expected_processes(self, pair: Pair) -> float:

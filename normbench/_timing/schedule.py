@@ -198,7 +198,8 @@ class Manager:
         return self.live(pair) and self.results.assessment(pair).needs_more
 
     def state(self, pair: Pair) -> str:
-        """Why a pair stopped (or that it has not): sure, cap, fixed, lost, or running."""
+        """Why a pair stopped (or that it has not): sure, cap, futile (the cap could not make it
+        sure), fixed, lost, or running."""
         if not self.live(pair):
             return "lost"
         a = self.results.assessment(pair)
@@ -206,6 +207,8 @@ class Manager:
             return "running"
         if self.rule.fixed:
             return "fixed"
+        if a.futile:
+            return "futile"
         return "sure" if a.sure and a.half_width <= self.rule.target else "cap"
 
     # -- the loop --------------------------------------------------------------------------------------

@@ -5,6 +5,9 @@
 # Writes OUT_DIR/run-K.log (the command's output under /usr/bin/time -v) and OUT_DIR/summary.txt
 # (wall time, the benchmarks' processes and rounds, unstable rows by cause, the ETA's accuracy).
 # The report of the last run is left in OUT_DIR/report (copy it to reports/latest to publish it).
+# Each run starts with empty caches, as a new user's machine has them: its own TMPDIR (Inductor's
+# generated code and compiled kernels, /tmp/torchinductor_$USER otherwise, would carry over from
+# the run before) and XDG_CACHE_HOME (pip's and matplotlib's caches); Numba's cache is in the clone.
 set -euo pipefail
 out=$(realpath -m "${1:?usage: first-report.sh OUT_DIR [N]}"); n=${2:-3}
 repo=$(git rev-parse --show-toplevel)
@@ -16,7 +19,9 @@ cmd=$(awk '/^```bash$/{f=1;next} f&&/normbench run/{print;exit}' "$repo/README.m
 for k in $(seq 1 "$n"); do
   clone=$(mktemp -d /tmp/normbench-fresh-XXXX)
   git clone -q "$repo" "$clone"
-  (cd "$clone" && /usr/bin/time -v bash -c "$cmd" > "$out/run-$k.log" 2>&1) || echo "run $k failed" >> "$out/summary.txt"
+  mkdir "$clone.tmp" "$clone.cache"
+  (cd "$clone" && TMPDIR="$clone.tmp" XDG_CACHE_HOME="$clone.cache" /usr/bin/time -v bash -c "$cmd" > "$out/run-$k.log" 2>&1) \
+    || echo "run $k failed" >> "$out/summary.txt"
   wall=$(grep "Elapsed (wall clock)" "$out/run-$k.log" | awk '{print $NF}')
   {
     echo "run $k ($(date -u +%Y-%m-%dT%H:%MZ), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores): $wall end to end"
@@ -24,6 +29,6 @@ for k in $(seq 1 "$n"); do
     python3 "$here/eta.py" "$out/run-$k.log" | sed 's/^/  ETA: /'
   } >> "$out/summary.txt"
   rm -rf "$out/report"; cp -r "$clone/normbench-report" "$out/report" 2>/dev/null || true
-  rm -rf "$clone"
+  rm -rf "$clone" "$clone.tmp" "$clone.cache"
 done
 cat "$out/summary.txt"
