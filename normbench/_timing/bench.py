@@ -48,7 +48,10 @@ from .._results.stats import summarize
 from .._runtime.worker import handler
 
 MIN_SAMPLE_S = 2e-3
-SETTLE_S = 0.05
+#: a busy warm-up before a process's samples (calibration's calls count toward it): 20 ms moved no
+#: quick-grid row's median beyond the noise of repeated 50 ms warm-ups, three runs of 129 configurations
+#: (reports/protocol/settle), and saves 30 ms a process
+SETTLE_S = 0.02
 #: calibration's calls count toward SETTLE_S when the samples start within this of their end
 WARM_GAP_S = 0.01
 #: a process keeps taking samples, setting contended ones aside, for at most this times its budget
