@@ -395,3 +395,50 @@ def test_a_worker_started_from_a_thread_that_ends_lives_on():
         assert w.proc.poll() is None, f"the worker died with status {w.proc.returncode} when its thread ended"
     finally:
         w.stop()
+
+
+def test_in_threads_runs_a_groups_items_one_after_another_while_others_wait():
+    import threading
+    import time
+
+    from normbench.conformance.runner import _in_threads
+
+    log, lock, live = [], threading.Lock(), {}
+
+    def fn(item):
+        g, _ = item
+        with lock:
+            live[g] = live.get(g, 0) + 1
+            log.append((item, dict(live)))
+        time.sleep(0.02)
+        with lock:
+            live[g] -= 1
+
+    items = [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("c", 1)]
+    _in_threads(fn, items, 2, group=lambda it: it[0])
+    assert sorted(it for it, _ in log) == sorted(items)
+    # while b and c were pending, a never ran twice at once; the order within a group is kept
+    first_two = [it for it, _ in log[:2]]
+    assert first_two == [("a", 1), ("b", 1)]
+    assert [it for it, _ in log if it[0] == "a"] == [("a", 1), ("a", 2), ("a", 3)]
+    assert all(seen.get("a", 0) <= 1 for it, seen in log if it in {("a", 2), ("b", 1), ("c", 1)})
+
+
+def test_in_threads_without_other_work_runs_a_group_in_parallel():
+    import threading
+    import time
+
+    from normbench.conformance.runner import _in_threads
+
+    peak, live, lock = [0], [0], threading.Lock()
+
+    def fn(item):
+        with lock:
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+        time.sleep(0.05)
+        with lock:
+            live[0] -= 1
+
+    _in_threads(fn, [("a", i) for i in range(4)], 2, group=lambda it: it[0])
+    assert peak[0] == 2  # work-conserving: nothing else to do, so both threads take a's items

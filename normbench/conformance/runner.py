@@ -415,15 +415,16 @@ def run_checks(registry, ops, backends, cases, *, timeout, threads=None, progres
             for item in pairs:
                 check_pair(item)
         else:
-            # the unit of work is a (backend, op) pair, so a backend that compiles its kernels cold
-            # (numba: about two minutes on a fresh clone) shares the cores op by op instead of running
-            # alone at the end. Those that compile every configuration start first, then one backend
-            # after another, so that a backend's worker goes on to its next op (a worker's start-up,
-            # 1-4 s of imports, was a third of the run's conformance) and few backends' workers are
-            # alive at once
+            # the unit of work is a (backend, op) pair, taken in order: those that compile every
+            # configuration first (the longest checks overlap the others instead of running alone at
+            # the end), then one backend after another. A backend's pairs run one after another while
+            # other backends' pairs are left: its next pair takes over its idle worker, where two at
+            # once would start a second worker and pay its imports (1-4 s) and torch-compile's cold
+            # Inductor probe twice (a simulation on a cold run's pair times: 6 of 16 start-ups fewer)
             slow = {b.name for b in backends if getattr(b, "compiles_per_configuration", False)}
             order = {name: k for k, name in enumerate(todo)}
-            _in_threads(check_pair, sorted(pairs, key=lambda p: (p[0] not in slow, order[p[0]], p[1])), jobs)
+            _in_threads(check_pair, sorted(pairs, key=lambda p: (p[0] not in slow, order[p[0]], p[1])), jobs,
+                        group=lambda p: p[0])
     finally:
         pool.close()
     return [results[i] for i in sorted(results)]
@@ -471,10 +472,16 @@ class _Workers:
             t.join()
 
 
-def _in_threads(fn: Callable[[Any], None], items: list[Any], jobs: int) -> None:
+def _in_threads(fn: Callable[[Any], None], items: list[Any], jobs: int,
+                group: Callable[[Any], Any] | None = None) -> None:
     """``fn(item)`` for every item, ``jobs`` at a time, in daemon threads (a Ctrl-C in the main
-    thread is not held up by them; their workers die with the process). The first error is raised."""
+    thread is not held up by them; their workers die with the process). The first error is raised.
+
+    With ``group``, a thread takes the first pending item whose group has none running, and only
+    when every pending item's group is busy, the first item: work goes on in the given order, but
+    two items of one group run at once only when nothing else is left to do."""
     pending = list(items)
+    running: dict[Any, int] = {}
     errors: list[BaseException] = []
     guard = threading.Lock()
 
@@ -483,12 +490,19 @@ def _in_threads(fn: Callable[[Any], None], items: list[Any], jobs: int) -> None:
             with guard:
                 if not pending or errors:
                     return
-                item = pending.pop(0)
+                at = 0 if group is None else next(
+                    (i for i, it in enumerate(pending) if not running.get(group(it))), 0)
+                item = pending.pop(at)
+                key = None if group is None else group(item)
+                running[key] = running.get(key, 0) + 1
             try:
                 fn(item)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 with guard:
                     errors.append(exc)
+            finally:
+                with guard:
+                    running[key] -= 1
 
     pool = [threading.Thread(target=loop, name=f"normbench-check-{i}", daemon=True) for i in range(min(jobs, len(items)))]
     for t in pool:
