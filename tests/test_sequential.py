@@ -187,3 +187,16 @@ def test_processes_needed_expects_a_futile_row_to_stop_early():
     assert a.needs_more
     assert processes_needed(a, QUICK) == 3
     assert processes_needed(assess(procs(rng, levels), Rule(2, 4, 0.15)), Rule(2, 4, 0.15)) == 4
+
+
+def test_the_report_counts_rows_stopped_for_futility():
+    import pandas as pd
+
+    from normbench._reporting.report import _unstable_causes
+
+    s = pd.DataFrame({"processes": [2, 3, 3, 4], "stop": ["sure", "futile", "futile", "cap"],
+                      "unstable": [False, True, True, True], "unstable_cause": ["", "few", "within", "few"]})
+    first = _unstable_causes(s)[0][1]
+    assert "1 sure at the rule's target, 1 stopped at its cap, 2 stopped early" in first
+    s["stop"] = ["sure", "cap", "cap", "cap"]
+    assert "stopped early" not in _unstable_causes(s)[0][1]

@@ -682,9 +682,12 @@ def _unstable_causes(s: pd.DataFrame) -> list[tuple[int, str]]:
     out = []
     if "processes" in s and s["processes"].notna().any():
         p = s["processes"].dropna().astype(int)
+        futile = int((s["stop"] == "futile").sum())
         out.append((0, f"Processes per measurement: {p.min()}-{p.max()}, {p.mean():.1f} on average "
                    f"({int((s['stop'] == 'sure').sum())} sure at the rule's target, "
-                   f"{int((s['stop'] == 'cap').sum())} stopped at its cap)."))
+                   f"{int((s['stop'] == 'cap').sum())} stopped at its cap"
+                   + (f", {futile} stopped early, their cap could not have made them sure" if futile else "")
+                   + ")."))
     bad = s[s["unstable"].astype(bool)]
     if bad.empty:
         return out

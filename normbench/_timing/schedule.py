@@ -39,8 +39,9 @@ EXTRA_PRIOR = 0.7
 #: seconds per step (a measurement's fresh process: start, calibration, samples) before the run has
 #: measured its own, on this project's 2-core VMs (reports/protocol, "The first report"), and how
 #: many steps' weight it keeps against the measured median: the first steps carry lazy imports and
-#: JIT builds, and two of them once made the ETA 28:49 for a three-minute phase
-STEP_PRIOR_S = 0.23
+#: JIT builds, and two of them once made the ETA 28:49 for a three-minute phase. 0.16-0.17 s a
+#: process in session 21's three first reports (rigor quick with its 20 ms warm-up and futility stop)
+STEP_PRIOR_S = 0.17
 PRIOR_STEPS = 20
 #: a placement pad is drawn from [0, PLACEMENT_SPAN) in steps of PLACEMENT_STEP bytes (a cache line)
 PLACEMENT_SPAN = 4096

@@ -177,7 +177,8 @@ def timing_options(p, rigor: str = "default") -> None:
     p.add_argument("--rigor", choices=sorted(RIGORS), default=rigor,
                    help=("how hard to measure: " + "; ".join(
                        f"{r.name}: {r.min_processes}-{r.max_processes} processes, until a row's 95% interval is within "
-                       f"+-{r.target:.0%}, each >= {r.min_samples} samples and >= {r.budget_s * 1e3:g} ms timed"
+                       f"+-{r.target:.0%}" + (", none more for a row its cap could not make sure" if r.futility else "")
+                       + f", each >= {r.min_samples} samples and >= {r.budget_s * 1e3:g} ms timed"
                        for r in RIGORS.values()) + f" (default: {rigor})").replace("%", "%%"))
     p.add_argument("--processes", type=positive_int, default=None, metavar="N",
                    help="a fixed count of fresh worker processes per configuration and backend (no sequential rule)")
