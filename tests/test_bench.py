@@ -70,13 +70,15 @@ def test_bench_json_carries_a_run_header_and_raw_samples(tmp_path, capsys):
                                      "budget_s", "memory_policy", "placement", "seed")} == {
         "rigor": "quick", "rule": "sequential", "min_processes": 2, "max_processes": 4, "target": 0.15,
         "min_samples": 5, "budget_s": 0.05, "memory_policy": "reuse", "placement": "random", "seed": 3}
+    assert protocol["futility"] == 1.5 and "none for a row whose interval at 4" in protocol["rule_text"]
     assert "2 to 4 processes" in protocol["rule_text"] and set(protocol["unstable_causes"]) == {
         "modes", "within", "drift", "between", "short", "few"}
     row = data["rows"][0]
     assert row["run_id"] == "shard-run" and len(row["samples_s"]) == row["n_samples"] == sum(row["process_n"])
     assert 2 <= len(row["process_n"]) <= 4 and min(row["process_n"]) >= 5
     # the rule's verdict on the row: why it stopped, how sure it is, and a cause exactly when unstable
-    assert row["stop"] in ("sure", "cap") and row["processes"] == len(row["process_n"])
+    assert row["stop"] in ("sure", "cap", "futile") and row["processes"] == len(row["process_n"])
+    assert row["stop"] != "futile" or row["processes"] >= 3  # futility needs three processes
     assert (row["stop"] == "sure") == (row["half_width"] <= 0.15 and not row["modes"])
     assert bool(row["unstable_cause"]) == row["unstable"]
     # one placement pad per process, drawn in cache lines within a page
