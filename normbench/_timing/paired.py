@@ -91,20 +91,8 @@ class PairedManager(Manager):
         self.ratio_prior = sequential.prior_of([self.ratio_groups(n) for n in sorted(configs)])
         self._ratio.clear()
 
-    def needs_more(self, pair: Pair) -> bool:
-        return self.live(pair) and self.ratio_assessment(pair[0]).needs_more
-
-    def state(self, pair: Pair) -> str:
-        if not self.live(pair):
-            return "lost"
-        a = self.ratio_assessment(pair[0])
-        if a.needs_more:
-            return "running"
-        if self.rule.fixed:
-            return "fixed"
-        if a.futile:
-            return "futile"
-        return "sure" if a.sure and a.half_width <= self.rule.target else "cap"
+    def assessment_of(self, pair: Pair) -> sequential.Assessment:
+        return self.ratio_assessment(pair[0])
 
     def expected_processes(self, pair: Pair) -> float:
         procs = self.results.procs.get(pair, [])

@@ -195,15 +195,20 @@ class Manager:
     def live(self, pair: Pair) -> bool:
         return pair not in self.ledger.lost and pair[1] not in self.ledger.dropped
 
+    def assessment_of(self, pair: Pair) -> sequential.Assessment:
+        """What the rule says of the pair (:class:`normbench._timing.paired.PairedManager`: of its
+        configuration's ratio)."""
+        return self.results.assessment(pair)
+
     def needs_more(self, pair: Pair) -> bool:
-        return self.live(pair) and self.results.assessment(pair).needs_more
+        return self.live(pair) and self.assessment_of(pair).needs_more
 
     def state(self, pair: Pair) -> str:
         """Why a pair stopped (or that it has not): sure, cap, futile (the cap could not make it
         sure), fixed, lost, or running."""
         if not self.live(pair):
             return "lost"
-        a = self.results.assessment(pair)
+        a = self.assessment_of(pair)
         if a.needs_more:
             return "running"
         if self.rule.fixed:

@@ -84,6 +84,11 @@ class Rule:
         if self.futility and self.futility < 1:
             raise ValueError(f"futility must be 0 (off) or at least 1, got {self.futility}")
 
+    def gives_up(self, projected: float) -> bool:
+        """Whether a row whose interval at the cap would have this relative half-width (at the
+        spread seen) is stopped for futility."""
+        return self.futility > 0 and projected > self.futility * self.target
+
     @property
     def fixed(self) -> bool:
         return self.min_processes == self.max_processes
@@ -255,8 +260,7 @@ def assess(groups: Sequence[Sequence[float]], rule: Rule, number: int = 1, prior
     else:
         more = bool(modes) or not h <= rule.target
     futile = (more and not modes and rule.futility > 0 and k >= max(FUTILE_FROM, rule.min_processes)
-              and projected_half_width(groups, rule.max_processes, rule.confidence, prior)
-              > rule.futility * rule.target)
+              and rule.gives_up(projected_half_width(groups, rule.max_processes, rule.confidence, prior)))
     more = more and not futile
     drift = False
     if shifts is not None and len(shifts) == k and k >= 3 and not h <= rule.target:
@@ -299,7 +303,7 @@ def processes_needed(a: Assessment, rule: Rule) -> int:
         if _t(rule.confidence, k - 1) * sd / math.sqrt(k) <= math.log1p(rule.target):
             return k
     cap = rule.max_processes
-    if rule.futility and math.expm1(_t(rule.confidence, cap - 1) * sd / math.sqrt(cap)) > rule.futility * rule.target:
+    if rule.gives_up(math.expm1(_t(rule.confidence, cap - 1) * sd / math.sqrt(cap))):
         return min(cap, max(a.processes + 1, FUTILE_FROM, rule.min_processes))  # it will stop for futility
     return cap
 
